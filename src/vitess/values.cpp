@@ -1,0 +1,637 @@
+// src/vitess: value decoding (query.Row cell → JSON) and column → JSON-schema property.
+#include "vitess/values.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+
+namespace sv::vitess {
+namespace {
+
+// Per-thread scratch for the rare cells that need rewriting (base64, U+FFFD repair, number
+// normalisation, SET bitmasks). Rows are rendered on a thread pool, so one buffer per thread.
+thread_local std::string t_scratch;
+thread_local std::string t_join;
+thread_local std::vector<Cell> t_cells;
+
+constexpr rapidjson::SizeType size_of(std::size_t n) { return static_cast<rapidjson::SizeType>(n); }
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+  }
+  return true;
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (lower(s[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// ---- UTF-8 ------------------------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
+// or 0 when the byte at p does not start one.
+std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
+  unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  auto cont = [&](std::size_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
+    if (c == 0xED && p[1] >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
+    if (c == 0xF4 && p[1] >= 0x90) return 0;  // > U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+bool valid_utf8(std::string_view s) {
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  auto* end = p + s.size();
+  while (p < end) {
+    // ASCII fast path, eight bytes at a time.
+    while (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ULL) break;
+      p += 8;
+    }
+    if (p >= end) break;
+    std::size_t n = utf8_sequence(p, end);
+    if (n == 0) return false;
+    p += n;
+  }
+  return true;
+}
+
+// Writes text as a JSON string; each byte that is not part of valid UTF-8 becomes U+FFFD (as Go's
+// encoder does), so the output is always valid JSON.
+void write_text(JsonWriter& w, std::string_view s) {
+  if (valid_utf8(s)) {
+    w.String(s.data(), size_of(s.size()));
+    return;
+  }
+  std::string& out = t_scratch;
+  out.clear();
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  auto* end = p + s.size();
+  while (p < end) {
+    std::size_t n = utf8_sequence(p, end);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  w.String(out.data(), size_of(out.size()));
+}
+
+// ---- numbers ----------------------------------------------------------------------------------
+
+// Writes MySQL numeric text as a JSON number with its digits unchanged. Zerofill leading zeros are
+// dropped, a missing integer part gets a `0` (`.5`, `-.5`), a bare trailing `.` is dropped. Text
+// that is no number at all is written as a string so the JSON stays valid.
+void write_number(JsonWriter& w, std::string_view s, bool integral) {
+  std::size_t i = 0, n = s.size();
+  bool neg = i < n && s[i] == '-';
+  if (neg) ++i;
+  std::size_t int_begin = i;
+  while (i < n && is_digit(s[i])) ++i;
+  std::size_t int_end = i;
+  std::size_t frac_begin = i, frac_end = i;
+  bool dot = false;
+  if (!integral && i < n && s[i] == '.') {
+    dot = true;
+    frac_begin = ++i;
+    while (i < n && is_digit(s[i])) ++i;
+    frac_end = i;
+  }
+  std::size_t exp_begin = i;
+  if (!integral && i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t d = i;
+    while (i < n && is_digit(s[i])) ++i;
+    if (i == d) i = n + 1;  // exponent without digits
+  }
+  bool has_digits = int_end > int_begin || frac_end > frac_begin;
+  if (i != n || !has_digits) {
+    write_text(w, s);
+    return;
+  }
+  std::size_t int_len = int_end - int_begin;
+  bool leading_zero = int_len > 1 && s[int_begin] == '0';
+  bool canonical = int_len > 0 && !leading_zero && (!dot || frac_end > frac_begin);
+  if (canonical) {
+    w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
+    return;
+  }
+  std::string& out = t_scratch;
+  out.clear();
+  if (neg) out.push_back('-');
+  std::size_t first = int_begin;
+  while (first + 1 < int_end && s[first] == '0') ++first;
+  if (first == int_end) {
+    out.push_back('0');
+  } else {
+    out.append(s.data() + first, int_end - first);
+  }
+  if (frac_end > frac_begin) {
+    out.push_back('.');
+    out.append(s.data() + frac_begin, frac_end - frac_begin);
+  }
+  out.append(s.data() + exp_begin, n - exp_begin);
+  w.RawValue(out.data(), out.size(), rapidjson::kNumberType);
+}
+
+// ---- dates ------------------------------------------------------------------------------------
+
+bool digits_at(std::string_view s, std::size_t pos, std::size_t count, int& out) {
+  if (pos + count > s.size()) return false;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (!is_digit(s[i])) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return 29;
+  return kDays[month - 1];
+}
+
+// Writes `YYYY-MM-DD HH:MM:SS[.f{1,9}]` as `YYYY-MM-DDTHH:MM:SS.ffffff` (+ zone suffix). The zero
+// value (any fraction of zeros) becomes the Unix epoch. Anything else that is not a real date-time
+// (e.g. zero month, 2021-02-30) is written as the text received.
+void write_datetime(JsonWriter& w, std::string_view s, std::string_view zone) {
+  int year, month, day, hour, minute, second;
+  bool ok = s.size() >= 19 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
+            s[7] == '-' && digits_at(s, 8, 2, day) && s[10] == ' ' && digits_at(s, 11, 2, hour) &&
+            s[13] == ':' && digits_at(s, 14, 2, minute) && s[16] == ':' && digits_at(s, 17, 2, second);
+  std::string_view frac;
+  if (ok && s.size() > 19) {
+    frac = s.substr(20);
+    ok = s[19] == '.' && !frac.empty() && frac.size() <= 9 && all_digits(frac);
+  }
+  if (!ok) {
+    write_text(w, s);
+    return;
+  }
+  char buf[40];
+  bool zero = year == 0 && month == 0 && day == 0 && hour == 0 && minute == 0 && second == 0 &&
+              frac.find_first_not_of('0') == std::string_view::npos;
+  if (zero) {
+    std::memcpy(buf, "1970-01-01T00:00:00", 19);
+  } else {
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+        minute > 59 || second > 59) {
+      write_text(w, s);
+      return;
+    }
+    std::memcpy(buf, s.data(), 19);
+    buf[10] = 'T';
+  }
+  buf[19] = '.';
+  for (std::size_t i = 0; i < 6; ++i) buf[20 + i] = (!zero && i < frac.size()) ? frac[i] : '0';
+  std::memcpy(buf + 26, zone.data(), zone.size());
+  w.String(buf, size_of(26 + zone.size()));
+}
+
+void write_date(JsonWriter& w, std::string_view s) {
+  if (s == "0000-00-00") {
+    w.String("1970-01-01", 10);
+  } else {
+    write_text(w, s);
+  }
+}
+
+// ---- binary -----------------------------------------------------------------------------------
+
+void write_base64(JsonWriter& w, std::string_view s) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string& out = t_scratch;
+  out.resize(2 + (s.size() + 2) / 3 * 4);
+  char* o = out.data();
+  *o++ = '"';
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t n = s.size(), i = 0;
+  for (; i + 3 <= n; i += 3) {
+    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8) | p[i + 2];
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = kAlphabet[v & 63];
+  }
+  if (i + 1 == n) {
+    std::uint32_t v = std::uint32_t(p[i]) << 16;
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = '=';
+    *o++ = '=';
+  } else if (i + 2 == n) {
+    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8);
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = '=';
+  }
+  *o++ = '"';
+  w.RawValue(out.data(), out.size(), rapidjson::kStringType);
+}
+
+// ---- enum / set -------------------------------------------------------------------------------
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 20) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+bool is_label(const Column& c, std::string_view s) {
+  for (const auto& l : c.labels) {
+    if (l == s) return true;
+  }
+  return false;
+}
+
+// Should this cell be read as an index / bitmask rather than as label text?
+bool numeric_enum_cell(const Column& c, std::string_view s) {
+  if (c.labels.empty() || c.enum_encoding == EnumSetEncoding::labels || !all_digits(s)) return false;
+  if (c.enum_encoding == EnumSetEncoding::numbers) return true;
+  return !is_label(c, s);  // detect: a label spelled with digits stays a label
+}
+
+void write_enum(JsonWriter& w, const Column& c, std::string_view s) {
+  std::uint64_t index = 0;
+  if (!numeric_enum_cell(c, s) || !parse_u64(s, index) || index > c.labels.size()) {
+    write_text(w, s);
+    return;
+  }
+  if (index == 0) {
+    w.String("", 0);  // MySQL's "invalid value" member: the empty string
+    return;
+  }
+  write_text(w, c.labels[index - 1]);
+}
+
+void write_set(JsonWriter& w, const Column& c, std::string_view s) {
+  std::uint64_t mask = 0;
+  if (!numeric_enum_cell(c, s) || !parse_u64(s, mask) ||
+      (c.labels.size() < 64 && (mask >> c.labels.size()) != 0)) {
+    write_text(w, s);
+    return;
+  }
+  std::string& out = t_join;  // not t_scratch: write_text may need that one
+  out.clear();
+  bool first = true;
+  for (std::size_t bit = 0; bit < c.labels.size() && bit < 64; ++bit) {
+    if (mask & (std::uint64_t{1} << bit)) {
+      if (!first) out.push_back(',');
+      first = false;
+      out += c.labels[bit];
+    }
+  }
+  write_text(w, out);
+}
+
+// ---- bit --------------------------------------------------------------------------------------
+
+void write_bit(JsonWriter& w, const Column& c, std::string_view s) {
+  if (c.kind == ValueKind::bit_bool) {
+    bool any = false;
+    for (char b : s) any = any || b != 0;
+    w.Bool(any);
+    return;
+  }
+  if (s.size() > 8) {  // wider than BIT(64) cannot happen; keep the bytes rather than guess
+    write_base64(w, s);
+    return;
+  }
+  std::uint64_t v = 0;
+  for (char b : s) v = (v << 8) | static_cast<unsigned char>(b);
+  w.Uint64(v);
+}
+
+std::uint32_t parse_bit_width(std::string_view column_type) {
+  if (!starts_with_ci(column_type, "bit")) return 0;
+  std::string_view rest = column_type.substr(3);
+  if (rest.empty() || rest[0] != '(') return rest.empty() ? 1 : 0;  // plain `bit` = bit(1)
+  std::uint32_t n = 0;
+  std::size_t i = 1;
+  for (; i < rest.size() && is_digit(rest[i]); ++i) n = n * 10 + static_cast<std::uint32_t>(rest[i] - '0');
+  return (i < rest.size() && rest[i] == ')') ? n : 0;
+}
+
+}  // namespace
+
+// ---- columns ----------------------------------------------------------------------------------
+
+std::vector<std::string> parse_enum_labels(std::string_view ct) {
+  std::size_t pos;
+  if (starts_with_ci(ct, "enum(")) {
+    pos = 5;
+  } else if (starts_with_ci(ct, "set(")) {
+    pos = 4;
+  } else {
+    return {};
+  }
+  std::vector<std::string> labels;
+  auto skip_space = [&] {
+    while (pos < ct.size() && (ct[pos] == ' ' || ct[pos] == '\t' || ct[pos] == '\n')) ++pos;
+  };
+  while (true) {
+    skip_space();
+    if (pos >= ct.size() || (ct[pos] != '\'' && ct[pos] != '"')) return {};
+    char quote = ct[pos++];
+    std::string label;
+    bool closed = false;
+    while (pos < ct.size()) {
+      char c = ct[pos++];
+      if (c == quote) {
+        if (pos < ct.size() && ct[pos] == quote) {  // doubled quote = one quote character
+          label.push_back(quote);
+          ++pos;
+          continue;
+        }
+        closed = true;
+        break;
+      }
+      if (c == '\\' && pos < ct.size()) {
+        char e = ct[pos++];
+        switch (e) {
+          case '0': label.push_back('\0'); break;
+          case 'n': label.push_back('\n'); break;
+          case 'r': label.push_back('\r'); break;
+          case 't': label.push_back('\t'); break;
+          case 'b': label.push_back('\b'); break;
+          case 'Z': label.push_back('\x1A'); break;
+          default: label.push_back(e); break;  // \\ \' \" and anything else: the character itself
+        }
+        continue;
+      }
+      label.push_back(c);
+    }
+    if (!closed) return {};
+    labels.push_back(std::move(label));
+    skip_space();
+    if (pos >= ct.size()) return {};
+    if (ct[pos] == ')') return labels;
+    if (ct[pos] != ',') return {};
+    ++pos;
+  }
+}
+
+Column make_column(const query::Field& field, const ValueOptions& options, bool enum_set_string_values) {
+  Column c;
+  c.name = field.name();
+  c.type = field.type();
+  c.column_type = field.column_type();
+  c.charset = field.charset();
+  c.flags = field.flags();
+  c.decimals = field.decimals();
+  c.column_length = field.column_length();
+  c.enum_encoding = enum_set_string_values ? EnumSetEncoding::labels : EnumSetEncoding::detect;
+  switch (c.type) {
+    case query::NULL_TYPE: c.kind = ValueKind::null_only; break;
+    case query::INT8:
+    case query::UINT8:
+      c.kind = options.tiny_int_as_boolean && starts_with_ci(c.column_type, "tinyint(1)") ? ValueKind::tiny_bool
+                                                                                          : ValueKind::integer;
+      break;
+    case query::INT16: case query::UINT16: case query::INT24: case query::UINT24:
+    case query::INT32: case query::UINT32: case query::INT64: case query::UINT64:
+      c.kind = ValueKind::integer;
+      break;
+    case query::FLOAT32: case query::FLOAT64: c.kind = ValueKind::floating; break;
+    case query::DECIMAL: c.kind = ValueKind::decimal; break;
+    case query::YEAR: c.kind = ValueKind::year; break;
+    case query::DATE: c.kind = ValueKind::date; break;
+    case query::DATETIME: c.kind = ValueKind::datetime; break;
+    case query::TIMESTAMP: c.kind = ValueKind::timestamp; break;
+    case query::TIME: c.kind = ValueKind::time; break;
+    case query::JSON: c.kind = ValueKind::json; break;
+    case query::BLOB: case query::VARBINARY: case query::BINARY: case query::GEOMETRY: case query::VECTOR:
+      c.kind = ValueKind::binary;
+      break;
+    case query::BIT:
+      c.bit_width = parse_bit_width(c.column_type);
+      if (c.bit_width == 0) c.bit_width = c.column_length;
+      c.kind = c.bit_width == 1 ? ValueKind::bit_bool : ValueKind::bit_int;
+      break;
+    case query::ENUM:
+      c.kind = ValueKind::enum_label;
+      c.labels = parse_enum_labels(c.column_type);
+      break;
+    case query::SET:
+      c.kind = ValueKind::set_labels;
+      c.labels = parse_enum_labels(c.column_type);
+      break;
+    default: c.kind = ValueKind::text; break;  // TEXT/VARCHAR/CHAR, HEXNUM, EXPRESSION, ...
+  }
+  return c;
+}
+
+std::vector<Column> make_columns(const google::protobuf::RepeatedPtrField<query::Field>& fields,
+                                 const ValueOptions& options, bool enum_set_string_values) {
+  std::vector<Column> out;
+  out.reserve(static_cast<std::size_t>(fields.size()));
+  for (const auto& f : fields) out.push_back(make_column(f, options, enum_set_string_values));
+  return out;
+}
+
+// ---- cells ------------------------------------------------------------------------------------
+
+void write_value(JsonWriter& w, const Column& c, std::string_view raw, bool is_null) {
+  if (is_null) {
+    w.Null();
+    return;
+  }
+  switch (c.kind) {
+    case ValueKind::null_only: w.Null(); return;
+    case ValueKind::integer:
+    case ValueKind::year: write_number(w, raw, true); return;
+    case ValueKind::tiny_bool:
+      if (raw == "0") {
+        w.Bool(false);
+      } else if (raw == "1") {
+        w.Bool(true);
+      } else {
+        write_number(w, raw, true);
+      }
+      return;
+    case ValueKind::decimal:
+    case ValueKind::floating: write_number(w, raw, false); return;
+    case ValueKind::date: write_date(w, raw); return;
+    case ValueKind::datetime: write_datetime(w, raw, {}); return;
+    case ValueKind::timestamp: write_datetime(w, raw, "+00:00"); return;
+    case ValueKind::time:
+    case ValueKind::text:
+    case ValueKind::json: write_text(w, raw); return;
+    case ValueKind::binary: write_base64(w, raw); return;
+    case ValueKind::bit_bool:
+    case ValueKind::bit_int: write_bit(w, c, raw); return;
+    case ValueKind::enum_label: write_enum(w, c, raw); return;
+    case ValueKind::set_labels: write_set(w, c, raw); return;
+  }
+  write_text(w, raw);
+}
+
+Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out) {
+  const auto& lengths = row.lengths();
+  if (static_cast<std::size_t>(lengths.size()) != expected_columns) {
+    return system_error(fmt::format("VStream row has {} values but its FIELD event has {} columns",
+                                    lengths.size(), expected_columns));
+  }
+  const std::string& values = row.values();
+  out.resize(expected_columns);
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < expected_columns; ++i) {
+    std::int64_t len = lengths[static_cast<int>(i)];
+    if (len < 0) {
+      if (len != -1) return system_error(fmt::format("VStream row has invalid length {} for column {}", len, i));
+      out[i] = Cell{{}, true};
+      continue;
+    }
+    auto ulen = static_cast<std::uint64_t>(len);
+    if (ulen > values.size() - offset) {
+      return system_error(fmt::format("VStream row lengths overrun its {} value bytes at column {}", values.size(), i));
+    }
+    out[i] = Cell{std::string_view(values.data() + offset, ulen), false};
+    offset += ulen;
+  }
+  if (offset != values.size()) {
+    return system_error(fmt::format("VStream row has {} value bytes but its lengths add up to {}", values.size(), offset));
+  }
+  return Ok{};
+}
+
+Status write_row_members(JsonWriter& w, std::span<const Column> columns, const query::Row& row,
+                         std::span<const std::uint32_t> selection) {
+  for (std::uint32_t index : selection) {
+    if (index >= columns.size()) {
+      return system_error(fmt::format("column selection index {} is out of range ({} columns)", index, columns.size()));
+    }
+  }
+  std::vector<Cell>& cells = t_cells;
+  if (auto st = split_row(row, columns.size(), cells); !st) return st;
+  for (std::uint32_t index : selection) {
+    const Column& c = columns[index];
+    w.Key(c.name.data(), size_of(c.name.size()));
+    write_value(w, c, cells[index].raw, cells[index].is_null);
+  }
+  return Ok{};
+}
+
+Status write_row_members(JsonWriter& w, std::span<const Column> columns, const query::Row& row) {
+  std::vector<Cell>& cells = t_cells;
+  if (auto st = split_row(row, columns.size(), cells); !st) return st;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    w.Key(columns[i].name.data(), size_of(columns[i].name.size()));
+    write_value(w, columns[i], cells[i].raw, cells[i].is_null);
+  }
+  return Ok{};
+}
+
+// ---- schema -----------------------------------------------------------------------------------
+
+PropertySchema property_schema(std::string_view ct, bool nullable, const ValueOptions& options) {
+  PropertySchema p;
+  p.nullable = nullable;
+  auto any_prefix = [&](std::initializer_list<std::string_view> prefixes) {
+    for (auto pre : prefixes) {
+      if (starts_with_ci(ct, pre)) return true;
+    }
+    return false;
+  };
+  if (starts_with_ci(ct, "tinyint(1)")) {
+    if (options.tiny_int_as_boolean) {
+      p.type = "boolean";
+    } else {
+      p.type = "number";
+      p.airbyte_type = "integer";
+    }
+  } else if (starts_with_ci(ct, "bit")) {
+    // Deviation: the Go connector says string; BIT(1) is a flag and BIT(n) an unsigned number.
+    std::uint32_t width = parse_bit_width(ct);
+    if (width == 1) {
+      p.type = "boolean";
+    } else {
+      p.type = "number";
+      p.airbyte_type = "integer";
+    }
+  } else if (starts_with_ci(ct, "year")) {
+    // Deviation: the Go connector says string but writes numbers; we say integer and write numbers.
+    p.type = "number";
+    p.airbyte_type = "integer";
+  } else if (any_prefix({"int", "smallint", "mediumint", "bigint", "tinyint"})) {
+    p.type = "number";
+    p.airbyte_type = "integer";
+  } else if (any_prefix({"decimal", "double", "float"})) {
+    p.type = "number";
+  } else if (starts_with_ci(ct, "datetime")) {
+    p.type = "string";
+    p.format = "date-time";
+    p.airbyte_type = "timestamp_without_timezone";
+  } else if (starts_with_ci(ct, "timestamp")) {
+    p.type = "string";
+    p.format = "date-time";
+    p.airbyte_type = "timestamp_with_timezone";
+  } else if (starts_with_ci(ct, "date")) {
+    p.type = "string";
+    p.format = "date";
+    p.airbyte_type = "date";
+  } else if (starts_with_ci(ct, "time")) {
+    p.type = "string";
+    p.format = "time";
+    p.airbyte_type = "time_with_timezone";
+  } else {
+    p.type = "string";
+  }
+  return p;
+}
+
+void write_property_schema(JsonWriter& w, const PropertySchema& s) {
+  w.StartObject();
+  w.Key("type", 4);
+  w.StartArray();
+  if (s.nullable) w.String("null", 4);
+  w.String(s.type.data(), size_of(s.type.size()));
+  w.EndArray();
+  if (!s.format.empty()) {
+    w.Key("format", 6);
+    w.String(s.format.data(), size_of(s.format.size()));
+  }
+  if (!s.airbyte_type.empty()) {
+    w.Key("airbyte_type", 12);
+    w.String(s.airbyte_type.data(), size_of(s.airbyte_type.size()));
+  }
+  w.EndObject();
+}
+
+}  // namespace sv::vitess

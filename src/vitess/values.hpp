@@ -1,0 +1,127 @@
+// src/vitess: value decoding — one cell of a query.Row (raw MySQL text-protocol bytes + NULL flag)
+// written straight into a RapidJSON writer, and the JSON-schema property of a column as discovery
+// reports it. Output matches PlanetScale's Go connector except where that connector loses data;
+// every difference is listed in docs/type-mapping.md. This is the hot path: it runs for every
+// cell of every row, so the common cases neither allocate nor copy.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query.pb.h"
+#include "util/json.hpp"
+#include "util/result.hpp"
+
+namespace sv::vitess {
+
+//! Connector options that change how values (and their schemas) are rendered.
+struct ValueOptions {
+  //! Render tinyint(1) as boolean (the default); false = option do_not_treat_tiny_int_as_boolean.
+  bool tiny_int_as_boolean = true;
+};
+
+//! How ENUM/SET cells of a column arrive on the wire.
+enum class EnumSetEncoding : std::uint8_t {
+  //! Unknown (pre-v20 vtgate, FieldEvent.enum_set_string_values false): a cell equal to a label
+  //! is that label, otherwise an all-digit cell is a 1-based ENUM index or a SET bitmask.
+  detect,
+  labels,   //!< always labels (copy phase; v20+ with enum_set_string_values = true)
+  numbers,  //!< always index / bitmask (replication phase of a pre-v20 vtgate)
+};
+
+//! The rendering decided once per column (per FIELD event), so the per-cell code is one switch.
+enum class ValueKind : std::uint8_t {
+  null_only,     //!< NULL_TYPE: always null
+  integer,       //!< INT8..UINT64: JSON number, digits exact, zerofill leading zeros dropped
+  tiny_bool,     //!< tinyint(1) [unsigned]: 0 → false, 1 → true, other values as numbers
+  decimal,       //!< DECIMAL: JSON number, digits exact, `.5` → `0.5`
+  floating,      //!< FLOAT32/FLOAT64: JSON number as sent
+  year,          //!< YEAR: JSON number
+  date,          //!< DATE: `YYYY-MM-DD`, zero date → `1970-01-01`
+  datetime,      //!< DATETIME: `YYYY-MM-DDTHH:MM:SS.ffffff`
+  timestamp,     //!< TIMESTAMP (UTC on the wire): `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`
+  time,          //!< TIME: the text as sent (`-838:59:59.000000`)
+  text,          //!< CHAR/VARCHAR/TEXT and unknown textual types: string, invalid UTF-8 → U+FFFD
+  json,          //!< JSON: the document text as a JSON string (as the Go connector does)
+  binary,        //!< BINARY/VARBINARY/BLOB/GEOMETRY/VECTOR: base64 (standard, padded) string
+  bit_bool,      //!< BIT(1): boolean
+  bit_int,       //!< BIT(2..64): unsigned integer, exact
+  enum_label,    //!< ENUM: label
+  set_labels,    //!< SET: comma-joined labels
+};
+
+//! One column of a FIELD event, prepared for rendering.
+struct Column {
+  std::string name;
+  query::Type type = query::NULL_TYPE;
+  std::string column_type;  //!< full SQL type, e.g. `enum('a','b')`, `tinyint(1)`, `bit(12)`
+  std::uint32_t charset = 0;   //!< collation id (63 = binary)
+  std::uint32_t flags = 0;     //!< query.MySqlFlag bits
+  std::uint32_t decimals = 0;  //!< fsp / scale
+  std::uint32_t column_length = 0;
+  ValueKind kind = ValueKind::text;
+  EnumSetEncoding enum_encoding = EnumSetEncoding::detect;
+  std::vector<std::string> labels;  //!< ENUM/SET members from column_type, in declaration order
+  std::uint32_t bit_width = 0;      //!< BIT(n): n (0 if unknown)
+};
+
+//! Prepares a column from a query.Field. `enum_set_string_values` is FieldEvent field 25: true
+//! means ENUM/SET cells are labels in every phase.
+Column make_column(const query::Field& field, const ValueOptions& options,
+                   bool enum_set_string_values = false);
+
+//! Prepares every field of a FIELD event.
+std::vector<Column> make_columns(const google::protobuf::RepeatedPtrField<query::Field>& fields,
+                                 const ValueOptions& options, bool enum_set_string_values = false);
+
+//! Parses the member list of `enum(...)` / `set(...)` (quotes doubled `''` or backslash-escaped,
+//! commas inside labels allowed). Returns an empty list when `column_type` is not an enum/set.
+std::vector<std::string> parse_enum_labels(std::string_view column_type);
+
+//! Writes one cell as a JSON value. Never writes invalid JSON: text that cannot be what the type
+//! promises (e.g. non-numeric text in an INT column) is written as a JSON string instead.
+void write_value(JsonWriter& w, const Column& column, std::string_view raw, bool is_null);
+
+//! Writes `"name":value` members for the selected columns (indexes into `columns`, in the order
+//! given) of one query.Row. The row is checked first (value count, lengths within the packed
+//! bytes), so on error nothing has been written.
+Status write_row_members(JsonWriter& w, std::span<const Column> columns, const query::Row& row,
+                         std::span<const std::uint32_t> selection);
+
+//! Writes `"name":value` members for all columns, in column order.
+Status write_row_members(JsonWriter& w, std::span<const Column> columns, const query::Row& row);
+
+//! One cell of a query.Row: its bytes, or null.
+struct Cell {
+  std::string_view raw;
+  bool is_null = true;
+};
+
+//! Splits a query.Row into cells (lengths with -1 = NULL, values packed). Errors when the row
+//! does not have exactly `expected_columns` values or the lengths overrun the packed bytes.
+Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out);
+
+// ---- JSON schema (discover) -------------------------------------------------------------------
+
+//! The Airbyte JSON-schema property of a column: `{"type":[...],"format":..,"airbyte_type":..}`.
+struct PropertySchema {
+  std::string_view type;          //!< "boolean" | "number" | "string"
+  std::string_view format;        //!< "" = omitted
+  std::string_view airbyte_type;  //!< "" = omitted
+  bool nullable = false;          //!< adds "null" first in the type array
+
+  bool operator==(const PropertySchema&) const = default;
+};
+
+//! Schema of a column from information_schema.columns.column_type and is_nullable (`YES`/`NO`),
+//! as the Go connector discovers it (prefix rules, first match wins) with our documented
+//! deviations: bit(1) boolean, bit(n>1) integer, year integer.
+PropertySchema property_schema(std::string_view column_type, bool nullable, const ValueOptions& options);
+
+//! Writes the property object: `{"type":["null","string"],"format":"date","airbyte_type":"date"}`.
+void write_property_schema(JsonWriter& w, const PropertySchema& schema);
+
+}  // namespace sv::vitess
