@@ -1,0 +1,261 @@
+// source-vitess: the Airbyte source connector's main program. It parses the command line,
+// validates --config/--catalog/--state with src/airbyte, and answers in the Airbyte protocol on
+// stdout (logs on stderr). The live parts (check's connection test, discover's schema queries,
+// read's sync) are the run_* functions below; each is the single place to plug the
+// vitess/engine implementation into.
+#include <signal.h>
+
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "airbyte/catalog.hpp"
+#include "airbyte/config.hpp"
+#include "airbyte/json_input.hpp"
+#include "airbyte/message_writer.hpp"
+#include "airbyte/messages.hpp"
+#include "airbyte/spec.hpp"
+#include "airbyte/state.hpp"
+#include "util/result.hpp"
+
+namespace sv::cli {
+namespace {
+
+using airbyte::MessageWriter;
+
+constexpr std::string_view kUsage =
+    "usage: source-vitess <command> [options]\n"
+    "\n"
+    "commands (Airbyte source protocol; answers are JSON lines on stdout, logs go to stderr):\n"
+    "  spec                                        print the configuration specification\n"
+    "  check    --config <file>                    test the configuration and the connection\n"
+    "  discover --config <file>                    list the tables as an Airbyte catalog\n"
+    "  read     --config <file> --catalog <file> [--state <file>]\n"
+    "                                              sync the configured streams\n"
+    "options:\n"
+    "  --version                                   print the version\n"
+    "  --help, -h                                  print this help\n"
+    "log level: SPDLOG_LEVEL=debug (or trace, info, warn, error)\n";
+
+// ---------------------------------------------------------------------------------------------
+// The live work of each command. These are the functions the vitess/engine layers replace.
+
+//! `check` after the configuration is valid: test the connection. Success → the message for
+//! CONNECTION_STATUS SUCCEEDED; an error → FAILED with error.message.
+Result<std::string> run_check(const airbyte::Config& config) {
+  (void)config;
+  return system_error("check is not implemented in this build: it cannot test the connection to vtgate yet");
+}
+
+//! `discover` after the configuration is valid: write one CATALOG message to `out`.
+Status run_discover(const airbyte::Config& config, MessageWriter& out) {
+  (void)config;
+  (void)out;
+  return system_error("discover is not implemented in this build: it cannot query the database schema yet");
+}
+
+//! `read` after config, catalog and state are valid: run the sync, writing every message to
+//! `out`; returns the process exit code.
+int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog,
+             const airbyte::InputState& state, MessageWriter& out) {
+  (void)config;
+  (void)catalog;
+  (void)state;
+  std::string line;
+  airbyte::append_error_trace(
+      line, system_error("read is not implemented in this build: it cannot sync from vtgate yet"), nullptr,
+      airbyte::now_ms());
+  (void)out.write_now(line);
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line and input validation.
+
+struct Args {
+  std::string command;
+  std::optional<std::string> config, catalog, state;
+  bool help = false;
+  bool version = false;
+  std::optional<std::string> problem;  //!< a usage error, reported in the command's protocol form
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      a.version = true;
+      continue;
+    }
+    if (arg.starts_with("--")) {
+      std::string name(arg.substr(2));
+      std::optional<std::string> value;
+      if (const auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name.resize(eq);
+      }
+      std::optional<std::string>* slot = name == "config"    ? &a.config
+                                         : name == "catalog" ? &a.catalog
+                                         : name == "state"   ? &a.state
+                                                             : nullptr;
+      if (slot == nullptr) {
+        if (!a.problem) a.problem = fmt::format("unknown option '--{}'", name);
+        continue;
+      }
+      if (!value) {
+        if (i + 1 >= argc) {
+          if (!a.problem) a.problem = fmt::format("option '--{}' needs a file path", name);
+          continue;
+        }
+        value = argv[++i];
+      }
+      *slot = std::move(*value);
+      continue;
+    }
+    if (a.command.empty()) {
+      a.command = std::string(arg);
+    } else if (!a.problem) {
+      a.problem = fmt::format("unexpected argument '{}'", arg);
+    }
+  }
+  return a;
+}
+
+//! Writes one line to stdout; on failure logs why and returns false.
+bool emit(MessageWriter& out, std::string_view line) {
+  if (auto s = out.write_now(line); !s) {
+    spdlog::error("{}", s.error().message);
+    return false;
+  }
+  return true;
+}
+
+//! The answer of discover/read (and of an unknown command) to bad input: TRACE ERROR, exit 1.
+int fail_with_trace(MessageWriter& out, const Error& error) {
+  spdlog::error("{}", error.message);
+  std::string line;
+  airbyte::append_error_trace(line, error, nullptr, airbyte::now_ms());
+  emit(out, line);
+  return 1;
+}
+
+//! check's answer: CONNECTION_STATUS FAILED, exit 0 (the protocol's way to report a bad config).
+int fail_check(MessageWriter& out, std::string_view message) {
+  spdlog::error("check failed: {}", message);
+  std::string line;
+  airbyte::append_connection_status(line, false, message);
+  return emit(out, line) ? 0 : 1;
+}
+
+Result<airbyte::Config> load_config(const Args& a, std::string_view command) {
+  if (!a.config) return config_error(fmt::format("missing --config <file>: '{}' needs the connector configuration", command));
+  auto text = airbyte::detail::read_file(*a.config, "--config");
+  if (!text) return text.error();
+  auto config = airbyte::parse_config(*text);
+  if (!config) return config_error("invalid configuration: " + config.error().message);
+  spdlog::info("configuration: {}", airbyte::describe(*config));
+  return config;
+}
+
+int cmd_spec(MessageWriter& out) { return emit(out, airbyte::spec_message()) ? 0 : 1; }
+
+int cmd_check(const Args& a, MessageWriter& out) {
+  if (a.problem) return fail_check(out, *a.problem);
+  auto config = load_config(a, "check");
+  if (!config) return fail_check(out, config.error().message);
+  auto result = run_check(*config);
+  if (!result) return fail_check(out, result.error().message);
+  std::string line;
+  airbyte::append_connection_status(line, true, *result);
+  return emit(out, line) ? 0 : 1;
+}
+
+int cmd_discover(const Args& a, MessageWriter& out) {
+  if (a.problem) return fail_with_trace(out, config_error(*a.problem));
+  auto config = load_config(a, "discover");
+  if (!config) return fail_with_trace(out, config.error());
+  if (auto s = run_discover(*config, out); !s) return fail_with_trace(out, s.error());
+  return out.failed() ? 1 : 0;
+}
+
+int cmd_read(const Args& a, MessageWriter& out) {
+  if (a.problem) return fail_with_trace(out, config_error(*a.problem));
+  auto config = load_config(a, "read");
+  if (!config) return fail_with_trace(out, config.error());
+  if (!a.catalog) return fail_with_trace(out, config_error("missing --catalog <file>: 'read' needs the configured catalog"));
+  auto catalog_text = airbyte::detail::read_file(*a.catalog, "--catalog");
+  if (!catalog_text) return fail_with_trace(out, catalog_text.error());
+  auto catalog = airbyte::parse_configured_catalog(*catalog_text, config->database);
+  if (!catalog) return fail_with_trace(out, catalog.error());
+  airbyte::InputState state;
+  state.streams.resize(catalog->streams.size());
+  if (a.state) {
+    auto state_text = airbyte::detail::read_file(*a.state, "--state");
+    if (!state_text) return fail_with_trace(out, state_text.error());
+    auto parsed = airbyte::parse_state(*state_text, *catalog);
+    if (!parsed) return fail_with_trace(out, parsed.error());
+    state = std::move(*parsed);
+  }
+  std::size_t with_state = 0;
+  for (const auto& s : state.streams) with_state += s.has_value();
+  spdlog::info("read: {} configured stream(s), input state shape '{}', {} stream(s) resume from saved state",
+               catalog->streams.size(), airbyte::to_string(state.shape), with_state);
+  return run_read(*config, *catalog, state, out);
+}
+
+int run(int argc, char** argv) {
+  const Args a = parse_args(argc, argv);
+  MessageWriter out(1);
+  if (a.help) {
+    std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+    return 0;
+  }
+  if (a.version) {
+    std::printf("source-vitess %s\n", airbyte::connector_version());
+    return 0;
+  }
+  if (a.command == "spec") return a.problem ? fail_with_trace(out, config_error(*a.problem)) : cmd_spec(out);
+  if (a.command == "check") return cmd_check(a, out);
+  if (a.command == "discover") return cmd_discover(a, out);
+  if (a.command == "read") return cmd_read(a, out);
+  std::fwrite(kUsage.data(), 1, kUsage.size(), stderr);
+  if (a.command.empty()) return fail_with_trace(out, config_error("no command given: expected spec, check, discover or read"));
+  return fail_with_trace(
+      out, config_error(fmt::format("unknown command '{}': expected spec, check, discover or read", a.command)));
+}
+
+}  // namespace
+}  // namespace sv::cli
+
+int main(int argc, char** argv) {
+  // stdout carries only protocol messages: every log goes to stderr, from the first line on.
+  auto logger = spdlog::stderr_color_mt("source-vitess");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::cfg::load_env_levels();
+  // A closed stdout must show up as EPIPE from write(2), which we report, not kill us silently.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    return sv::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    // Exceptions stay inside subsystems; reaching here is a bug, still answered in protocol form.
+    std::string line;
+    sv::airbyte::append_error_trace(line, sv::system_error("internal error", e.what()), nullptr, sv::airbyte::now_ms());
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    spdlog::critical("internal error: {}", e.what());
+    return 1;
+  }
+}
