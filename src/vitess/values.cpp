@@ -1,6 +1,8 @@
 // src/vitess: value decoding (query.Row cell → JSON) and column → JSON-schema property.
 #include "vitess/values.hpp"
 
+#include "vitess/base64.hpp"
+
 #include <cstring>
 #include <fmt/format.h>
 
@@ -227,34 +229,11 @@ void write_date(JsonWriter& w, std::string_view s) {
 // ---- binary -----------------------------------------------------------------------------------
 
 void write_base64(JsonWriter& w, std::string_view s) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string& out = t_scratch;
-  out.resize(2 + (s.size() + 2) / 3 * 4);
-  char* o = out.data();
-  *o++ = '"';
-  auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  std::size_t n = s.size(), i = 0;
-  for (; i + 3 <= n; i += 3) {
-    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8) | p[i + 2];
-    *o++ = kAlphabet[v >> 18];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    *o++ = kAlphabet[(v >> 6) & 63];
-    *o++ = kAlphabet[v & 63];
-  }
-  if (i + 1 == n) {
-    std::uint32_t v = std::uint32_t(p[i]) << 16;
-    *o++ = kAlphabet[v >> 18];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    *o++ = '=';
-    *o++ = '=';
-  } else if (i + 2 == n) {
-    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8);
-    *o++ = kAlphabet[v >> 18];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    *o++ = kAlphabet[(v >> 6) & 63];
-    *o++ = '=';
-  }
-  *o++ = '"';
+  out.resize(2 + base64_encoded_size(s.size()));
+  out.front() = '"';
+  base64_encode_to(s, out.data() + 1);
+  out.back() = '"';
   w.RawValue(out.data(), out.size(), rapidjson::kStringType);
 }
 
