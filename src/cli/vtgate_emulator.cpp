@@ -1,0 +1,298 @@
+// src/cli/vtgate_emulator.cpp — vtgate-emulator: a vtgate stand-in serving VStream over gRPC from
+// the synthetic backend, with faults on demand (flags or the HTTP control API). Logs go to
+// stderr; stdout carries exactly one line: {"grpc_port":P,"control_port":C}.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "emulator/control_api.hpp"
+#include "emulator/synthetic_backend.hpp"
+#include "emulator/vstream_server.hpp"
+
+namespace asio = boost::asio;
+using namespace sv::emulator;
+
+namespace {
+
+constexpr const char* kHelp = R"(vtgate-emulator — a vtgate stand-in serving vtgateservice.Vitess/VStream
+
+Usage: vtgate-emulator [flags]
+
+Network
+  --listen=HOST:PORT          gRPC address (default 127.0.0.1:0 = a free loopback port)
+  --control-listen=HOST:PORT  HTTP control API address (default 127.0.0.1:0; "off" disables it)
+  --port-file=PATH            also write the ports line to PATH (written atomically)
+  --user=NAME                 require basic auth with this user (default: no auth)
+  --password=SECRET           password for --user (also read from $EMULATOR_PASSWORD)
+  --tls-cert=PATH             serve TLS with this PEM certificate chain
+  --tls-key=PATH              PEM private key for --tls-cert
+
+Data (synthetic backend)
+  --keyspace=NAME             keyspace name (default commerce)
+  --shards=N|LIST             shard count (1 → "-", 2 → -80,80-, 4 → -40,40-80,80-c0,c0-) or an
+                              explicit list like "-80,80-" (default 2)
+  --tables=LIST               tables among all_types,customers,order_items (default all three)
+  --rows=N                    initial rows per table (default 100)
+  --write-rate=OPS            deterministic write ops per second (default 0 = none)
+  --write-max=N               stop the timed write load after N ops (default 0 = unbounded)
+  --writes=N                  apply N write ops at startup
+
+vtgate behaviour
+  --enum-set-mode=labels|index  ENUM/SET in ROW events of the replication phase as labels with
+                              FieldEvent.enum_set_string_values=true (v20+, default) or as
+                              1-based indexes / bitmasks (older vtgates)
+  --pre-encoded               cache encoded copy-phase ROW events per snapshot and replay them
+  --copy-packet-bytes=N       bytes of ROW events per copy batch (default 250000)
+
+Faults (also settable at runtime through the control API)
+  --end-after-events=N        end every stream after it sent N events ...
+  --end-mode=MODE             ... with MODE: eof (OK), unavailable, deadline_exceeded, internal,
+                              drop (stream reset, no status) (default eof)
+  --fail-streams=N            the first N streams fail right away ...
+  --fail-mode=MODE            ... with MODE (default unavailable)
+  --stall-after-events=N      each stream goes silent once after N events ...
+  --stall-seconds=T           ... for T seconds (default 5)
+  --slow-shard=SHARD:MS       delay each response of SHARD by MS milliseconds (repeatable)
+  --reshard-after=SECS:LIST   reshard into LIST (e.g. -40,40-80,80-c0,c0-) SECS after startup
+  --ddl-after=SECS:TABLE      add a column to TABLE SECS after startup
+
+Other
+  --log-level=LEVEL           trace, debug, info, warn, error (default info)
+  --help                      this text
+
+Control API (JSON answers): GET /status; POST /writes?count=N, /rate?ops_per_second=X,
+/fault/end-after?events=N&mode=M, /fault/fail-streams?count=N&mode=M, /fault/end-streams?mode=M,
+/fault/stall?seconds=T, /fault/stall-after?events=N&seconds=T, /fault/slow-shard?shard=S&delay_ms=D,
+/fault/clear, /reshard?shards=LIST, /ddl?table=T.
+)";
+
+struct Args {
+  std::map<std::string, std::vector<std::string>> values;
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = values.find(k);
+    return it == values.end() || it->second.empty() ? def : it->second.back();
+  }
+  bool has(const std::string& k) const { return values.count(k) != 0; }
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string p; std::getline(ss, p, sep);) {
+    if (!p.empty()) out.push_back(p);
+  }
+  return out;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int die(const std::string& msg) {
+  spdlog::error("{}", msg);
+  std::fprintf(stderr, "vtgate-emulator: %s (see --help)\n", msg.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_mt("emulator");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  static const std::set<std::string> known = {
+      "listen", "control-listen", "port-file", "user", "password", "tls-cert", "tls-key", "keyspace", "shards",
+      "tables", "rows", "write-rate", "write-max", "writes", "enum-set-mode", "pre-encoded", "copy-packet-bytes",
+      "end-after-events", "end-mode", "fail-streams", "fail-mode", "stall-after-events", "stall-seconds",
+      "slow-shard", "reshard-after", "ddl-after", "log-level", "help"};
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) return die("unexpected argument '" + a + "'");
+    a = a.substr(2);
+    auto eq = a.find('=');
+    std::string k = a.substr(0, eq);
+    std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (!known.count(k)) return die("unknown flag --" + k);
+    if (eq == std::string::npos && k != "help" && k != "pre-encoded") {
+      if (i + 1 >= argc) return die("flag --" + k + " needs a value");
+      v = argv[++i];
+    }
+    args.values[k].push_back(v);
+  }
+  if (args.has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(args.get("log-level", "info")));
+
+  auto num = [&](const std::string& k, double def) -> std::optional<double> {
+    if (!args.has(k)) return def;
+    try {
+      std::size_t used = 0;
+      double v = std::stod(args.get(k), &used);
+      if (used != args.get(k).size() || v < 0) return std::nullopt;
+      return v;
+    } catch (...) {
+      return std::nullopt;
+    }
+  };
+
+  DatasetConfig dc;
+  dc.keyspace = args.get("keyspace", "commerce");
+  {
+    std::string sh = args.get("shards", "2");
+    if (sh.find('-') != std::string::npos || sh == "0") {
+      dc.shards = split(sh, ',');
+    } else {
+      auto n = num("shards", 2);
+      if (!n || *n < 1 || *n > 256) return die("--shards must be 1..256 or a list of shard names");
+      dc.shards = Dataset::shard_names(static_cast<std::size_t>(*n));
+    }
+    for (const auto& s : dc.shards) {
+      if (!Dataset::parse_shard(s)) return die("invalid shard name '" + s + "'");
+    }
+  }
+  if (args.has("tables")) dc.tables = split(args.get("tables"), ',');
+  auto rows = num("rows", 100);
+  auto rate = num("write-rate", 0);
+  auto wmax = num("write-max", 0);
+  auto writes = num("writes", 0);
+  auto packet = num("copy-packet-bytes", 250000);
+  if (!rows || !rate || !wmax || !writes || !packet || *packet < 1) return die("numeric flags need non-negative numbers");
+  dc.rows = static_cast<std::uint64_t>(*rows);
+
+  ServerOptions so;
+  so.listen = args.get("listen", "127.0.0.1:0");
+  so.user = args.get("user");
+  so.password = args.has("password") ? args.get("password") : (std::getenv("EMULATOR_PASSWORD") ? std::getenv("EMULATOR_PASSWORD") : "");
+  const std::string esm = args.get("enum-set-mode", "labels");
+  if (esm != "labels" && esm != "index") return die("--enum-set-mode must be labels or index");
+  so.enum_set_labels = esm == "labels";
+  so.pre_encoded = args.has("pre-encoded");
+  so.copy_packet_bytes = static_cast<std::size_t>(*packet);
+  if (args.has("tls-cert") != args.has("tls-key")) return die("--tls-cert and --tls-key go together");
+  if (args.has("tls-cert")) {
+    auto cert = read_file(args.get("tls-cert"));
+    auto key = read_file(args.get("tls-key"));
+    if (!cert || !key) return die("cannot read the TLS certificate or key file");
+    so.tls = TlsFiles{*cert, *key};
+  }
+
+  asio::io_context io(1);
+  std::unique_ptr<SyntheticBackend> backend;
+  try {
+    backend = std::make_unique<SyntheticBackend>(io.get_executor(), dc, WriteLoad{*rate, static_cast<std::uint64_t>(*wmax)});
+  } catch (const std::exception& e) {
+    return die(e.what());
+  }
+  if (*writes > 0) backend->apply_writes(static_cast<std::uint64_t>(*writes));
+
+  VStreamServer server(io, *backend, so);
+  auto& faults = server.faults();
+  if (args.has("end-after-events")) {
+    auto n = num("end-after-events", 0);
+    auto m = parse_end_mode(args.get("end-mode", "eof"));
+    if (!n || !m) return die("bad --end-after-events / --end-mode");
+    faults.end_after_events = static_cast<std::uint64_t>(*n);
+    faults.end_mode = *m;
+  }
+  if (args.has("fail-streams")) {
+    auto n = num("fail-streams", 0);
+    auto m = parse_end_mode(args.get("fail-mode", "unavailable"));
+    if (!n || !m) return die("bad --fail-streams / --fail-mode");
+    faults.fail_streams = static_cast<std::uint64_t>(*n);
+    faults.fail_mode = *m;
+  }
+  if (args.has("stall-after-events")) {
+    auto n = num("stall-after-events", 0);
+    auto t = num("stall-seconds", 5);
+    if (!n || !t) return die("bad --stall-after-events / --stall-seconds");
+    faults.stall_after_events = static_cast<std::uint64_t>(*n);
+    faults.stall_seconds = *t;
+  }
+  if (args.has("slow-shard")) {
+    for (const auto& v : args.values["slow-shard"]) {
+      auto c = v.rfind(':');
+      if (c == std::string::npos) return die("--slow-shard wants SHARD:MS");
+      faults.slow_shards[v.substr(0, c)] = std::chrono::milliseconds(std::atoll(v.c_str() + c + 1));
+    }
+  }
+
+  auto port = server.start();
+  if (!port) return die(port.error().message);
+  ControlApi control(io, server, backend.get(), dc.keyspace);
+  int control_port = 0;
+  if (args.get("control-listen", "127.0.0.1:0") != "off") {
+    auto cp = control.start(args.get("control-listen", "127.0.0.1:0"));
+    if (!cp) return die(cp.error().message);
+    control_port = *cp;
+  }
+
+  // Timed faults from flags go through the control API's handler, so both paths behave the same.
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  auto schedule = [&](const std::string& flag, const std::string& path_fmt) -> bool {
+    for (const auto& v : args.values[flag]) {
+      auto c = v.find(':');
+      if (c == std::string::npos) return false;
+      double secs = std::atof(v.substr(0, c).c_str());
+      std::string target = fmt::format(fmt::runtime(path_fmt), v.substr(c + 1));
+      auto t = std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000)));
+      t->async_wait([&control, target](boost::system::error_code ec) {
+        if (!ec) control.handle("POST", target);
+      });
+      timers.push_back(std::move(t));
+    }
+    return true;
+  };
+  if (!schedule("reshard-after", "/reshard?shards={}") || !schedule("ddl-after", "/ddl?table={}")) {
+    return die("--reshard-after / --ddl-after want SECS:VALUE");
+  }
+
+  const std::string line = fmt::format(R"({{"grpc_port":{},"control_port":{}}})", *port, control_port);
+  if (args.has("port-file")) {
+    const std::string path = args.get("port-file");
+    {
+      std::ofstream out(path + ".tmp");
+      out << line << "\n";
+    }
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+  spdlog::info("vtgate-emulator serving keyspace {} shards [{}] on gRPC port {}{}{}, control port {}", dc.keyspace,
+               fmt::join(dc.shards, ","), *port, so.tls ? " (TLS)" : "", so.user.empty() ? "" : " (basic auth)", control_port);
+
+  std::thread stopper;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    control.stop();
+    for (auto& t : timers) t->cancel();
+    // grpc::Server::Shutdown may block waiting for streams, so it runs off the io thread.
+    stopper = std::thread([&] {
+      server.shutdown();
+      io.stop();
+    });
+  });
+  io.run();
+  if (stopper.joinable()) stopper.join();
+  return 0;
+}
