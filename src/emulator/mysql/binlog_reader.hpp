@@ -41,7 +41,7 @@ GtidSet position_for(std::string_view uuid, uint64_t seq);
 //! The shard sequence a position stands for: the set must be empty or exactly `uuid:1-N`.
 //! Anything else (other uuids, gaps) is a position this shard cannot serve: system_error.
 Result<uint64_t> seq_of_position(const GtidSet& position, std::string_view uuid);
-//! The shard sequence in a `binlog_snapshot_gtid_pos` / `gtid_current_pos` value for `domain`
+//! The shard sequence in a GTID list (BINLOG_GTID_POS, @@gtid_current_pos) for `domain`
 //! (a comma-separated list of GTIDs; a missing domain = 0).
 Result<uint64_t> seq_in_gtid_list(std::string_view list, uint32_t domain);
 

@@ -62,10 +62,19 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(const ConnParams& c
                           "START TRANSACTION WITH CONSISTENT SNAPSHOT"}) {
     if (auto s = r->conn_.exec(sql); !s) return s.error();
   }
-  auto pos = r->conn_.query("SHOW STATUS LIKE 'binlog_snapshot_gtid_pos'");
+  // MariaDB 10.11 reports the snapshot's binlog file/offset; BINLOG_GTID_POS maps that to GTIDs.
+  auto pos = r->conn_.query("SHOW STATUS LIKE 'Binlog_snapshot_%'");
   if (!pos) return pos.error();
-  if (pos->rows.empty() || !pos->rows[0][1]) return system_error("server did not report binlog_snapshot_gtid_pos");
-  r->gtid_pos_ = *pos->rows[0][1];
+  std::string file, offset;
+  for (auto& row : pos->rows) {
+    if (row[0] && row[1] && *row[0] == "Binlog_snapshot_file") file = *row[1];
+    if (row[0] && row[1] && *row[0] == "Binlog_snapshot_position") offset = *row[1];
+  }
+  if (file.empty() || offset.empty() || offset.find_first_not_of("0123456789") != std::string::npos)
+    return system_error("server did not report the snapshot's binlog position (is log_bin on?)");
+  auto gtid = r->conn_.scalar(fmt::format("SELECT BINLOG_GTID_POS('{}', {})", r->conn_.escape(file), offset));
+  if (!gtid) return gtid.error();
+  r->gtid_pos_ = gtid->value_or("");
   auto seq = seq_in_gtid_list(r->gtid_pos_, domain_id);
   if (!seq) return seq.error();
   r->seq_ = *seq;

@@ -1,7 +1,8 @@
 // src/emulator/mysql: the copy side of the MariaDB backend: one table's rows in primary-key
 // order from a consistent snapshot (START TRANSACTION WITH CONSISTENT SNAPSHOT), in batches
 // after a lastpk, together with the binlog GTID position of that snapshot
-// (binlog_snapshot_gtid_pos), so copy + binlog from that position lose and double nothing.
+// (Binlog_snapshot_file/position mapped with BINLOG_GTID_POS), so copy + binlog from that
+// position lose and double nothing.
 #pragma once
 
 #include <memory>
@@ -25,7 +26,7 @@ class SnapshotReader {
 
   //! The snapshot's sequence in the shard's GTID domain (0 = no transaction yet).
   uint64_t snapshot_seq() const { return seq_; }
-  //! The MariaDB GTID list the server reported for the snapshot (`binlog_snapshot_gtid_pos`).
+  //! The MariaDB GTID list of the snapshot (BINLOG_GTID_POS of its binlog file/offset).
   const std::string& snapshot_gtid_pos() const { return gtid_pos_; }
   const TableSchemaPtr& schema() const { return schema_; }
   //! Up to max_rows rows after the last returned (or lastpk); empty = done.
