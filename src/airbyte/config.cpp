@@ -68,14 +68,15 @@ void get_bool(const Fields& f, const std::string& name, bool& out) {
   out = v->GetBool();
 }
 
+//! Reads an unsigned integer field into `out`. `max` 0 = only the type's own limit, and the
+//! message then says "at least min".
 template <class Int>
-void get_uint(const Fields& f, const std::string& name, Int& out, std::uint64_t min,
-              std::uint64_t max = std::numeric_limits<Int>::max()) {
+void get_uint(const Fields& f, const std::string& name, Int& out, std::uint64_t min, std::uint64_t max = 0) {
   const auto* v = find(f, name);
   if (v == nullptr) return;
-  const auto expected = max == std::numeric_limits<Int>::max()
-                            ? fmt::format("an integer of at least {}", min)
-                            : fmt::format("an integer from {} to {}", min, max);
+  const auto expected = max == 0 ? fmt::format("an integer of at least {}", min)
+                                 : fmt::format("an integer from {} to {}", min, max);
+  if (max == 0) max = std::numeric_limits<Int>::max();
   if (!v->IsNumber() || !(v->IsUint64() || v->IsInt64())) wrong_type(name, expected, *v);
   if (v->IsInt64() && v->GetInt64() < 0) {
     throw ConfigProblem(fmt::format("config field '{}' must be {}, got {}", name, expected, v->GetInt64()));

@@ -5,6 +5,11 @@
 // coroutine, so when stdout is slow the producers wait in push() and memory stays bounded
 // (at most queue_capacity events, each as large as a producer makes its batches).
 //
+// GCC 12 caveat (the project's compiler): a braced temporary of an *aggregate* with non-trivial
+// members inside a co_await expression is destroyed twice (double free). The event types here
+// have constructors, so `co_await em.push(Batch{i, lines, n, ShardCursor{"-80", c}})` is safe;
+// for aggregates of your own, build a named local first.
+//
 // What it guarantees, per configured stream:
 //   STARTED → [ESTIMATE] → RUNNING → (RECORD… STATE)* → COMPLETE | (TRACE ERROR, INCOMPLETE)
 //   - STARTED is written before anything else of the stream (implicitly if started() was not
@@ -32,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -45,6 +51,9 @@ namespace sv::airbyte {
 //! A new cursor for one shard of a stream. The emitter merges it into the stream's state (all
 //! shards, seeded by set_initial_state) and writes the whole per-stream state.
 struct ShardCursor {
+  ShardCursor() = default;
+  ShardCursor(std::string shard_name, std::string base64_cursor)
+      : shard(std::move(shard_name)), cursor(std::move(base64_cursor)) {}
   std::string shard;
   std::string cursor;  //!< base64 TableCursor
 };
@@ -52,6 +61,8 @@ struct ShardCursor {
 //! An already rendered `stream_state` JSON object, written verbatim (replaces nothing in the
 //! merged state: do not mix with ShardCursor/StreamState for the same stream).
 struct RenderedState {
+  RenderedState() = default;
+  explicit RenderedState(std::string stream_state_json) : json(std::move(stream_state_json)) {}
   std::string json;
 };
 
@@ -60,6 +71,10 @@ using BatchCursor = std::variant<std::monostate, ShardCursor, StreamState, Rende
 
 //! Records of one stream plus, optionally, the cursor that follows them.
 struct Batch {
+  Batch() = default;
+  Batch(std::size_t stream_index, std::string record_lines, std::uint64_t record_count, BatchCursor next = {})
+      : stream(stream_index), lines(std::move(record_lines)), count(record_count), cursor(std::move(next)) {}
+
   std::size_t stream = 0;  //!< index into the emitter's stream list (= configured catalog order)
   std::string lines;       //!< complete RECORD lines (RecordBatch::take()), may be empty
   std::uint64_t count = 0; //!< number of RECORD lines in `lines`

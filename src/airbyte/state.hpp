@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "airbyte/catalog.hpp"
@@ -17,7 +18,11 @@
 namespace sv::airbyte {
 
 //! One stream's state: shard name → standard base64 (padded) of a psdbconnect.TableCursor.
+//! Has constructors (is not an aggregate) so a braced temporary is safe inside co_await
+//! expressions under GCC 12 (see emitter.hpp).
 struct StreamState {
+  StreamState() = default;
+  explicit StreamState(std::map<std::string, std::string> shard_cursors) : shards(std::move(shard_cursors)) {}
   std::map<std::string, std::string> shards;
   bool operator==(const StreamState&) const = default;
 };

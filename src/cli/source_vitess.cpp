@@ -69,10 +69,10 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   (void)config;
   (void)catalog;
   (void)state;
+  const Error error = system_error("read is not implemented in this build: it cannot sync from vtgate yet");
+  spdlog::error("{}", error.message);
   std::string line;
-  airbyte::append_error_trace(
-      line, system_error("read is not implemented in this build: it cannot sync from vtgate yet"), nullptr,
-      airbyte::now_ms());
+  airbyte::append_error_trace(line, error, nullptr, airbyte::now_ms());
   (void)out.write_now(line);
   return 1;
 }
