@@ -12,7 +12,6 @@
 #include <regex>
 #include <set>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -229,48 +228,44 @@ struct Rule {
 
 class StreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  StreamReactor(asio::any_io_executor ex, grpc::CallbackServerContext* ctx) : ex_(std::move(ex)), ctx_(ctx) {}
+  StreamReactor(asio::any_io_executor ex, grpc::CallbackServerContext* ctx)
+      : ex_(ex), ctx_(ctx), write_done_(ex, 1), done_(ex, 1) {}
 
+  //! Writes one response; false when the client is gone. io thread; one write at a time.
   asio::awaitable<bool> write(grpc::ByteBuffer buf) {
     buf_ = std::move(buf);
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(bool)>(
-        [this](auto handler) {
-          write_done_ = std::move(handler);
-          StartWrite(&buf_);
-        },
-        use_awaitable);
+    StartWrite(&buf_);
+    auto [ec, ok] = co_await write_done_.async_receive(asio::as_tuple(use_awaitable));
+    co_return !ec && ok;
   }
 
+  //! Finishes the RPC and waits until gRPC is done with the reactor (then it may be deleted).
   asio::awaitable<void> finish(grpc::Status status, bool drop) {
     if (drop) ctx_->TryCancel();  // RST_STREAM: the client gets no status from us
-    co_await asio::async_initiate<decltype(use_awaitable), void()>(
-        [this, status](auto handler) {
-          done_ = std::move(handler);
-          Finish(status);
-        },
-        use_awaitable);
+    Finish(status);
+    co_await done_.async_receive(asio::as_tuple(use_awaitable));
   }
 
   void set_on_cancel(std::function<void()> f) { on_cancel_ = std::move(f); }
 
+  // Reactions run on gRPC threads: they only hand the result to the io thread.
   void OnWriteDone(bool ok) override {
-    auto h = std::move(write_done_);
-    asio::post(ex_, [h = std::move(h), ok]() mutable { std::move(h)(ok); });
+    asio::post(ex_, [this, ok] { write_done_.try_send(boost::system::error_code{}, ok); });
   }
   void OnCancel() override {
     if (on_cancel_) asio::post(ex_, on_cancel_);
   }
   void OnDone() override {
-    auto h = std::move(done_);
-    asio::post(ex_, [h = std::move(h)]() mutable { std::move(h)(); });
+    asio::post(ex_, [this] { done_.try_send(boost::system::error_code{}, true); });
   }
 
  private:
+  using Signal = asio::experimental::channel<void(boost::system::error_code, bool)>;
   asio::any_io_executor ex_;
   grpc::CallbackServerContext* ctx_;
   grpc::ByteBuffer buf_;
-  asio::any_completion_handler<void(bool)> write_done_;
-  asio::any_completion_handler<void()> done_;
+  Signal write_done_;
+  Signal done_;
   std::function<void()> on_cancel_;
 };
 
@@ -953,7 +948,11 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       query::Row last;
       std::size_t count = 0;
       while (rows.bytes.size() < srv_.options_.copy_packet_bytes) {
-        auto batch = co_await cursor->next(64);
+        // Ask for about as many rows as still fit in the packet (rows seen so far give the size).
+        const std::size_t left = srv_.options_.copy_packet_bytes - rows.bytes.size();
+        const std::size_t avg = count > 0 ? rows.bytes.size() / count : 0;
+        const std::size_t want = avg == 0 ? 4 : std::clamp<std::size_t>(left / avg + 1, 1, 256);
+        auto batch = co_await cursor->next(want);
         if (!batch) co_return (fail(batch.error()), false);
         if (end_) co_return false;
         if (batch->empty()) break;

@@ -1,0 +1,274 @@
+// tests/emulator/harness.hpp — starts a vtgate-emulator process on free loopback ports, talks to
+// its control API, and a small synchronous VStream test client (its own code, not the
+// connector's). Every wait is bounded.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "binlogdata.pb.h"
+#include "emulator/dataset.hpp"
+#include "vtgate.pb.h"
+#include "vtgateservice.grpc.pb.h"
+
+namespace emu_test {
+
+inline std::string temp_dir(const std::string& tag) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("emu-" + tag + "-XXXXXX")).string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  const char* d = mkdtemp(buf.data());
+  REQUIRE(d != nullptr);
+  return d;
+}
+
+inline std::string json_field(const std::string& json, const std::string& key) {
+  auto at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return {};
+  at += key.size() + 3;
+  auto end = json.find_first_of(",}", at);
+  std::string v = json.substr(at, end - at);
+  if (!v.empty() && v.front() == '"') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+//! A running vtgate-emulator; SIGTERM + wait on destruction.
+class Emulator {
+ public:
+  explicit Emulator(std::vector<std::string> args) {
+    const char* exe = std::getenv("VTGATE_EMULATOR");
+    if (exe == nullptr) FAIL("VTGATE_EMULATOR must point at the vtgate-emulator binary");
+    dir_ = temp_dir("run");
+    const std::string port_file = dir_ + "/ports";
+    args.insert(args.begin(), "--port-file=" + port_file);
+    args.insert(args.begin(), exe);
+    const auto t0 = std::chrono::steady_clock::now();
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);  // the ports line is read from the port file
+      if (!std::getenv("EMU_TEST_VERBOSE")) {
+        int log = open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(log, 2);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    // The port file appears atomically once both servers listen.
+    for (int i = 0; i < 500; ++i) {
+      std::ifstream in(port_file);
+      std::string line;
+      if (in && std::getline(in, line) && !line.empty()) {
+        startup_ = std::chrono::steady_clock::now() - t0;
+        grpc_port_ = std::stoi(json_field(line, "grpc_port"));
+        control_port_ = std::stoi(json_field(line, "control_port"));
+        return;
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL("vtgate-emulator exited during startup, see " << dir_ << "/stderr.log");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("vtgate-emulator did not write its port file within 5 s");
+  }
+
+  ~Emulator() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 500; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  int grpc_port() const { return grpc_port_; }
+  int control_port() const { return control_port_; }
+  std::chrono::steady_clock::duration startup_time() const { return startup_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+
+  //! One control API call; returns {status, body}.
+  std::pair<int, std::string> control(const std::string& method, const std::string& target) const {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                  static_cast<unsigned short>(control_port_)));
+    http::request<http::empty_body> req{method == "GET" ? http::verb::get : http::verb::post, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    return {static_cast<int>(res.result_int()), res.body()};
+  }
+  std::string post(const std::string& target) const {
+    auto [code, body] = control("POST", target);
+    if (code != 200) FAIL(target << " -> " << code << " " << body);
+    return body;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string dir_;
+  int grpc_port_ = 0;
+  int control_port_ = 0;
+  std::chrono::steady_clock::duration startup_{};
+};
+
+//! Credentials for the test client.
+struct ClientAuth {
+  std::string user, password;
+  std::optional<std::string> root_ca;  // PEM; set = TLS
+};
+
+inline std::shared_ptr<grpc::Channel> channel(const Emulator& emu, const ClientAuth& auth = {}) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  grpc::ChannelArguments args;
+  if (auth.root_ca) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *auth.root_ca;
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  args.SetMaxReceiveMessageSize(100 * 1024 * 1024);
+  return grpc::CreateCustomChannel(emu.target(), creds, args);
+}
+
+inline std::string basic(const std::string& user, const std::string& pass) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string s = user + ":" + pass;
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < s.size(); i += 3) {
+    unsigned n = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8) |
+                 static_cast<unsigned char>(s[i + 2]);
+    out += {kB64[(n >> 18) & 63], kB64[(n >> 12) & 63], kB64[(n >> 6) & 63], kB64[n & 63]};
+  }
+  if (i + 1 == s.size()) {
+    unsigned n = static_cast<unsigned char>(s[i]) << 16;
+    out += {kB64[(n >> 18) & 63], kB64[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == s.size()) {
+    unsigned n = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
+    out += {kB64[(n >> 18) & 63], kB64[(n >> 12) & 63], kB64[(n >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
+//! A synchronous VStream reader: events one by one with the time each arrived.
+class Stream {
+ public:
+  Stream(std::shared_ptr<grpc::Channel> ch, const vtgate::VStreamRequest& req, const ClientAuth& auth = {},
+         std::chrono::seconds deadline = std::chrono::seconds(20))
+      : stub_(vtgateservice::Vitess::NewStub(ch)) {
+    ctx_.set_deadline(std::chrono::system_clock::now() + deadline);
+    if (!auth.user.empty()) ctx_.AddMetadata("authorization", basic(auth.user, auth.password));
+    reader_ = stub_->VStream(&ctx_, req);
+  }
+  ~Stream() {
+    if (!finished_) {
+      ctx_.TryCancel();
+      reader_->Finish();
+    }
+  }
+
+  //! Next event; nullopt when the stream ended (then status() tells how).
+  std::optional<binlogdata::VEvent> next() {
+    while (pending_.empty()) {
+      vtgate::VStreamResponse resp;
+      if (!reader_->Read(&resp)) {
+        status_ = reader_->Finish();
+        finished_ = true;
+        return std::nullopt;
+      }
+      ++responses_;
+      for (auto& ev : *resp.mutable_events()) pending_.push_back(std::move(ev));
+    }
+    auto ev = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+    last_at_ = std::chrono::steady_clock::now();
+    return ev;
+  }
+  //! Next event, which must exist.
+  binlogdata::VEvent must_next() {
+    auto ev = next();
+    if (!ev) FAIL("stream ended early: " << static_cast<int>(status_.error_code()) << " " << status_.error_message());
+    return *ev;
+  }
+  //! Reads to the end; returns the status and counts the events that were still sent.
+  grpc::Status drain(std::size_t* events = nullptr) {
+    std::size_t n = 0;
+    while (next()) ++n;
+    if (events) *events = n;
+    return status_;
+  }
+  void cancel() { ctx_.TryCancel(); }
+  const grpc::Status& status() const { return status_; }
+  std::size_t responses() const { return responses_; }
+
+ private:
+  std::unique_ptr<vtgateservice::Vitess::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<vtgate::VStreamResponse>> reader_;
+  std::vector<binlogdata::VEvent> pending_;
+  grpc::Status status_;
+  bool finished_ = false;
+  std::size_t responses_ = 0;
+  std::chrono::steady_clock::time_point last_at_;
+};
+
+//! A request for one keyspace/shard with one rule per table.
+inline vtgate::VStreamRequest request(const std::string& ks, const std::string& shard, const std::string& gtid,
+                                      const std::vector<std::string>& tables) {
+  vtgate::VStreamRequest req;
+  req.set_tablet_type(topodata::PRIMARY);
+  auto* sg = req.mutable_vgtid()->add_shard_gtids();
+  sg->set_keyspace(ks);
+  sg->set_shard(shard);
+  sg->set_gtid(gtid);
+  for (const auto& t : tables) {
+    auto* r = req.mutable_filter()->add_rules();
+    r->set_match(t);
+    r->set_filter("SELECT * FROM `" + t + "`");
+  }
+  return req;
+}
+
+inline std::string type_name(const binlogdata::VEvent& ev) { return binlogdata::VEventType_Name(ev.type()); }
+
+}  // namespace emu_test

@@ -1,0 +1,659 @@
+// tests/emulator/vstream_test.cpp — vtgate-emulator end to end over gRPC: every event sequence,
+// checked event by event against rows computed from the Dataset description (suite integration).
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "harness.hpp"
+
+using namespace emu_test;
+using namespace sv::emulator;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+DatasetConfig config(std::vector<std::string> tables, std::uint64_t rows, std::vector<std::string> shards = {"-80", "80-"}) {
+  DatasetConfig c;
+  c.tables = std::move(tables);
+  c.rows = rows;
+  c.shards = std::move(shards);
+  return c;
+}
+
+std::vector<std::string> flags(const DatasetConfig& c, std::vector<std::string> extra = {}) {
+  std::string tables, shards;
+  for (const auto& t : c.tables) tables += (tables.empty() ? "" : ",") + t;
+  for (const auto& s : c.shards) shards += (shards.empty() ? "" : ",") + s;
+  std::vector<std::string> f = {"--tables=" + tables, "--rows=" + std::to_string(c.rows), "--shards=" + shards,
+                                "--keyspace=" + c.keyspace};
+  f.insert(f.end(), extra.begin(), extra.end());
+  return f;
+}
+
+std::string pos(const Dataset& ds, const std::string& shard, std::uint64_t entries) {
+  return GtidSet::single(ds.shard_uuid(shard), Dataset::kInitialSeq + entries).to_string();
+}
+
+void check_fields(const binlogdata::VEvent& ev, const Dataset& ds, std::size_t t, std::uint64_t g, const std::string& shard,
+                  bool labels = true) {
+  REQUIRE(type_name(ev) == "FIELD");
+  const auto& fe = ev.field_event();
+  CHECK(fe.table_name() == ds.config().keyspace + "." + ds.table_name(t));
+  CHECK(fe.keyspace() == ds.config().keyspace);
+  CHECK(fe.shard() == shard);
+  CHECK(fe.enum_set_string_values() == labels);
+  auto schema = ds.schema(t, g);
+  REQUIRE(fe.fields_size() == static_cast<int>(schema->fields.size()));
+  for (int i = 0; i < fe.fields_size(); ++i) {
+    CHECK(fe.fields(i).SerializeAsString() == schema->fields[static_cast<std::size_t>(i)].SerializeAsString());
+  }
+}
+
+binlogdata::ShardGtid only_shard(const binlogdata::VEvent& ev) {
+  REQUIRE(type_name(ev) == "VGTID");
+  REQUIRE(ev.vgtid().shard_gtids_size() == 1);
+  return ev.vgtid().shard_gtids(0);
+}
+
+//! Expected rows of a copy: keys after `after` on `shard`, at op count g.
+std::vector<std::uint64_t> copy_keys(const Dataset& ds, std::size_t t, const std::string& shard, std::uint64_t g,
+                                     std::uint64_t after = 0) {
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t k = after + 1; k <= ds.max_key(t, g); ++k) {
+    if (ds.in_shard(t, k, shard) && ds.generation(t, k, g)) out.push_back(k);
+  }
+  return out;
+}
+
+//! Reads one table's copy on a single-shard stream, event by event, from its BEGIN up to the
+//! BEGIN/VGTID/COMMIT that closes it. Returns the number of row batches.
+int expect_table_copy(Stream& s, const Dataset& ds, std::size_t t, const std::string& shard, std::uint64_t g,
+                      const std::string& position, std::uint64_t after = 0) {
+  const auto keys = copy_keys(ds, t, shard, g, after);
+  CHECK(type_name(s.must_next()) == "BEGIN");
+  check_fields(s.must_next(), ds, t, g, shard);
+  {
+    const auto sg = only_shard(s.must_next());
+    CHECK(sg.keyspace() == ds.config().keyspace);
+    CHECK(sg.shard() == shard);
+    CHECK(sg.gtid() == position);
+    if (after == 0) {
+      CHECK(sg.table_p_ks_size() == 0);
+    } else {
+      REQUIRE(sg.table_p_ks_size() == 1);
+      CHECK(sg.table_p_ks(0).lastpk().rows(0).SerializeAsString() == ds.pk_row(t, after).SerializeAsString());
+    }
+  }
+  std::size_t next = 0;
+  int batches = 0;
+  for (;;) {
+    auto ev = s.must_next();
+    if (type_name(ev) == "VGTID") {
+      // The table is complete: its entry leaves table_p_ks.
+      CHECK(ev.vgtid().shard_gtids(0).table_p_ks_size() == 0);
+      CHECK(ev.vgtid().shard_gtids(0).gtid() == position);
+      CHECK(type_name(s.must_next()) == "COMMIT");
+      break;
+    }
+    // A batch: ROW events (one row each), then VGTID with the lastpk, then COMMIT.
+    ++batches;
+    std::uint64_t last = 0;
+    int rows_in_batch = 0;
+    while (type_name(ev) == "ROW") {
+      REQUIRE(next < keys.size());
+      const auto& re = ev.row_event();
+      CHECK(re.table_name() == ds.config().keyspace + "." + ds.table_name(t));
+      CHECK(re.shard() == shard);
+      REQUIRE(re.row_changes_size() == 1);
+      CHECK_FALSE(re.row_changes(0).has_before());
+      CHECK(re.row_changes(0).after().SerializeAsString() == ds.row(t, keys[next], g)->SerializeAsString());
+      last = keys[next++];
+      ++rows_in_batch;
+      ev = s.must_next();
+    }
+    CHECK(rows_in_batch > 0);
+    const auto sg = only_shard(ev);
+    CHECK(sg.gtid() == position);
+    REQUIRE(sg.table_p_ks_size() == 1);
+    CHECK(sg.table_p_ks(0).table_name() == ds.table_name(t));
+    const auto& lp = sg.table_p_ks(0).lastpk();
+    auto schema = ds.schema(t, g);
+    REQUIRE(lp.fields_size() == static_cast<int>(schema->pk_columns.size()));
+    for (int i = 0; i < lp.fields_size(); ++i) {
+      CHECK(lp.fields(i).name() == schema->fields[schema->pk_columns[static_cast<std::size_t>(i)]].name());
+      CHECK(lp.fields(i).type() == schema->fields[schema->pk_columns[static_cast<std::size_t>(i)]].type());
+    }
+    REQUIRE(lp.rows_size() == 1);
+    CHECK(lp.rows(0).SerializeAsString() == ds.pk_row(t, last).SerializeAsString());
+    CHECK(type_name(s.must_next()) == "COMMIT");
+    CHECK(type_name(s.must_next()) == "BEGIN");
+  }
+  CHECK(next == keys.size());
+  return batches;
+}
+
+//! Shard binlog as the synthetic backend writes it: the ops of [1, g] that land on `shard`.
+std::vector<std::uint64_t> shard_ops(const Dataset& ds, const std::string& shard, std::uint64_t g) {
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t i = 1; i <= g; ++i) {
+    Op o = ds.op(i);
+    if (ds.shard_of(o.table, o.key, i - 1) == shard) out.push_back(i);
+  }
+  return out;
+}
+
+//! One replicated single-row transaction: BEGIN, [FIELD], ROW, VGTID, COMMIT.
+void expect_op(Stream& s, const Dataset& ds, const std::string& shard, std::uint64_t g, std::uint64_t entry,
+               std::set<std::size_t>& fields_seen, const std::vector<std::string>& selected, bool labels = true) {
+  const Op o = ds.op(g);
+  const bool visible = std::find(selected.begin(), selected.end(), ds.table_name(o.table)) != selected.end();
+  CHECK(type_name(s.must_next()) == "BEGIN");
+  auto ev = s.must_next();
+  if (visible) {
+    if (!fields_seen.count(o.table)) {
+      check_fields(ev, ds, o.table, g - 1, shard, labels);
+      fields_seen.insert(o.table);
+      ev = s.must_next();
+    }
+    REQUIRE(type_name(ev) == "ROW");
+    CHECK(ev.timestamp() > 0);
+    const auto& rc = ev.row_event().row_changes(0);
+    auto schema = ds.schema(o.table, g - 1);
+    if (o.kind == OpKind::insert) {
+      CHECK_FALSE(rc.has_before());
+    } else {
+      REQUIRE(rc.has_before());
+      if (labels) {
+        CHECK(rc.before().SerializeAsString() ==
+              ds.row_at(o.table, o.key, o.gen_before, *schema, ds.last_write(o.table, o.key, g - 1)).SerializeAsString());
+      }
+    }
+    if (o.kind == OpKind::remove) {
+      CHECK_FALSE(rc.has_after());
+    } else {
+      REQUIRE(rc.has_after());
+      if (labels) CHECK(rc.after().SerializeAsString() == ds.row(o.table, o.key, g)->SerializeAsString());
+    }
+    ev = s.must_next();
+  }
+  CHECK(only_shard(ev).gtid() == pos(ds, shard, entry));
+  CHECK(type_name(s.must_next()) == "COMMIT");
+}
+
+}  // namespace
+
+TEST_CASE("starts well under a second and reports its ports") {
+  Emulator emu(flags(config({"customers"}, 10)));
+  CHECK(emu.startup_time() < std::chrono::milliseconds(1000));
+  CHECK(emu.grpc_port() > 0);
+  CHECK(emu.control_port() > 0);
+  auto [code, body] = emu.control("GET", "/status");
+  CHECK(code == 200);
+  CHECK(body.find("\"streams_active\":0") != std::string::npos);
+}
+
+TEST_CASE("fresh copy of one table on one shard, in several batches") {
+  auto c = config({"customers"}, 60);
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--copy-packet-bytes=700"}));
+  Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+  const int batches = expect_table_copy(s, ds, 0, "-80", 0, pos(ds, "-80", 0));
+  CHECK(batches >= 3);
+  auto done = s.must_next();
+  CHECK(type_name(done) == "COPY_COMPLETED");
+  CHECK(done.keyspace() == c.keyspace);
+  CHECK(done.shard() == "-80");
+  auto all = s.must_next();
+  CHECK(type_name(all) == "COPY_COMPLETED");
+  CHECK(all.keyspace().empty());
+  CHECK(all.shard().empty());
+}
+
+TEST_CASE("copy of every MySQL type family matches the dataset byte for byte") {
+  auto c = config({"all_types", "order_items"}, 40);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  Stream s(channel(emu), request(c.keyspace, "80-", "", {"all_types", "order_items"}));
+  // Tables are copied in name order.
+  expect_table_copy(s, ds, 0, "80-", 0, pos(ds, "80-", 0));
+  expect_table_copy(s, ds, 1, "80-", 0, pos(ds, "80-", 0));
+  CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+  CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+}
+
+TEST_CASE("empty shard copies every shard; one COPY_COMPLETED per shard, then the final one") {
+  auto c = config({"customers"}, 80, Dataset::shard_names(4));
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  Stream s(channel(emu), request(c.keyspace, "", "", {"customers"}));
+  std::map<std::string, std::vector<std::string>> rows_by_shard;
+  std::set<std::string> completed;
+  bool final_seen = false;
+  for (int i = 0; i < 2000 && !final_seen; ++i) {
+    auto ev = s.must_next();
+    if (type_name(ev) == "ROW") rows_by_shard[ev.shard()].push_back(ev.row_event().row_changes(0).after().SerializeAsString());
+    if (type_name(ev) == "VGTID") CHECK(ev.vgtid().shard_gtids_size() == 4);  // every shard of the stream
+    if (type_name(ev) == "COPY_COMPLETED") {
+      if (ev.shard().empty()) {
+        final_seen = true;
+        CHECK(completed.size() == 4);
+      } else {
+        completed.insert(ev.shard());
+      }
+    }
+  }
+  CHECK(final_seen);
+  for (const auto& sh : c.shards) {
+    std::vector<std::string> want;
+    for (auto k : copy_keys(ds, 0, sh, 0)) want.push_back(ds.row(0, k, 0)->SerializeAsString());
+    CHECK(rows_by_shard[sh] == want);
+  }
+}
+
+TEST_CASE("resume a copy from lastpk with an empty gtid") {
+  auto c = config({"order_items"}, 40);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  auto req = request(c.keyspace, "-80", "", {"order_items"});
+  auto* pk = req.mutable_vgtid()->mutable_shard_gtids(0)->add_table_p_ks();
+  pk->set_table_name("order_items");
+  auto* f1 = pk->mutable_lastpk()->add_fields();
+  f1->set_name("order_id");
+  f1->set_type(query::INT64);
+  auto* f2 = pk->mutable_lastpk()->add_fields();
+  f2->set_name("line");
+  f2->set_type(query::INT32);
+  *pk->mutable_lastpk()->add_rows() = ds.pk_row(0, 18);  // order 5, line 2
+  Stream s(channel(emu), req);
+  expect_table_copy(s, ds, 0, "-80", 0, pos(ds, "-80", 0), 18);
+  CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+}
+
+TEST_CASE("resume a copy from gtid + lastpk: catch-up of copied rows first, then the rest") {
+  auto c = config({"customers"}, 30);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  const std::string shard = "-80";
+  const std::string p0 = pos(ds, shard, 0);
+  emu.post("/writes?count=40");
+  const std::uint64_t lastk = 12;
+  auto req = request(c.keyspace, shard, p0, {"customers"});
+  auto* pk = req.mutable_vgtid()->mutable_shard_gtids(0)->add_table_p_ks();
+  pk->set_table_name("customers");
+  auto* f = pk->mutable_lastpk()->add_fields();
+  f->set_name("id");
+  f->set_type(query::INT64);
+  *pk->mutable_lastpk()->add_rows() = ds.pk_row(0, lastk);
+  Stream s(channel(emu), req);
+  // Catch-up: every transaction of the shard since p0; rows only for ids <= lastpk.
+  auto ops = shard_ops(ds, shard, 40);
+  bool fields_sent = false;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op o = ds.op(ops[i]);
+    CHECK(type_name(s.must_next()) == "BEGIN");
+    auto ev = s.must_next();
+    if (o.key <= lastk) {
+      if (!fields_sent) {
+        check_fields(ev, ds, 0, ops[i] - 1, shard);
+        fields_sent = true;
+        ev = s.must_next();
+      }
+      REQUIRE(type_name(ev) == "ROW");
+      CHECK(ev.row_event().row_changes(0).after().SerializeAsString() == ds.row(0, o.key, ops[i])->SerializeAsString());
+      ev = s.must_next();
+    }
+    CHECK(only_shard(ev).gtid() == pos(ds, shard, i + 1));
+    CHECK(type_name(s.must_next()) == "COMMIT");
+  }
+  // Then the copy continues after lastpk from a snapshot at the current position.
+  expect_table_copy(s, ds, 0, shard, 40, pos(ds, shard, ops.size()), lastk);
+  CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+}
+
+TEST_CASE("replication from a GTID: inserts, updates and deletes with before/after images") {
+  auto c = config({"customers", "order_items"}, 10);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  const std::string shard = "80-";
+  Stream s(channel(emu), request(c.keyspace, shard, pos(ds, shard, 0), {"customers", "order_items"}));
+  emu.post("/writes?count=30");
+  auto ops = shard_ops(ds, shard, 30);
+  REQUIRE(ops.size() >= 5);
+  std::set<std::size_t> seen;
+  std::set<OpKind> kinds;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    kinds.insert(ds.op(ops[i]).kind);
+    expect_op(s, ds, shard, ops[i], i + 1, seen, {"customers", "order_items"});
+  }
+  CHECK(kinds.size() == 3);
+}
+
+TEST_CASE("replication filters tables but keeps every transaction's position") {
+  auto c = config({"customers", "order_items"}, 10);
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--writes=20"}));
+  const std::string shard = "-80";
+  Stream s(channel(emu), request(c.keyspace, shard, pos(ds, shard, 0), {"order_items"}));
+  auto ops = shard_ops(ds, shard, 20);
+  std::set<std::size_t> seen;
+  for (std::size_t i = 0; i < ops.size(); ++i) expect_op(s, ds, shard, ops[i], i + 1, seen, {"order_items"});
+}
+
+TEST_CASE("gtid 'current': VGTID and OTHER right away, then new changes") {
+  auto c = config({"customers"}, 10);
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--writes=7"}));
+  const std::string shard = "-80";
+  auto before = shard_ops(ds, shard, 7).size();
+  Stream s(channel(emu), request(c.keyspace, shard, "current", {"customers"}));
+  auto v = s.must_next();
+  CHECK(only_shard(v).gtid() == pos(ds, shard, before));
+  CHECK(type_name(s.must_next()) == "OTHER");
+  emu.post("/writes?count=9");
+  auto ops = shard_ops(ds, shard, 16);
+  std::set<std::size_t> seen;
+  for (std::size_t i = before; i < ops.size(); ++i) expect_op(s, ds, shard, ops[i], i + 1, seen, {"customers"});
+}
+
+TEST_CASE("HEARTBEAT when idle for heartbeat_interval") {
+  auto c = config({"customers"}, 5);
+  Emulator emu(flags(c));
+  auto req = request(c.keyspace, "-80", "current", {"customers"});
+  req.mutable_flags()->set_heartbeat_interval(1);
+  Stream s(channel(emu), req);
+  CHECK(type_name(s.must_next()) == "VGTID");
+  CHECK(type_name(s.must_next()) == "OTHER");
+  const auto t0 = Clock::now();
+  auto hb = s.must_next();
+  const auto waited = Clock::now() - t0;
+  CHECK(type_name(hb) == "HEARTBEAT");
+  CHECK(hb.keyspace().empty());
+  CHECK(hb.timestamp() == hb.current_time() / 1000000000);
+  CHECK(waited > std::chrono::milliseconds(700));
+  CHECK(waited < std::chrono::milliseconds(2500));
+  CHECK(type_name(s.must_next()) == "HEARTBEAT");
+}
+
+TEST_CASE("ENUM and SET as indexes / bitmasks with --enum-set-mode=index") {
+  auto c = config({"all_types"}, 6, {"-"});
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--enum-set-mode=index", "--writes=3"}));
+  Stream s(channel(emu), request(c.keyspace, "-", pos(ds, "-", 0), {"all_types"}));
+  CHECK(type_name(s.must_next()) == "BEGIN");
+  auto fe = s.must_next();
+  check_fields(fe, ds, 0, 0, "-", false);
+  auto row = s.must_next();
+  REQUIRE(type_name(row) == "ROW");
+  auto got = row_cells(row.row_event().row_changes(0).after());
+  auto want = row_cells(*ds.row(0, 7, 1));  // op 1 inserts k = rows + 1
+  const std::vector<std::string> enum_labels = {"small", "medium", "large", "x,y", "it's"};
+  const std::vector<std::string> set_labels = {"a", "b c", "it's", "d"};
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (i == 27 && want[i]) {
+      auto idx = std::find(enum_labels.begin(), enum_labels.end(), *want[i]) - enum_labels.begin() + 1;
+      CHECK(got[i] == std::optional<std::string>(std::to_string(idx)));
+    } else if (i == 28 && want[i]) {
+      std::uint64_t mask = 0;
+      std::string v = *want[i] + ",";
+      for (std::size_t b = 0; b < set_labels.size(); ++b) {
+        if (("," + v).find("," + set_labels[b] + ",") != std::string::npos) mask |= 1ULL << b;
+      }
+      CHECK(got[i] == std::optional<std::string>(std::to_string(mask)));
+    } else {
+      CHECK(got[i] == want[i]);
+    }
+  }
+}
+
+TEST_CASE("DDL mid-stream: VGTID, DDL, then a new FIELD before the next ROW") {
+  auto c = config({"customers"}, 10, {"-"});
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  Stream s(channel(emu), request(c.keyspace, "-", pos(ds, "-", 0), {"customers"}));
+  emu.post("/writes?count=2");
+  auto body = emu.post("/ddl?table=customers");
+  CHECK(body.find("ALTER TABLE `customers` ADD COLUMN `note1` varchar(32) DEFAULT NULL") != std::string::npos);
+  emu.post("/writes?count=2");
+  std::set<std::size_t> seen;
+  expect_op(s, ds, "-", 1, 1, seen, {"customers"});
+  expect_op(s, ds, "-", 2, 2, seen, {"customers"});
+  const std::string stmt = ds.add_ddl(0, 2);
+  CHECK(only_shard(s.must_next()).gtid() == pos(ds, "-", 3));
+  auto ddl = s.must_next();
+  CHECK(type_name(ddl) == "DDL");
+  CHECK(ddl.statement() == stmt);
+  seen.clear();  // a new FIELD is due
+  expect_op(s, ds, "-", 3, 4, seen, {"customers"});
+  expect_op(s, ds, "-", 4, 5, seen, {"customers"});
+  CHECK(ds.cell(0, ds.op(3).key, "note1", 3) == std::optional<std::string>("n1-11-1"));
+}
+
+TEST_CASE("reshard with stop_on_reshard: JOURNAL, then the stream ends") {
+  auto c = config({"customers"}, 10);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  auto req = request(c.keyspace, "", "current", {"customers"});
+  req.mutable_flags()->set_stop_on_reshard(true);
+  Stream s(channel(emu), req);
+  for (int i = 0; i < 4; ++i) s.must_next();  // VGTID + OTHER per shard
+  auto body = emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
+  auto j = s.must_next();
+  REQUIRE(type_name(j) == "JOURNAL");
+  CHECK(j.journal().migration_type() == binlogdata::SHARDS);
+  REQUIRE(j.journal().shard_gtids_size() == 4);
+  const std::vector<std::string> news = {"-40", "40-80", "80-c0", "c0-"};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(j.journal().shard_gtids(i).shard() == news[static_cast<std::size_t>(i)]);
+    CHECK(j.journal().shard_gtids(i).gtid() == pos(ds, news[static_cast<std::size_t>(i)], 0));
+    CHECK(body.find(pos(ds, news[static_cast<std::size_t>(i)], 0)) != std::string::npos);
+  }
+  REQUIRE(j.journal().participants_size() == 2);
+  CHECK(j.journal().participants(0).shard() == "-80");
+  CHECK(j.journal().participants(1).shard() == "80-");
+  CHECK_FALSE(s.next().has_value());
+  CHECK(s.status().ok());
+}
+
+TEST_CASE("reshard without stop: vtgate moves the stream to the new shards") {
+  auto c = config({"customers"}, 10);
+  Emulator emu(flags(c));
+  auto req = request(c.keyspace, "", "current", {"customers"});
+  req.mutable_flags()->set_include_reshard_journal_events(true);
+  Stream s(channel(emu), req);
+  for (int i = 0; i < 4; ++i) s.must_next();
+  emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
+  CHECK(type_name(s.must_next()) == "JOURNAL");
+  emu.post("/writes?count=6");
+  std::set<std::string> shards_with_rows;
+  for (int i = 0; i < 30 && shards_with_rows.size() < 2; ++i) {
+    auto ev = s.must_next();
+    if (type_name(ev) == "ROW") shards_with_rows.insert(ev.shard());
+    if (type_name(ev) == "VGTID") {
+      std::set<std::string> in;
+      for (const auto& sg : ev.vgtid().shard_gtids()) in.insert(sg.shard());
+      CHECK(in == std::set<std::string>{"-40", "40-80", "80-c0", "c0-"});
+    }
+  }
+  CHECK(shards_with_rows.size() >= 2);
+  for (const auto& sh : shards_with_rows) CHECK((sh == "-40" || sh == "40-80" || sh == "80-c0" || sh == "c0-"));
+}
+
+TEST_CASE("reshard under a single-shard stream: INVALID_ARGUMENT as vtgate") {
+  auto c = config({"customers"}, 10);
+  Emulator emu(flags(c));
+  Stream s(channel(emu), request(c.keyspace, "-80", "current", {"customers"}));
+  s.must_next();
+  s.must_next();
+  emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
+  CHECK(s.drain() .error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
+}
+
+TEST_CASE("faults: end after N events with each end mode") {
+  auto c = config({"customers"}, 30);
+  struct Case {
+    std::string mode;
+    grpc::StatusCode code;
+  };
+  for (const Case& k : {Case{"eof", grpc::StatusCode::OK}, Case{"unavailable", grpc::StatusCode::UNAVAILABLE},
+                        Case{"deadline_exceeded", grpc::StatusCode::DEADLINE_EXCEEDED},
+                        Case{"drop", grpc::StatusCode::CANCELLED}}) {
+    CAPTURE(k.mode);
+    Emulator emu(flags(c, {"--end-after-events=5", "--end-mode=" + k.mode}));
+    Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+    std::size_t n = 0;
+    auto st = s.drain(&n);
+    CHECK(n == 5);
+    CHECK(st.error_code() == k.code);
+  }
+}
+
+TEST_CASE("faults: failing stream starts, then recovery (control API)") {
+  auto c = config({"customers"}, 5);
+  Emulator emu(flags(c));
+  emu.post("/fault/fail-streams?count=2&mode=unavailable");
+  for (int i = 0; i < 2; ++i) {
+    Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+    CHECK_FALSE(s.next().has_value());
+    CHECK(s.status().error_code() == grpc::StatusCode::UNAVAILABLE);
+  }
+  Stream ok(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+  CHECK(type_name(ok.must_next()) == "BEGIN");
+  // An active stream ended on demand.
+  emu.post("/fault/end-streams?mode=deadline_exceeded");
+  CHECK(ok.drain().error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_CASE("faults: stall and slow shard delay delivery") {
+  auto c = config({"customers"}, 40);
+  Emulator emu(flags(c, {"--copy-packet-bytes=400", "--slow-shard=80-:150"}));
+  emu.post("/fault/stall?seconds=1.2");
+  auto t0 = Clock::now();
+  {
+    Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+    s.must_next();
+    CHECK(Clock::now() - t0 > std::chrono::milliseconds(1000));
+  }
+  emu.post("/fault/clear");
+  emu.post("/fault/slow-shard?shard=80-&delay_ms=150");
+  auto timed_copy = [&](const std::string& shard) {
+    auto start = Clock::now();
+    Stream s(channel(emu), request(c.keyspace, shard, "", {"customers"}));
+    std::size_t responses = 0;
+    for (int i = 0; i < 1000; ++i) {
+      auto ev = s.must_next();
+      if (type_name(ev) == "COPY_COMPLETED") break;
+    }
+    responses = s.responses();
+    return std::make_pair(Clock::now() - start, responses);
+  };
+  auto [fast, fast_n] = timed_copy("-80");
+  auto [slow, slow_n] = timed_copy("80-");
+  CHECK(slow_n >= 4);
+  CHECK(slow > std::chrono::milliseconds(150) * static_cast<int>(slow_n - 1));
+  CHECK(fast < slow);
+  (void)fast_n;
+  // Stall once after N events (per stream).
+  emu.post("/fault/clear");
+  emu.post("/fault/stall-after?events=3&seconds=1");
+  Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+  for (int i = 0; i < 3; ++i) s.must_next();
+  auto t1 = Clock::now();
+  s.must_next();  // the second response comes after the stall
+  CHECK(Clock::now() - t1 > std::chrono::milliseconds(800));
+}
+
+TEST_CASE("request validation answers as vtgate") {
+  auto c = config({"customers"}, 5);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  auto status_of = [&](const vtgate::VStreamRequest& req) {
+    Stream s(channel(emu), req);
+    s.drain();
+    return s.status();
+  };
+  vtgate::VStreamRequest empty;
+  CHECK(status_of(empty).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status_of(request("nosuch", "-80", "", {"customers"})).error_code() == grpc::StatusCode::UNAVAILABLE);
+  auto bad_shard = status_of(request(c.keyspace, "-40", "", {"customers"}));
+  CHECK(bad_shard.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(bad_shard.error_message().find("no healthy tablet available") != std::string::npos);
+  CHECK(status_of(request(c.keyspace, "-80", "MySQL56/not-a-gtid", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(status_of(request(c.keyspace, "-80", "MariaDB/0-1-5", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
+  auto no_table = status_of(request(c.keyspace, "-80", "", {"nosuch"}));
+  CHECK(no_table.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(no_table.error_message() == "table nosuch is not present in the database");
+  CHECK(status_of(request(c.keyspace, "", pos(ds, "-80", 0), {"customers"})).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // A position from the future: MySQL's own error, reported as UNKNOWN.
+  CHECK(status_of(request(c.keyspace, "-80", pos(ds, "-80", 5), {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
+}
+
+TEST_CASE("basic auth: wrong or missing credentials are UNAUTHENTICATED") {
+  auto c = config({"customers"}, 5);
+  Emulator emu(flags(c, {"--user=reader", "--password=s3cret"}));
+  auto req = request(c.keyspace, "-80", "", {"customers"});
+  {
+    Stream s(channel(emu), req);
+    CHECK(s.drain().error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    Stream s(channel(emu), req, ClientAuth{"reader", "wrong", std::nullopt});
+    CHECK(s.drain().error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  }
+  Stream s(channel(emu), req, ClientAuth{"reader", "s3cret", std::nullopt});
+  CHECK(type_name(s.must_next()) == "BEGIN");
+}
+
+TEST_CASE("TLS with a test CA") {
+  const char* script = std::getenv("EMU_CERT_SCRIPT");
+  REQUIRE(script != nullptr);
+  const std::string dir = temp_dir("certs");
+  REQUIRE(std::system((std::string(script) + " " + dir).c_str()) == 0);
+  auto c = config({"customers"}, 5);
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--tls-cert=" + dir + "/server.pem", "--tls-key=" + dir + "/server.key", "--user=u", "--password=p"}));
+  std::ifstream ca_in(dir + "/ca.pem");
+  std::stringstream ca;
+  ca << ca_in.rdbuf();
+  ClientAuth auth{"u", "p", ca.str()};
+  Stream s(channel(emu, auth), request(c.keyspace, "-80", "", {"customers"}), auth);
+  expect_table_copy(s, ds, 0, "-80", 0, pos(ds, "-80", 0));
+  Stream plain(channel(emu), request(c.keyspace, "-80", "", {"customers"}), ClientAuth{"u", "p", std::nullopt},
+               std::chrono::seconds(3));
+  CHECK_FALSE(plain.next().has_value());
+  CHECK(plain.status().error_code() == grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_CASE("several concurrent streams, with the pre-encoded cache") {
+  auto c = config({"customers", "order_items"}, 1500, Dataset::shard_names(4));
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--pre-encoded"}));
+  auto run = [&](const std::string& shard, std::string* digest) {
+    Stream s(channel(emu), request(c.keyspace, shard, "", {"customers", "order_items"}));
+    std::size_t rows = 0;
+    for (int i = 0; i < 100000; ++i) {
+      auto ev = s.must_next();
+      if (type_name(ev) == "ROW") {
+        ++rows;
+        *digest += ev.row_event().row_changes(0).after().values();
+      }
+      if (type_name(ev) == "COPY_COMPLETED") break;
+    }
+    return rows;
+  };
+  std::vector<std::thread> threads;
+  std::vector<std::size_t> counts(c.shards.size());
+  std::vector<std::string> digests(c.shards.size()), again(c.shards.size());
+  for (std::size_t i = 0; i < c.shards.size(); ++i) {
+    threads.emplace_back([&, i] { counts[i] = run(c.shards[i], &digests[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < c.shards.size(); ++i) {
+    CHECK(counts[i] == copy_keys(ds, 0, c.shards[i], 0).size() + copy_keys(ds, 1, c.shards[i], 0).size());
+    run(c.shards[i], &again[i]);  // replayed from the cache
+    CHECK(again[i] == digests[i]);
+  }
+  auto [code, body] = emu.control("GET", "/status");
+  CHECK(json_field(body, "cache_hits") == std::to_string(2 * c.shards.size()));
+}
