@@ -3,7 +3,9 @@
 // Producers (shard readers, the scheduler) run as coroutines on the emitter's io_context and
 // `co_await` the calls below; a bounded channel sits between them and the emitter's run()
 // coroutine, so when stdout is slow the producers wait in push() and memory stays bounded
-// (at most queue_capacity events, each as large as a producer makes its batches).
+// (at most queue_capacity events, each as large as a producer makes its batches). Output goes
+// through MessageWriter's blocking write(2) on the io_context thread, so a stalled stdout pauses
+// that thread too; keep row decoding/serialization on the worker pool, as architecture.md says.
 //
 // GCC 12 caveat (the project's compiler): a braced temporary of an *aggregate* with non-trivial
 // members inside a co_await expression is destroyed twice (double free). The event types here
