@@ -30,7 +30,8 @@ std::string describe_location(std::string_view text, std::size_t offset) {
 Result<rapidjson::Document> parse_json(std::string_view text, std::string_view what) {
   rapidjson::Document doc;
   // Length-delimited parse: the input need not be NUL-terminated and may contain NUL bytes.
-  doc.Parse<rapidjson::kParseDefaultFlags>(text.data(), text.size());
+  // Iterative, so a hostile nesting depth cannot overflow the stack.
+  doc.Parse<rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     const char* reason = rapidjson::GetParseError_En(doc.GetParseError());
     return config_error(fmt::format("invalid JSON in {} at {}: {}", what,

@@ -171,3 +171,10 @@ TEST_CASE("state: bad state is a config error that names the stream and shard") 
   CHECK(parse_error("[\n  {\"type\": \"STREAM\",,}\n]") ==
         "invalid JSON in the state at line 2, column 21 (byte offset 22): Missing a name for object member.");
 }
+
+TEST_CASE("state: absurdly deep nesting is an error, not a stack overflow") {
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  auto r = parse_state(deep, catalog());
+  REQUIRE(!r.ok());
+  CHECK(r.error().message == "state entry #1 must be a state message object, got an array");
+}
