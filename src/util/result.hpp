@@ -24,7 +24,13 @@ constexpr const char* to_string(FailureType t) {
 }
 
 //! An error crossing a subsystem seam: a user-facing message, optional detail for logs.
+//! Has constructors on purpose: GCC 12 destroys a braced *aggregate* temporary inside a
+//! co_await expression twice (double free), so `co_await f(Error{...})` must not be an aggregate.
 struct Error {
+  Error() = default;
+  Error(FailureType failure_type, std::string user_message, std::string detail = {})
+      : type(failure_type), message(std::move(user_message)), internal(std::move(detail)) {}
+
   FailureType type = FailureType::system_error;
   std::string message;   //!< user-facing; never contains secrets
   std::string internal;  //!< more detail for the log / internal_message
