@@ -1,0 +1,303 @@
+// src/engine: VStream responses → committed chunks of RECORD lines (see decoder.hpp).
+#include "engine/decoder.hpp"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace sv::engine {
+
+std::string format_utc_seconds(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+namespace {
+
+bool is_computed(const std::string& name) {
+  return name == kUpdatedAtColumn || name == kDeletedAtColumn || name == kMetadataColumn;
+}
+
+//! `ks.table` or `table` → `table`.
+std::string_view bare_table(std::string_view name) {
+  const auto dot = name.find('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+bool has_lastpk(const vitess::TableCursor& c) { return c.has_last_known_pk() && c.last_known_pk().rows_size() > 0; }
+
+}  // namespace
+
+Decoder::Decoder(DecoderOptions options) : options_(std::move(options)), serializer_(options_.descriptor) {
+  for (const auto& c : options_.columns) {
+    if (c == kUpdatedAtColumn) select_updated_at_ = true;
+    if (c == kDeletedAtColumn) select_deleted_at_ = true;
+  }
+}
+
+void Decoder::reset(const std::vector<ShardPlan>& plans) {
+  shards_.clear();
+  sequence_ = 0;  // per attempt, as the Go connector counts
+  for (const auto& p : plans) {
+    auto [it, inserted] = shards_.try_emplace(p.shard);
+    (void)inserted;
+    ShardState& s = it->second;
+    s.plan = p;
+    s.working = p.cursor;
+    s.copying = p.copying;
+  }
+}
+
+bool Decoder::all_done() const {
+  for (const auto& [name, s] : shards_) {
+    if (!s.done) return false;
+  }
+  return true;
+}
+
+bool Decoder::done(const std::string& shard) const {
+  auto it = shards_.find(shard);
+  return it != shards_.end() && it->second.done;
+}
+
+const vitess::TableCursor& Decoder::cursor(const std::string& shard) const { return shards_.at(shard).plan.cursor; }
+
+Decoder::ShardState* Decoder::shard_for(const binlogdata::VEvent& ev) {
+  if (!ev.shard().empty()) {
+    auto it = shards_.find(ev.shard());
+    return it == shards_.end() ? nullptr : &it->second;
+  }
+  // Events without a shard (older vtgates): only unambiguous with one shard.
+  return shards_.size() == 1 ? &shards_.begin()->second : nullptr;
+}
+
+DecodeOutput Decoder::process(const vtgate::VStreamResponse& response, std::int64_t emitted_at, std::int64_t now_ns) {
+  DecodeOutput out;
+  // The metadata's vgtid_position is the position after this response (as the Go connector
+  // reports it), so find the response's last VGTID first.
+  std::string position;
+  if (options_.include_metadata) {
+    for (int i = response.events_size() - 1; i >= 0 && position.empty(); --i) {
+      const auto& ev = response.events(i);
+      if (ev.type() != binlogdata::VGTID) continue;
+      for (const auto& sg : ev.vgtid().shard_gtids()) {
+        if (sg.shard() == ev.shard() || ev.vgtid().shard_gtids_size() == 1) position = sg.gtid();
+      }
+    }
+    if (position.empty() && shards_.size() == 1) position = shards_.begin()->second.working.position();
+  }
+  for (const auto& ev : response.events()) {
+    if (out.error || out.journal) break;
+    switch (ev.type()) {
+      case binlogdata::FIELD: {
+        if (bare_table(ev.field_event().table_name()) != options_.table) break;
+        ShardState* s = shard_for(ev);
+        if (s && !s->done) on_field(*s, ev.field_event(), out);
+        break;
+      }
+      case binlogdata::ROW: {
+        if (bare_table(ev.row_event().table_name()) != options_.table) break;
+        ShardState* s = shard_for(ev);
+        if (s && !s->done) on_row(*s, ev, emitted_at, now_ns, position, out);
+        break;
+      }
+      case binlogdata::VGTID: {
+        ShardState* s = shard_for(ev);
+        if (s && !s->done) {
+          on_vgtid(*s, ev.vgtid(), out);
+        } else if (!s && ev.shard().empty()) {
+          for (auto& [name, st] : shards_) {
+            if (!st.done) on_vgtid(st, ev.vgtid(), out);
+          }
+        }
+        break;
+      }
+      case binlogdata::LASTPK: {
+        ShardState* s = shard_for(ev);
+        if (s && !s->done && ev.last_p_k_event().has_table_last_p_k()) {
+          const auto& t = ev.last_p_k_event().table_last_p_k();
+          if (t.has_lastpk() && t.lastpk().rows_size() > 0) *s->working.mutable_last_known_pk() = t.lastpk();
+        }
+        break;
+      }
+      case binlogdata::COPY_COMPLETED: {
+        if (ev.keyspace().empty() && ev.shard().empty()) {
+          for (auto& [name, st] : shards_) {
+            if (st.copying && !st.done) on_copy_completed(st, out);
+          }
+        } else if (ShardState* s = shard_for(ev); s && s->copying && !s->done) {
+          on_copy_completed(*s, out);
+        }
+        break;
+      }
+      case binlogdata::JOURNAL:
+        out.journal = ev.journal();
+        break;
+      default:
+        // BEGIN/COMMIT/DDL/OTHER/HEARTBEAT/VERSION…: positions come with the VGTID events, and a
+        // DDL is followed by a FIELD event before the next row of the table.
+        break;
+    }
+  }
+  return out;
+}
+
+void Decoder::on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out) {
+  s.columns = vitess::make_columns(fe.fields(), options_.values, fe.enum_set_string_values());
+  s.selection.clear();
+  std::map<std::string, std::uint32_t> by_name;
+  for (std::uint32_t i = 0; i < s.columns.size(); ++i) by_name.emplace(s.columns[i].name, i);
+  if (options_.columns.empty()) {
+    for (std::uint32_t i = 0; i < s.columns.size(); ++i) s.selection.push_back(i);
+  } else {
+    std::vector<std::string> missing;
+    std::set<std::string> selected;
+    for (const auto& name : options_.columns) {
+      selected.insert(name);
+      if (is_computed(name)) continue;
+      auto it = by_name.find(name);
+      if (it == by_name.end()) {
+        missing.push_back(name);
+      } else {
+        s.selection.push_back(it->second);
+      }
+    }
+    if (!missing.empty()) {
+      out.error = config_error(fmt::format(
+          "table '{}.{}' no longer has the column(s) {} selected in the catalog: refresh the source schema in "
+          "Airbyte and reset the stream '{}'",
+          options_.keyspace, options_.table, fmt::join(missing, ", "), options_.descriptor.name));
+      return;
+    }
+    for (const auto& c : s.columns) {
+      if (!selected.count(c.name) && warned_columns_.insert(c.name).second) out.new_columns.push_back(c.name);
+    }
+  }
+  s.have_fields = true;
+}
+
+void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
+                     const std::string& position, DecodeOutput& out) {
+  if (!s.have_fields) {
+    out.error = system_error(fmt::format("VStream sent rows of '{}' on shard {} before its FIELD event",
+                                         options_.table, s.plan.shard));
+    return;
+  }
+  for (const auto& change : ev.row_event().row_changes()) {
+    if (change.has_after()) {
+      if (!write_record(s, change.after(), emitted_at, ev.timestamp(), false, now_ns, position, out)) return;
+    } else if (change.has_before() && options_.capture_deletes) {
+      if (!write_record(s, change.before(), emitted_at, ev.timestamp(), true, now_ns, position, out)) return;
+    }
+  }
+}
+
+bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
+                           bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out) {
+  JsonWriter& w = s.pending.begin(serializer_, emitted_at);
+  w.StartObject();
+  if (auto st = vitess::write_row_members(w, s.columns, row, s.selection); !st) {
+    s.pending.abandon();
+    out.error = system_error(fmt::format("malformed row of '{}' on shard {}: {}", options_.table, s.plan.shard,
+                                         st.error().message));
+    return false;
+  }
+  if (select_updated_at_) {
+    w.Key(kUpdatedAtColumn);
+    if (event_time > 0) {
+      const std::string t = format_utc_seconds(event_time);
+      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    } else {
+      w.Null();  // copy-phase rows have no change time
+    }
+  }
+  if (select_deleted_at_ || deleted) {
+    w.Key(kDeletedAtColumn);
+    if (deleted) {
+      const std::string t = format_utc_seconds(event_time > 0 ? event_time : emitted_at / 1000);
+      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
+    } else {
+      w.Null();
+    }
+  }
+  if (options_.include_metadata) {
+    w.Key(kMetadataColumn);
+    w.StartObject();
+    w.Key("extracted_at");
+    w.Int64(now_ns);
+    w.Key("sequence_number");
+    w.Uint64(++sequence_);
+    w.Key("vgtid_position");
+    w.String(position.data(), static_cast<rapidjson::SizeType>(position.size()));
+    w.EndObject();
+  }
+  w.EndObject();
+  s.pending.end();
+  return true;
+}
+
+void Decoder::on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutput& out) {
+  const binlogdata::ShardGtid* mine = nullptr;
+  for (const auto& sg : vgtid.shard_gtids()) {
+    if (sg.shard() == s.plan.shard && (sg.keyspace().empty() || sg.keyspace() == options_.keyspace)) mine = &sg;
+  }
+  if (!mine && vgtid.shard_gtids_size() == 1 && shards_.size() == 1) mine = &vgtid.shard_gtids(0);
+  if (!mine) return;
+  vitess::TableCursor next = s.working;
+  next.set_position(mine->gtid());
+  next.clear_last_known_pk();
+  for (const auto& t : mine->table_p_ks()) {
+    if ((t.table_name().empty() || bare_table(t.table_name()) == options_.table) && t.has_lastpk() &&
+        t.lastpk().rows_size() > 0) {
+      *next.mutable_last_known_pk() = t.lastpk();
+    }
+  }
+  s.working = next;
+  if (s.copying && !has_lastpk(next)) {
+    // Inside a copy, a position without lastpk is the table's start or end: resuming from it would
+    // skip the copy, so it only becomes the cursor once COPY_COMPLETED confirms the copy is done.
+    s.copy_end = next;
+    return;
+  }
+  commit(s, next, out);
+  check_stop(s, out);
+}
+
+void Decoder::on_copy_completed(ShardState& s, DecodeOutput& out) {
+  s.copying = false;
+  vitess::TableCursor end = s.copy_end ? *s.copy_end : s.working;
+  end.clear_last_known_pk();
+  s.copy_end.reset();
+  commit(s, end, out);
+  if (s.plan.stop_after_copy) {
+    s.done = true;
+    out.finished.push_back(s.plan.shard);
+    return;
+  }
+  check_stop(s, out);
+}
+
+void Decoder::commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOutput& out) {
+  s.plan.cursor = cursor;
+  Commit c;
+  c.shard = s.plan.shard;
+  c.count = s.pending.count();
+  c.lines = s.pending.take();
+  c.cursor = cursor;
+  out.commits.push_back(std::move(c));
+}
+
+void Decoder::check_stop(ShardState& s, DecodeOutput& out) {
+  if (s.copying || s.done || !s.plan.stop || has_lastpk(s.plan.cursor)) return;
+  auto pos = vitess::GtidSet::parse(s.plan.cursor.position());
+  if (!pos) return;  // not a MySQL56 position: keep reading (never stop on a guess)
+  if (pos->contains(*s.plan.stop)) {
+    s.done = true;
+    out.finished.push_back(s.plan.shard);
+  }
+}
+
+}  // namespace sv::engine

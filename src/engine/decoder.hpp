@@ -1,0 +1,122 @@
+// src/engine: turns VStream responses of one stream (one table; one shard, or several while a
+// reshard is followed) into committed chunks of RECORD lines, each with the shard cursor that
+// follows its rows. Rows are held until the VGTID that covers them arrives, so a stream that breaks
+// mid-transaction loses nothing the cursor does not bring back. Pure data processing: a Decoder is
+// used by one thread at a time (the reader hands it to the thread pool and takes it back).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "airbyte/messages.hpp"
+#include "binlogdata.pb.h"
+#include "util/result.hpp"
+#include "vitess/cursor.hpp"
+#include "vitess/gtid.hpp"
+#include "vitess/values.hpp"
+#include "vtgate.pb.h"
+
+namespace sv::engine {
+
+//! Names of the computed columns a catalog may select.
+inline constexpr const char* kUpdatedAtColumn = "_ab_cdc_updated_at";
+inline constexpr const char* kDeletedAtColumn = "_ab_cdc_deleted_at";
+inline constexpr const char* kMetadataColumn = "_planetscale_metadata";
+
+struct DecoderOptions {
+  airbyte::StreamDescriptor descriptor;
+  std::string keyspace;
+  std::string table;
+  //! The catalog's columns in order (may include the computed columns above); empty = every
+  //! column of the table, as the Go connector does.
+  std::vector<std::string> columns;
+  bool include_metadata = false;
+  bool capture_deletes = true;
+  vitess::ValueOptions values;
+};
+
+//! How one shard starts in this decoder.
+struct ShardPlan {
+  std::string shard;
+  vitess::TableCursor cursor;  //!< the last committed cursor (what a retry starts from)
+  bool copying = false;        //!< the stream starts (or resumes) a table copy
+  //! Incremental streams: done once the position contains this (and the copy, if any, is done).
+  std::optional<vitess::GtidSet> stop;
+  //! Full refresh: done when the copy completes (no CDC afterwards).
+  bool stop_after_copy = false;
+};
+
+//! Rows of one shard that are now covered by `cursor`.
+struct Commit {
+  std::string shard;
+  std::string lines;  //!< complete RECORD lines
+  std::uint64_t count = 0;
+  vitess::TableCursor cursor;
+};
+
+//! What one response produced.
+struct DecodeOutput {
+  std::vector<Commit> commits;        //!< in stream order
+  std::vector<std::string> finished;  //!< shards that reached their stop in this response
+  std::optional<binlogdata::Journal> journal;
+  //! Columns of the table the catalog does not select (first FIELD and after schema changes).
+  std::vector<std::string> new_columns;
+  std::optional<Error> error;  //!< permanent: the stream cannot go on (schema, malformed row)
+};
+
+class Decoder {
+ public:
+  explicit Decoder(DecoderOptions options);
+
+  //! (Re)starts shards from their committed cursors: forgets uncommitted rows and fields.
+  void reset(const std::vector<ShardPlan>& plans);
+  //! Processes one response. `emitted_at` = RECORD emitted_at; `now_ns` = metadata extracted_at.
+  DecodeOutput process(const vtgate::VStreamResponse& response, std::int64_t emitted_at, std::int64_t now_ns);
+
+  bool all_done() const;
+  bool done(const std::string& shard) const;
+  //! Committed cursor of a shard.
+  const vitess::TableCursor& cursor(const std::string& shard) const;
+  std::uint64_t sequence() const { return sequence_; }
+
+ private:
+  struct ShardState {
+    ShardPlan plan;
+    vitess::TableCursor working;  //!< position of the last VGTID seen (maybe not committed)
+    std::optional<vitess::TableCursor> copy_end;  //!< position-only VGTID seen during the copy
+    bool copying = false;
+    bool done = false;
+    bool have_fields = false;
+    std::vector<vitess::Column> columns;
+    std::vector<std::uint32_t> selection;
+    airbyte::RecordBatch pending;
+  };
+
+  ShardState* shard_for(const binlogdata::VEvent& ev);
+  void on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out);
+  void on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
+              const std::string& position, DecodeOutput& out);
+  void on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutput& out);
+  void on_copy_completed(ShardState& s, DecodeOutput& out);
+  void commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOutput& out);
+  void check_stop(ShardState& s, DecodeOutput& out);
+  bool write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
+                    bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out);
+
+  DecoderOptions options_;
+  airbyte::RecordSerializer serializer_;
+  std::map<std::string, ShardState> shards_;
+  std::set<std::string> warned_columns_;
+  bool select_updated_at_ = false;
+  bool select_deleted_at_ = false;
+  std::uint64_t sequence_ = 0;
+};
+
+//! `2024-01-02T03:04:05Z` from Unix seconds.
+std::string format_utc_seconds(std::int64_t seconds);
+
+}  // namespace sv::engine

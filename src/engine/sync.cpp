@@ -1,0 +1,667 @@
+// src/engine: scheduler, shard readers, per-stream coordinator, retries and resharding (see sync.hpp).
+#include "engine/sync.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "airbyte/emitter.hpp"
+#include "engine/decoder.hpp"
+#include "vitess/cursor.hpp"
+#include "vitess/gtid.hpp"
+
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (Asio allocates them
+// with its own operator new and frees them with the matching sized delete).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace sv::engine {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+//! vtgate's answer when a stream that does not contain every shard of a reshard meets the journal.
+constexpr std::string_view kJournalParticipants = "not all journaling participants are in the stream";
+
+bool has_lastpk(const vitess::TableCursor& c) { return c.has_last_known_pk() && c.last_known_pk().rows_size() > 0; }
+
+//! FIFO counting semaphore for coroutines on one thread: waiters are served in arrival order.
+class Slots {
+ public:
+  Slots(asio::any_io_executor ex, std::size_t n) : ex_(std::move(ex)), free_(std::max<std::size_t>(n, 1)) {}
+  awaitable<void> acquire() {
+    if (free_ > 0 && waiters_.empty()) {
+      --free_;
+      co_return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(ex_, Clock::time_point::max());
+    waiters_.push_back(t);
+    co_await t->async_wait(asio::as_tuple(use_awaitable));  // woken by release(): the slot is ours
+  }
+  void release() {
+    if (!waiters_.empty()) {
+      auto t = waiters_.front();
+      waiters_.pop_front();
+      t->cancel();
+    } else {
+      ++free_;
+    }
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  std::size_t free_;
+  std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
+};
+
+//! Waits until a number of spawned coroutines finished.
+class Latch {
+ public:
+  explicit Latch(asio::any_io_executor ex) : timer_(std::move(ex), Clock::time_point::max()) {}
+  void add() { ++pending_; }
+  void done() {
+    if (--pending_ == 0) timer_.cancel();
+  }
+  awaitable<void> wait() {
+    while (pending_ > 0) co_await timer_.async_wait(asio::as_tuple(use_awaitable));
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::size_t pending_ = 0;
+};
+
+//! How a shard reader ended.
+enum class ReaderEnd { done, failed, interrupted, reshard };
+
+struct StreamRun {
+  std::size_t index = 0;
+  const airbyte::ConfiguredStream* cfg = nullptr;
+  bool full_refresh = false;
+  DecoderOptions decoder;
+  //! Last cursor per shard whose rows are in the emitter's queue (what a STATE may name).
+  std::map<std::string, vitess::TableCursor> cursors;
+  std::map<std::string, std::string> current;  //!< shard → position peeked at the start
+  std::uint64_t records_since_state = 0;
+  bool changed_since_state = false;
+  std::uint64_t states = 0;  //!< STATE messages pushed
+  Clock::time_point last_state = Clock::now();
+  std::optional<Error> failure;
+  bool resharding = false;
+  std::set<EventStream*> open_streams;
+  std::set<std::string> warned_columns;
+};
+
+}  // namespace
+
+class Sync {
+ public:
+  Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, airbyte::Emitter& em, const EngineOptions& opt)
+      : io_(io),
+        in_(in),
+        source_(source),
+        em_(em),
+        opt_(opt),
+        pool_(std::max<std::size_t>(opt.worker_threads, 1)),
+        slots_(io.get_executor(), in.config.max_concurrent_readers),
+        rng_(opt.jitter_seed ? opt.jitter_seed : std::random_device{}()) {}
+
+  ~Sync() { pool_.join(); }
+
+  awaitable<void> run() {
+    const auto& streams = in_.catalog.streams;
+    runs_.resize(streams.size());
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      auto& r = runs_[i];
+      r.index = i;
+      r.cfg = &streams[i];
+      r.full_refresh = streams[i].sync_mode == airbyte::SyncMode::full_refresh;
+      r.decoder.descriptor = streams[i].descriptor();
+      r.decoder.keyspace = streams[i].keyspace;
+      r.decoder.table = streams[i].name;
+      r.decoder.columns = streams[i].columns;
+      r.decoder.include_metadata = in_.config.include_metadata;
+      r.decoder.capture_deletes = in_.config.capture_deletes;
+      r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
+    }
+    Latch all(io_.get_executor());
+    for (auto& r : runs_) {
+      all.add();
+      asio::co_spawn(io_, run_stream(r), [&all](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::critical("stream coroutine failed: {}", ex.what());
+          }
+        }
+        all.done();
+      });
+    }
+    co_await all.wait();
+    co_await em_.shutdown();
+  }
+
+ private:
+  // ---- per stream --------------------------------------------------------------------------
+
+  awaitable<void> run_stream(StreamRun& r) {
+    const auto& s = *r.cfg;
+    co_await em_.started(r.index);
+    auto planned = co_await plan(r);
+    if (!planned) {
+      co_await fail_stream(r, planned.error());
+      co_await finish_stream(r);
+      co_return;
+    }
+    if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end()) {
+      co_await em_.estimate(r.index, est->second, 0);
+    }
+    // A state whose shards are no longer served: follow the reshard journal first.
+    bool need_migration = false;
+    for (const auto& [shard, c] : r.cursors) {
+      if (!r.current.count(shard)) need_migration = true;
+    }
+    for (int round = 0; !r.failure; ++round) {
+      if (need_migration || r.resharding) {
+        r.resharding = false;
+        if (!co_await migrate(r)) break;
+        need_migration = false;
+      }
+      Latch shards(io_.get_executor());
+      for (const auto& [shard, c] : r.cursors) {
+        if (shard_finished(r, c)) continue;
+        shards.add();
+        asio::co_spawn(io_, read_shard(r, shard), [&shards, &r](std::exception_ptr e, ReaderEnd) {
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              if (!r.failure) r.failure = system_error("internal error in a shard reader", ex.what());
+            }
+          }
+          shards.done();
+        });
+      }
+      co_await shards.wait();
+      if (!r.resharding) break;
+      spdlog::info("stream {}: keyspace resharded, following the journal", s.name);
+    }
+    co_await finish_stream(r);
+  }
+
+  //! Shards, cursors and stop positions of a stream.
+  awaitable<Status> plan(StreamRun& r) {
+    const auto& s = *r.cfg;
+    const auto& saved = r.index < in_.state.streams.size() ? in_.state.streams[r.index] : std::nullopt;
+    auto peek = [&]() { return source_.current_positions(s.keyspace, s.name); };
+    std::string what = fmt::format("reading the current position of '{}.{}'", s.keyspace, s.name);
+    auto positions = co_await with_retries<std::map<std::string, std::string>>(peek, what);
+    if (!positions) co_return positions.error();
+    r.current = std::move(*positions);
+    if (saved && !saved->shards.empty()) {
+      for (const auto& [shard, text] : saved->shards) {
+        auto c = vitess::decode_cursor(text);
+        if (!c) {
+          co_return config_error(fmt::format("the saved state of stream '{}' has an invalid cursor for shard '{}': {}",
+                                             s.name, shard, c.error().message));
+        }
+        if (c->shard().empty()) c->set_shard(shard);
+        if (c->keyspace().empty()) c->set_keyspace(s.keyspace);
+        r.cursors[shard] = std::move(*c);
+      }
+      co_return Ok{};
+    }
+    std::vector<std::string> shards;
+    if (!in_.config.shards.empty()) {
+      for (const auto& sh : in_.config.shards) {
+        if (!r.current.count(sh)) {
+          co_return config_error(fmt::format("shard {} does not exist on the source database (serving shards of '{}': {})",
+                                             sh, s.keyspace, fmt::join(keys(r.current), ",")));
+        }
+        shards.push_back(sh);
+      }
+    } else {
+      shards = keys(r.current);
+    }
+    for (const auto& sh : shards) {
+      std::string start;
+      if (!r.full_refresh) {
+        if (auto ks = in_.config.starting_gtids.find(s.keyspace); ks != in_.config.starting_gtids.end()) {
+          if (auto g = ks->second.find(sh); g != ks->second.end()) start = g->second;
+        }
+      }
+      r.cursors[sh] = vitess::make_cursor(s.keyspace, sh, start);
+    }
+    co_return Ok{};
+  }
+
+  static std::vector<std::string> keys(const std::map<std::string, std::string>& m) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : m) out.push_back(k);
+    return out;
+  }
+
+  //! True when a shard has nothing left to read in this sync.
+  bool shard_finished(const StreamRun& r, const vitess::TableCursor& c) const {
+    if (r.full_refresh) return !c.position().empty() && !has_lastpk(c);  // copy finished earlier
+    if (c.position().empty() || has_lastpk(c)) return false;
+    auto stop = stop_of(r, c.shard());
+    if (!stop) return false;
+    auto pos = vitess::GtidSet::parse(c.position());
+    return pos && pos->contains(*stop);
+  }
+
+  std::optional<vitess::GtidSet> stop_of(const StreamRun& r, const std::string& shard) const {
+    auto it = r.current.find(shard);
+    if (it == r.current.end()) return std::nullopt;
+    auto g = vitess::GtidSet::parse(it->second);
+    if (!g) return std::nullopt;
+    return *g;
+  }
+
+  ShardPlan plan_for(const StreamRun& r, const vitess::TableCursor& c) const {
+    ShardPlan p;
+    p.shard = c.shard();
+    p.cursor = c;
+    p.copying = c.position().empty() || has_lastpk(c);
+    p.stop_after_copy = r.full_refresh;
+    if (!r.full_refresh) p.stop = stop_of(r, c.shard());
+    return p;
+  }
+
+  ShardStartPoint start_point(const vitess::TableCursor& c) const {
+    ShardStartPoint sp;
+    sp.shard = c.shard();
+    sp.gtid = c.position();
+    if (has_lastpk(c)) {
+      sp.lastpk = c.last_known_pk();
+      // The Go connector's default: resume a copy from a fresh snapshot after lastpk.
+      if (!in_.config.use_gtid_with_table_pks) sp.gtid.clear();
+    }
+    return sp;
+  }
+
+  // ---- shard reader ------------------------------------------------------------------------
+
+  awaitable<ReaderEnd> read_shard(StreamRun& r, std::string shard) {
+    Decoder decoder(r.decoder);
+    std::uint32_t failures = 0;
+    const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
+    for (;;) {
+      if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
+      co_await slots_.acquire();
+      bool progressed = false;
+      std::vector<vitess::TableCursor> from{r.cursors.at(shard)};
+      auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false);
+      slots_.release();
+      if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
+        co_await checkpoint(r);  // a finished shard is checkpointed right away
+      }
+      if (attempt.end != ReaderEnd::failed || !attempt.error) co_return attempt.end;
+      if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
+      failures = progressed ? 1 : failures + 1;
+      if (!attempt.transient || failures >= allowed) {
+        Error e = *attempt.error;
+        if (attempt.transient) e.message += fmt::format(" (gave up after {} attempt(s) without progress)", failures);
+        co_await fail_stream(r, e);
+        co_return ReaderEnd::failed;
+      }
+      spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r.cfg->name, shard,
+                   attempt.error->message, failures, allowed);
+      co_await backoff(failures);
+    }
+  }
+
+  struct Attempt {
+    ReaderEnd end = ReaderEnd::done;
+    std::optional<Error> error;
+    bool transient = false;
+    std::optional<binlogdata::Journal> journal;
+  };
+
+  //! One VStream over `cursors` (one shard normally; all of a stream's shards while following a
+  //! reshard journal, then `until_journal`).
+  awaitable<Attempt> read_attempt(StreamRun& r, std::vector<vitess::TableCursor> cursors, Decoder& decoder,
+                                  bool& progressed, bool until_journal) {
+    Attempt result;
+    std::vector<ShardPlan> plans;
+    StreamRequest req;
+    req.keyspace = r.cfg->keyspace;
+    req.table = r.cfg->name;
+    req.heartbeat_interval_seconds = opt_.heartbeat_interval_seconds;
+    req.stop_on_reshard = true;
+    for (const auto& c : cursors) {
+      ShardPlan p = plan_for(r, c);
+      if (until_journal) {
+        p.stop.reset();
+        p.stop_after_copy = false;
+      }
+      plans.push_back(p);
+      req.shards.push_back(start_point(c));
+    }
+    decoder.reset(plans);
+    auto stream = co_await source_.open(req);
+    r.open_streams.insert(stream.get());
+    struct Unregister {
+      StreamRun& r;
+      EventStream* s;
+      ~Unregister() { r.open_streams.erase(s); }
+    } unregister{r, stream.get()};
+
+    for (;;) {
+      SourceItem item = co_await stream->next();
+      if (r.failure || r.resharding) {
+        stream->cancel();
+        result.end = ReaderEnd::interrupted;
+        co_return result;
+      }
+      if (auto* err = std::get_if<SourceError>(&item)) {
+        if (err->error.message.find(kJournalParticipants) != std::string::npos && !until_journal) {
+          result.end = ReaderEnd::reshard;
+          start_reshard(r);
+          co_return result;
+        }
+        result.end = ReaderEnd::failed;
+        result.error = err->error;
+        result.transient = err->transient();
+        co_return result;
+      }
+      if (std::holds_alternative<SourceEof>(item)) {
+        result.end = ReaderEnd::failed;
+        result.error = transient_error(fmt::format("VStream of '{}.{}' ended before the read was complete",
+                                                   r.cfg->keyspace, r.cfg->name));
+        result.transient = true;
+        co_return result;
+      }
+      auto& response = std::get<vtgate::VStreamResponse>(item);
+      const std::int64_t emitted_at = opt_.clock_ms();
+      const std::int64_t now_ns = opt_.clock_ns();
+      // Decoding and serialization run on the pool; the decoder is only touched there meanwhile.
+      DecodeOutput out = co_await asio::co_spawn(
+          pool_, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
+          use_awaitable);
+      for (auto& c : out.commits) {
+        if (!co_await commit(r, c)) {
+          stream->cancel();
+          result.end = ReaderEnd::interrupted;
+          co_return result;
+        }
+        progressed = true;
+      }
+      if (!out.new_columns.empty()) {
+        std::vector<std::string> fresh;
+        for (auto& c : out.new_columns) {
+          if (r.warned_columns.insert(c).second) fresh.push_back(c);
+        }
+        if (!fresh.empty()) {
+          spdlog::warn(
+              "stream {}: table '{}.{}' has column(s) {} that the configured catalog does not select; they are left "
+              "out. Refresh the source schema in Airbyte to sync them.",
+              r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", "));
+        }
+      }
+      if (out.error) {
+        stream->cancel();
+        result.end = ReaderEnd::failed;
+        result.error = out.error;
+        result.transient = false;
+        co_return result;
+      }
+      if (out.journal) {
+        stream->cancel();
+        result.journal = out.journal;
+        if (until_journal) {
+          result.end = ReaderEnd::done;
+        } else {
+          result.end = ReaderEnd::reshard;
+          start_reshard(r);
+        }
+        co_return result;
+      }
+      if (!until_journal && decoder.all_done()) {
+        stream->cancel();
+        result.end = ReaderEnd::done;
+        co_return result;
+      }
+    }
+  }
+
+  // ---- coordinator -------------------------------------------------------------------------
+
+  //! Hands a committed chunk to the emitter; adds the stream's STATE when a checkpoint is due.
+  awaitable<bool> commit(StreamRun& r, Commit& c) {
+    if (r.failure) co_return false;
+    const bool due = r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
+                     Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds);
+    if (!due) {
+      if (c.count > 0) {
+        airbyte::Batch batch(r.index, std::move(c.lines), c.count);
+        if (!co_await em_.push(std::move(batch))) co_return false;
+      }
+      // Only now: a STATE built from here on may name this cursor, its rows are queued before it.
+      r.cursors[c.shard] = c.cursor;
+      r.records_since_state += c.count;
+      r.changed_since_state = true;
+      co_return true;
+    }
+    r.cursors[c.shard] = c.cursor;
+    airbyte::Batch batch(r.index, std::move(c.lines), c.count, airbyte::BatchCursor(state_of(r)));
+    r.records_since_state = 0;
+    r.changed_since_state = false;
+    r.last_state = Clock::now();
+    ++r.states;
+    co_return co_await em_.push(std::move(batch));
+  }
+
+  airbyte::StreamState state_of(const StreamRun& r, bool blank = false) const {
+    std::map<std::string, std::string> shards;
+    for (const auto& [shard, c] : r.cursors) {
+      shards[shard] = vitess::encode_cursor(blank ? vitess::make_cursor(c.keyspace(), c.shard()) : c);
+    }
+    return airbyte::StreamState(std::move(shards));
+  }
+
+  awaitable<void> checkpoint(StreamRun& r, bool blank = false) {
+    airbyte::Batch batch(r.index, std::string(), 0, airbyte::BatchCursor(state_of(r, blank)));
+    r.records_since_state = 0;
+    r.changed_since_state = false;
+    r.last_state = Clock::now();
+    ++r.states;
+    co_await em_.push(std::move(batch));
+  }
+
+  awaitable<void> fail_stream(StreamRun& r, Error error) {
+    if (r.failure) co_return;
+    spdlog::error("stream {}: {}", r.cfg->name, error.message);
+    r.failure = std::move(error);
+    for (auto* s : r.open_streams) s->cancel();
+  }
+
+  void start_reshard(StreamRun& r) {
+    if (r.resharding) return;
+    r.resharding = true;
+    for (auto* s : r.open_streams) s->cancel();
+  }
+
+  awaitable<void> finish_stream(StreamRun& r) {
+    if (r.failure) {
+      // Keep what was read: the next attempt resumes from here.
+      if (r.changed_since_state) co_await checkpoint(r);
+      Error e = *r.failure;
+      co_await em_.incomplete(r.index, std::move(e));
+      co_return;
+    }
+    // Full refresh ends with fresh cursors: the next sync copies the table again. Incremental
+    // ends with the positions reached.
+    // (No repeat of an identical last STATE: the platform distrusts consecutive duplicates.)
+    if (r.full_refresh || r.changed_since_state || r.states == 0) co_await checkpoint(r, r.full_refresh);
+    co_await em_.complete(r.index);
+  }
+
+  //! Follows a reshard: one VStream over every shard of the stream (from their cursors, with
+  //! stop_on_reshard) until vtgate sends the JOURNAL, then the journal's new shards replace the
+  //! participants, and fresh stop positions are peeked.
+  awaitable<bool> migrate(StreamRun& r) {
+    std::vector<vitess::TableCursor> cursors;
+    for (const auto& [shard, c] : r.cursors) {
+      if (c.position().empty() || has_lastpk(c)) {
+        co_await fail_stream(
+            r, transient_error(fmt::format(
+                   "keyspace '{}' was resharded while table '{}' was being copied on shard {}; the copy cannot "
+                   "continue on the old shards: reset the stream '{}' to copy it again from the new shards",
+                   r.cfg->keyspace, r.cfg->name, shard, r.cfg->name)));
+        co_return false;
+      }
+      cursors.push_back(c);
+    }
+    Decoder decoder(r.decoder);
+    std::uint32_t failures = 0;
+    const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
+    std::optional<binlogdata::Journal> journal;
+    for (;;) {
+      if (r.failure) co_return false;
+      co_await slots_.acquire();
+      bool progressed = false;
+      std::vector<vitess::TableCursor> now;
+      for (const auto& c : cursors) now.push_back(r.cursors.at(c.shard()));
+      auto attempt = co_await read_attempt(r, now, decoder, progressed, true);
+      slots_.release();
+      if (attempt.journal) {
+        journal = attempt.journal;
+        break;
+      }
+      if (r.failure) co_return false;
+      Error e = attempt.error.value_or(system_error("the VStream following the reshard ended without a journal"));
+      failures = progressed ? 1 : failures + 1;
+      if (!attempt.transient || failures >= allowed) {
+        e.message = fmt::format("following the reshard of '{}': {}", r.cfg->keyspace, e.message);
+        co_await fail_stream(r, e);
+        co_return false;
+      }
+      co_await backoff(failures);
+    }
+    std::set<std::string> participants;
+    for (const auto& p : journal->participants()) participants.insert(p.shard());
+    std::vector<std::string> gone;
+    for (const auto& [shard, c] : r.cursors) {
+      if (participants.count(shard)) gone.push_back(shard);
+    }
+    for (const auto& s : gone) r.cursors.erase(s);
+    for (const auto& sg : journal->shard_gtids()) {
+      if (!sg.keyspace().empty() && sg.keyspace() != r.cfg->keyspace) continue;
+      r.cursors[sg.shard()] = vitess::make_cursor(r.cfg->keyspace, sg.shard(), sg.gtid());
+    }
+    spdlog::info("stream {}: shards {} replaced by {} (journal {})", r.cfg->name, fmt::join(gone, ","),
+                 fmt::join(keys_of(r.cursors), ","), journal->id());
+    co_await checkpoint(r);
+    // Stop positions of the new shards.
+    auto peek = [&]() { return source_.current_positions(r.cfg->keyspace, r.cfg->name); };
+    std::string what = fmt::format("reading the current position of '{}.{}'", r.cfg->keyspace, r.cfg->name);
+    auto positions = co_await with_retries<std::map<std::string, std::string>>(peek, what);
+    if (!positions) {
+      co_await fail_stream(r, positions.error());
+      co_return false;
+    }
+    for (auto& [shard, pos] : *positions) r.current[shard] = pos;
+    co_return true;
+  }
+
+  static std::vector<std::string> keys_of(const std::map<std::string, vitess::TableCursor>& m) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : m) out.push_back(k);
+    return out;
+  }
+
+  // ---- retries ------------------------------------------------------------------------------
+
+  template <class T, class F>
+  awaitable<Result<T>> with_retries(F& make, const std::string& what) {
+    const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
+    for (std::uint32_t attempt = 1;; ++attempt) {
+      Result<T> res = co_await make();
+      if (res) co_return res;
+      if (res.error().type != FailureType::transient_error || attempt >= allowed) {
+        Error e = res.error();
+        e.message = fmt::format("{}: {}", what, e.message);
+        co_return e;
+      }
+      spdlog::warn("{}: {}; retrying ({}/{})", what, res.error().message, attempt, allowed);
+      co_await backoff(attempt);
+    }
+  }
+
+  awaitable<void> backoff(std::uint32_t failures) {
+    std::chrono::milliseconds delay(opt_.retry_base.count() * (std::int64_t{1} << std::min<std::uint32_t>(failures - 1, 16)));
+    delay = std::min(delay, opt_.retry_max);
+    // Full jitter on the upper half: spreads reconnects of many shards after a common outage.
+    std::uniform_real_distribution<double> dist(0.5, 1.0);
+    auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * dist(rng_)));
+    asio::steady_timer t(io_, wait);
+    co_await t.async_wait(asio::as_tuple(use_awaitable));
+  }
+
+  asio::io_context& io_;
+  const ReadInputs& in_;
+  ShardSource& source_;
+  airbyte::Emitter& em_;
+  const EngineOptions& opt_;
+  asio::thread_pool pool_;
+  Slots slots_;
+  std::mt19937_64 rng_;
+  std::deque<StreamRun> runs_;
+};
+
+int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out, const EngineOptions& options) {
+  EngineOptions opt = options;
+  if (!opt.clock_ms) opt.clock_ms = airbyte::now_ms;
+  if (!opt.clock_ns) {
+    opt.clock_ns = [] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  asio::io_context io(1);
+  std::vector<airbyte::StreamDescriptor> descriptors;
+  for (const auto& s : inputs.catalog.streams) descriptors.push_back(s.descriptor());
+  airbyte::EmitterOptions eo;
+  eo.queue_capacity = opt.emitter_queue;
+  eo.clock = opt.clock_ms;
+  airbyte::Emitter emitter(io.get_executor(), descriptors, out, eo);
+  int exit_code = 1;
+  asio::co_spawn(io, emitter.run(), [&](std::exception_ptr e, int code) {
+    exit_code = e ? 1 : code;
+  });
+  {
+    Sync sync(io, inputs, source, emitter, opt);
+    asio::co_spawn(io, sync.run(), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::critical("sync failed: {}", ex.what());
+        }
+      }
+    });
+    io.run();
+  }
+  return exit_code;
+}
+
+}  // namespace sv::engine

@@ -1,0 +1,119 @@
+// src/engine: ShardSource over the VStream gRPC client (see vstream_source.hpp).
+#include "engine/vstream_source.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <fmt/format.h>
+
+namespace sv::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class GrpcEventStream final : public EventStream {
+ public:
+  explicit GrpcEventStream(vitess::VStream stream) : stream_(std::move(stream)) {}
+  asio::awaitable<SourceItem> next() override {
+    vitess::StreamItem item = co_await stream_.next();
+    if (auto* r = std::get_if<vtgate::VStreamResponse>(&item)) co_return SourceItem(std::move(*r));
+    if (std::holds_alternative<vitess::StreamEof>(item)) co_return SourceItem(SourceEof{});
+    SourceError e;
+    e.error = std::get<vitess::StreamError>(item).to_error();
+    co_return SourceItem(std::move(e));
+  }
+  void cancel() override { stream_.cancel(); }
+
+ private:
+  vitess::VStream stream_;
+};
+
+}  // namespace
+
+VStreamSource::VStreamSource(std::shared_ptr<vitess::VStreamClient> client, VStreamSourceOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+vtgate::VStreamRequest VStreamSource::build_request(const StreamRequest& request) const {
+  std::vector<vitess::ShardStart> starts;
+  for (const auto& s : request.shards) {
+    vitess::ShardStart st;
+    st.keyspace = request.keyspace;
+    st.shard = s.shard;
+    st.gtid = s.gtid;
+    if (s.lastpk) {
+      binlogdata::TableLastPK pk;
+      pk.set_table_name(request.table);
+      *pk.mutable_lastpk() = *s.lastpk;
+      st.table_p_ks.push_back(std::move(pk));
+    }
+    starts.push_back(std::move(st));
+  }
+  vitess::VStreamRequestOptions ro = options_.request;
+  ro.heartbeat_interval_seconds = request.heartbeat_interval_seconds;
+  ro.stop_on_reshard = request.stop_on_reshard;
+  std::vector<std::string> tables{request.table};
+  return vitess::build_vstream_request(starts, tables, ro);
+}
+
+asio::awaitable<std::unique_ptr<EventStream>> VStreamSource::open(const StreamRequest& request) {
+  auto ex = co_await asio::this_coro::executor;
+  vitess::CallOptions call;
+  call.idle_timeout = options_.idle_timeout;
+  auto req = build_request(request);
+  co_return std::make_unique<GrpcEventStream>(client_->open(ex, req, call));
+}
+
+asio::awaitable<Result<std::map<std::string, std::string>>> VStreamSource::current_positions(
+    const std::string& keyspace, const std::string& table) {
+  auto ex = co_await asio::this_coro::executor;
+  // One stream over every shard (empty shard) at "current": vtgate lists all serving shards in
+  // its VGTID events, each shard's entry filled in once that shard reported its position.
+  vitess::ShardStart start;
+  start.keyspace = keyspace;
+  start.gtid = "current";
+  std::vector<vitess::ShardStart> starts{start};
+  std::vector<std::string> tables{table};
+  vitess::VStreamRequestOptions ro = options_.request;
+  ro.heartbeat_interval_seconds = 0;
+  auto req = vitess::build_vstream_request(starts, tables, ro);
+  vitess::CallOptions call;
+  call.deadline = options_.peek_timeout;
+  vitess::VStream stream = client_->open(ex, req, call);
+  std::map<std::string, std::string> positions;
+  for (;;) {
+    vitess::StreamItem item = co_await stream.next();
+    if (auto* err = std::get_if<vitess::StreamError>(&item)) {
+      Error e = err->to_error();
+      e.message = fmt::format("could not read the current positions of keyspace '{}': {}", keyspace, e.message);
+      co_return e;
+    }
+    if (std::holds_alternative<vitess::StreamEof>(item)) {
+      co_return transient_error(fmt::format("VStream at 'current' for keyspace '{}' ended before reporting positions", keyspace));
+    }
+    const auto& response = std::get<vtgate::VStreamResponse>(item);
+    bool complete = false;
+    for (const auto& ev : response.events()) {
+      if (ev.type() != binlogdata::VGTID) continue;
+      complete = true;
+      for (const auto& sg : ev.vgtid().shard_gtids()) {
+        if (!sg.keyspace().empty() && sg.keyspace() != keyspace) continue;
+        if (!sg.gtid().empty() && sg.gtid() != "current") {
+          positions[sg.shard()] = sg.gtid();
+        } else {
+          positions.try_emplace(sg.shard());
+          complete = false;
+        }
+      }
+      for (const auto& [shard, pos] : positions) {
+        if (pos.empty()) complete = false;
+      }
+      if (complete) break;
+    }
+    if (complete && !positions.empty()) {
+      stream.cancel();
+      co_return positions;
+    }
+  }
+}
+
+}  // namespace sv::engine
