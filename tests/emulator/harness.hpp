@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -220,7 +221,7 @@ class Stream {
       for (auto& ev : *resp.mutable_events()) pending_.push_back(std::move(ev));
     }
     auto ev = std::move(pending_.front());
-    pending_.erase(pending_.begin());
+    pending_.pop_front();
     last_at_ = std::chrono::steady_clock::now();
     return ev;
   }
@@ -245,7 +246,7 @@ class Stream {
   std::unique_ptr<vtgateservice::Vitess::Stub> stub_;
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReader<vtgate::VStreamResponse>> reader_;
-  std::vector<binlogdata::VEvent> pending_;
+  std::deque<binlogdata::VEvent> pending_;
   grpc::Status status_;
   bool finished_ = false;
   std::size_t responses_ = 0;
