@@ -281,6 +281,10 @@ Status MariaDbInstance::stop() {
   return result;
 }
 
+std::string MariaDbInstance::error_log_tail(size_t max_bytes) const {
+  return tail_of(options_.dir + "/error.log", max_bytes);
+}
+
 ConnParams MariaDbInstance::conn_params(std::string database) const {
   ConnParams p;
   p.host = "127.0.0.1";

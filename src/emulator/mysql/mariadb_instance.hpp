@@ -54,6 +54,9 @@ class MariaDbInstance {
   //! Wall time of the last start() (install + launch + first answer).
   std::chrono::milliseconds start_duration() const { return start_duration_; }
 
+  //! The last `max_bytes` of the server's error log (for test failure messages).
+  std::string error_log_tail(size_t max_bytes = 2000) const;
+
   //! TCP parameters for the configured account (what a client outside the process uses).
   ConnParams conn_params(std::string database = {}) const;
   //! Opens a new TCP connection as the configured account.
