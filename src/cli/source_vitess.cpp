@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@
 #include "airbyte/messages.hpp"
 #include "airbyte/spec.hpp"
 #include "airbyte/state.hpp"
+#include "engine/sync.hpp"
+#include "engine/vstream_source.hpp"
+#include "vitess/vstream_client.hpp"
 #include "util/result.hpp"
 
 namespace sv::cli {
@@ -66,15 +70,32 @@ Status run_discover(const airbyte::Config& config, MessageWriter& out) {
 //! `out`; returns the process exit code.
 int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog,
              const airbyte::InputState& state, MessageWriter& out) {
-  (void)config;
-  (void)catalog;
-  (void)state;
-  const Error error = system_error("read is not implemented in this build: it cannot sync from vtgate yet");
-  spdlog::error("{}", error.message);
-  std::string line;
-  airbyte::append_error_trace(line, error, nullptr, airbyte::now_ms());
-  (void)out.write_now(line);
-  return 1;
+  vitess::ChannelOptions channel;
+  channel.host = config.host;
+  channel.port = config.grpc_port;
+  channel.tls_mode = config.tls_mode == airbyte::TlsMode::disabled    ? vitess::TlsMode::disabled
+                     : config.tls_mode == airbyte::TlsMode::required  ? vitess::TlsMode::required
+                     : config.tls_mode == airbyte::TlsMode::verify_ca ? vitess::TlsMode::verify_ca
+                                                                      : vitess::TlsMode::verify_identity;
+  channel.ca_certificate = config.ca_certificate;
+  channel.username = config.username;
+  channel.password = config.password;
+  auto client = vitess::VStreamClient::create(channel);
+  if (!client) {
+    std::string line;
+    airbyte::append_error_trace(line, client.error(), nullptr, airbyte::now_ms());
+    (void)out.write_now(line);
+    return 1;
+  }
+  engine::VStreamSourceOptions source_options;
+  source_options.request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
+  source_options.request.cells = vitess::default_cells_for_host(config.host);
+  source_options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  engine::VStreamSource source(*client, source_options);
+  // Shards come from the VStream itself (a stream at "current" over the whole keyspace lists the
+  // serving shards), so read needs no MySQL connection.
+  engine::ReadInputs inputs{config, catalog, state};
+  return engine::run_read(inputs, source, out);
 }
 
 // ---------------------------------------------------------------------------------------------
