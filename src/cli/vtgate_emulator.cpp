@@ -18,6 +18,7 @@
 
 #include "emulator/control_api.hpp"
 #include "emulator/synthetic_backend.hpp"
+#include "emulator/tcp_proxy.hpp"
 #include "emulator/vstream_server.hpp"
 
 namespace asio = boost::asio;
@@ -37,6 +38,9 @@ Network
   --password=SECRET           password for --user (also read from $EMULATOR_PASSWORD)
   --tls-cert=PATH             serve TLS with this PEM certificate chain
   --tls-key=PATH              PEM private key for --tls-cert
+  --tcp-proxy                 put a TCP proxy in front of gRPC (on --listen) so the "drop" fault
+                              resets the client's TCP connection; without it "drop" resets only
+                              the stream (HTTP/2 RST_STREAM)
 
 Data (synthetic backend)
   --keyspace=NAME             keyspace name (default commerce)
@@ -58,7 +62,8 @@ vtgate behaviour
 Faults (also settable at runtime through the control API)
   --end-after-events=N        end every stream after it sent N events ...
   --end-mode=MODE             ... with MODE: eof (OK), unavailable, deadline_exceeded, internal,
-                              drop (stream reset, no status) (default eof)
+                              drop (no status: connection reset with --tcp-proxy, else
+                              stream reset) (default eof)
   --fail-streams=N            the first N streams fail right away ...
   --fail-mode=MODE            ... with MODE (default unavailable)
   --stall-after-events=N      each stream goes silent once after N events ...
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
       "listen", "control-listen", "port-file", "user", "password", "tls-cert", "tls-key", "keyspace", "shards",
       "tables", "rows", "write-rate", "write-max", "writes", "enum-set-mode", "pre-encoded", "copy-packet-bytes",
       "end-after-events", "end-mode", "fail-streams", "fail-mode", "stall-after-events", "stall-seconds",
-      "slow-shard", "reshard-after", "ddl-after", "log-level", "help"};
+      "slow-shard", "reshard-after", "ddl-after", "log-level", "tcp-proxy", "help"};
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -130,7 +135,7 @@ int main(int argc, char** argv) {
     std::string k = a.substr(0, eq);
     std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
     if (!known.count(k)) return die("unknown flag --" + k);
-    if (eq == std::string::npos && k != "help" && k != "pre-encoded") {
+    if (eq == std::string::npos && k != "help" && k != "pre-encoded" && k != "tcp-proxy") {
       if (i + 1 >= argc) return die("flag --" + k + " needs a value");
       v = argv[++i];
     }
@@ -179,7 +184,9 @@ int main(int argc, char** argv) {
   dc.rows = static_cast<std::uint64_t>(*rows);
 
   ServerOptions so;
-  so.listen = args.get("listen", "127.0.0.1:0");
+  const bool use_proxy = args.has("tcp-proxy");
+  // With the proxy, gRPC itself listens on a private loopback port behind it.
+  so.listen = use_proxy ? "127.0.0.1:0" : args.get("listen", "127.0.0.1:0");
   so.user = args.get("user");
   so.password = args.has("password") ? args.get("password") : (std::getenv("EMULATOR_PASSWORD") ? std::getenv("EMULATOR_PASSWORD") : "");
   const std::string esm = args.get("enum-set-mode", "labels");
@@ -237,6 +244,16 @@ int main(int argc, char** argv) {
 
   auto port = server.start();
   if (!port) return die(port.error().message);
+  TcpProxy proxy(io);
+  if (use_proxy) {
+    auto pp = proxy.start(args.get("listen", "127.0.0.1:0"), *port);
+    if (!pp) return die(pp.error().message);
+    port = *pp;
+    server.set_connection_dropper([&proxy](const std::string& peer) {
+      auto colon = peer.rfind(':');
+      return colon != std::string::npos && proxy.drop(std::atoi(peer.c_str() + colon + 1));
+    });
+  }
   ControlApi control(io, server, backend.get(), dc.keyspace);
   int control_port = 0;
   if (args.get("control-listen", "127.0.0.1:0") != "off") {
@@ -285,6 +302,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     control.stop();
+    proxy.stop();
     for (auto& t : timers) t->cancel();
     // grpc::Server::Shutdown may block waiting for streams, so it runs off the io thread.
     stopper = std::thread([&] {

@@ -288,6 +288,7 @@ class VStreamServer::Impl final : public vtgateservice::Vitess::WithRawCallbackM
   std::unique_ptr<grpc::Server> server_;
   std::list<std::weak_ptr<Session>> sessions_;  // io thread only
   std::uint64_t next_id_ = 1;
+  std::function<bool(const std::string&)> dropper_;
 
   struct CachedBatch {
     Piece rows;
@@ -306,8 +307,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using Channel = asio::experimental::channel<void(boost::system::error_code, Outgoing)>;
 
-  Session(VStreamServer::Impl& server, StreamReactor* reactor, vtgate::VStreamRequest req, std::uint64_t id)
-      : srv_(server), reactor_(reactor), req_(std::move(req)), id_(id), ch_(server.io_.get_executor(), 4),
+  Session(VStreamServer::Impl& server, StreamReactor* reactor, vtgate::VStreamRequest req, std::uint64_t id,
+          std::string peer)
+      : srv_(server), reactor_(reactor), req_(std::move(req)), id_(id), peer_(std::move(peer)), ch_(server.io_.get_executor(), 4),
         last_send_(std::chrono::steady_clock::now()), kill_seen_(server.faults_.kill_generation) {}
 
   asio::awaitable<void> run();
@@ -358,6 +360,7 @@ class Session : public std::enable_shared_from_this<Session> {
   StreamReactor* reactor_;
   vtgate::VStreamRequest req_;
   std::uint64_t id_;
+  std::string peer_;
   Channel ch_;
   std::optional<grpc::Status> end_;
   bool drop_ = false;
@@ -429,7 +432,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* VStreamServer::Impl::VStream(grpc::C
       }, asio::detached);
       return;
     }
-    auto session = std::make_shared<Session>(*this, reactor, std::move(req), next_id_++);
+    auto session = std::make_shared<Session>(*this, reactor, std::move(req), next_id_++, peer);
     sessions_.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
     sessions_.push_back(session);
     std::weak_ptr<Session> weak = session;
@@ -763,7 +766,16 @@ asio::awaitable<void> Session::run() {
   ch_.close();
   spdlog::info("vstream #{} ends: code {} '{}'{} after {} events", id_, static_cast<int>(status.error_code()),
                status.error_message(), drop_ ? " (dropped)" : "", events_sent_);
-  co_await reactor_->finish(status, drop_);
+  // A dropped connection: with the TCP proxy the client's socket is reset (no HTTP/2 frames at
+  // all); without it the stream is reset with RST_STREAM.
+  bool dropped_tcp = false;
+  if (drop_ && srv_.dropper_) {
+    // Let the bytes already written reach the client first, so it sees exactly the events sent.
+    asio::steady_timer settle(srv_.io_, 100ms);
+    co_await settle.async_wait(asio::as_tuple(use_awaitable));
+    dropped_tcp = srv_.dropper_(peer_);
+  }
+  co_await reactor_->finish(status, drop_ && !dropped_tcp);
   delete reactor_;
   reactor_ = nullptr;
   --srv_.stats_.streams_active;
@@ -1212,6 +1224,10 @@ void VStreamServer::end_streams(EndMode mode) {
       it = impl_->sessions_.erase(it);
     }
   }
+}
+
+void VStreamServer::set_connection_dropper(std::function<bool(const std::string& peer)> dropper) {
+  impl_->dropper_ = std::move(dropper);
 }
 
 Faults& VStreamServer::faults() { return impl_->faults_; }

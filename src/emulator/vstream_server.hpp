@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,9 @@ class VStreamServer {
   //! Stops accepting, cancels streams, waits for gRPC. Never call on the io_context thread.
   void shutdown();
 
+  //! Installs the hook that drops a client's TCP connection given gRPC's peer string
+  //! ("ipv4:127.0.0.1:PORT"); returns false when it cannot (then "drop" resets the stream only).
+  void set_connection_dropper(std::function<bool(const std::string& peer)> dropper);
   //! Ends every active stream now the given way (io_context thread only).
   void end_streams(EndMode mode);
   //! Fault settings (io_context thread only).

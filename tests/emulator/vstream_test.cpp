@@ -509,6 +509,21 @@ TEST_CASE("faults: end after N events with each end mode") {
   }
 }
 
+TEST_CASE("faults: drop the TCP connection without a status (--tcp-proxy)") {
+  auto c = config({"customers"}, 30);
+  Dataset ds(c);
+  Emulator emu(flags(c, {"--tcp-proxy", "--end-after-events=4", "--end-mode=drop"}));
+  Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+  std::size_t n = 0;
+  auto st = s.drain(&n);
+  CHECK(n == 4);
+  CHECK(st.error_code() == grpc::StatusCode::UNAVAILABLE);  // connection reset, not a server status
+  // Through the proxy everything else works as usual.
+  emu.post("/fault/clear");
+  Stream ok(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
+  expect_table_copy(ok, ds, 0, "-80", 0, pos(ds, "-80", 0));
+}
+
 TEST_CASE("faults: failing stream starts, then recovery (control API)") {
   auto c = config({"customers"}, 5);
   Emulator emu(flags(c));
