@@ -214,7 +214,7 @@ void write_datetime(JsonWriter& w, std::string_view s, std::string_view zone) {
   }
   buf[19] = '.';
   for (std::size_t i = 0; i < 6; ++i) buf[20 + i] = (!zero && i < frac.size()) ? frac[i] : '0';
-  std::memcpy(buf + 26, zone.data(), zone.size());
+  if (!zone.empty()) std::memcpy(buf + 26, zone.data(), zone.size());  // data() may be null
   w.String(buf, size_of(26 + zone.size()));
 }
 
