@@ -934,12 +934,18 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     *slot->mutable_lastpk() = qr;
     filter.current_lastpk = qr;
   };
-  auto finish_batch = [&](Piece rows, const query::Row& pkrow) -> asio::awaitable<bool> {
+  // One response per batch: [BEGIN (all but the first batch)] ROW... VGTID(lastpk) COMMIT.
+  auto finish_batch = [&](Piece rows, const query::Row& pkrow, bool begin) -> asio::awaitable<bool> {
     set_lastpk(pkrow);
     PieceBuilder tail;
     tail.add(vgtid_event(sh));
     tail.add(make(binlogdata::COMMIT, &sh));
     Outgoing out;
+    if (begin) {
+      PieceBuilder head;
+      head.add(make(binlogdata::BEGIN, &sh));
+      out.pieces.push_back(head.take());
+    }
     out.pieces.push_back(std::move(rows));
     out.pieces.push_back(tail.take());
     co_return co_await push(std::move(out), sh.shard);
@@ -948,9 +954,8 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   bool first = true;
   if (cached) {
     for (const auto& b : *cached) {
-      if (!first && !co_await push_events(evlist(make(binlogdata::BEGIN, &sh)), sh.shard)) co_return false;
+      if (!co_await finish_batch(b.rows, b.lastpk, !first)) co_return false;
       first = false;
-      if (!co_await finish_batch(b.rows, b.lastpk)) co_return false;
     }
   } else {
     auto recording = use_cache ? std::make_shared<VStreamServer::Impl::CachedTable>() : nullptr;
@@ -1000,9 +1005,8 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       }
       Piece piece = rows.take();
       if (recording) recording->push_back({piece, pkrow});
-      if (!first && !co_await push_events(evlist(make(binlogdata::BEGIN, &sh)), sh.shard)) co_return false;
+      if (!co_await finish_batch(std::move(piece), pkrow, !first)) co_return false;
       first = false;
-      if (!co_await finish_batch(std::move(piece), pkrow)) co_return false;
     }
     if (recording) srv_.cache_[key] = recording;
   }
