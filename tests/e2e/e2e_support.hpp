@@ -1,0 +1,322 @@
+// tests/e2e: helpers to run the built `source-vitess` against a `vtgate-emulator` process (synthetic
+// backend) and to compute the exact expected records from the same deterministic Dataset.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "emulator/dataset.hpp"
+#include "vitess/values.hpp"
+
+namespace sv::e2e {
+
+inline std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+}
+
+//! A fresh temp directory per test (removed by the destructor).
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/sv_e2e_XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string file(const std::string& name) const { return path + "/" + name; }
+};
+
+//! A child process with stdout (and stderr) redirected to files, or stdout to a pipe.
+struct Child {
+  pid_t pid = -1;
+  int stdout_pipe = -1;
+
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  Child(Child&& o) noexcept : pid(o.pid), stdout_pipe(o.stdout_pipe) {
+    o.pid = -1;
+    o.stdout_pipe = -1;
+  }
+  Child& operator=(Child&& o) noexcept {
+    std::swap(pid, o.pid);
+    std::swap(stdout_pipe, o.stdout_pipe);
+    return *this;
+  }
+
+  static Child spawn(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
+                     bool pipe_stdout = false) {
+    int fds[2] = {-1, -1};
+    if (pipe_stdout && ::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    Child c;
+    c.pid = ::fork();
+    if (c.pid == 0) {
+      int out = pipe_stdout ? fds[1] : ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(out, 1);
+      ::dup2(err, 2);
+      if (pipe_stdout) ::close(fds[0]);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    if (pipe_stdout) {
+      ::close(fds[1]);
+      c.stdout_pipe = fds[0];
+    }
+    return c;
+  }
+
+  //! Waits up to `timeout`; kills (SIGKILL) and returns -1 on timeout.
+  int wait(std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() > end) {
+        kill_now();
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  void kill_now() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      pid = -1;
+    }
+  }
+  ~Child() {
+    if (stdout_pipe >= 0) ::close(stdout_pipe);
+    kill_now();
+  }
+};
+
+//! One HTTP request to 127.0.0.1:port; returns the body.
+inline std::string http(int port, const std::string& method, const std::string& target) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("control API connect failed");
+  }
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  (void)::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? resp : resp.substr(body + 4);
+}
+
+//! A running vtgate-emulator (synthetic backend).
+struct Emulator {
+  TempDir dir;
+  Child child;
+  int grpc_port = 0;
+  int control_port = 0;
+  emulator::DatasetConfig data;
+
+  Emulator(emulator::DatasetConfig cfg, std::vector<std::string> extra = {}) : data(std::move(cfg)) {
+    std::string tables;
+    for (const auto& t : data.tables) tables += (tables.empty() ? "" : ",") + t;
+    std::string shards;
+    for (const auto& s : data.shards) shards += (shards.empty() ? "" : ",") + s;
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--shards=" + shards,
+                                  "--tables=" + tables, "--rows=" + std::to_string(data.rows),
+                                  "--keyspace=" + data.keyspace, "--port-file=" + dir.file("ports"),
+                                  "--log-level=warn"};
+    for (auto& e : extra) argv.push_back(e);
+    child = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
+    for (int i = 0; i < 1000; ++i) {
+      std::string text = read_file(dir.file("ports"));
+      if (!text.empty() && text.find('}') != std::string::npos) {
+        rapidjson::Document d;
+        d.Parse(text.c_str());
+        grpc_port = d["grpc_port"].GetInt();
+        control_port = d["control_port"].GetInt();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+  }
+  std::string control(const std::string& method, const std::string& target) { return http(control_port, method, target); }
+  std::uint64_t ops_done() {
+    rapidjson::Document d;
+    d.Parse(control("GET", "/status").c_str());
+    return d["ops_done"].GetUint64();
+  }
+};
+
+inline std::string normalize_json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  if (d.HasParseError()) return text;
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  d.Accept(w);
+  return b.GetString();
+}
+
+//! JSON-schema properties for a table as discover would report them (schema at op count 0).
+inline std::string properties_json(const emulator::Dataset& ds, std::size_t t, const std::vector<std::string>& extra) {
+  const auto schema = ds.schema(t, 0);
+  JsonBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  for (const auto& f : schema->fields) {
+    w.Key(f.name().c_str());
+    vitess::write_property_schema(
+        w, vitess::property_schema(f.column_type(), (f.flags() & query::NOT_NULL_FLAG) == 0, vitess::ValueOptions{}));
+  }
+  for (const auto& e : extra) {
+    w.Key(e.c_str());
+    w.StartObject();
+    w.Key("type");
+    w.StartArray();
+    w.String("null");
+    w.String("string");
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndObject();
+  return b.GetString();
+}
+
+struct StreamSpec {
+  std::string table;
+  std::string sync_mode;  //!< full_refresh | incremental
+  std::vector<std::string> extra_columns = {};
+};
+
+inline std::string catalog_json(const emulator::Dataset& ds, const std::vector<StreamSpec>& streams) {
+  std::string out = R"({"streams":[)";
+  bool first = true;
+  for (const auto& s : streams) {
+    const auto t = *ds.table_index(s.table);
+    if (!first) out += ",";
+    first = false;
+    out += R"({"stream":{"name":")" + s.table + R"(","namespace":")" + ds.config().keyspace +
+           R"(","json_schema":{"type":"object","properties":)" + properties_json(ds, t, s.extra_columns) +
+           R"(},"supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true,"is_resumable":true},"sync_mode":")" +
+           s.sync_mode + R"(","destination_sync_mode":"append"})";
+  }
+  return out + "]}";
+}
+
+//! The record `data` of a row image (catalog columns of schema version 0, in order), normalized.
+inline std::string expected_data(const emulator::Dataset& ds, std::size_t t, const query::Row& row,
+                                 const emulator::TableSchema& schema) {
+  const auto base = ds.schema(t, 0);
+  auto columns = vitess::make_columns(
+      [&] {
+        google::protobuf::RepeatedPtrField<query::Field> fs;
+        for (const auto& f : schema.fields) *fs.Add() = f;
+        return fs;
+      }(),
+      vitess::ValueOptions{}, true);
+  std::vector<std::uint32_t> selection;
+  for (const auto& f : base->fields) {
+    for (std::uint32_t i = 0; i < columns.size(); ++i) {
+      if (columns[i].name == f.name()) selection.push_back(i);
+    }
+  }
+  JsonBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  (void)vitess::write_row_members(w, columns, row, selection);
+  w.EndObject();
+  return normalize_json(b.GetString());
+}
+
+//! Every row of table t after g ops, rendered as expected record data.
+inline std::vector<std::string> expected_rows(const emulator::Dataset& ds, std::size_t t, std::uint64_t g) {
+  std::vector<std::string> out;
+  const auto schema = ds.schema(t, g);
+  for (std::uint64_t k = 1; k <= ds.max_key(t, g); ++k) {
+    if (auto row = ds.row(t, k, g)) out.push_back(expected_data(ds, t, *row, *schema));
+  }
+  return out;
+}
+
+//! `data` without the computed columns (_ab_cdc_*), normalized.
+inline std::string strip_cdc(const std::string& data) {
+  rapidjson::Document d;
+  d.Parse(data.c_str());
+  d.RemoveMember("_ab_cdc_updated_at");
+  d.RemoveMember("_ab_cdc_deleted_at");
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  d.Accept(w);
+  return b.GetString();
+}
+
+inline bool is_delete(const std::string& data) {
+  rapidjson::Document d;
+  d.Parse(data.c_str());
+  return d.HasMember("_ab_cdc_deleted_at") && !d["_ab_cdc_deleted_at"].IsNull();
+}
+
+//! The primary key of a record (values of the PK columns, joined).
+inline std::string key_of(const emulator::Dataset& ds, std::size_t t, const std::string& data) {
+  rapidjson::Document d;
+  d.Parse(data.c_str());
+  std::string key;
+  const auto schema = ds.schema(t, 0);
+  for (auto c : schema->pk_columns) {
+    const auto& v = d[schema->fields[c].name().c_str()];
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    v.Accept(w);
+    key += std::string(b.GetString()) + "|";
+  }
+  return key;
+}
+
+}  // namespace sv::e2e
