@@ -1,0 +1,617 @@
+// tests/vitess: the VStream client against an in-test gRPC server — stream, EOF, error classes,
+// auth header, request shape, backpressure, cancellation, deadline, idle timeout, peek, TLS.
+#include <doctest/doctest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "vitess/vstream_client.hpp"
+#include "vstream_test_server.hpp"
+
+using namespace sv::vitess;
+using sv::vitess::test::Script;
+using sv::vitess::test::TestServer;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs one coroutine to completion on a fresh io_context (bounded by `limit`), rethrowing failures.
+template <class F>
+void run_async(F&& body, std::chrono::seconds limit = 20s) {
+  asio::io_context io;
+  std::exception_ptr failure;
+  bool finished = false;
+  asio::any_io_executor ex = io.get_executor();  // an lvalue (GCC 12 coroutine temporaries)
+  asio::co_spawn(io, std::forward<F>(body)(ex), [&](std::exception_ptr e) {
+    failure = e;
+    finished = true;
+  });
+  io.run_for(limit);
+  REQUIRE_MESSAGE(finished, "coroutine did not finish in time");
+  if (failure) std::rethrow_exception(failure);
+}
+
+vtgate::VStreamResponse response_with(std::initializer_list<binlogdata::VEventType> types, std::string statement = {}) {
+  vtgate::VStreamResponse r;
+  for (auto t : types) {
+    auto* ev = r.add_events();
+    ev->set_type(t);
+    if (!statement.empty()) ev->set_statement(statement);
+  }
+  return r;
+}
+
+vtgate::VStreamResponse vgtid_response(std::string ks, std::string shard, std::string gtid) {
+  vtgate::VStreamResponse r;
+  auto* ev = r.add_events();
+  ev->set_type(binlogdata::VGTID);
+  auto* sg = ev->mutable_vgtid()->add_shard_gtids();
+  sg->set_keyspace(ks);
+  sg->set_shard(shard);
+  sg->set_gtid(gtid);
+  return r;
+}
+
+ChannelOptions plain_options(int port) {
+  ChannelOptions o;
+  o.host = "127.0.0.1";
+  o.port = static_cast<std::uint16_t>(port);
+  o.tls_mode = TlsMode::disabled;
+  o.username = "user";
+  o.password = "pass";
+  return o;
+}
+
+std::shared_ptr<VStreamClient> make_client(const ChannelOptions& o) {
+  auto c = VStreamClient::create(o);
+  REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().message));
+  return *c;
+}
+
+vtgate::VStreamRequest simple_request() {
+  ShardStart s{"shop", "-80", "", {}};
+  std::vector<std::string> tables{"customers"};
+  return build_vstream_request(std::span(&s, 1), tables, {});
+}
+
+// Drains a stream, collecting statements of the first event of each response, and its end.
+asio::awaitable<std::pair<std::vector<std::string>, StreamItem>> drain(VStream& s, std::size_t limit = 10000) {
+  std::vector<std::string> got;
+  for (std::size_t i = 0; i < limit; ++i) {
+    StreamItem item = co_await s.next();
+    if (auto* r = std::get_if<vtgate::VStreamResponse>(&item)) {
+      got.push_back(r->events_size() ? r->events(0).statement() : "<empty>");
+      continue;
+    }
+    co_return std::make_pair(std::move(got), std::move(item));
+  }
+  co_return std::make_pair(std::move(got), StreamItem{StreamEof{}});
+}
+
+}  // namespace
+
+TEST_CASE("vstream: request built as the Go connector builds it") {
+  binlogdata::TableLastPK pk;
+  pk.set_table_name("customers");
+  pk.mutable_lastpk()->add_fields()->set_name("id");
+  std::vector<ShardStart> shards{{"shop", "-80", "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-5", {pk}},
+                                 {"shop", "80-", "", {}}};
+  std::vector<std::string> tables{"customers", "we`ird"};
+  VStreamRequestOptions o;
+  o.tablet_type = tablet_type_from(true, false);
+  o.cells = default_cells_for_host("abc.us-east-2.connect.psdb.cloud");
+  auto req = build_vstream_request(shards, tables, o);
+  CHECK(req.tablet_type() == topodata::REPLICA);
+  CHECK(req.flags().minimize_skew());
+  CHECK(req.flags().cells() == "planetscale_operator_default");
+  CHECK(req.flags().heartbeat_interval() == 0);
+  REQUIRE(req.vgtid().shard_gtids_size() == 2);
+  CHECK(req.vgtid().shard_gtids(0).keyspace() == "shop");
+  CHECK(req.vgtid().shard_gtids(0).shard() == "-80");
+  CHECK(req.vgtid().shard_gtids(0).gtid() == "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-5");
+  REQUIRE(req.vgtid().shard_gtids(0).table_p_ks_size() == 1);
+  CHECK(req.vgtid().shard_gtids(0).table_p_ks(0).table_name() == "customers");
+  CHECK(req.vgtid().shard_gtids(0).table_p_ks(0).lastpk().fields(0).name() == "id");
+  CHECK(req.vgtid().shard_gtids(1).gtid().empty());
+  CHECK(req.vgtid().shard_gtids(1).table_p_ks_size() == 0);
+  REQUIRE(req.filter().rules_size() == 2);
+  CHECK(req.filter().rules(0).match() == "customers");
+  CHECK(req.filter().rules(0).filter() == "SELECT * FROM `customers`");
+  CHECK(req.filter().rules(1).match() == "we`ird");
+  CHECK(req.filter().rules(1).filter() == "SELECT * FROM `we``ird`");
+
+  CHECK(tablet_type_from(false, false) == TabletType::primary);
+  CHECK(tablet_type_from(true, true) == TabletType::rdonly);
+  VStreamRequestOptions rdonly;
+  rdonly.tablet_type = TabletType::rdonly;
+  CHECK(build_vstream_request({}, {}, rdonly).tablet_type() == topodata::RDONLY);
+  CHECK(build_vstream_request({}, {}, {}).tablet_type() == topodata::PRIMARY);
+  CHECK(default_cells_for_host("vtgate.internal").empty());
+  CHECK(default_cells_for_host("aws.connect.psdb.cloud") == "planetscale_operator_default");
+  CHECK(VStreamClient::basic_auth_header("user", "pass") == "Basic dXNlcjpwYXNz");
+  CHECK(VStreamClient::basic_auth_header("us:er", "p\xC3\xA4ss") == "Basic dXM6ZXI6cMOkc3M=");
+}
+
+TEST_CASE("vstream: status classification table") {
+  using C = grpc::StatusCode;
+  using F = sv::FailureType;
+  struct Case { C code; std::string message; F type; };
+  const Case cases[] = {
+      {C::UNAVAILABLE, "connection refused", F::transient_error},
+      {C::UNAVAILABLE, "Ssl handshake failed: CERTIFICATE_VERIFY_FAILED", F::config_error},
+      {C::DEADLINE_EXCEEDED, "Deadline Exceeded", F::transient_error},
+      {C::RESOURCE_EXHAUSTED, "too many streams", F::transient_error},
+      {C::RESOURCE_EXHAUSTED, "Received message larger than max (200 vs. 100)", F::system_error},
+      {C::ABORTED, "aborted", F::transient_error},
+      {C::INTERNAL, "Received RST_STREAM with error code 2", F::transient_error},
+      {C::INTERNAL, "vttablet: bad things", F::system_error},
+      {C::UNKNOWN, "transport is closing", F::transient_error},
+      {C::UNKNOWN, "read tcp: connection reset by peer", F::transient_error},
+      {C::UNKNOWN, "vtgate: syntax error", F::system_error},
+      {C::UNAUTHENTICATED, "bad password", F::config_error},
+      {C::PERMISSION_DENIED, "not allowed", F::config_error},
+      {C::INVALID_ARGUMENT, "unknown table", F::config_error},
+      {C::NOT_FOUND, "keyspace nope not found", F::config_error},
+      {C::FAILED_PRECONDITION, "GTIDSet Mismatch: requested position has purged GTIDs", F::config_error},
+      {C::FAILED_PRECONDITION, "tablet not serving", F::transient_error},
+      {C::UNIMPLEMENTED, "unknown service", F::config_error},
+      {C::CANCELLED, "server shutting down", F::transient_error},
+      {C::DATA_LOSS, "x", F::system_error},
+      {C::OUT_OF_RANGE, "x", F::system_error},
+      {C::ALREADY_EXISTS, "x", F::system_error},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.message);
+    auto e = classify_status(grpc::Status(c.code, c.message));
+    CHECK(e.code == c.code);
+    CHECK(e.message == c.message);
+    CHECK(e.failure_type == c.type);
+    CHECK(e.cause == EndCause::server);
+  }
+  auto err = classify_status(grpc::Status(C::UNAVAILABLE, "down")).to_error();
+  CHECK(err.type == sv::FailureType::transient_error);
+  CHECK(err.message == "VStream failed: UNAVAILABLE: down");
+  CHECK(err.internal == "grpc status 14 (UNAVAILABLE), cause server");
+}
+
+TEST_CASE("vstream: normal stream, EOF, auth header, request on the wire") {
+  TestServer srv;
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    for (int i = 0; i < 5; ++i) s.responses.push_back(response_with({binlogdata::BEGIN}, "m" + std::to_string(i)));
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request());
+    auto [got, end] = co_await drain(s);
+    CHECK(got == std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"});
+    CHECK(std::holds_alternative<StreamEof>(end));
+    // after the end, next() keeps saying so
+    CHECK(std::holds_alternative<StreamEof>(co_await s.next()));
+  });
+  std::lock_guard lock(srv.service.mu);
+  REQUIRE(srv.service.auth_headers.size() == 1);
+  CHECK(srv.service.auth_headers[0] == "Basic dXNlcjpwYXNz");
+  CHECK(srv.service.requests[0].SerializeAsString() == simple_request().SerializeAsString());
+}
+
+TEST_CASE("vstream: server errors arrive classified after the data") {
+  using C = grpc::StatusCode;
+  struct Case { C code; std::string message; sv::FailureType type; };
+  const Case cases[] = {
+      {C::UNAVAILABLE, "tablet went away", sv::FailureType::transient_error},
+      {C::DEADLINE_EXCEEDED, "server deadline", sv::FailureType::transient_error},
+      {C::RESOURCE_EXHAUSTED, "throttled", sv::FailureType::transient_error},
+      {C::ABORTED, "reparent", sv::FailureType::transient_error},
+      {C::INTERNAL, "stream reset", sv::FailureType::transient_error},
+      {C::UNKNOWN, "connection reset by peer", sv::FailureType::transient_error},
+      {C::UNAUTHENTICATED, "invalid credentials", sv::FailureType::config_error},
+      {C::PERMISSION_DENIED, "vstream not allowed", sv::FailureType::config_error},
+      {C::INVALID_ARGUMENT, "table 'x' not found", sv::FailureType::config_error},
+      {C::NOT_FOUND, "keyspace shop not found", sv::FailureType::config_error},
+      {C::INTERNAL, "unexpected", sv::FailureType::system_error},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.message);
+    TestServer srv;
+    srv.service.script_for = [&](const vtgate::VStreamRequest&) {
+      Script s;
+      s.responses.push_back(response_with({binlogdata::BEGIN}, "before"));
+      s.final_status = grpc::Status(c.code, c.message);
+      return s;
+    };
+    auto client = make_client(plain_options(srv.port));
+    run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+      VStream s = client->open(ex, simple_request());
+      auto [got, end] = co_await drain(s);
+      CHECK(got == std::vector<std::string>{"before"});
+      auto* e = std::get_if<StreamError>(&end);
+      REQUIRE(e != nullptr);
+      CHECK(e->code == c.code);
+      CHECK(e->message == c.message);
+      CHECK(e->cause == EndCause::server);
+      CHECK(e->failure_type == c.type);
+    });
+  }
+}
+
+TEST_CASE("vstream: unreachable server is a transient UNAVAILABLE") {
+  int port;
+  {
+    TestServer srv;  // grab a free port, then close it
+    port = srv.port;
+  }
+  auto client = make_client(plain_options(port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request(), CallOptions{5s, {}});
+    StreamItem item = co_await s.next();
+    auto* e = std::get_if<StreamError>(&item);
+    REQUIRE(e != nullptr);
+    CHECK(e->code == grpc::StatusCode::UNAVAILABLE);
+    CHECK(e->transient());
+  });
+}
+
+TEST_CASE("vstream: backpressure — a consumer that does not read stops the server") {
+  TestServer srv;
+  constexpr int kMessages = 200;
+  const std::string payload(256 * 1024, 'x');
+  srv.service.script_for = [&](const vtgate::VStreamRequest&) {
+    Script s;
+    for (int i = 0; i < kMessages; ++i) {
+      auto r = response_with({binlogdata::ROW}, payload);
+      r.mutable_events(0)->set_timestamp(i);
+      s.responses.push_back(std::move(r));
+    }
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  int stalled_at = -1;
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request());
+    StreamItem first = co_await s.next();
+    REQUIRE(std::holds_alternative<vtgate::VStreamResponse>(first));
+    // Stop reading. The server must stall well before the end (flow control), and stay stalled.
+    asio::steady_timer t(ex);
+    t.expires_after(800ms);
+    co_await t.async_wait(asio::use_awaitable);
+    int a = srv.service.writes_done.load();
+    t.expires_after(400ms);
+    co_await t.async_wait(asio::use_awaitable);
+    int b = srv.service.writes_done.load();
+    stalled_at = b;
+    CHECK(a == b);
+    CHECK(b < kMessages / 2);
+    // Now read everything, in order.
+    std::int64_t expect = 1;
+    for (;;) {
+      StreamItem item = co_await s.next();
+      if (auto* r = std::get_if<vtgate::VStreamResponse>(&item)) {
+        CHECK(r->events(0).timestamp() == expect);
+        CHECK(r->events(0).statement().size() == payload.size());
+        ++expect;
+        continue;
+      }
+      CHECK(std::holds_alternative<StreamEof>(item));
+      break;
+    }
+    CHECK(expect == kMessages);
+  });
+  MESSAGE("server stalled after " << stalled_at << " of " << kMessages << " 256 KiB messages");
+  CHECK(srv.service.writes_done.load() == kMessages);
+}
+
+TEST_CASE("vstream: cancellation reaches the server") {
+  TestServer srv;
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses.push_back(response_with({binlogdata::BEGIN}, "one"));
+    s.stall = true;
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request());
+    StreamItem first = co_await s.next();
+    REQUIRE(std::holds_alternative<vtgate::VStreamResponse>(first));
+    // cancel while next() is waiting
+    asio::steady_timer t(ex);
+    t.expires_after(100ms);
+    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
+      co_await t.async_wait(asio::use_awaitable);
+      s.cancel();
+    }, asio::detached);
+    StreamItem item = co_await s.next();
+    auto* e = std::get_if<StreamError>(&item);
+    REQUIRE(e != nullptr);
+    CHECK(e->code == grpc::StatusCode::CANCELLED);
+    CHECK(e->cause == EndCause::cancelled);
+    CHECK(e->transient());
+  });
+  for (int i = 0; i < 100 && srv.service.done.load() < 1; ++i) std::this_thread::sleep_for(20ms);
+  CHECK(srv.service.cancels.load() == 1);
+  CHECK(srv.service.done.load() == 1);
+}
+
+TEST_CASE("vstream: cancelling the awaiting coroutine cancels the stream") {
+  TestServer srv;
+  srv.service.script_for = [](const vtgate::VStreamRequest&) { return Script{{}, grpc::Status::OK, true}; };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    VStream s = client->open(ex, simple_request());
+    asio::steady_timer t(ex);
+    t.expires_after(150ms);
+    auto r = co_await (s.next() || t.async_wait(asio::use_awaitable));
+    CHECK(r.index() == 3);  // the timer won (StreamItem alternatives are flattened in)
+    StreamItem item = co_await s.next();
+    auto* e = std::get_if<StreamError>(&item);
+    REQUIRE(e != nullptr);
+    CHECK(e->cause == EndCause::cancelled);
+  });
+  for (int i = 0; i < 100 && srv.service.done.load() < 1; ++i) std::this_thread::sleep_for(20ms);
+  CHECK(srv.service.cancels.load() == 1);
+}
+
+TEST_CASE("vstream: destroying an open stream cancels it") {
+  TestServer srv;
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses.push_back(response_with({binlogdata::BEGIN}, "one"));
+    s.stall = true;
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    {
+      VStream s = client->open(ex, simple_request());
+      StreamItem first = co_await s.next();
+      CHECK(std::holds_alternative<vtgate::VStreamResponse>(first));
+    }
+    asio::steady_timer t(ex);
+    for (int i = 0; i < 100 && srv.service.done.load() < 1; ++i) {
+      t.expires_after(20ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+  });
+  CHECK(srv.service.cancels.load() == 1);
+  CHECK(srv.service.done.load() == 1);
+}
+
+TEST_CASE("vstream: call deadline and idle timeout") {
+  TestServer srv;
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses.push_back(response_with({binlogdata::BEGIN}, "one"));
+    s.stall = true;
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto started = std::chrono::steady_clock::now();
+    VStream s = client->open(ex, simple_request(), CallOptions{300ms, {}});
+    auto [got, end] = co_await drain(s);
+    CHECK(got == std::vector<std::string>{"one"});
+    auto* e = std::get_if<StreamError>(&end);
+    REQUIRE(e != nullptr);
+    CHECK(e->code == grpc::StatusCode::DEADLINE_EXCEEDED);
+    CHECK(e->cause == EndCause::deadline);
+    CHECK(e->transient());
+    CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+  });
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request(), CallOptions{{}, 200ms});
+    auto [got, end] = co_await drain(s);
+    CHECK(got == std::vector<std::string>{"one"});
+    auto* e = std::get_if<StreamError>(&end);
+    REQUIRE(e != nullptr);
+    CHECK(e->code == grpc::StatusCode::DEADLINE_EXCEEDED);
+    CHECK(e->cause == EndCause::idle_timeout);
+    CHECK(e->message == "no VStream message for 200 ms");
+    CHECK(e->transient());
+  });
+  for (int i = 0; i < 100 && srv.service.done.load() < 2; ++i) std::this_thread::sleep_for(20ms);
+  CHECK(srv.service.done.load() == 2);
+}
+
+TEST_CASE("vstream: peek_current_position") {
+  TestServer srv;
+  std::atomic<int> mode{0};
+  srv.service.script_for = [&](const vtgate::VStreamRequest& req) {
+    Script s;
+    CHECK(req.vgtid().shard_gtids(0).gtid() == "current");
+    switch (mode.load()) {
+      case 0:  // an empty response first, then the position
+        s.responses.push_back(vtgate::VStreamResponse{});
+        s.responses.push_back(vgtid_response("shop", "-80", "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-42"));
+        s.stall = true;
+        break;
+      case 1:  // events without a VGTID
+        s.responses.push_back(response_with({binlogdata::BEGIN, binlogdata::COMMIT}));
+        s.stall = true;
+        break;
+      case 2:  // nothing at all
+        s.stall = true;
+        break;
+      case 3:
+        s.final_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no vstream for you");
+        break;
+    }
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  std::vector<std::string> tables{"customers"};
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    // Arguments are lvalues on purpose: GCC 12 mishandles braced prvalue temporaries that live
+    // across a co_await in the caller coroutine.
+    VStreamRequestOptions opts;
+    mode = 0;
+    auto pos = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
+    REQUIRE_MESSAGE(pos.ok(), (pos.ok() ? "" : pos.error().message));
+    CHECK(*pos == "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-42");
+
+    mode = 1;
+    auto none = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.error().message == "the first VStream response for shop/-80 at 'current' has events but no VGTID");
+    CHECK(none.error().type == sv::FailureType::system_error);
+
+    mode = 2;
+    auto slow = co_await client->peek_current_position(ex, "shop", "-80", tables, opts, 300ms);
+    REQUIRE_FALSE(slow.ok());
+    CHECK(slow.error().type == sv::FailureType::transient_error);
+    CHECK(slow.error().message.find("could not read the current position of shop/-80: VStream call deadline passed") == 0);
+
+    mode = 3;
+    auto denied = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
+    REQUIRE_FALSE(denied.ok());
+    CHECK(denied.error().type == sv::FailureType::config_error);
+    CHECK(denied.error().message ==
+          "could not read the current position of shop/-80: VStream failed: PERMISSION_DENIED: no vstream for you");
+  });
+  std::lock_guard lock(srv.service.mu);
+  REQUIRE(srv.service.requests.size() == 4);
+  CHECK(srv.service.requests[0].filter().rules(0).filter() == "SELECT * FROM `customers`");
+}
+
+// ---- TLS --------------------------------------------------------------------------------------
+
+namespace {
+
+struct Pki {
+  std::filesystem::path dir;
+  std::string ca, other_ca, server_cert, server_key;
+
+  static std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+  Pki() {
+    char tmpl[] = "/tmp/sv-vstream-tls-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    std::string d = dir.string();
+    std::string script =
+        "set -e; cd '" + d + "'; "
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null; "
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null; "
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=vtgate.test 2>/dev/null; "
+        "printf 'subjectAltName=DNS:vtgate.test,IP:127.0.0.1\\n' > ext.cnf; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+        "-extfile ext.cnf 2>/dev/null";
+    int rc = std::system(("bash -c \"" + script + "\"").c_str());
+    REQUIRE_MESSAGE(rc == 0, "openssl failed");
+    ca = slurp(dir / "ca.pem");
+    other_ca = slurp(dir / "other.pem");
+    server_cert = slurp(dir / "server.pem");
+    server_key = slurp(dir / "server.key");
+  }
+  ~Pki() { std::filesystem::remove_all(dir); }
+
+  std::shared_ptr<grpc::ServerCredentials> server_creds() const {
+    grpc::SslServerCredentialsOptions o;
+    o.pem_key_cert_pairs.push_back({server_key, server_cert});
+    return grpc::SslServerCredentials(o);
+  }
+};
+
+// Opens one stream with `o` and returns its first item (the scripted server sends one message).
+StreamItem first_item(const ChannelOptions& o) {
+  StreamItem out = StreamEof{};
+  auto client = make_client(o);
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request(), CallOptions{10s, {}});
+    out = co_await s.next();
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("vstream: TLS modes") {
+  Pki pki;
+  TestServer srv(pki.server_creds());
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses.push_back(response_with({binlogdata::BEGIN}, "tls"));
+    return s;
+  };
+  auto with = [&](TlsMode mode, std::string ca, std::string name = {}) {
+    ChannelOptions o = plain_options(srv.port);
+    o.tls_mode = mode;
+    o.ca_certificate = std::move(ca);
+    o.tls_server_name = std::move(name);
+    return first_item(o);
+  };
+  auto is_message = [](const StreamItem& i) {
+    auto* r = std::get_if<vtgate::VStreamResponse>(&i);
+    return r && r->events(0).statement() == "tls";
+  };
+  auto tls_error = [](const StreamItem& i) {
+    auto* e = std::get_if<StreamError>(&i);
+    if (!e) return std::string("no error");
+    CHECK(e->code == grpc::StatusCode::UNAVAILABLE);
+    return std::string(sv::to_string(e->failure_type));
+  };
+
+  SUBCASE("required: encrypted, any certificate") { CHECK(is_message(with(TlsMode::required, ""))); }
+  SUBCASE("required ignores a wrong CA") { CHECK(is_message(with(TlsMode::required, pki.other_ca))); }
+  SUBCASE("verify_ca with the right CA") { CHECK(is_message(with(TlsMode::verify_ca, pki.ca))); }
+  SUBCASE("verify_ca does not check the name") {
+    CHECK(is_message(with(TlsMode::verify_ca, pki.ca, "wrong.example")));
+  }
+  SUBCASE("verify_ca with a wrong CA fails as config_error") {
+    CHECK(tls_error(with(TlsMode::verify_ca, pki.other_ca)) == "config_error");
+  }
+  SUBCASE("verify_identity with the right CA and name (IP SAN)") {
+    CHECK(is_message(with(TlsMode::verify_identity, pki.ca)));
+  }
+  SUBCASE("verify_identity with the DNS name") {
+    CHECK(is_message(with(TlsMode::verify_identity, pki.ca, "vtgate.test")));
+  }
+  SUBCASE("verify_identity with a wrong name fails as config_error") {
+    CHECK(tls_error(with(TlsMode::verify_identity, pki.ca, "wrong.example")) == "config_error");
+  }
+  SUBCASE("verify_identity with a wrong CA fails as config_error") {
+    CHECK(tls_error(with(TlsMode::verify_identity, pki.other_ca)) == "config_error");
+  }
+  SUBCASE("verify_identity with system roots rejects a private CA") {
+    CHECK(tls_error(with(TlsMode::verify_identity, "")) == "config_error");
+  }
+  SUBCASE("plaintext client against a TLS server fails, transient") {
+    auto item = with(TlsMode::disabled, "");
+    REQUIRE(std::holds_alternative<StreamError>(item));
+    CHECK(std::get<StreamError>(item).code == grpc::StatusCode::UNAVAILABLE);
+  }
+}
+
+TEST_CASE("vstream: channel option validation") {
+  ChannelOptions o;
+  o.host = "";
+  CHECK(VStreamClient::create(o).error().message == "host is empty");
+  o.host = "h";
+  o.ca_certificate = "not pem";
+  CHECK(VStreamClient::create(o).error().message ==
+        "ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
+  CHECK(parse_tls_mode("verify_ca").value() == TlsMode::verify_ca);
+  CHECK(parse_tls_mode("preferred").error().message ==
+        "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
+  o.ca_certificate.clear();
+  o.host = "::1";
+  o.port = 15991;
+  CHECK(VStreamClient::create(o).value()->target() == "[::1]:15991");
+}
