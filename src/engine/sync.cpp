@@ -106,6 +106,21 @@ struct StreamRun {
   bool resharding = false;
   std::set<EventStream*> open_streams;
   std::set<std::string> warned_columns;
+  //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
+  //! stream is still handing to the emitter (they would be printed before it, uncovered).
+  std::unique_ptr<Slots> push_lock;
+};
+
+//! Holds a Slots permit for a scope.
+class SlotGuard {
+ public:
+  explicit SlotGuard(Slots& s) : s_(s) {}
+  ~SlotGuard() { s_.release(); }
+  SlotGuard(const SlotGuard&) = delete;
+  SlotGuard& operator=(const SlotGuard&) = delete;
+
+ private:
+  Slots& s_;
 };
 
 }  // namespace
@@ -139,6 +154,7 @@ class Sync {
       r.decoder.include_metadata = in_.config.include_metadata;
       r.decoder.capture_deletes = in_.config.capture_deletes;
       r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
+      r.push_lock = std::make_unique<Slots>(io_.get_executor(), 1);
     }
     Latch all(io_.get_executor());
     for (auto& r : runs_) {
@@ -448,6 +464,8 @@ class Sync {
   //! Hands a committed chunk to the emitter; adds the stream's STATE when a checkpoint is due.
   awaitable<bool> commit(StreamRun& r, Commit& c) {
     if (r.failure) co_return false;
+    co_await r.push_lock->acquire();
+    SlotGuard guard(*r.push_lock);
     const bool due = r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
                      Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds);
     if (!due) {
@@ -479,6 +497,8 @@ class Sync {
   }
 
   awaitable<void> checkpoint(StreamRun& r, bool blank = false) {
+    co_await r.push_lock->acquire();
+    SlotGuard guard(*r.push_lock);
     airbyte::Batch batch(r.index, std::string(), 0, airbyte::BatchCursor(state_of(r, blank)));
     r.records_since_state = 0;
     r.changed_since_state = false;

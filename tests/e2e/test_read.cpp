@@ -135,6 +135,65 @@ emulator::DatasetConfig dataset(std::vector<std::string> tables, std::uint64_t r
   return c;
 }
 
+//! What a killed read printed, per stream: the records its last STATE covers, and whether the
+//! stream reached COMPLETE.
+struct Killed {
+  std::string out;
+  std::map<std::string, std::vector<std::string>> covered;
+  std::map<std::string, bool> complete;
+};
+
+//! Runs a read and SIGKILLs it once `kill_at_bytes` bytes were printed or `kill_after` passed.
+Killed run_and_kill(const Emulator& emu, const std::string& catalog, const std::string& config,
+                    std::size_t kill_at_bytes, std::chrono::milliseconds kill_after) {
+  TempDir dir;
+  write_file(dir.file("config.json"), config_json(emu, config));
+  write_file(dir.file("catalog.json"), catalog);
+  Killed k;
+  std::string& out = k.out;
+  {
+    Child c = Child::spawn(read_args(dir, false), "", dir.file("err"), true);
+    char buf[4096];
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::seconds(30);
+    while (out.size() < kill_at_bytes && std::chrono::steady_clock::now() < deadline &&
+           std::chrono::steady_clock::now() - start < kill_after) {
+      pollfd p{c.stdout_pipe, POLLIN, 0};
+      if (::poll(&p, 1, 5) <= 0) continue;
+      const ssize_t n = ::read(c.stdout_pipe, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    c.kill_now();
+    ssize_t n;
+    while ((n = ::read(c.stdout_pipe, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  out.resize(out.rfind('\n') + 1);  // what the platform got: complete lines only
+  std::map<std::string, std::vector<std::string>> seen;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    const std::string type = d["type"].GetString();
+    if (type == "RECORD") {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      d["record"]["data"].Accept(w);
+      seen[d["record"]["stream"].GetString()].push_back(b.GetString());
+    } else if (type == "STATE") {
+      const std::string name = d["state"]["stream"]["stream_descriptor"]["name"].GetString();
+      auto& s = seen[name];
+      k.covered[name].insert(k.covered[name].end(), s.begin(), s.end());
+      s.clear();
+    } else if (type == "TRACE" && std::string(d["trace"]["type"].GetString()) == "STREAM_STATUS" &&
+               std::string(d["trace"]["stream_status"]["status"].GetString()) == "COMPLETE") {
+      k.complete[d["trace"]["stream_status"]["stream_descriptor"]["name"].GetString()] = true;
+    }
+  }
+  return k;
+}
+
 }  // namespace
 
 TEST_CASE("three streams × 4 shards: full refresh and incremental give exactly the table rows") {
@@ -145,7 +204,7 @@ TEST_CASE("three streams × 4 shards: full refresh and incremental give exactly 
   auto r = read(emu, catalog, "", R"("checkpoint_interval_records":100)");
   CHECK(r.exit_code == 0);
   for (const char* t : {"all_types", "customers", "order_items"}) {
-    INFO("table ", t);
+    INFO("table ", std::string(t));
     CHECK(normalized(r.records(t)) == sorted(expected_rows(ds, *ds.table_index(t), 0)));
     CHECK(r.statuses(t).back() == "COMPLETE");
     CHECK(r.report.streams.at(std::string("commerce.") + t).states.size() >= 2);
@@ -164,7 +223,7 @@ TEST_CASE("incremental with a concurrent write load: the next sync catches up, e
   auto second = read(emu, catalog, state_file(first.out));
   CHECK(second.exit_code == 0);
   for (const char* t : {"customers", "order_items"}) {
-    INFO("table ", t);
+    INFO("table ", std::string(t));
     const auto ti = *ds.table_index(t);
     std::map<std::string, std::string> image;
     replay(ds, ti, first.records(t), image);
@@ -210,7 +269,7 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
       if (c.succeeds) {
         CHECK(r.exit_code == 0);
         for (const char* t : {"customers", "order_items"}) {
-          INFO("table ", t);
+          INFO("table ", std::string(t));
           CHECK(normalized(r.records(t)) == sorted(expected_rows(ds, *ds.table_index(t), 0)));
         }
       } else {
@@ -235,57 +294,15 @@ TEST_CASE("SIGKILL at seeded points, then resume from the last STATE: every row 
     CAPTURE(seed);
     std::mt19937 rng(seed);
     const std::size_t kill_at = total / 20 + rng() % (total * 9 / 10);
-    TempDir dir;
-    write_file(dir.file("config.json"), config_json(emu, config));
-    write_file(dir.file("catalog.json"), catalog);
-    std::string out;
-    {
-      Child c = Child::spawn(read_args(dir, false), "", dir.file("err"), true);
-      char buf[4096];
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (out.size() < kill_at && std::chrono::steady_clock::now() < deadline) {
-        pollfd p{c.stdout_pipe, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        const ssize_t n = ::read(c.stdout_pipe, buf, sizeof buf);
-        if (n <= 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-      }
-      c.kill_now();
-      ssize_t n;
-      while ((n = ::read(c.stdout_pipe, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-    }
-    out.resize(out.rfind('\n') + 1);  // what the platform got: complete lines only
-    // Records of each stream up to its last STATE (what that STATE covers).
-    std::map<std::string, std::vector<std::string>> covered, seen;
-    std::map<std::string, bool> complete;
-    {
-      std::istringstream in(out);
-      std::string line;
-      while (std::getline(in, line)) {
-        rapidjson::Document d;
-        d.Parse(line.c_str());
-        const std::string type = d["type"].GetString();
-        if (type == "RECORD") {
-          rapidjson::StringBuffer b;
-          rapidjson::Writer<rapidjson::StringBuffer> w(b);
-          d["record"]["data"].Accept(w);
-          seen[d["record"]["stream"].GetString()].push_back(b.GetString());
-        } else if (type == "STATE") {
-          const std::string name = d["state"]["stream"]["stream_descriptor"]["name"].GetString();
-          auto& s = seen[name];
-          covered[name].insert(covered[name].end(), s.begin(), s.end());
-          s.clear();
-        } else if (type == "TRACE" && std::string(d["trace"]["type"].GetString()) == "STREAM_STATUS" &&
-                   std::string(d["trace"]["stream_status"]["status"].GetString()) == "COMPLETE") {
-          complete[d["trace"]["stream_status"]["stream_descriptor"]["name"].GetString()] = true;
-        }
-      }
-    }
+    Killed k = run_and_kill(emu, catalog, config, kill_at, std::chrono::seconds(30));
+    auto& covered = k.covered;
+    auto& complete = k.complete;
+    const std::string& out = k.out;
     const std::string state = state_file(out);
     auto resumed = read(emu, catalog, state == "[]" ? "" : state, config);
     REQUIRE(resumed.exit_code == 0);
     for (const char* t : {"customers", "order_items"}) {
-      INFO("table ", t, " killed at byte ", kill_at, " of ", total);
+      INFO("table ", std::string(t), " killed at byte ", kill_at, " of ", total);
       const auto want = sorted(expected_rows(ds, *ds.table_index(t), 0));
       if (complete[t] && std::string(t) == "order_items") {
         // A finished full refresh ends with fresh cursors: the retry copies it again (documented).
@@ -294,7 +311,19 @@ TEST_CASE("SIGKILL at seeded points, then resume from the last STATE: every row 
       } else {
         auto both = covered[t];
         both.insert(both.end(), resumed.records(t).begin(), resumed.records(t).end());
-        CHECK(normalized(both) == want);
+        const auto got = normalized(both);
+        CHECK(got == want);
+        if (got != want) {
+          std::vector<std::string> missing, extra;
+          std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+          std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+          MESSAGE("covered ", covered[t].size(), " resumed ", resumed.records(t).size(), " want ", want.size(),
+                  " missing ", missing.size(), " extra ", extra.size(), " first extra ",
+                  extra.empty() ? std::string() : extra[0], " first missing ",
+                  missing.empty() ? std::string() : missing[0]);
+          write_file("/tmp/sv_kill_out_" + std::string(t) + ".jsonl", out);
+          write_file("/tmp/sv_kill_resumed_" + std::string(t) + ".jsonl", resumed.out);
+        }
       }
     }
   }
@@ -407,4 +436,36 @@ TEST_CASE("a DDL between syncs: selected columns go on, the new column is left o
   CHECK(got.size() == want.size());
   CHECK(second.err.find("note1") != std::string::npos);
   CHECK(second.err.find("Refresh the source schema") != std::string::npos);
+}
+
+TEST_CASE("SIGKILL during a write load, resume with use_gtid_with_table_pks: every change exactly once") {
+  const std::vector<std::string> cdc{"_ab_cdc_updated_at", "_ab_cdc_deleted_at"};
+  for (unsigned seed : {11u, 12u, 13u}) {
+    CAPTURE(seed);
+    std::mt19937 rng(seed);
+    Emulator emu(dataset({"customers", "order_items"}, 1500),
+                 {"--copy-packet-bytes=3000", "--write-rate=3000", "--write-max=2400"});
+    emulator::Dataset ds(emu.data);
+    const auto catalog = catalog_json(ds, {{"customers", "incremental", cdc}, {"order_items", "incremental", cdc}});
+    const std::string config = R"("checkpoint_interval_records":100,"use_gtid_with_table_pks":true)";
+    const auto kill_after = std::chrono::milliseconds(30 + rng() % 500);
+    Killed k = run_and_kill(emu, catalog, config, SIZE_MAX, kill_after);
+    for (int i = 0; i < 500 && emu.ops_done() < 2400; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(emu.ops_done() == 2400);
+    const std::string state = state_file(k.out);
+    auto resumed = read(emu, catalog, state == "[]" ? "" : state, config);
+    REQUIRE(resumed.exit_code == 0);
+    for (const char* t : {"customers", "order_items"}) {
+      INFO("table ", std::string(t), " killed after ", kill_after.count(), " ms");
+      const auto ti = *ds.table_index(t);
+      std::map<std::string, std::string> image;
+      replay(ds, ti, k.covered[t], image);
+      replay(ds, ti, resumed.records(t), image);
+      CHECK(values(image) == sorted(expected_rows(ds, ti, 2400)));
+      std::vector<std::string> all = k.covered[t];
+      all.insert(all.end(), resumed.records(t).begin(), resumed.records(t).end());
+      std::set<std::string> unique(all.begin(), all.end());
+      CHECK(unique.size() == all.size());
+    }
+  }
 }

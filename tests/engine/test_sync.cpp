@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -47,7 +48,7 @@ struct Output {
 };
 
 Output run(FakeSource& src, const std::string& config_extra, const std::string& catalog_text,
-           const std::string& state_text = "") {
+           const std::string& state_text = "", std::size_t emitter_queue = 16) {
   const std::string cfg_text = R"({"host":"h","database":"ks","username":"u","password":"p")" +
                                (config_extra.empty() ? std::string() : "," + config_extra) + "}";
   auto config = airbyte::parse_config(cfg_text);
@@ -71,6 +72,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.retry_base = std::chrono::milliseconds(1);
     opt.retry_max = std::chrono::milliseconds(5);
     opt.jitter_seed = 7;
+    opt.emitter_queue = emitter_queue;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
     ReadInputs in{*config, *catalog, state};
@@ -486,4 +488,43 @@ TEST_CASE("a state whose shards are no longer served follows the journal first")
   CHECK(cursors_of(o.stream().states.back()) ==
         std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 1) + "|-"},
                                            {"40-", position(f.src.shards["40-"], 1) + "|-"}});
+}
+
+TEST_CASE("every STATE covers every record printed before it, even with a full emitter queue") {
+  FakeSource src;
+  src.batch_rows = 2;
+  const std::vector<std::pair<std::string, std::int64_t>> shards = {{"-40", 1000}, {"40-80", 2000}, {"80-c0", 3000}, {"c0-", 4000}};
+  for (const auto& [name, base] : shards) src.add_shard(name, base, 40);
+  auto o = run(src, R"("checkpoint_interval_records":3)", catalog_json("full_refresh"), "", 1);
+  CHECK(o.exit_code == 0);
+  CHECK(o.stream().records.size() == 160);
+  // Walk the output: at each STATE, every shard's cursor must be at or past its printed rows.
+  std::map<std::string, std::int64_t> printed;  // shard → highest id printed
+  std::size_t states = 0;
+  std::istringstream in(o.text);
+  std::string line;
+  while (std::getline(in, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    const std::string type = d["type"].GetString();
+    if (type == "RECORD") {
+      const std::int64_t id = d["record"]["data"]["id"].GetInt64();
+      printed[shards[static_cast<std::size_t>(id / 1000 - 1)].first] = id;
+    } else if (type == "STATE") {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      d["state"]["stream"]["stream_state"].Accept(w);
+      auto cursors = cursors_of(b.GetString());
+      ++states;
+      if (states == o.stream().states.size()) break;  // the final full-refresh STATE is fresh cursors
+      for (const auto& [shard, id] : printed) {
+        const std::string& c = cursors.at(shard);
+        const std::string pk = c.substr(c.find('|') + 1);
+        const bool done = pk == "-" && c[0] != '|';
+        INFO("state ", states, " shard ", shard, " cursor ", c, " printed up to ", id);
+        CHECK((done || (pk != "-" && std::stoll(pk) >= id)));
+      }
+    }
+  }
+  CHECK(states > 20);
 }
