@@ -1,0 +1,3 @@
+module svbench/gobaseline
+
+go 1.19
