@@ -25,6 +25,7 @@
 #include "airbyte/messages.hpp"
 #include "airbyte/spec.hpp"
 #include "airbyte/state.hpp"
+#include "cli/live_commands.hpp"
 #include "engine/sync.hpp"
 #include "engine/vstream_source.hpp"
 #include "vitess/vstream_client.hpp"
@@ -54,32 +55,16 @@ constexpr std::string_view kUsage =
 
 //! `check` after the configuration is valid: test the connection. Success → the message for
 //! CONNECTION_STATUS SUCCEEDED; an error → FAILED with error.message.
-Result<std::string> run_check(const airbyte::Config& config) {
-  (void)config;
-  return system_error("check is not implemented in this build: it cannot test the connection to vtgate yet");
-}
+Result<std::string> run_check(const airbyte::Config& config) { return check_connection(config); }
 
 //! `discover` after the configuration is valid: write one CATALOG message to `out`.
-Status run_discover(const airbyte::Config& config, MessageWriter& out) {
-  (void)config;
-  (void)out;
-  return system_error("discover is not implemented in this build: it cannot query the database schema yet");
-}
+Status run_discover(const airbyte::Config& config, MessageWriter& out) { return discover_catalog(config, out); }
 
 //! `read` after config, catalog and state are valid: run the sync, writing every message to
 //! `out`; returns the process exit code.
 int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog,
              const airbyte::InputState& state, MessageWriter& out) {
-  vitess::ChannelOptions channel;
-  channel.host = config.host;
-  channel.port = config.grpc_port;
-  channel.tls_mode = config.tls_mode == airbyte::TlsMode::disabled    ? vitess::TlsMode::disabled
-                     : config.tls_mode == airbyte::TlsMode::required  ? vitess::TlsMode::required
-                     : config.tls_mode == airbyte::TlsMode::verify_ca ? vitess::TlsMode::verify_ca
-                                                                      : vitess::TlsMode::verify_identity;
-  channel.ca_certificate = config.ca_certificate;
-  channel.username = config.username;
-  channel.password = config.password;
+  const vitess::ChannelOptions channel = channel_options(config);
   auto client = vitess::VStreamClient::create(channel);
   if (!client) {
     std::string line;

@@ -1,0 +1,37 @@
+// src/cli: the parts of `check`, `discover` and `read` that talk to vtgate, joining the
+// airbyte layer (config, messages) with the vitess layer (MySQL session, discovery, VStream).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "airbyte/config.hpp"
+#include "airbyte/message_writer.hpp"
+#include "util/result.hpp"
+#include "vitess/discovery.hpp"
+#include "vitess/mysql_session.hpp"
+#include "vitess/vstream_client.hpp"
+
+namespace sv::cli {
+
+vitess::TlsMode tls_mode_of(const airbyte::Config& config);
+vitess::ChannelOptions channel_options(const airbyte::Config& config);
+vitess::MysqlOptions mysql_options(const airbyte::Config& config);
+
+//! The AirbyteStream JSON of one table: the Go connector's stream (name, namespace, schema,
+//! sync modes, primary key, source-defined cursor) plus is_resumable, the CDC columns when
+//! capture_deletes is on and `_planetscale_metadata` when include_metadata is on.
+std::string stream_json(const vitess::TableInfo& table, const airbyte::Config& config);
+
+//! `check`: logs in over MySQL (credentials, database), lists the keyspace's shards, and opens
+//! a VStream at "current" on the first shard (VStream permission). Returns the SUCCEEDED message.
+Result<std::string> check_connection(const airbyte::Config& config);
+
+//! `discover`: writes one CATALOG message.
+Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& out);
+
+//! Row estimates for the ESTIMATE traces, keyed by table name. Best effort: empty on any error.
+std::map<std::string, std::uint64_t> row_estimates(const airbyte::Config& config);
+
+}  // namespace sv::cli
