@@ -58,3 +58,22 @@ TEST_CASE("shard uuids and positions") {
   CHECK(MariaGtid::parse("1-2-3")->to_string() == "1-2-3");
   CHECK_FALSE(MariaGtid::parse("1-2").ok());
 }
+
+#include "emulator/mysql/mysql_front.hpp"
+
+TEST_CASE("front helpers: LIKE patterns and mysql_native_password") {
+  CHECK(sql_like("commerce/-80", "%commerce%"));
+  CHECK(sql_like("commerce/-80", "commerce/_80"));
+  CHECK_FALSE(sql_like("commerce/-80", "%80-"));
+  CHECK(sql_like("commerce/80-", "%80-"));
+  CHECK(sql_like("a%b", "a\\%b"));
+  CHECK_FALSE(sql_like("axb", "a\\%b"));
+  CHECK(sql_like("", "%"));
+  CHECK(native_password_scramble("", "12345678901234567890").empty());
+  // Known vector: SHA1("pass") XOR SHA1(scramble + SHA1(SHA1("pass"))) is 20 bytes and depends
+  // on the scramble.
+  auto a = native_password_scramble("pass", "12345678901234567890");
+  auto b = native_password_scramble("pass", "abcdefghijabcdefghij");
+  CHECK(a.size() == 20);
+  CHECK(a != b);
+}
