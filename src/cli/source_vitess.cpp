@@ -80,6 +80,11 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   // Shards come from the VStream itself (a stream at "current" over the whole keyspace lists the
   // serving shards), so read needs no MySQL connection.
   engine::ReadInputs inputs{config, catalog, state};
+  // ESTIMATE traces before copies: information_schema row counts, best effort.
+  const auto estimates = row_estimates(config);
+  for (std::size_t i = 0; i < catalog.streams.size(); ++i) {
+    if (auto it = estimates.find(catalog.streams[i].name); it != estimates.end()) inputs.row_estimates[i] = it->second;
+  }
   return engine::run_read(inputs, source, out);
 }
 

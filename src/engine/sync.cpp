@@ -186,7 +186,10 @@ class Sync {
       co_await finish_stream(r);
       co_return;
     }
-    if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end()) {
+    // An ESTIMATE only for a stream that is about to copy its table.
+    bool copies = false;
+    for (const auto& [shard, c] : r.cursors) copies = copies || (c.position().empty() || has_lastpk(c));
+    if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end() && copies) {
       co_await em_.estimate(r.index, est->second, 0);
     }
     // A state whose shards are no longer served: follow the reshard journal first.

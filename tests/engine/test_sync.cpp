@@ -48,7 +48,8 @@ struct Output {
 };
 
 Output run(FakeSource& src, const std::string& config_extra, const std::string& catalog_text,
-           const std::string& state_text = "", std::size_t emitter_queue = 16) {
+           const std::string& state_text = "", std::size_t emitter_queue = 16,
+           std::map<std::size_t, std::uint64_t> estimates = {}) {
   const std::string cfg_text = R"({"host":"h","database":"ks","username":"u","password":"p")" +
                                (config_extra.empty() ? std::string() : "," + config_extra) + "}";
   auto config = airbyte::parse_config(cfg_text);
@@ -75,7 +76,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.emitter_queue = emitter_queue;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
-    ReadInputs in{*config, *catalog, state};
+    ReadInputs in{*config, *catalog, state, estimates};
     o.exit_code = run_read(in, src, out, opt);
   }
   FILE* f = std::fopen(path, "rb");
@@ -527,4 +528,13 @@ TEST_CASE("every STATE covers every record printed before it, even with a full e
     }
   }
   CHECK(states > 20);
+}
+
+TEST_CASE("an ESTIMATE comes before a copy, not before CDC") {
+  FakeSource src;
+  src.add_shard("-", 1, 2);
+  auto copy = run(src, "", catalog_json("incremental"), "", 16, {{0, 42}});
+  CHECK(copy.text.find(R"("estimate":{"name":"t","type":"STREAM","namespace":"ks","row_estimate":42)") != std::string::npos);
+  auto cdc = run(src, "", catalog_json("incremental"), last_state_file(copy), 16, {{0, 42}});
+  CHECK(cdc.text.find("ESTIMATE") == std::string::npos);
 }
