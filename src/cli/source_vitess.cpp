@@ -78,7 +78,7 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   source_options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
   engine::VStreamSource source(*client, source_options);
   // Shards come from the VStream itself (a stream at "current" over the whole keyspace lists the
-  // serving shards), so read needs no MySQL connection.
+  // serving shards); MySQL is only asked for the optional row estimates.
   engine::ReadInputs inputs{config, catalog, state};
   // ESTIMATE traces before copies: information_schema row counts, best effort.
   const auto estimates = row_estimates(config);
