@@ -274,29 +274,44 @@ TEST_CASE("cli: bad state is a config error") {
                      "state for stream 'shop:customers', shard '-80': the cursor is not valid base64");
 }
 
-TEST_CASE("cli: valid input reaches the not-yet-implemented live parts, honestly") {
+TEST_CASE("cli: with nothing listening, each command names the refused connection; state shapes are accepted") {
   TempDir dir;
-  const std::string config = dir.write("config.json", good_config());
+  // Port 1 on loopback: nothing listens there, so every connection is refused at once.
+  const std::string config = dir.write(
+      "config.json", std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") +
+                         kSecret + R"(","tls_mode":"disabled","grpc_port":1,"mysql_port":1,"max_retries":1})");
   const std::string catalog = dir.write("catalog.json", kCatalog);
   expect_check_failed(run(dir, {"check", "--config", config}),
-                      "check is not implemented in this build: it cannot test the connection to vtgate yet");
+                      "Connection to 127.0.0.1:1 (MySQL protocol) was refused or failed: check host and mysql_port");
   expect_trace_error(run(dir, {"discover", "--config", config}),
-                     "discover is not implemented in this build: it cannot query the database schema yet", "system_error");
-  // Every "no state" form and the Go connector's legacy state are accepted.
+                     "Connection to 127.0.0.1:1 (MySQL protocol) was refused or failed: check host and mysql_port",
+                     "transient_error");
+  // Every "no state" form and the Go connector's legacy state are accepted; the read then fails
+  // on the refused VStream with the stream INCOMPLETE and exit 1.
+  auto expect_refused_read = [](const Run& r) {
+    CHECK(r.code == 1);
+    REQUIRE(r.lines().size() == 3);
+    CHECK(r.lines()[0].find(R"("status":"STARTED")") != std::string::npos);
+    CHECK(r.lines()[1].find(R"("failure_type":"transient_error")") != std::string::npos);
+    CHECK(r.lines()[1].find("Connection refused") != std::string::npos);
+    CHECK(r.lines()[2].find(R"("status":"INCOMPLETE")") != std::string::npos);
+  };
   for (const char* state : {"", "  \n", "null", "[]"}) {
     const Run r = run(dir, {"read", "--config", config, "--catalog", catalog, "--state", dir.write("s.json", state)});
-    expect_trace_error(r, "read is not implemented in this build: it cannot sync from vtgate yet", "system_error");
+    expect_refused_read(r);
     CHECK(r.err.find("input state shape 'none', 0 stream(s) resume from saved state") != std::string::npos);
   }
   const Run legacy = run(dir, {"read", "--config", config, "--catalog", catalog, "--state",
                                dir.write("s.json", R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}},)"
                                                    R"("shop:gone":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}}}})")});
-  expect_trace_error(legacy, "read is not implemented in this build: it cannot sync from vtgate yet", "system_error");
+  expect_refused_read(legacy);
   CHECK(legacy.err.find("input state shape 'legacy_streams', 1 stream(s) resume from saved state") != std::string::npos);
   CHECK(legacy.err.find("ignoring the state for stream 'shop:gone': the stream is not in the configured catalog") !=
         std::string::npos);
   // The configuration is logged, without the password.
-  CHECK(legacy.err.find("host=vtgate.example") != std::string::npos);
+  CHECK(legacy.err.find("host=127.0.0.1") != std::string::npos);
+  CHECK(legacy.err.find(kSecret) == std::string::npos);
+  CHECK(legacy.out.find(kSecret) == std::string::npos);
 }
 
 TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
