@@ -17,6 +17,10 @@
 #include <spdlog/spdlog.h>
 
 #include "emulator/control_api.hpp"
+#include <rapidjson/document.h>
+
+#include "emulator/mysql/mariadb_backend.hpp"
+#include "emulator/mysql/mysql_front.hpp"
 #include "emulator/synthetic_backend.hpp"
 #include "emulator/tcp_proxy.hpp"
 #include "emulator/vstream_server.hpp"
@@ -41,6 +45,15 @@ Network
   --tcp-proxy                 put a TCP proxy in front of gRPC (on --listen) so the "drop" fault
                               resets the client's TCP connection; without it "drop" resets only
                               the stream (HTTP/2 RST_STREAM)
+
+Backend
+  --backend=synthetic|mariadb generated data (default) or one real MariaDB per shard
+  --mariadb-shards=PATH       with --backend=mariadb: the shards.json that scripts/cluster writes
+                              (per shard: shard, host, port, user, password, server_id,
+                              gtid_domain_id); the keyspace is --keyspace
+  --mysql-listen=HOST:PORT    with --backend=mariadb: the MySQL-protocol front (SHOW VITESS_SHARDS,
+                              SHOW VITESS_TABLETS; other queries go to the first shard), default
+                              127.0.0.1:0; "off" disables it. Same --user/--password/TLS as gRPC
 
 Data (synthetic backend)
   --keyspace=NAME             keyspace name (default commerce)
@@ -108,6 +121,38 @@ std::optional<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
+//! The shards.json of scripts/cluster: [{"shard","host","port","user","password","server_id",
+//! "gtid_domain_id"}, ...] in key-range order.
+sv::Result<std::vector<mysql::MariaDbShard>> read_mariadb_shards(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return sv::config_error("cannot read --mariadb-shards file " + path);
+  rapidjson::Document doc;
+  doc.Parse(text->c_str(), text->size());
+  if (doc.HasParseError() || !doc.IsArray() || doc.Empty())
+    return sv::config_error(path + " is not a non-empty JSON array of shards");
+  std::vector<mysql::MariaDbShard> shards;
+  for (const auto& entry : doc.GetArray()) {
+    auto str = [&](const char* key) -> std::string {
+      return entry.IsObject() && entry.HasMember(key) && entry[key].IsString() ? entry[key].GetString() : "";
+    };
+    auto uint = [&](const char* key, unsigned def) -> unsigned {
+      return entry.IsObject() && entry.HasMember(key) && entry[key].IsUint() ? entry[key].GetUint() : def;
+    };
+    mysql::MariaDbShard shard;
+    shard.name = str("shard");
+    shard.conn.host = str("host").empty() ? "127.0.0.1" : str("host");
+    shard.conn.port = static_cast<uint16_t>(uint("port", 0));
+    shard.conn.user = str("user");
+    shard.conn.password = str("password");
+    shard.server_id = uint("server_id", 1);
+    shard.domain_id = uint("gtid_domain_id", shard.server_id);
+    if (shard.name.empty() || shard.conn.port == 0 || shard.conn.user.empty())
+      return sv::config_error(path + ": every shard needs shard, port and user");
+    shards.push_back(std::move(shard));
+  }
+  return shards;
+}
+
 int die(const std::string& msg) {
   spdlog::error("{}", msg);
   std::fprintf(stderr, "vtgate-emulator: %s (see --help)\n", msg.c_str());
@@ -125,7 +170,8 @@ int main(int argc, char** argv) {
       "listen", "control-listen", "port-file", "user", "password", "tls-cert", "tls-key", "keyspace", "shards",
       "tables", "rows", "write-rate", "write-max", "writes", "enum-set-mode", "pre-encoded", "copy-packet-bytes",
       "end-after-events", "end-mode", "fail-streams", "fail-mode", "stall-after-events", "stall-seconds",
-      "slow-shard", "reshard-after", "ddl-after", "log-level", "tcp-proxy", "help"};
+      "slow-shard", "reshard-after", "ddl-after", "log-level", "tcp-proxy", "help", "backend", "mariadb-shards",
+      "mysql-listen"};
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -203,13 +249,35 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io(1);
-  std::unique_ptr<SyntheticBackend> backend;
-  try {
-    backend = std::make_unique<SyntheticBackend>(io.get_executor(), dc, WriteLoad{*rate, static_cast<std::uint64_t>(*wmax)});
-  } catch (const std::exception& e) {
-    return die(e.what());
+  const std::string backend_kind = args.get("backend", "synthetic");
+  if (backend_kind != "synthetic" && backend_kind != "mariadb") return die("--backend must be synthetic or mariadb");
+  std::unique_ptr<SyntheticBackend> synthetic;
+  std::unique_ptr<mysql::MariaDbBackend> mariadb;
+  mysql::ConnParams mariadb_first_shard;
+  Backend* backend = nullptr;
+  if (backend_kind == "synthetic") {
+    try {
+      synthetic = std::make_unique<SyntheticBackend>(io.get_executor(), dc,
+                                                     WriteLoad{*rate, static_cast<std::uint64_t>(*wmax)});
+    } catch (const std::exception& e) {
+      return die(e.what());
+    }
+    if (*writes > 0) synthetic->apply_writes(static_cast<std::uint64_t>(*writes));
+    backend = synthetic.get();
+  } else {
+    if (!args.has("mariadb-shards")) return die("--backend=mariadb needs --mariadb-shards=PATH");
+    auto shards = read_mariadb_shards(args.get("mariadb-shards"));
+    if (!shards) return die(shards.error().message);
+    mysql::MariaDbBackendOptions mo;
+    mo.keyspace = dc.keyspace;
+    mariadb_first_shard = shards->front().conn;
+    mo.shards = std::move(*shards);
+    dc.shards.clear();
+    for (const auto& shard : mo.shards) dc.shards.push_back(shard.name);
+    mariadb = std::make_unique<mysql::MariaDbBackend>(io.get_executor(), std::move(mo));
+    if (auto st = mariadb->start(); !st) return die(st.error().message);
+    backend = mariadb.get();
   }
-  if (*writes > 0) backend->apply_writes(static_cast<std::uint64_t>(*writes));
 
   VStreamServer server(io, *backend, so);
   auto& faults = server.faults();
@@ -254,12 +322,37 @@ int main(int argc, char** argv) {
       return colon != std::string::npos && proxy.drop(std::atoi(peer.c_str() + colon + 1));
     });
   }
-  ControlApi control(io, server, backend.get(), dc.keyspace);
+  ControlApi control(io, server, synthetic.get(), dc.keyspace);
   int control_port = 0;
   if (args.get("control-listen", "127.0.0.1:0") != "off") {
     auto cp = control.start(args.get("control-listen", "127.0.0.1:0"));
     if (!cp) return die(cp.error().message);
     control_port = *cp;
+  }
+
+  // The MySQL-protocol front (MariaDB backend only: it forwards schema queries to shard 0).
+  std::unique_ptr<mysql::MySqlFront> front;
+  int mysql_port = 0;
+  if (mariadb && args.get("mysql-listen", "127.0.0.1:0") != "off") {
+    const std::string listen = args.get("mysql-listen", "127.0.0.1:0");
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return die("--mysql-listen wants HOST:PORT");
+    mysql::MySqlFrontOptions fo;
+    fo.host = listen.substr(0, colon);
+    fo.port = static_cast<std::uint16_t>(std::atoi(listen.c_str() + colon + 1));
+    fo.user = so.user;
+    fo.password = so.password;
+    if (so.tls) {
+      fo.tls_cert_pem = so.tls->cert_chain;
+      fo.tls_key_pem = so.tls->private_key;
+    }
+    fo.keyspace = dc.keyspace;
+    fo.shards = dc.shards;
+    fo.backend = mariadb_first_shard;
+    front = std::make_unique<mysql::MySqlFront>(io, fo);
+    auto mp = front->start();
+    if (!mp) return die(mp.error().message);
+    mysql_port = *mp;
   }
 
   // Timed faults from flags go through the control API's handler, so both paths behave the same.
@@ -282,7 +375,9 @@ int main(int argc, char** argv) {
     return die("--reshard-after / --ddl-after want SECS:VALUE");
   }
 
-  const std::string line = fmt::format(R"({{"grpc_port":{},"control_port":{}}})", *port, control_port);
+  const std::string line = mysql_port
+      ? fmt::format(R"({{"grpc_port":{},"control_port":{},"mysql_port":{}}})", *port, control_port, mysql_port)
+      : fmt::format(R"({{"grpc_port":{},"control_port":{}}})", *port, control_port);
   if (args.has("port-file")) {
     const std::string path = args.get("port-file");
     {
@@ -302,6 +397,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     control.stop();
+    if (front) front->stop();
     proxy.stop();
     for (auto& t : timers) t->cancel();
     // grpc::Server::Shutdown may block waiting for streams, so it runs off the io thread.
