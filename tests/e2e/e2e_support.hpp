@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,8 @@ struct Child {
     Child c;
     c.pid = ::fork();
     if (c.pid == 0) {
+      // Dies with the test process, even when a crashed test skips the destructors.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       int out = pipe_stdout ? fds[1] : ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, 1);
