@@ -42,6 +42,7 @@ struct Options {
   std::uint64_t dump_rows = 0;  // 0 = every row
   bool count_bytes = false;
   int timeout_seconds = 600;
+  int stream_window = 0;  // > 0: no BDP probing, HTTP/2 stream lookahead capped at this many bytes
 };
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -60,7 +61,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   std::fprintf(stderr,
                "sv-bench-discard: %s\n"
                "usage: sv-bench-discard --port=P --table=T --shards=A,B,.. [--host=H] [--keyspace=K]\n"
-               "       [--user=U --password=P] [--dump=FILE [--dump-rows=N]] [--count-bytes] [--timeout=S]\n",
+               "       [--user=U --password=P] [--dump=FILE [--dump-rows=N]] [--count-bytes] [--timeout=S]\n"
+               "       [--stream-window=BYTES]  (experiment: cap per-stream HTTP/2 buffering, no BDP probe)\n",
                why.c_str());
   std::exit(2);
 }
@@ -83,6 +85,7 @@ Options parse(int argc, char** argv) {
     else if (name == "--dump-rows") o.dump_rows = std::strtoull(value.c_str(), nullptr, 10);
     else if (name == "--count-bytes") o.count_bytes = true;
     else if (name == "--timeout") o.timeout_seconds = std::atoi(value.c_str());
+    else if (name == "--stream-window") o.stream_window = std::atoi(value.c_str());
     else usage("unknown option " + std::string(a));
   }
   if (o.port <= 0 || o.table.empty() || o.shards.empty()) usage("--port, --table and --shards are required");
@@ -196,6 +199,12 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(100 * 1024 * 1024);
+  if (o.stream_window > 0) {
+    // Memory experiment: gRPC's BDP probing grows each stream's receive window to many MiB on
+    // loopback; with it off the window stays at the lookahead, bounding buffered bytes per shard.
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, o.stream_window);
+  }
   auto channel = grpc::CreateCustomChannel(o.host + ":" + std::to_string(o.port), grpc::InsecureChannelCredentials(), args);
   auto stub = vtgateservice::Vitess::NewStub(channel);
   Shared sh;

@@ -576,6 +576,7 @@ struct Ceilings {  // (a), (c), (d) for one width
   double cat_records_per_s = 0, cat_mb_per_s = 0, cat_seconds = 0;
   double render_records_per_s = 0, render_cpu_per_m = 0;
   double go_records_per_s = 0, go_cpu_per_m = 0;
+  std::uint64_t go_dropped = 0;  // rows the Go encoder refused per pass (dropped, as the Go connector does)
   bool have_go = false;
 };
 
@@ -743,6 +744,7 @@ std::string results_json(const Options& o, const Machine& m, const Results& res)
     if (c.have_go) {
       w.Key("go_records_per_s"); w.Double(c.go_records_per_s);
       w.Key("go_cpu_s_per_1m"); w.Double(c.go_cpu_per_m);
+      w.Key("go_dropped_rows"); w.Uint64(c.go_dropped);
     }
     w.EndObject();
   }
@@ -808,7 +810,8 @@ std::string results_md(const Options& o, const Machine& m, const Results& res) {
   for (const auto& c : res.ceilings) {
     s += "| " + c.width + " | " + human_rows(c.dump_rows) + " | " + fmt("%.0f", c.line_bytes) + " | " + fmt("%.0f", c.cat_records_per_s) +
          " | " + fmt("%.0f", c.cat_mb_per_s) + " | " + fmt("%.0f", c.render_records_per_s) + " | " + fmt("%.2f", c.render_cpu_per_m) + " | " +
-         (c.have_go ? fmt("%.0f", c.go_records_per_s) : "–") + " | " + (c.have_go ? fmt("%.2f", c.go_cpu_per_m) : "–") + " |\n";
+         (c.have_go ? fmt("%.0f", c.go_records_per_s) : "–") + " | " + (c.have_go ? fmt("%.2f", c.go_cpu_per_m) : "–") +
+         (c.have_go && c.go_dropped ? " (" + std::to_string(c.go_dropped) + " rows not encodable, dropped)" : "") + " |\n";
   }
   if (res.cdc) {
     const auto& r = *res.cdc;
@@ -977,6 +980,7 @@ Ceilings run_ceilings(const Options& o, const Width& w, const std::string& dump)
     c.have_go = true;
     c.go_records_per_s = g["rows"].GetDouble() / g["seconds"].GetDouble();
     c.go_cpu_per_m = g["cpu_seconds"].GetDouble() * 1e6 / g["rows"].GetDouble();
+    c.go_dropped = g["dropped"].GetUint64() / std::max<std::uint64_t>(1, g["passes"].GetUint64());
   }
   ::unlink(jsonl.c_str());
   return c;
