@@ -1,0 +1,230 @@
+// End to end on real MariaDB shards: two mariadbd behind vtgate-emulator --backend=mariadb (its
+// VStream server and MySQL-protocol front), driven by the built source-vitess exactly as Airbyte
+// drives it: check, discover, a full read, SQL writes, an incremental read from the saved state.
+// Plain and over TLS (test CA from tests/emulator/gen_test_certs.sh).
+#include <doctest/doctest.h>
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "e2e_support.hpp"
+#include "emulator/mysql/mariadb_instance.hpp"
+#include "protocol_validator.hpp"
+
+using namespace sv::e2e;
+using sv::emulator::mysql::InstanceOptions;
+using sv::emulator::mysql::MariaDbInstance;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+Run run_connector(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), env_or("SOURCE_VITESS", "source-vitess"));
+  Child c = Child::spawn(args, dir.file("out"), dir.file("err"));
+  Run r;
+  r.code = c.wait(std::chrono::seconds(60));
+  r.out = read_file(dir.file("out"));
+  r.err = read_file(dir.file("err"));
+  return r;
+}
+
+// Two shards -80 / 80-: rows with an even id live on -80, odd on 80- (the emulator serves
+// whatever each MariaDB holds; routing is the writer's business, as with Vitess).
+struct Cluster {
+  TempDir dir;
+  std::vector<std::unique_ptr<MariaDbInstance>> shards;
+  Child emulator;
+  int grpc_port = 0, mysql_port = 0;
+  bool tls = false;
+
+  explicit Cluster(bool with_tls) : tls(with_tls) {
+    std::string json = "[";
+    for (int i = 1; i <= 2; ++i) {
+      InstanceOptions o;
+      o.server_id = static_cast<std::uint32_t>(i);
+      o.domain_id = static_cast<std::uint32_t>(i);
+      o.user = "vt";
+      o.password = "vtpass";
+      auto& db = *shards.emplace_back(std::make_unique<MariaDbInstance>(o));
+      auto st = db.start();
+      REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
+      sql(i - 1, "CREATE DATABASE commerce");
+      sql(i - 1,
+          "CREATE TABLE commerce.customers (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(64) NOT NULL, "
+          "tier ENUM('free','pro') NOT NULL, balance DECIMAL(10,2), active TINYINT(1) NOT NULL, "
+          "avatar VARBINARY(8), created DATETIME(3) NOT NULL)");
+      json += std::string(i == 1 ? "" : ",") + R"({"shard":")" + (i == 1 ? "-80" : "80-") +
+              R"(","host":"127.0.0.1","port":)" + std::to_string(db.port()) +
+              R"(,"user":"vt","password":"vtpass","server_id":)" + std::to_string(i) +
+              R"(,"gtid_domain_id":)" + std::to_string(i) + "}";
+    }
+    for (int id = 1; id <= 6; ++id) insert(id);
+    write_file(dir.file("shards.json"), json + "]");
+
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
+                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
+                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
+                                  "--log-level=warn"};
+    if (tls) {
+      REQUIRE(std::system((env_or("GEN_TEST_CERTS", "gen_test_certs.sh") + " " + dir.file("certs")).c_str()) == 0);
+      argv.push_back("--tls-cert=" + dir.file("certs/server.pem"));
+      argv.push_back("--tls-key=" + dir.file("certs/server.key"));
+    }
+    emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
+    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
+      const std::string text = read_file(dir.file("ports"));
+      if (text.find('}') != std::string::npos) {
+        rapidjson::Document d;
+        d.Parse(text.c_str());
+        grpc_port = d["grpc_port"].GetInt();
+        mysql_port = d["mysql_port"].GetInt();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    REQUIRE_MESSAGE(grpc_port != 0, read_file(dir.file("emu.err")));
+  }
+
+  void sql(int shard, const std::string& statement) {
+    auto c = shards[static_cast<std::size_t>(shard)]->connect();
+    REQUIRE(c.ok());
+    auto st = c->exec(statement);
+    REQUIRE_MESSAGE(st.ok(), statement);
+  }
+  int shard_of(int id) const { return id % 2 == 0 ? 0 : 1; }
+  void insert(int id) {
+    sql(shard_of(id), "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" + std::to_string(id) +
+                          "@example.com', '" + (id % 3 ? "free" : "pro") + "', " + std::to_string(id) +
+                          ".25, " + std::to_string(id % 2) + ", X'00FF" + std::to_string(10 + id) +
+                          "', '2024-05-0" + std::to_string(id) + " 10:00:00.123')");
+  }
+
+  std::string config(const std::string& password = "vtpass", const std::string& database = "commerce") const {
+    std::string c = R"({"host":"127.0.0.1","database":")" + database + R"(","username":"vt","password":")" +
+                    password + R"(","grpc_port":)" + std::to_string(grpc_port) +
+                    R"(,"mysql_port":)" + std::to_string(mysql_port) + ",\"max_retries\":1,";
+    if (!tls) return c + R"("tls_mode":"disabled"})";
+    std::string ca = read_file(dir.file("certs/ca.pem"));
+    std::string escaped;
+    for (char ch : ca) escaped += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+    return c + R"("tls_mode":"verify_identity","ca_certificate":")" + escaped + "\"}";
+  }
+};
+
+const char* kCustomersStream =
+    R"({"name":"customers","json_schema":{"type":"object","properties":{)"
+    R"("active":{"type":["boolean"]},"avatar":{"type":["null","string"]},"balance":{"type":["null","number"]},)"
+    R"("created":{"type":["string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},)"
+    R"("email":{"type":["string"]},"id":{"type":["number"],"airbyte_type":"integer"},"tier":{"type":["string"]},)"
+    R"("_ab_cdc_deleted_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"},)"
+    R"("_ab_cdc_updated_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
+    R"("supported_sync_modes":["full_refresh","incremental"],"namespace":"commerce",)"
+    R"("source_defined_primary_key":[["id"]],"source_defined_cursor":true,"default_cursor_field":["id"],)"
+    R"("is_resumable":true})";
+
+std::string base64(const std::string& bytes) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
+    for (std::size_t k = 0; k < 4; ++k) out += k <= n ? alphabet[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+// The record `data` of the row Cluster::insert(id) wrote (copy phase, catalog column order).
+std::string record_of(int id) {
+  // avatar = X'00FF' followed by the byte whose hex digits are "1<id>"
+  const std::string avatar{'\0', '\xff', static_cast<char>(0x10 + id)};
+  return R"({"active":)" + std::string(id % 2 ? "true" : "false") + R"(,"avatar":")" + base64(avatar) +
+         R"(","balance":)" + std::to_string(id) + R"(.25,"created":"2024-05-0)" + std::to_string(id) +
+         R"(T10:00:00.123000","email":"c)" + std::to_string(id) + R"(@example.com","id":)" + std::to_string(id) +
+         R"(,"tier":")" + (id % 3 ? "free" : "pro") + "\"";
+}
+
+void exercise(bool tls) {
+  Cluster cluster(tls);
+  TempDir dir;
+  const std::string config = dir.file("config.json");
+  write_file(config, cluster.config());
+
+  // check
+  Run check = run_connector(dir, {"check", "--config", config});
+  CHECK(check.code == 0);
+  CHECK(check.out.find(R"("status":"SUCCEEDED")") != std::string::npos);
+  CHECK(check.out.find("2 shard(s)") != std::string::npos);
+
+  // discover
+  Run discover = run_connector(dir, {"discover", "--config", config});
+  REQUIRE(discover.code == 0);
+  CHECK(discover.out == std::string(R"({"type":"CATALOG","catalog":{"streams":[)") + kCustomersStream + "]}}\n");
+
+  // full read, incremental stream
+  const std::string catalog = std::string(R"({"streams":[{"stream":)") + kCustomersStream +
+                              R"(,"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]})";
+  write_file(dir.file("catalog.json"), catalog);
+  Run first = run_connector(dir, {"read", "--config", config, "--catalog", dir.file("catalog.json")});
+  REQUIRE_MESSAGE(first.code == 0, first.err);
+  auto report = sv::testing::validate_read_output(first.out, catalog);
+  CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems.front()));
+  auto records = report.streams["commerce.customers"].records;
+  std::sort(records.begin(), records.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(a.find("\"id\":")) < b.substr(b.find("\"id\":"));
+  });
+  REQUIRE(records.size() == 6);
+  for (int id = 1; id <= 6; ++id)
+    CHECK(records[static_cast<std::size_t>(id - 1)] ==
+          record_of(id) + R"(,"_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})");
+
+  // SQL changes, then an incremental read from the last STATE
+  cluster.insert(7);
+  cluster.sql(0, "UPDATE commerce.customers SET tier = 'pro' WHERE id = 2");
+  cluster.sql(1, "DELETE FROM commerce.customers WHERE id = 5");
+  const auto& states = report.streams["commerce.customers"].states;
+  REQUIRE_FALSE(states.empty());
+  write_file(dir.file("state.json"),
+             R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":)" +
+                 states.back() + "}}]");
+  Run second = run_connector(dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"), "--state",
+                                   dir.file("state.json")});
+  REQUIRE_MESSAGE(second.code == 0, second.err);
+  auto report2 = sv::testing::validate_read_output(second.out, catalog);
+  CHECK(report2.ok());
+  const auto& changes = report2.streams["commerce.customers"].records;
+  REQUIRE(changes.size() == 3);
+  std::vector<std::string> kinds;
+  for (const auto& r : changes) {
+    const bool deleted = r.find(R"("_ab_cdc_deleted_at":null)") == std::string::npos;
+    kinds.push_back((deleted ? "delete " : "upsert ") + r.substr(r.find("\"id\":") + 5, 1));
+    CHECK(r.find(R"("_ab_cdc_updated_at":")") != std::string::npos);  // CDC rows carry their change time
+  }
+  std::sort(kinds.begin(), kinds.end());
+  CHECK(kinds == std::vector<std::string>{"delete 5", "upsert 2", "upsert 7"});
+
+  // failures named plainly
+  write_file(dir.file("bad.json"), cluster.config("wrong"));
+  Run denied = run_connector(dir, {"check", "--config", dir.file("bad.json")});
+  CHECK(denied.code == 0);
+  CHECK(denied.out.find(R"("status":"FAILED")") != std::string::npos);
+  CHECK(denied.out.find("Access denied for user 'vt'") != std::string::npos);
+  CHECK(denied.out.find("wrong") == std::string::npos);
+  write_file(dir.file("nodb.json"), cluster.config("vtpass", "nosuchdb"));
+  Run nodb = run_connector(dir, {"check", "--config", dir.file("nodb.json")});
+  CHECK(nodb.out.find(R"("status":"FAILED")") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("MariaDB cluster: check, discover, full and incremental read with SQL changes, plaintext") {
+  exercise(false);
+}
+
+TEST_CASE("MariaDB cluster: the same over TLS with verify_identity and the test CA") { exercise(true); }
