@@ -2,25 +2,21 @@
 #include "vitess/vstream_client.hpp"
 
 #include <atomic>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <deque>
+#include <mutex>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "vitess/base64.hpp"
 
 namespace sv::vitess {
-
-using namespace asio::experimental::awaitable_operators;
 
 // ---- requests ---------------------------------------------------------------------------------
 
@@ -256,7 +252,71 @@ struct Delivery {
   std::optional<grpc::Status> status;                //!< the call is over (OnDone)
 };
 
-using DeliveryChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, Delivery)>;
+//! A tiny thread-safe mailbox: gRPC threads push, the Asio side awaits one item at a time.
+//! Unlike an asio channel it is not registered with the io_context, so the reactor that owns it
+//! may be destroyed on a gRPC thread, even after the io_context is gone (an abandoned stream).
+//! The queue holds at most two items (one read-ahead message and the final status).
+class Mailbox {
+ public:
+  // Any thread.
+  void push(Delivery d) {
+    std::unique_ptr<Waiter> w;
+    {
+      std::lock_guard lock(mu_);
+      if (!waiter_) {
+        queue_.push_back(std::move(d));
+        return;
+      }
+      w = std::move(waiter_);
+    }
+    w->complete(std::move(d));
+  }
+
+  // Asio side: one pending pop at a time; completes on `ex` (the stream's executor).
+  template <class Token>
+  auto async_pop(asio::any_io_executor ex, Token&& token) {
+    return asio::async_initiate<Token, void(Delivery)>(
+        [this, ex](auto handler) {
+          auto w = std::make_unique<WaiterImpl<decltype(handler)>>(std::move(handler), ex);
+          std::unique_lock lock(mu_);
+          if (queue_.empty()) {
+            waiter_ = std::move(w);
+            return;
+          }
+          Delivery d = std::move(queue_.front());
+          queue_.pop_front();
+          lock.unlock();
+          w->complete(std::move(d));
+        },
+        token);
+  }
+
+ private:
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void complete(Delivery d) = 0;
+  };
+  template <class Handler>
+  struct WaiterImpl final : Waiter {
+    WaiterImpl(Handler h, asio::any_io_executor ex)
+        : handler(std::move(h)), work(asio::make_work_guard(ex)) {}  // keeps run() alive
+    void complete(Delivery d) override {
+      // Never run the consumer inline on a gRPC thread: post it to the stream's executor. The
+      // work guard travels with it and ends on the Asio thread: ending it here could let run()
+      // return and the io_context be destroyed while this thread is still inside it.
+      auto ex = work.get_executor();
+      asio::post(ex, [h = std::move(handler), d = std::move(d), w = std::move(work)]() mutable {
+        std::move(h)(std::move(d));
+      });
+    }
+    Handler handler;
+    asio::executor_work_guard<asio::any_io_executor> work;
+  };
+
+  std::mutex mu_;
+  std::deque<Delivery> queue_;
+  std::unique_ptr<Waiter> waiter_;
+};
 
 // Lifetime: shared by the VStream handle and by itself (self_) from start until OnDone, the last
 // reaction, so gRPC never sees a dangling reactor even if the handle goes first.
@@ -266,7 +326,7 @@ using DeliveryChannel = asio::experimental::concurrent_channel<void(boost::syste
 // stream while no read is in flight. release_hold() runs that RemoveHold() exactly once.
 class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse> {
  public:
-  explicit VStreamCall(asio::any_io_executor ex) : channel_(ex, 2) {}
+  VStreamCall() = default;
 
   void start(std::shared_ptr<VStreamCall> self, vtgateservice::Vitess::Stub& stub) {
     self_ = std::move(self);
@@ -302,17 +362,13 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
 
   grpc::ClientContext ctx_;
   vtgate::VStreamRequest request_;
-  DeliveryChannel channel_;
+  Mailbox mailbox_;
 
  private:
   void OnReadDone(bool ok) override {
     in_flight_.store(false);
     if (ok && !closing_.load()) {
-      if (!channel_.try_send(boost::system::error_code{}, Delivery{std::move(pending_), std::nullopt})) {
-        spdlog::error("vstream: delivery channel full; dropping the call");
-        ctx_.TryCancel();
-        release_hold();
-      }
+      mailbox_.push(Delivery{std::move(pending_), std::nullopt});
       return;
     }
     pending_.reset();
@@ -320,7 +376,7 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
   }
 
   void OnDone(const grpc::Status& status) override {
-    if (!abandoned_.load()) channel_.try_send(boost::system::error_code{}, Delivery{nullptr, status});
+    if (!abandoned_.load()) mailbox_.push(Delivery{nullptr, status});
     auto last = std::move(self_);  // may destroy *this on return; nothing touches it after
   }
 
@@ -393,9 +449,8 @@ asio::awaitable<StreamItem> VStream::next() {
   std::shared_ptr<detail::VStreamCall> call = call_;
   const std::uint64_t generation = call->wait_generation_;
 
-  // Cancelling the awaiting coroutine cancels the call; its end then arrives through the channel
-  // like any other. (The channel receive itself is never cancelled: Boost 1.81's channel leaves a
-  // buffered channel refusing try_send after a cancelled receive.)
+  // Cancelling the awaiting coroutine cancels the call; its end then arrives through the mailbox
+  // like any other completion.
   asio::cancellation_slot slot = (co_await asio::this_coro::cancellation_state).slot();
   if (slot.is_connected()) {
     slot.assign([call, generation](asio::cancellation_type type) {
@@ -417,12 +472,10 @@ asio::awaitable<StreamItem> VStream::next() {
   };
 
   for (;;) {
-    auto [ec, d] = co_await call->channel_.async_receive(
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
-    if (ec || d.status) {
+    detail::Delivery d = co_await call->mailbox_.async_pop(timer_->get_executor(), asio::use_awaitable);
+    if (d.status) {
       stop_waiting();
-      grpc::Status status = d.status ? *d.status : grpc::Status(grpc::StatusCode::CANCELLED, ec.message());
-      end_ = std::make_unique<StreamItem>(end_item(status, call->closing() ? call->close_cause() : EndCause::server));
+      end_ = std::make_unique<StreamItem>(end_item(*d.status, call->closing() ? call->close_cause() : EndCause::server));
       co_return *end_;
     }
     if (call->closing()) continue;  // closed while this message was queued: wait for the end
@@ -507,7 +560,7 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
 }
 
 VStream VStreamClient::open(asio::any_io_executor ex, const vtgate::VStreamRequest& request, const CallOptions& call) {
-  auto c = std::make_shared<detail::VStreamCall>(ex);
+  auto c = std::make_shared<detail::VStreamCall>();
   c->request_ = request;
   c->ctx_.AddMetadata("authorization", auth_header_);
   if (call.deadline.count() > 0) c->ctx_.set_deadline(std::chrono::system_clock::now() + call.deadline);

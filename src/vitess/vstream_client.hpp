@@ -4,7 +4,7 @@
 // `co_await stream.next()` yields the next VStreamResponse or a typed end.
 //
 // Bridge: gRPC's callback reactor (gRPC threads) hands each completion to the stream's
-// io_context through a small thread-safe asio channel. A read is only started after the consumer
+// io_context through a small thread-safe mailbox. A read is only started after the consumer
 // took the previous message (one message read ahead), so a slow consumer stops reading and HTTP/2
 // flow control slows the server down. No threads of our own.
 #pragma once
