@@ -19,7 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/support/sync_stream.h>
 
 // vstream_client.hpp (Boost.Asio) must come before any generated header: the protobuf namespace
 // `query` would otherwise shadow Asio's query() customisation point.
@@ -43,6 +46,7 @@ struct Options {
   bool count_bytes = false;
   int timeout_seconds = 600;
   int stream_window = 0;  // > 0: no BDP probing, HTTP/2 stream lookahead capped at this many bytes
+  bool arena = false;     // experiment: receive raw bytes, parse each response on a reused Arena
 };
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -62,7 +66,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
                "sv-bench-discard: %s\n"
                "usage: sv-bench-discard --port=P --table=T --shards=A,B,.. [--host=H] [--keyspace=K]\n"
                "       [--user=U --password=P] [--dump=FILE [--dump-rows=N]] [--count-bytes] [--timeout=S]\n"
-               "       [--stream-window=BYTES]  (experiment: cap per-stream HTTP/2 buffering, no BDP probe)\n",
+               "       [--stream-window=BYTES]  (experiment: cap per-stream HTTP/2 buffering, no BDP probe)\n"
+               "       [--arena]  (experiment: raw ByteBuffer reads parsed on a reused protobuf Arena)\n",
                why.c_str());
   std::exit(2);
 }
@@ -86,6 +91,7 @@ Options parse(int argc, char** argv) {
     else if (name == "--count-bytes") o.count_bytes = true;
     else if (name == "--timeout") o.timeout_seconds = std::atoi(value.c_str());
     else if (name == "--stream-window") o.stream_window = std::atoi(value.c_str());
+    else if (name == "--arena") o.arena = true;
     else usage("unknown option " + std::string(a));
   }
   if (o.port <= 0 || o.table.empty() || o.shards.empty()) usage("--port, --table and --shards are required");
@@ -110,6 +116,9 @@ struct Shared {
   std::uint64_t dumped = 0;
   std::atomic<int> failures{0};
 };
+
+std::shared_ptr<grpc::Channel> g_channel;
+grpc::ChannelInterface* channel_of(vtgateservice::Vitess::Stub&) { return g_channel.get(); }
 
 void run_shard(const Options& o, vtgateservice::Vitess::Stub& stub, const std::string& shard, Shared& sh,
                Clock::time_point start) {
@@ -136,11 +145,39 @@ void run_shard(const Options& o, vtgateservice::Vitess::Stub& stub, const std::s
     }
     ctx.AddMetadata("authorization", "Basic " + b64);
   }
-  auto reader = stub.VStream(&ctx, req);
-  vtgate::VStreamResponse resp;
+  // Two ways to receive: the generated stub (what the connector does: gRPC parses into a heap
+  // message), or raw bytes parsed here into a message on an Arena that is reset per response.
+  std::unique_ptr<grpc::ClientReader<vtgate::VStreamResponse>> reader;
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> raw_reader;
+  if (o.arena) {
+    static const grpc::internal::RpcMethod kMethod("/vtgateservice.Vitess/VStream", grpc::internal::RpcMethod::SERVER_STREAMING);
+    raw_reader.reset(grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel_of(stub), kMethod, &ctx, req));
+  } else {
+    reader = stub.VStream(&ctx, req);
+  }
+  google::protobuf::ArenaOptions ao;
+  ao.start_block_size = 1 << 20;
+  ao.max_block_size = 1 << 20;
+  google::protobuf::Arena arena(ao);
+  vtgate::VStreamResponse heap_resp;
+  vtgate::VStreamResponse* resp_ptr = &heap_resp;
+  grpc::ByteBuffer bb;
+  std::string flat;
+  auto next = [&]() -> bool {
+    if (!o.arena) return reader->Read(&heap_resp);
+    if (!raw_reader->Read(&bb)) return false;
+    std::vector<grpc::Slice> slices;
+    (void)bb.Dump(&slices);
+    flat.clear();
+    for (const auto& sl : slices) flat.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    arena.Reset();
+    resp_ptr = google::protobuf::Arena::CreateMessage<vtgate::VStreamResponse>(&arena);
+    return resp_ptr->ParseFromArray(flat.data(), static_cast<int>(flat.size()));
+  };
   std::uint64_t rows = 0;
   bool done = false;
-  while (!done && reader->Read(&resp)) {
+  while (!done && next()) {
+    const vtgate::VStreamResponse& resp = *resp_ptr;
     sh.responses.fetch_add(1, std::memory_order_relaxed);
     if (o.count_bytes || sh.dump) sh.bytes.fetch_add(resp.ByteSizeLong(), std::memory_order_relaxed);
     for (const auto& ev : resp.events()) {
@@ -182,11 +219,12 @@ void run_shard(const Options& o, vtgateservice::Vitess::Stub& stub, const std::s
     }
   }
   sh.rows.fetch_add(rows, std::memory_order_relaxed);
+  auto finish = [&] { return o.arena ? raw_reader->Finish() : reader->Finish(); };
   if (done) {
     ctx.TryCancel();
-    (void)reader->Finish();
+    (void)finish();
   } else {
-    const auto st = reader->Finish();
+    const auto st = finish();
     std::fprintf(stderr, "sv-bench-discard: shard %s ended before COPY_COMPLETED: %d %s\n", shard.c_str(),
                  static_cast<int>(st.error_code()), st.error_message().c_str());
     sh.failures.fetch_add(1);
@@ -206,6 +244,7 @@ int main(int argc, char** argv) {
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, o.stream_window);
   }
   auto channel = grpc::CreateCustomChannel(o.host + ":" + std::to_string(o.port), grpc::InsecureChannelCredentials(), args);
+  g_channel = channel;
   auto stub = vtgateservice::Vitess::NewStub(channel);
   Shared sh;
   if (!o.dump_path.empty()) {

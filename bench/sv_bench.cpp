@@ -86,6 +86,9 @@ struct Options {
   // WRAPPER (space-separated command prefix, e.g. "valgrind --tool=callgrind --callgrind-out-file=F").
   std::string profile;
   std::uint64_t profile_rows = 200000;
+  // --doc=FILE: replace the text between "<!-- bench:begin -->" and "<!-- bench:end -->" in FILE
+  // with the new results table (docs/benchmarks.md in a full run).
+  std::string doc;
 };
 
 // Emulators alive right now: die() stops them, since std::exit skips destructors.
@@ -176,6 +179,7 @@ Options parse_options(int argc, char** argv) {
     else if (k == "cdc-writes") o.cdc_writes = parse_count(v);
     else if (k == "note") o.note = v;
     else if (k == "profile") o.profile = v;
+    else if (k == "doc") o.doc = v;
     else if (k == "profile-rows") o.profile_rows = parse_count(v);
     else die("unknown option --" + k);
   }
@@ -566,6 +570,10 @@ struct Transport {  // ceiling (b) for one (rows, shards, width)
   int shards = 0;
   double seconds = 0, client_cpu = 0, emulator_cpu = 0, first_row_ms = 0;
   std::uint64_t emulator_hwm_kb = 0;  // emulator VmHWM after this copy (pre-encoded cache included)
+  std::uint64_t client_rss_kb = 0;    // discard client's peak RSS (gRPC receive buffers dominate)
+  // The same client receiving through the generated stub (gRPC parses into heap messages, as the
+  // connector does today); 0 = not measured.
+  double stub_records_per_s = 0, stub_client_cpu = 0;
   double records_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
 };
 
@@ -727,6 +735,11 @@ std::string results_json(const Options& o, const Machine& m, const Results& res)
     w.Key("emulator_cpu_s_per_1m"); w.Double(t.rows ? t.emulator_cpu * 1e6 / static_cast<double>(t.rows) : 0);
     w.Key("first_row_ms"); w.Double(t.first_row_ms);
     w.Key("emulator_peak_rss_mib"); w.Double(static_cast<double>(t.emulator_hwm_kb) / 1024.0);
+    w.Key("client_peak_rss_mib"); w.Double(static_cast<double>(t.client_rss_kb) / 1024.0);
+    if (t.stub_records_per_s > 0) {
+      w.Key("stub_records_per_s"); w.Double(t.stub_records_per_s);
+      w.Key("stub_client_cpu_s"); w.Double(t.stub_client_cpu);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -794,12 +807,16 @@ std::string results_md(const Options& o, const Machine& m, const Results& res) {
          (c && c->have_go ? ratio(r.records_per_s(), c->go_records_per_s) : "–") + " |\n";
   }
   s += "\nCeilings (same run). (b) is per configuration: sv-bench-discard opens the connector's VStream calls "
-       "(one per shard), parses every response and drops it.\n\n";
-  s += "| width | rows | shards | (b) transport records/s | client CPU s | emu CPU s/1M | first row ms | emulator peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+       "(one per shard, same request), receives each response as raw bytes, parses it on a reused protobuf Arena and "
+       "drops it. \"stub parse\": the same client through the generated stub (gRPC parses into heap messages, as the "
+       "connector does).\n\n";
+  s += "| width | rows | shards | (b) transport records/s | client CPU s | stub-parse records/s | stub client CPU s | emu CPU s/1M | first row ms | client peak RSS MiB | emulator peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& t : res.transport) {
     s += "| " + t.width + " | " + human_rows(t.rows) + " | " + std::to_string(t.shards) + " | " + fmt("%.0f", t.records_per_s()) +
          " | " + fmt("%.2f", t.client_cpu) + " | " +
+         (t.stub_records_per_s > 0 ? fmt("%.0f", t.stub_records_per_s) + " | " + fmt("%.2f", t.stub_client_cpu) : std::string("– | –")) + " | " +
          fmt("%.2f", t.rows ? t.emulator_cpu * 1e6 / static_cast<double>(t.rows) : 0) + " | " + fmt("%.1f", t.first_row_ms) + " | " +
+         fmt("%.0f", static_cast<double>(t.client_rss_kb) / 1024.0) + " | " +
          fmt("%.0f", static_cast<double>(t.emulator_hwm_kb) / 1024.0) + " |\n";
   }
   s += "\n(a) `cat` of pre-rendered RECORD lines through the same pipe reader; (c) the RapidJSON value writer alone, one "
@@ -929,9 +946,10 @@ void log_run(const RunResult& r) {
 }
 
 Transport run_transport(const Options& o, const Emulator& emu, const Width& w, std::uint64_t rows, int shards,
-                        const std::string& dump) {
+                        const std::string& dump, bool arena) {
   std::vector<std::string> argv{o.discard, "--port=" + std::to_string(emu.grpc_port), "--table=" + w.table,
                                 "--shards=" + emu.shard_list()};
+  if (arena) argv.push_back("--arena");
   if (!dump.empty()) {
     argv.push_back("--dump=" + dump);
     argv.push_back("--dump-rows=" + std::to_string(o.dump_rows));
@@ -945,6 +963,7 @@ Transport run_transport(const Options& o, const Emulator& emu, const Width& w, s
   t.seconds = d["seconds"].GetDouble();
   t.client_cpu = d["cpu_seconds"].GetDouble();
   t.first_row_ms = d["first_row_ms"].GetDouble();
+  t.client_rss_kb = d["max_rss_kb"].GetUint64();
   t.emulator_cpu = proc_cpu_seconds(emu.pid) - emu0;
   t.emulator_hwm_kb = proc_status_kb(emu.pid, "VmHWM");
   if (t.rows != rows) die("sv-bench-discard received " + std::to_string(t.rows) + " rows, expected " + std::to_string(rows));
@@ -1005,7 +1024,7 @@ int main(int argc, char** argv) {
     // Profile step: warm the emulator's cache, then one read under the wrapper.
     Emulator emu;
     emu.start(o, "customers", o.profile_rows, o.ceiling_shards, "profile");
-    (void)run_transport(o, emu, width_by_name("typical"), o.profile_rows, o.ceiling_shards, "");
+    (void)run_transport(o, emu, width_by_name("typical"), o.profile_rows, o.ceiling_shards, "", false);
     RunResult r = run_connector(o, emu, "customers", "full_refresh", Sink::pipe, "", false, o.profile);
     r.width = "typical";
     r.rows = o.profile_rows;
@@ -1041,12 +1060,18 @@ int main(int argc, char** argv) {
         const std::string dump = o.work_dir + "/" + w.name + ".dump";
         // Warm-up: the first copy fills the emulator's pre-encoded cache (and writes the dump).
         const auto tw = Clock::now();
-        (void)run_transport(o, emu, w, part.rows, shards, want_dump ? dump : "");
+        (void)run_transport(o, emu, w, part.rows, shards, want_dump ? dump : "", false);
         std::fprintf(stderr, "  %-7s warm-up copy %.1f s\n", w.name.c_str(), seconds_since(tw));
-        // (b) transport ceiling, warm.
-        Transport t = run_transport(o, emu, w, part.rows, shards, "");
-        std::fprintf(stderr, "  %-7s (b) transport %10.0f rec/s  emu %.2f s/1M\n", w.name.c_str(), t.records_per_s(),
-                     t.emulator_cpu * 1e6 / static_cast<double>(t.rows));
+        // (b) transport ceiling, warm: raw bytes parsed on a reused Arena, then dropped; in the
+        // first part also through the generated stub (heap parse, like the connector).
+        Transport t = run_transport(o, emu, w, part.rows, shards, "", true);
+        if (part.devnull) {
+          const Transport stub = run_transport(o, emu, w, part.rows, shards, "", false);
+          t.stub_records_per_s = stub.records_per_s();
+          t.stub_client_cpu = stub.client_cpu;
+        }
+        std::fprintf(stderr, "  %-7s (b) transport %10.0f rec/s (stub parse %.0f)  emu %.2f s/1M\n", w.name.c_str(),
+                     t.records_per_s(), t.stub_records_per_s, t.emulator_cpu * 1e6 / static_cast<double>(t.rows));
         res.transport.push_back(t);
         for (Sink sink : {Sink::pipe, Sink::devnull}) {
           if (sink == Sink::devnull && !part.devnull && shards != o.ceiling_shards) continue;
@@ -1108,6 +1133,18 @@ int main(int argc, char** argv) {
   write_file(o.out_dir + "/results.md", results_md(o, machine, res));
   write_file(o.out_dir + "/plot.svg", plot_svg(res));
   std::fprintf(stderr, "sv-bench: wrote %s/results.{json,md} and plot.svg in %.0f s\n", o.out_dir.c_str(), res.total_seconds);
+  if (!o.doc.empty()) {
+    static constexpr std::string_view kBegin = "<!-- bench:begin -->", kEnd = "<!-- bench:end -->";
+    std::string doc = read_file(o.doc);
+    const auto b = doc.find(kBegin), e = doc.find(kEnd);
+    if (b == std::string::npos || e == std::string::npos || e < b) {
+      std::fprintf(stderr, "sv-bench: %s has no bench:begin/bench:end markers; not updated\n", o.doc.c_str());
+    } else {
+      doc.replace(b + kBegin.size(), e - b - kBegin.size(), "\n" + results_md(o, machine, res) + "\n");
+      write_file(o.doc, doc);
+      std::fprintf(stderr, "sv-bench: updated %s\n", o.doc.c_str());
+    }
+  }
   bool ok = true;
   for (const auto& r : res.runs) ok = ok && r.exit_code == 0;
   ok = ok && res.cdc && res.cdc->exit_code == 0;
