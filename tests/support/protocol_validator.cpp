@@ -34,6 +34,31 @@ std::string stream_key(const Value& descriptor_or_record, const char* name_field
          member_string(descriptor_or_record, name_field);
 }
 
+// The text of the JSON object that follows `key` in `line`, byte for byte (so decimals and big
+// integers are compared as the connector wrote them, not as doubles). Empty if not found.
+std::string raw_object_after(const std::string& line, const std::string& key) {
+  std::size_t start = line.find(key);
+  if (start == std::string::npos) return {};
+  start = line.find('{', start + key.size());
+  if (start == std::string::npos) return {};
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = start; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{') {
+      ++depth;
+    } else if (c == '}' && --depth == 0) {
+      return line.substr(start, i - start + 1);
+    }
+  }
+  return {};
+}
+
 struct ColumnSchema {
   std::set<std::string> types;
   bool integer = false;  // airbyte_type integer: a number without a fraction
@@ -152,7 +177,8 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
       }
       if (!info) continue;
       ++info->records_since_state;
-      report.streams[key].records.push_back(to_json(record["data"]));
+      std::string raw = raw_object_after(line, "\"data\":");
+      report.streams[key].records.push_back(raw.empty() ? to_json(record["data"]) : std::move(raw));
       for (const auto& member : record["data"].GetObject()) {
         auto column = info->columns.find(member.name.GetString());
         if (column == info->columns.end()) {

@@ -13,7 +13,7 @@ namespace sv::testing {
 
 //! What one stream did in a read, as seen on stdout.
 struct StreamSummary {
-  std::vector<std::string> records;       //!< the `data` objects, re-serialized, in output order
+  std::vector<std::string> records;       //!< the `data` objects exactly as written, in output order
   std::vector<std::string> states;        //!< the `stream_state` objects, re-serialized
   std::vector<std::string> statuses;      //!< STARTED, RUNNING, COMPLETE, INCOMPLETE in order
   std::uint64_t record_count_sum = 0;     //!< sum of sourceStats.recordCount over its STATEs
