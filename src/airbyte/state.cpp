@@ -1,5 +1,7 @@
 #include "airbyte/state.hpp"
 
+#include "util/base64.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -167,7 +169,7 @@ class Collector {
         throw StateProblem(fmt::format("{}, shard '{}': expected {{\"cursor\":\"<base64>\"}}", label, shard));
       }
       std::string text = as_string(*cursor);
-      if (text.empty() || !base64_decode(text)) {
+      if (text.empty() || !sv::base64_decode(text).ok()) {
         throw StateProblem(fmt::format("{}, shard '{}': the cursor is not valid base64", label, shard));
       }
       state.shards[shard] = std::move(text);
@@ -182,7 +184,6 @@ class Collector {
   InputState result_;
 };
 
-constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 }  // namespace
 
@@ -250,62 +251,6 @@ std::string render_stream_state(const StreamState& state) {
 std::string render_state_message(const StreamDescriptor& stream, const StreamState& state, std::uint64_t record_count) {
   std::string out;
   append_state(out, stream, render_stream_state(state), record_count);
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const auto n = (std::uint32_t(std::uint8_t(bytes[i])) << 16) | (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) |
-                   std::uint8_t(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t n = std::uint32_t(std::uint8_t(bytes[i])) << 16;
-    if (rest == 2) n |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::array<int, 256> value{};
-  value.fill(-1);
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) value[std::uint8_t(kAlphabet[i])] = static_cast<int>(i);
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      if (c == '=' && last && k >= 2) {
-        v[k] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      v[k] = value[std::uint8_t(c)];
-      if (v[k] < 0) return std::nullopt;
-    }
-    const std::uint32_t n = (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) | (std::uint32_t(v[2]) << 6) |
-                            std::uint32_t(v[3]);
-    // Non-zero bits in the unused tail are accepted, as Go's (non-strict) StdEncoding does.
-    out += char((n >> 16) & 0xFF);
-    if (pad < 2) out += char((n >> 8) & 0xFF);
-    if (pad < 1) out += char(n & 0xFF);
-  }
   return out;
 }
 

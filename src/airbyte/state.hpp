@@ -61,10 +61,4 @@ std::string render_stream_state(const StreamState& state);
 std::string render_state_message(const StreamDescriptor& stream, const StreamState& state,
                                  std::uint64_t record_count);
 
-//! Standard base64 with padding (RFC 4648 §4), as Go's base64.StdEncoding.
-std::string base64_encode(std::string_view bytes);
-//! Decodes standard padded base64; nullopt when the text is not exactly that (bad length,
-//! characters, or padding).
-std::optional<std::string> base64_decode(std::string_view text);
-
 }  // namespace sv::airbyte

@@ -1,10 +1,10 @@
 // src/vitess: standard base64.
-#include "vitess/base64.hpp"
+#include "util/base64.hpp"
 
 #include <array>
 #include <fmt/format.h>
 
-namespace sv::vitess {
+namespace sv {
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -95,4 +95,4 @@ Result<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-}  // namespace sv::vitess
+}  // namespace sv

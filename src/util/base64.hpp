@@ -1,4 +1,4 @@
-// src/vitess: standard base64 (RFC 4648 §4, padded) — binary cell values, the Go connector's
+// src/util: standard base64 (RFC 4648 §4, padded) — binary cell values, the Go connector's
 // state cursor, and the basic-auth header.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "util/result.hpp"
 
-namespace sv::vitess {
+namespace sv {
 
 //! Length of the padded encoding of `n` bytes.
 constexpr std::size_t base64_encoded_size(std::size_t n) { return (n + 2) / 3 * 4; }
@@ -24,4 +24,4 @@ std::string base64_encode(std::string_view in);
 //! the offset.
 Result<std::string> base64_decode(std::string_view in);
 
-}  // namespace sv::vitess
+}  // namespace sv

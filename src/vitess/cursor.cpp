@@ -1,7 +1,7 @@
 // src/vitess: the Go connector's state cursor.
 #include "vitess/cursor.hpp"
 
-#include "vitess/base64.hpp"
+#include "util/base64.hpp"
 
 namespace sv::vitess {
 

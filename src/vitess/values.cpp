@@ -1,7 +1,7 @@
 // src/vitess: value decoding (query.Row cell → JSON) and column → JSON-schema property.
 #include "vitess/values.hpp"
 
-#include "vitess/base64.hpp"
+#include "util/base64.hpp"
 
 #include <cstring>
 #include <fmt/format.h>

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <optional>
 
-#include "vitess/base64.hpp"
+#include "util/base64.hpp"
 
 namespace sv::vitess {
 

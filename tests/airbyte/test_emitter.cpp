@@ -19,9 +19,12 @@
 
 #include "airbyte/emitter.hpp"
 #include "airbyte/state.hpp"
+#include "util/base64.hpp"
 
 namespace asio = boost::asio;
 using namespace sv::airbyte;
+using sv::base64_decode;
+using sv::base64_encode;
 
 namespace {
 

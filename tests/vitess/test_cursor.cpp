@@ -1,10 +1,12 @@
 // tests/vitess: the Go connector's state cursor and base64, byte for byte.
 #include <doctest/doctest.h>
 
-#include "vitess/base64.hpp"
+#include "util/base64.hpp"
 #include "vitess/cursor.hpp"
 
 using namespace sv::vitess;
+using sv::base64_decode;
+using sv::base64_encode;
 
 TEST_CASE("cursor: Go connector vectors, byte for byte") {
   CHECK(encode_cursor(make_cursor("shop", "-80")) == "CgMtODASBHNob3A=");
