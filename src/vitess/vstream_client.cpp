@@ -542,6 +542,12 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(o.keepalive_timeout.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // keep pinging a quiet stream
+  // Bounded memory: without these, HTTP/2 BDP probing grows each stream's flow-control window
+  // with the transfer, and a fast vtgate fills it faster than stdout drains (peak RSS grew with
+  // table size, 95-495 MiB in docs/benchmarks.md). A fixed 1 MiB look-ahead per stream keeps the
+  // pipe full on loopback and on a LAN while a slow consumer stops the server.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   // Requests go uncompressed; responses may be identity or gzip (gRPC C++ has no snappy, which
   // PlanetScale's Go client uses).
   args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, (1 << GRPC_COMPRESS_NONE) | (1 << GRPC_COMPRESS_GZIP));
