@@ -282,14 +282,16 @@ TEST_CASE("vstream: backpressure — a consumer that does not read stops the ser
     VStream s = client->open(ex, simple_request());
     StreamItem first = co_await s.next();
     REQUIRE(std::holds_alternative<vtgate::VStreamResponse>(first));
-    // Stop reading. The server must stall well before the end (flow control), and stay stalled.
+    // Stop reading. The server must stall well before the end (flow control) and stay stalled:
+    // sample until two readings 300 ms apart agree (bounded: 20 samples), then check the level.
     asio::steady_timer t(ex);
-    t.expires_after(800ms);
-    co_await t.async_wait(asio::use_awaitable);
-    int a = srv.service.writes_done.load();
-    t.expires_after(400ms);
-    co_await t.async_wait(asio::use_awaitable);
-    int b = srv.service.writes_done.load();
+    int a = -1, b = srv.service.writes_done.load();
+    for (int i = 0; i < 20 && a != b; ++i) {
+      t.expires_after(300ms);
+      co_await t.async_wait(asio::use_awaitable);
+      a = b;
+      b = srv.service.writes_done.load();
+    }
     stalled_at = b;
     CHECK(a == b);
     CHECK(b < kMessages / 2);
