@@ -198,31 +198,6 @@ std::string bytes_of(std::uint64_t h, std::size_t n) {
   return s;
 }
 
-std::vector<std::string> enum_labels(std::string_view column_type) {
-  std::vector<std::string> out;
-  auto open = column_type.find('(');
-  if (open == std::string_view::npos) return out;
-  std::size_t i = open + 1;
-  while (i < column_type.size() && column_type[i] == '\'') {
-    std::string label;
-    ++i;
-    while (i < column_type.size()) {
-      if (column_type[i] == '\'') {
-        if (i + 1 < column_type.size() && column_type[i + 1] == '\'') {
-          label += '\'';
-          i += 2;
-          continue;
-        }
-        ++i;
-        break;
-      }
-      label += column_type[i++];
-    }
-    out.push_back(label);
-    if (i < column_type.size() && column_type[i] == ',') ++i;
-  }
-  return out;
-}
 
 std::string gen_value(const ColDef& c, std::uint64_t h, std::uint64_t k, std::uint32_t gen) {
   switch (c.gen) {
@@ -323,6 +298,32 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 }
 
 }  // namespace
+
+std::vector<std::string> enum_labels(std::string_view column_type) {
+  std::vector<std::string> out;
+  auto open = column_type.find('(');
+  if (open == std::string_view::npos) return out;
+  std::size_t i = open + 1;
+  while (i < column_type.size() && column_type[i] == '\'') {
+    std::string label;
+    ++i;
+    while (i < column_type.size()) {
+      if (column_type[i] == '\'') {
+        if (i + 1 < column_type.size() && column_type[i + 1] == '\'') {
+          label += '\'';
+          i += 2;
+          continue;
+        }
+        ++i;
+        break;
+      }
+      label += column_type[i++];
+    }
+    out.push_back(label);
+    if (i < column_type.size() && column_type[i] == ',') ++i;
+  }
+  return out;
+}
 
 query::Row make_row(const std::vector<std::optional<std::string>>& cells) {
   query::Row row;

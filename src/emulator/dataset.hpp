@@ -40,6 +40,10 @@
 namespace sv::emulator {
 
 //! What the synthetic backend serves.
+//! The members of `enum('a','b')` / `set(...)` in declaration order (quotes doubled '' inside a
+//! label allowed); empty for any other column type. Shared by the dataset and the VStream server.
+std::vector<std::string> enum_labels(std::string_view column_type);
+
 struct DatasetConfig {
   std::string keyspace = "commerce";
   std::vector<std::string> shards = {"-80", "80-"};          //!< initial serving shards

@@ -3,6 +3,8 @@
 // journals, faults and the pre-encoded copy cache.
 #include "emulator/vstream_server.hpp"
 
+#include "emulator/dataset.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -135,32 +137,6 @@ int compare_value(query::Type type, const std::string& a, const std::string& b) 
   return c < 0 ? -1 : c > 0 ? 1 : 0;
 }
 
-std::vector<std::string> parse_labels(const std::string& column_type) {
-  std::vector<std::string> out;
-  auto open = column_type.find('(');
-  if (open == std::string::npos) return out;
-  std::size_t i = open + 1;
-  while (i < column_type.size() && column_type[i] == '\'') {
-    std::string label;
-    ++i;
-    while (i < column_type.size()) {
-      if (column_type[i] == '\'') {
-        if (i + 1 < column_type.size() && column_type[i + 1] == '\'') {
-          label += '\'';
-          i += 2;
-          continue;
-        }
-        ++i;
-        break;
-      }
-      label += column_type[i++];
-    }
-    out.push_back(std::move(label));
-    if (i < column_type.size() && column_type[i] == ',') ++i;
-  }
-  return out;
-}
-
 //! Labels → 1-based index (ENUM) or bitmask (SET), as vtgates before v20 sent them.
 query::Row enum_set_to_numbers(const query::Row& row, const TableSchema& schema) {
   std::vector<std::optional<std::string>> cells;
@@ -175,11 +151,11 @@ query::Row enum_set_to_numbers(const query::Row& row, const TableSchema& schema)
     off += static_cast<std::size_t>(len);
     const auto& f = schema.fields[static_cast<std::size_t>(i)];
     if (f.type() == query::ENUM) {
-      auto labels = parse_labels(f.column_type());
+      auto labels = enum_labels(f.column_type());
       auto it = std::find(labels.begin(), labels.end(), v);
       v = std::to_string(it == labels.end() ? 0 : (it - labels.begin()) + 1);
     } else if (f.type() == query::SET) {
-      auto labels = parse_labels(f.column_type());
+      auto labels = enum_labels(f.column_type());
       std::uint64_t mask = 0;
       for (std::size_t bit = 0; bit < labels.size(); ++bit) {
         // SET values are the members in definition order joined by ','; members cannot contain ','.
