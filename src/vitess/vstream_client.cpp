@@ -11,6 +11,7 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <deque>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 
@@ -256,6 +257,29 @@ struct Delivery {
 //! Unlike an asio channel it is not registered with the io_context, so the reactor that owns it
 //! may be destroyed on a gRPC thread, even after the io_context is gone (an abandoned stream).
 //! The queue holds at most two items (one read-ahead message and the final status).
+// Counts the calls of one client that gRPC has not finished (OnDone not yet run). The client's
+// destructor waits for it: a call dropped while being cancelled still gets callbacks on gRPC's
+// threads, and letting the process exit under them aborted inside gRPC (ref_counted.h).
+struct CallTracker {
+  std::mutex mu;
+  std::condition_variable cv;
+  int active = 0;
+
+  void started() {
+    std::lock_guard lock(mu);
+    ++active;
+  }
+  void finished() {
+    std::lock_guard lock(mu);
+    if (--active == 0) cv.notify_all();
+  }
+  //! Bounded: a call gRPC never finishes must not hang the process.
+  void wait_idle(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, limit, [&] { return active == 0; });
+  }
+};
+
 class Mailbox {
  public:
   // Any thread.
@@ -377,7 +401,9 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
 
   void OnDone(const grpc::Status& status) override {
     if (!abandoned_.load()) mailbox_.push(Delivery{nullptr, status});
-    auto last = std::move(self_);  // may destroy *this on return; nothing touches it after
+    std::shared_ptr<CallTracker> tracker = std::move(tracker_);
+    { auto last = std::move(self_); }  // may destroy *this; nothing touches it after
+    if (tracker) tracker->finished();
   }
 
   void release_hold() {
@@ -386,6 +412,11 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
 
   std::shared_ptr<VStreamCall> self_;
   std::unique_ptr<vtgate::VStreamResponse> pending_;
+
+ public:
+  std::shared_ptr<CallTracker> tracker_;  //!< set by VStreamClient::open before start()
+
+ private:
   std::atomic<bool> in_flight_{false};
   std::atomic<bool> closing_{false};
   std::atomic<bool> abandoned_{false};
@@ -565,11 +596,17 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   return c;
 }
 
+VStreamClient::VStreamClient() : tracker_(std::make_shared<detail::CallTracker>()) {}
+
+VStreamClient::~VStreamClient() { tracker_->wait_idle(std::chrono::seconds(10)); }
+
 VStream VStreamClient::open(asio::any_io_executor ex, const vtgate::VStreamRequest& request, const CallOptions& call) {
   auto c = std::make_shared<detail::VStreamCall>();
   c->request_ = request;
   c->ctx_.AddMetadata("authorization", auth_header_);
   if (call.deadline.count() > 0) c->ctx_.set_deadline(std::chrono::system_clock::now() + call.deadline);
+  c->tracker_ = tracker_;
+  tracker_->started();
   VStream stream(ex, c, call);
   c->start(c, *stub_);
   return stream;

@@ -145,6 +145,7 @@ std::string_view status_code_name(grpc::StatusCode code);
 
 namespace detail {
 class VStreamCall;
+struct CallTracker;
 }
 
 //! One open VStream call. Move-only; destroying it cancels the call. Use and destroy it on the
@@ -199,12 +200,17 @@ class VStreamClient {
 
   const std::string& target() const { return target_; }
 
+  //! Waits (at most 10 s) until gRPC has finished every call this client opened, so no gRPC
+  //! callback runs after the client, or the process, is gone.
+  ~VStreamClient();
+
  private:
-  VStreamClient() = default;
+  VStreamClient();
   std::string target_;
   std::string auth_header_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vtgateservice::Vitess::Stub> stub_;
+  std::shared_ptr<detail::CallTracker> tracker_;
 };
 
 }  // namespace sv::vitess
