@@ -24,8 +24,10 @@ void Emitter::set_initial_state(std::size_t stream, StreamState state) {
 
 asio::awaitable<bool> Emitter::send(detail::EmitterEvent event) {
   if (!channel_.is_open()) co_return false;
+  ++queued_;
   auto [ec] = co_await channel_.async_send(boost::system::error_code{}, std::move(event),
                                             asio::as_tuple(asio::use_awaitable));
+  if (ec) --queued_;
   co_return !ec;
 }
 
@@ -46,6 +48,7 @@ asio::awaitable<int> Emitter::run() {
   while (more) {
     auto [ec, event] = co_await channel_.async_receive(asio::as_tuple(asio::use_awaitable));
     if (ec) break;  // closed from outside: treat like shutdown
+    if (queued_ > 0) --queued_;
     more = handle(event);
     // Keep small lines together while producers have more queued; hand them to stdout as soon
     // as the queue runs dry so nothing waits in our buffer.

@@ -81,6 +81,7 @@ struct Batch {
   std::string lines;       //!< complete RECORD lines (RecordBatch::take()), may be empty
   std::uint64_t count = 0; //!< number of RECORD lines in `lines`
   BatchCursor cursor;      //!< when set, a STATE follows the lines
+  std::string shard;       //!< the shard of the rows (informational; outputs that split files use it)
 };
 
 struct EmitterOptions {
@@ -141,6 +142,8 @@ class Emitter {
 
   //! Valid after run() returned.
   int exit_code() const { return exit_code_; }
+  //! Events sent and not yet written (for metrics).
+  std::size_t queued() const { return queued_; }
   const std::vector<EmitterStreamStats>& stats() const { return stats_; }
 
  private:
@@ -174,6 +177,7 @@ class Emitter {
   std::string scratch_;
   std::uint64_t errors_ = 0;
   int exit_code_ = 1;
+  std::size_t queued_ = 0;
 };
 
 }  // namespace sv::airbyte

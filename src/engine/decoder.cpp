@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "util/csv.hpp"
+
 namespace sv::engine {
 
 std::string format_utc_seconds(std::int64_t seconds) {
@@ -91,6 +93,7 @@ DecodeOutput Decoder::process(const vtgate::VStreamResponse& response, std::int6
   }
   for (const auto& ev : response.events()) {
     if (out.error || out.journal) break;
+    if (ev.timestamp() > out.last_event_time) out.last_event_time = ev.timestamp();
     switch (ev.type()) {
       case binlogdata::FIELD: {
         if (bare_table(ev.field_event().table_name()) != options_.table) break;
@@ -197,10 +200,10 @@ void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t e
 
 bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
                            bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out) {
-  JsonWriter& w = s.pending.begin(serializer_, emitted_at);
+  JsonWriter& w = begin_row(s, emitted_at);
   w.StartObject();
   if (auto st = vitess::write_row_members(w, s.columns, row, s.selection); !st) {
-    s.pending.abandon();
+    if (options_.row_format != RowFormat::csv_line) s.pending.abandon();
     out.error = system_error(fmt::format("malformed row of '{}' on shard {}: {}", options_.table, s.plan.shard,
                                          st.error().message));
     return false;
@@ -235,8 +238,44 @@ bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t em
     w.EndObject();
   }
   w.EndObject();
-  s.pending.end();
+  if (auto st = end_row(s); !st) {
+    out.error = system_error(fmt::format("row of '{}' on shard {} could not be rendered: {}", options_.table,
+                                         s.plan.shard, st.error().message));
+    return false;
+  }
   return true;
+}
+
+JsonWriter& Decoder::begin_row(ShardState& s, std::int64_t emitted_at) {
+  switch (options_.row_format) {
+    case RowFormat::airbyte_record:
+      return s.pending.begin(serializer_, emitted_at);
+    case RowFormat::json_line:
+      return s.pending.begin_bare();
+    case RowFormat::csv_line:
+      break;
+  }
+  csv_scratch_.Clear();
+  csv_writer_.Reset(csv_scratch_);
+  return csv_writer_;
+}
+
+Status Decoder::end_row(ShardState& s) {
+  switch (options_.row_format) {
+    case RowFormat::airbyte_record:
+      s.pending.end();
+      return Ok{};
+    case RowFormat::json_line:
+      s.pending.end_bare();
+      return Ok{};
+    case RowFormat::csv_line:
+      break;
+  }
+  csv_line_.clear();
+  auto st = csv::append_row_from_json(csv_line_, std::string_view(csv_scratch_.GetString(), csv_scratch_.GetSize()),
+                                      options_.columns);
+  if (st) s.pending.append_line(csv_line_);
+  return st;
 }
 
 void Decoder::on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutput& out) {

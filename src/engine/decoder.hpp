@@ -27,6 +27,13 @@ inline constexpr const char* kUpdatedAtColumn = "_ab_cdc_updated_at";
 inline constexpr const char* kDeletedAtColumn = "_ab_cdc_deleted_at";
 inline constexpr const char* kMetadataColumn = "_planetscale_metadata";
 
+//! How a row becomes a line.
+enum class RowFormat {
+  airbyte_record,  //!< an Airbyte RECORD message (`read`)
+  json_line,       //!< the RECORD's data object alone (`extract --format jsonl`)
+  csv_line,        //!< one RFC 4180 record of `columns` (`extract --format csv`)
+};
+
 struct DecoderOptions {
   airbyte::StreamDescriptor descriptor;
   std::string keyspace;
@@ -37,6 +44,7 @@ struct DecoderOptions {
   bool include_metadata = false;
   bool capture_deletes = true;
   vitess::ValueOptions values;
+  RowFormat row_format = RowFormat::airbyte_record;
 };
 
 //! How one shard starts in this decoder.
@@ -66,6 +74,7 @@ struct DecodeOutput {
   //! Columns of the table the catalog does not select (first FIELD and after schema changes).
   std::vector<std::string> new_columns;
   std::optional<Error> error;  //!< permanent: the stream cannot go on (schema, malformed row)
+  std::int64_t last_event_time = 0;  //!< newest event timestamp (Unix s) of the response; 0 = none
 };
 
 class Decoder {
@@ -104,6 +113,8 @@ class Decoder {
   void on_copy_completed(ShardState& s, DecodeOutput& out);
   void commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOutput& out);
   void check_stop(ShardState& s, DecodeOutput& out);
+  JsonWriter& begin_row(ShardState& s, std::int64_t emitted_at);
+  Status end_row(ShardState& s);
   bool write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
                     bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out);
 
@@ -114,6 +125,9 @@ class Decoder {
   bool select_updated_at_ = false;
   bool select_deleted_at_ = false;
   std::uint64_t sequence_ = 0;
+  JsonBuffer csv_scratch_;  //!< a CSV row's data object before it becomes the CSV record
+  JsonWriter csv_writer_{csv_scratch_};
+  std::string csv_line_;
 };
 
 //! `2024-01-02T03:04:05Z` from Unix seconds.

@@ -127,21 +127,43 @@ class SlotGuard {
 
 class Sync {
  public:
-  Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, airbyte::Emitter& em, const EngineOptions& opt)
+  Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, SyncOutput& out, const EngineOptions& opt,
+       Metrics& metrics)
       : io_(io),
         in_(in),
         source_(source),
-        em_(em),
+        em_(out),
         opt_(opt),
+        m_(metrics),
         pool_(std::max<std::size_t>(opt.worker_threads, 1)),
         slots_(io.get_executor(), in.config.max_concurrent_readers),
         rng_(opt.jitter_seed ? opt.jitter_seed : std::random_device{}()) {}
 
   ~Sync() { pool_.join(); }
 
+  //! See Engine::stop().
+  void stop(Error reason) {
+    if (stop_reason_) return;
+    spdlog::info("stopping: {}", reason.message);
+    stop_reason_ = reason;
+    for (auto& r : runs_) {
+      if (!r.failure) r.failure = reason;
+      for (auto* s : r.open_streams) s->cancel();
+    }
+    for (auto* t : sleeping_) t->cancel();
+  }
+  bool stopping() const { return stop_reason_.has_value(); }
+
   awaitable<void> run() {
     const auto& streams = in_.catalog.streams;
     runs_.resize(streams.size());
+    m_.streams.resize(streams.size());
+    m_.output_queue = [this] { return em_.queued(); };
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      m_.streams[i].name = streams[i].name;
+      m_.streams[i].ns = streams[i].ns;
+      if (auto est = in_.row_estimates.find(i); est != in_.row_estimates.end()) m_.streams[i].row_estimate = est->second;
+    }
     for (std::size_t i = 0; i < streams.size(); ++i) {
       auto& r = runs_[i];
       r.index = i;
@@ -154,6 +176,8 @@ class Sync {
       r.decoder.include_metadata = in_.config.include_metadata;
       r.decoder.capture_deletes = in_.config.capture_deletes;
       r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
+      r.decoder.row_format = opt_.row_format;
+      if (stop_reason_) r.failure = stop_reason_;
       r.push_lock = std::make_unique<Slots>(io_.get_executor(), 1);
     }
     Latch all(io_.get_executor());
@@ -180,7 +204,14 @@ class Sync {
   awaitable<void> run_stream(StreamRun& r) {
     const auto& s = *r.cfg;
     co_await em_.started(r.index);
+    metrics_of(r).phase = StreamPhase::running;
+    metrics_of(r).started_at = Clock::now();
     auto planned = co_await plan(r);
+    for (const auto& [shard, c] : r.cursors) {
+      auto& sm = metrics_of(r).shards[shard];
+      sm.copying = c.position().empty() || has_lastpk(c);
+      sm.done = shard_finished(r, c);
+    }
     if (!planned) {
       co_await fail_stream(r, planned.error());
       co_await finish_stream(r);
@@ -281,6 +312,7 @@ class Sync {
   bool shard_finished(const StreamRun& r, const vitess::TableCursor& c) const {
     if (r.full_refresh) return !c.position().empty() && !has_lastpk(c);  // copy finished earlier
     if (c.position().empty() || has_lastpk(c)) return false;
+    if (opt_.follow) return false;
     auto stop = stop_of(r, c.shard());
     if (!stop) return false;
     auto pos = vitess::GtidSet::parse(c.position());
@@ -301,7 +333,7 @@ class Sync {
     p.cursor = c;
     p.copying = c.position().empty() || has_lastpk(c);
     p.stop_after_copy = r.full_refresh;
-    if (!r.full_refresh) p.stop = stop_of(r, c.shard());
+    if (!r.full_refresh && !opt_.follow) p.stop = stop_of(r, c.shard());
     return p;
   }
 
@@ -325,7 +357,13 @@ class Sync {
     const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
     for (;;) {
       if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
+      ++m_.readers_waiting;
       co_await slots_.acquire();
+      --m_.readers_waiting;
+      if (r.failure || r.resharding) {
+        slots_.release();
+        co_return ReaderEnd::interrupted;
+      }
       bool progressed = false;
       std::vector<vitess::TableCursor> from{r.cursors.at(shard)};
       auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false);
@@ -333,6 +371,7 @@ class Sync {
       if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
         co_await checkpoint(r);  // a finished shard is checkpointed right away
       }
+      if (attempt.end == ReaderEnd::done) metrics_of(r).shards[shard].done = true;
       if (attempt.end != ReaderEnd::failed || !attempt.error) co_return attempt.end;
       if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
       failures = progressed ? 1 : failures + 1;
@@ -344,6 +383,8 @@ class Sync {
       }
       spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r.cfg->name, shard,
                    attempt.error->message, failures, allowed);
+      ++metrics_of(r).shards[shard].retries;
+      ++m_.retries;
       co_await backoff(failures);
     }
   }
@@ -378,11 +419,17 @@ class Sync {
     decoder.reset(plans);
     auto stream = co_await source_.open(req);
     r.open_streams.insert(stream.get());
+    ++m_.readers_active;
     struct Unregister {
       StreamRun& r;
       EventStream* s;
-      ~Unregister() { r.open_streams.erase(s); }
-    } unregister{r, stream.get()};
+      std::size_t& active;
+      ~Unregister() {
+        r.open_streams.erase(s);
+        --active;
+      }
+    } unregister{r, stream.get(), m_.readers_active};
+    if (r.failure) stream->cancel();  // stopped while the stream was being opened
 
     for (;;) {
       SourceItem item = co_await stream->next();
@@ -416,6 +463,12 @@ class Sync {
       DecodeOutput out = co_await asio::co_spawn(
           pool_, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
           use_awaitable);
+      if (out.last_event_time > 0) {
+        for (const auto& p : plans) {
+          auto& t = metrics_of(r).shards[p.shard].last_event_time;
+          t = std::max(t, out.last_event_time);
+        }
+      }
       for (auto& c : out.commits) {
         if (!co_await commit(r, c)) {
           stream->cancel();
@@ -469,11 +522,21 @@ class Sync {
     if (r.failure) co_return false;
     co_await r.push_lock->acquire();
     SlotGuard guard(*r.push_lock);
+    const bool was_copying = copying(r.cursors[c.shard]);
+    const bool copy_ended = was_copying && !copying(c.cursor);
     const bool due = r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
-                     Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds);
+                     Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds) ||
+                     (opt_.checkpoint_at_copy_end && copy_ended);
+    auto& sm = metrics_of(r).shards[c.shard];
+    sm.records += c.count;
+    sm.bytes += c.lines.size();
+    sm.copying = copying(c.cursor);
+    metrics_of(r).records += c.count;
+    metrics_of(r).bytes += c.lines.size();
     if (!due) {
       if (c.count > 0) {
         airbyte::Batch batch(r.index, std::move(c.lines), c.count);
+        batch.shard = c.shard;
         if (!co_await em_.push(std::move(batch))) co_return false;
       }
       // Only now: a STATE built from here on may name this cursor, its rows are queued before it.
@@ -484,10 +547,12 @@ class Sync {
     }
     r.cursors[c.shard] = c.cursor;
     airbyte::Batch batch(r.index, std::move(c.lines), c.count, airbyte::BatchCursor(state_of(r)));
+    batch.shard = c.shard;
     r.records_since_state = 0;
     r.changed_since_state = false;
     r.last_state = Clock::now();
     ++r.states;
+    ++metrics_of(r).checkpoints;
     co_return co_await em_.push(std::move(batch));
   }
 
@@ -507,6 +572,7 @@ class Sync {
     r.changed_since_state = false;
     r.last_state = Clock::now();
     ++r.states;
+    ++metrics_of(r).checkpoints;
     co_await em_.push(std::move(batch));
   }
 
@@ -528,6 +594,8 @@ class Sync {
       // Keep what was read: the next attempt resumes from here.
       if (r.changed_since_state) co_await checkpoint(r);
       Error e = *r.failure;
+      metrics_of(r).phase = StreamPhase::incomplete;
+      metrics_of(r).ended_at = Clock::now();
       co_await em_.incomplete(r.index, std::move(e));
       co_return;
     }
@@ -535,6 +603,8 @@ class Sync {
     // ends with the positions reached.
     // (No repeat of an identical last STATE: the platform distrusts consecutive duplicates.)
     if (r.full_refresh || r.changed_since_state || r.states == 0) co_await checkpoint(r, r.full_refresh);
+    metrics_of(r).phase = StreamPhase::complete;
+    metrics_of(r).ended_at = Clock::now();
     co_await em_.complete(r.index);
   }
 
@@ -626,6 +696,8 @@ class Sync {
         co_return e;
       }
       spdlog::warn("{}: {}; retrying ({}/{})", what, res.error().message, attempt, allowed);
+      ++m_.retries;
+      if (stop_reason_) co_return *stop_reason_;
       co_await backoff(attempt);
     }
   }
@@ -636,23 +708,33 @@ class Sync {
     // Full jitter on the upper half: spreads reconnects of many shards after a common outage.
     std::uniform_real_distribution<double> dist(0.5, 1.0);
     auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * dist(rng_)));
+    if (stop_reason_) co_return;
     asio::steady_timer t(io_, wait);
+    sleeping_.insert(&t);
     co_await t.async_wait(asio::as_tuple(use_awaitable));
+    sleeping_.erase(&t);
   }
+
+  StreamMetrics& metrics_of(const StreamRun& r) { return m_.streams[r.index]; }
+  static bool copying(const vitess::TableCursor& c) { return c.position().empty() || has_lastpk(c); }
 
   asio::io_context& io_;
   const ReadInputs& in_;
   ShardSource& source_;
-  airbyte::Emitter& em_;
+  SyncOutput& em_;
   const EngineOptions& opt_;
+  Metrics& m_;
+  std::optional<Error> stop_reason_;
+  std::set<asio::steady_timer*> sleeping_;
   asio::thread_pool pool_;
   Slots slots_;
   std::mt19937_64 rng_;
   std::deque<StreamRun> runs_;
 };
 
-int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out, const EngineOptions& options) {
-  EngineOptions opt = options;
+namespace {
+
+EngineOptions with_defaults(EngineOptions opt) {
   if (!opt.clock_ms) opt.clock_ms = airbyte::now_ms;
   if (!opt.clock_ns) {
     opt.clock_ns = [] {
@@ -660,20 +742,43 @@ int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWrit
           .count();
     };
   }
+  return opt;
+}
+
+}  // namespace
+
+Engine::Engine(asio::io_context& io, const ReadInputs& inputs, ShardSource& source, SyncOutput& output,
+               const EngineOptions& options, Metrics* metrics)
+    : options_(with_defaults(options)) {
+  if (!metrics) {
+    own_metrics_ = std::make_unique<Metrics>();
+    metrics = own_metrics_.get();
+  }
+  sync_ = std::make_unique<Sync>(io, inputs, source, output, options_, *metrics);
+}
+
+Engine::~Engine() = default;
+
+awaitable<void> Engine::run() { return sync_->run(); }
+void Engine::stop(Error reason) { sync_->stop(std::move(reason)); }
+bool Engine::stopping() const { return sync_->stopping(); }
+
+int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out, const EngineOptions& options,
+             Metrics* metrics, const ReadCompanions& companions) {
   asio::io_context io(1);
   std::vector<airbyte::StreamDescriptor> descriptors;
   for (const auto& s : inputs.catalog.streams) descriptors.push_back(s.descriptor());
   airbyte::EmitterOptions eo;
-  eo.queue_capacity = opt.emitter_queue;
-  eo.clock = opt.clock_ms;
+  eo.queue_capacity = options.emitter_queue;
+  if (options.clock_ms) eo.clock = options.clock_ms;
   airbyte::Emitter emitter(io.get_executor(), descriptors, out, eo);
   int exit_code = 1;
-  asio::co_spawn(io, emitter.run(), [&](std::exception_ptr e, int code) {
-    exit_code = e ? 1 : code;
-  });
+  asio::co_spawn(io, emitter.run(), [&](std::exception_ptr e, int code) { exit_code = e ? 1 : code; });
+  AirbyteOutput output(emitter);
   {
-    Sync sync(io, inputs, source, emitter, opt);
-    asio::co_spawn(io, sync.run(), [&](std::exception_ptr e) {
+    Engine engine(io, inputs, source, output, options, metrics);
+    if (companions.start) companions.start(io, engine);
+    asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -681,6 +786,7 @@ int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWrit
           spdlog::critical("sync failed: {}", ex.what());
         }
       }
+      if (companions.finish) companions.finish();
     });
     io.run();
   }

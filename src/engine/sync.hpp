@@ -7,10 +7,13 @@
 // docs/state.md describes the state format, checkpoints and delivery guarantees.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +22,14 @@
 #include "airbyte/config.hpp"
 #include "airbyte/message_writer.hpp"
 #include "airbyte/state.hpp"
+#include "engine/decoder.hpp"
+#include "engine/metrics.hpp"
+#include "engine/output.hpp"
 #include "engine/shard_source.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace sv::engine {
 
@@ -33,6 +43,12 @@ struct EngineOptions {
   std::function<std::int64_t()> clock_ms;        //!< emitted_at; default airbyte::now_ms
   std::function<std::int64_t()> clock_ns;        //!< metadata extracted_at; default system clock
   std::uint64_t jitter_seed = 0;                 //!< 0 = random
+  //! Incremental streams never reach a stop position: after the copy they follow the binlog
+  //! until stop() (`extract --follow`).
+  bool follow = false;
+  //! Checkpoint as soon as a shard's table copy completes (`extract` switches files there).
+  bool checkpoint_at_copy_end = false;
+  RowFormat row_format = RowFormat::airbyte_record;
 };
 
 //! What `read` needs besides the source.
@@ -45,9 +61,43 @@ struct ReadInputs {
   std::map<std::size_t, std::uint64_t> row_estimates = {};
 };
 
+class Sync;
+
+//! The engine on a caller's io_context: every configured stream, all their shards, into `output`.
+//! Everything it references must outlive it; all calls are made on the io_context's thread.
+class Engine {
+ public:
+  Engine(boost::asio::io_context& io, const ReadInputs& inputs, ShardSource& source, SyncOutput& output,
+         const EngineOptions& options = {}, Metrics* metrics = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  //! Reads until every stream ended, then calls output.shutdown().
+  boost::asio::awaitable<void> run();
+  //! Ends the sync early (SIGINT/SIGTERM): open VStreams are cancelled, and every stream that has
+  //! not ended checkpoints what it has read and ends incomplete with `reason`.
+  void stop(Error reason);
+  bool stopping() const;
+
+ private:
+  EngineOptions options_;
+  std::unique_ptr<Metrics> own_metrics_;
+  std::unique_ptr<Sync> sync_;
+};
+
 //! Runs a whole read: every configured stream, all their shards, to the emitter on `out`.
 //! Returns the process exit code (0 = every stream COMPLETE).
+//! What runs beside a read on its io_context (the CLI's signal handling, metrics endpoint and
+//! progress display): `start` before the read begins, `finish` once every stream ended, so that
+//! whatever `start` spawned ends too and the read returns.
+struct ReadCompanions {
+  std::function<void(boost::asio::io_context&, Engine&)> start;
+  std::function<void()> finish;
+};
+
+//! `metrics`, when given, is kept up to date on the read's thread.
 int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out,
-             const EngineOptions& options = {});
+             const EngineOptions& options = {}, Metrics* metrics = nullptr, const ReadCompanions& companions = {});
 
 }  // namespace sv::engine
