@@ -253,9 +253,10 @@ inline std::string catalog_json(const emulator::Dataset& ds, const std::vector<S
   return out + "]}";
 }
 
-//! The record `data` of a row image (catalog columns of schema version 0, in order), normalized.
-inline std::string expected_data(const emulator::Dataset& ds, std::size_t t, const query::Row& row,
-                                 const emulator::TableSchema& schema) {
+//! The record `data` of a row image (catalog columns of schema version 0, in order), exactly as
+//! the connector's value writer renders it (not normalized: byte-exact comparisons).
+inline std::string expected_data_raw(const emulator::Dataset& ds, std::size_t t, const query::Row& row,
+                                     const emulator::TableSchema& schema) {
   const auto base = ds.schema(t, 0);
   auto columns = vitess::make_columns(
       [&] {
@@ -275,7 +276,13 @@ inline std::string expected_data(const emulator::Dataset& ds, std::size_t t, con
   w.StartObject();
   (void)vitess::write_row_members(w, columns, row, selection);
   w.EndObject();
-  return normalize_json(b.GetString());
+  return b.GetString();
+}
+
+//! The record `data` of a row image (catalog columns of schema version 0, in order), normalized.
+inline std::string expected_data(const emulator::Dataset& ds, std::size_t t, const query::Row& row,
+                                 const emulator::TableSchema& schema) {
+  return normalize_json(expected_data_raw(ds, t, row, schema));
 }
 
 //! Every row of table t after g ops, rendered as expected record data.
@@ -286,6 +293,67 @@ inline std::vector<std::string> expected_rows(const emulator::Dataset& ds, std::
     if (auto row = ds.row(t, k, g)) out.push_back(expected_data(ds, t, *row, *schema));
   }
   return out;
+}
+
+//! Every row of table t after g ops on `shard` ("" = every shard), rendered byte-exactly as the
+//! value writer does (expected_data_raw), in key order.
+inline std::vector<std::string> expected_rows_raw(const emulator::Dataset& ds, std::size_t t, std::uint64_t g,
+                                                  const std::string& shard = "") {
+  std::vector<std::string> out;
+  const auto schema = ds.schema(t, g);
+  for (std::uint64_t k = 1; k <= ds.max_key(t, g); ++k) {
+    if (!shard.empty() && !ds.in_shard(t, k, shard)) continue;
+    if (auto row = ds.row(t, k, g)) out.push_back(expected_data_raw(ds, t, *row, *schema));
+  }
+  return out;
+}
+
+//! Column names of table t at schema version 0, in ordinal order.
+inline std::vector<std::string> column_names(const emulator::Dataset& ds, std::size_t t) {
+  std::vector<std::string> out;
+  for (const auto& f : ds.schema(t, 0)->fields) out.push_back(f.name());
+  return out;
+}
+
+//! A free loopback TCP port (bound then released: a small race, fine on a test machine).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+//! One HTTP GET to 127.0.0.1:port: {status code, body}; {0, ""} when nothing listens.
+inline std::pair<int, std::string> http_get(int port, const std::string& target) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return {0, ""};
+  }
+  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  (void)::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  int status = 0;
+  if (resp.rfind("HTTP/1.", 0) == 0 && resp.size() > 12) status = std::atoi(resp.c_str() + 9);
+  const auto body = resp.find("\r\n\r\n");
+  return {status, body == std::string::npos ? std::string() : resp.substr(body + 4)};
 }
 
 //! `data` without the computed columns (_ab_cdc_*), normalized.

@@ -1,0 +1,928 @@
+// tests/e2e: the built `source-vitess extract` against `vtgate-emulator`: several tables × 4 shards
+// (synthetic backend) in every format and compression, split per shard or not, compared exactly
+// with the rows the deterministic Dataset says the tables hold (JSONL byte for byte; CSV byte for
+// byte and read back by Python's csv module); SIGKILL mid-copy then resume; reruns of a complete or
+// a mismatched DIR; usage errors; the Prometheus endpoint while an extract runs; and `--follow` on
+// real MariaDB shards capturing SQL changes into rolling change files.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
+
+#include "e2e_support.hpp"
+#include "emulator/mysql/mariadb_instance.hpp"
+#include "vitess/cursor.hpp"
+
+using namespace sv;
+using namespace sv::e2e;
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Running the command
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+std::vector<std::string> extract_argv(std::vector<std::string> args) {
+  args.insert(args.begin(), {env_or("SOURCE_VITESS", "source-vitess"), "extract"});
+  return args;
+}
+
+//! Runs `source-vitess extract ARGS` to completion (bounded).
+Run run_extract(const std::vector<std::string>& args, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  TempDir io;
+  Child c = Child::spawn(extract_argv(args), io.file("out"), io.file("err"));
+  Run r;
+  r.code = c.wait(timeout);
+  r.out = read_file(io.file("out"));
+  r.err = read_file(io.file("err"));
+  return r;
+}
+
+std::string synthetic_config(const Emulator& emu, const std::string& extra = "") {
+  return R"({"host":"127.0.0.1","grpc_port":)" + std::to_string(emu.grpc_port) +
+         R"(,"tls_mode":"disabled","database":"commerce","username":"u","password":"")" +
+         (extra.empty() ? "" : "," + extra) + "}";
+}
+
+emulator::DatasetConfig dataset(std::vector<std::string> tables, std::uint64_t rows) {
+  emulator::DatasetConfig c;
+  c.keyspace = "commerce";
+  c.shards = emulator::Dataset::shard_names(4);
+  c.tables = std::move(tables);
+  c.rows = rows;
+  return c;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stdout summary and the directory
+
+struct Summary {
+  bool parsed = false;
+  std::string output_dir;
+  bool complete = false;
+  std::map<std::string, std::uint64_t> rows;                   //!< per table
+  std::map<std::string, std::vector<std::string>> files;       //!< per table
+};
+
+//! stdout must be exactly one JSON line: the summary.
+Summary parse_summary(const std::string& out) {
+  Summary s;
+  if (out.empty() || out.back() != '\n' || out.find('\n') != out.size() - 1) return s;
+  rapidjson::Document d;
+  d.Parse(out.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("output_dir") || !d["output_dir"].IsString() ||
+      !d.HasMember("complete") || !d["complete"].IsBool() || !d.HasMember("tables") || !d["tables"].IsArray())
+    return s;
+  s.output_dir = d["output_dir"].GetString();
+  s.complete = d["complete"].GetBool();
+  for (const auto& t : d["tables"].GetArray()) {
+    if (!t.IsObject() || !t.HasMember("name") || !t.HasMember("rows") || !t.HasMember("files")) return s;
+    const std::string name = t["name"].GetString();
+    s.rows[name] = t["rows"].GetUint64();
+    auto& files = s.files[name];
+    for (const auto& f : t["files"].GetArray()) files.push_back(f.GetString());
+  }
+  s.parsed = true;
+  return s;
+}
+
+//! Names of the regular files in dir, sorted.
+std::vector<std::string> dir_files(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_regular_file()) out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+//! name → (size, mtime ns) of every file in dir: "the rerun wrote nothing".
+std::map<std::string, std::pair<std::uintmax_t, std::int64_t>> dir_snapshot(const std::string& dir) {
+  std::map<std::string, std::pair<std::uintmax_t, std::int64_t>> out;
+  for (const auto& name : dir_files(dir)) {
+    struct stat st {};
+    ::stat((dir + "/" + name).c_str(), &st);
+    out[name] = {static_cast<std::uintmax_t>(st.st_size),
+                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  }
+  return out;
+}
+
+bool has_part_file(const std::string& dir) {
+  for (const auto& f : dir_files(dir))
+    if (f.ends_with(".part")) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decompression (multi-member gzip, multi-frame zstd); throws on truncated or corrupt data.
+
+std::string gunzip(const std::string& in) {
+  z_stream s{};
+  if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error("inflateInit2 failed");
+  std::string out;
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  s.avail_in = static_cast<uInt>(in.size());
+  char buf[1 << 16];
+  for (;;) {
+    s.next_out = reinterpret_cast<Bytef*>(buf);
+    s.avail_out = sizeof buf;
+    const int r = inflate(&s, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - s.avail_out);
+    if (r == Z_STREAM_END) {
+      if (s.avail_in == 0) break;
+      inflateReset(&s);  // the next gzip member
+      continue;
+    }
+    if (r != Z_OK) {
+      inflateEnd(&s);
+      throw std::runtime_error("gzip data is corrupt or truncated (inflate " + std::to_string(r) + ")");
+    }
+  }
+  inflateEnd(&s);
+  return out;
+}
+
+std::string unzstd(const std::string& in) {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  std::string out;
+  std::vector<char> buf(ZSTD_DStreamOutSize());
+  std::size_t last = 0;
+  while (input.pos < input.size) {
+    ZSTD_outBuffer output{buf.data(), buf.size(), 0};
+    last = ZSTD_decompressStream(ctx.get(), &output, &input);
+    if (ZSTD_isError(last)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(last));
+    out.append(buf.data(), output.pos);
+  }
+  // Drain what the context still holds; 0 = the last frame is complete.
+  for (int i = 0; i < 1000 && last != 0; ++i) {
+    ZSTD_outBuffer output{buf.data(), buf.size(), 0};
+    last = ZSTD_decompressStream(ctx.get(), &output, &input);
+    if (ZSTD_isError(last)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(last));
+    out.append(buf.data(), output.pos);
+    if (output.pos == 0) break;
+  }
+  if (last != 0) throw std::runtime_error("zstd data is truncated (last frame incomplete)");
+  return out;
+}
+
+//! A file's text, decompressed by its extension (.gz, .zst).
+std::string file_text(const std::string& path) {
+  const std::string raw = read_file(path);
+  if (path.ends_with(".gz")) return gunzip(raw);
+  if (path.ends_with(".zst")) return unzstd(raw);
+  return raw;
+}
+
+std::vector<std::string> jsonl_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      out.push_back("<unterminated>" + text.substr(start));
+      break;
+    }
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV per the contract: null → empty unquoted; string → quoted, inner quotes doubled; number → its
+// JSON text; true/false; object/array → compact JSON, quoted.
+
+std::string csv_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+//! One top-level member value of a JSON object: the CSV field text and the value Python's csv
+//! module reads back.
+struct CsvCell {
+  std::string field;
+  std::string parsed;
+};
+
+//! SAX handler over one JSON object (numbers as raw text) producing its cells in member order.
+struct CellsHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CellsHandler> {
+  std::vector<CsvCell> cells;
+  int depth = 0;
+  rapidjson::StringBuffer nested_buf;
+  std::unique_ptr<rapidjson::Writer<rapidjson::StringBuffer>> nested;
+
+  void scalar(std::string field, std::string parsed) { cells.push_back({std::move(field), std::move(parsed)}); }
+  bool Null() {
+    if (nested) return nested->Null();
+    scalar("", "");
+    return true;
+  }
+  bool Bool(bool b) {
+    if (nested) return nested->Bool(b);
+    scalar(b ? "true" : "false", b ? "true" : "false");
+    return true;
+  }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    if (nested) return nested->RawValue(s, n, rapidjson::kNumberType);
+    scalar(std::string(s, n), std::string(s, n));
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (nested) return nested->String(s, n);
+    scalar(csv_quote(std::string_view(s, n)), std::string(s, n));
+    return true;
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return nested ? nested->Key(s, n) : true; }
+  bool open(bool object) {
+    if (++depth == 1) return true;
+    if (depth == 2) {
+      nested_buf.Clear();
+      nested = std::make_unique<rapidjson::Writer<rapidjson::StringBuffer>>(nested_buf);
+    }
+    return object ? nested->StartObject() : nested->StartArray();
+  }
+  bool close(bool object, rapidjson::SizeType n) {
+    if (depth-- == 1) return true;
+    const bool ok = object ? nested->EndObject(n) : nested->EndArray(n);
+    if (depth == 1) {
+      const std::string text = nested_buf.GetString();
+      nested.reset();
+      scalar(csv_quote(text), text);
+    }
+    return ok;
+  }
+  bool StartObject() { return open(true); }
+  bool EndObject(rapidjson::SizeType n) { return close(true, n); }
+  bool StartArray() { return open(false); }
+  bool EndArray(rapidjson::SizeType n) { return close(false, n); }
+};
+
+std::vector<CsvCell> csv_cells(const std::string& json) {
+  CellsHandler h;
+  rapidjson::Reader reader;
+  rapidjson::StringStream ss(json.c_str());
+  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(ss, h)) throw std::runtime_error("bad JSON " + json);
+  return h.cells;
+}
+
+//! The exact CSV record (without its CRLF) of a JSON row.
+std::string csv_record(const std::string& json) {
+  std::string out;
+  bool first = true;
+  for (const auto& c : csv_cells(json)) {
+    if (!first) out += ',';
+    first = false;
+    out += c.field;
+  }
+  return out;
+}
+
+std::string json_string_array(const std::vector<std::string>& values) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  w.StartArray();
+  for (const auto& v : values) w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  w.EndArray();
+  return b.GetString();
+}
+
+//! The row as Python's csv.reader yields it, as a JSON array of strings.
+std::string csv_parsed(const std::string& json) {
+  std::vector<std::string> values;
+  for (const auto& c : csv_cells(json)) values.push_back(c.parsed);
+  return json_string_array(values);
+}
+
+//! Splits CSV text into records at CRLFs outside quoted fields. `ok` turns false on a bare LF or
+//! CR outside quotes, or a last record without CRLF.
+std::vector<std::string> csv_records(const std::string& text, bool& ok) {
+  std::vector<std::string> out;
+  ok = true;
+  std::string cur;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') quoted = !quoted;
+    if (!quoted && c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      out.push_back(std::move(cur));
+      cur.clear();
+      ++i;
+      continue;
+    }
+    if (!quoted && (c == '\r' || c == '\n')) ok = false;
+    cur += c;
+  }
+  if (!cur.empty()) {
+    ok = false;
+    out.push_back(std::move(cur));
+  }
+  return out;
+}
+
+struct PyCsv {
+  std::vector<std::string> header;
+  std::vector<std::string> rows;  //!< each a JSON array of strings (normalized), sorted
+  std::vector<std::string> problems;
+};
+
+//! Python's csv module on the (decompressed) CSV text.
+PyCsv python_csv(const std::string& text) {
+  TempDir tmp;
+  write_file(tmp.file("in.csv"), text);
+  Child c = Child::spawn({env_or("PYTHON3", "/usr/bin/python3"), env_or("EXTRACT_CSV_CHECK", "extract_csv_check.py"),
+                          tmp.file("in.csv")},
+                         tmp.file("out"), tmp.file("err"));
+  PyCsv r;
+  const int code = c.wait(std::chrono::seconds(60));
+  rapidjson::Document d;
+  const std::string out = read_file(tmp.file("out"));
+  d.Parse(out.c_str());
+  if (code != 0 || d.HasParseError() || !d.IsObject()) {
+    r.problems.push_back("extract_csv_check.py failed (exit " + std::to_string(code) + "): " + read_file(tmp.file("err")));
+    return r;
+  }
+  for (const auto& h : d["header"].GetArray()) r.header.push_back(h.GetString());
+  for (const auto& row : d["rows"].GetArray()) {
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    row.Accept(w);
+    r.rows.push_back(b.GetString());
+  }
+  std::sort(r.rows.begin(), r.rows.end());
+  for (const auto& p : d["problems"].GetArray()) r.problems.push_back(p.GetString());
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking a file against the expected rows
+
+std::string ext_of(const std::string& format, const std::string& compress) {
+  return format + (compress == "gzip" ? ".gz" : compress == "zstd" ? ".zst" : "");
+}
+
+//! Compares one output file with the expected JSON rows (any order). CSV: the header, each record
+//! byte for byte, CRLF line ends, and Python's csv module reading back the same values.
+void check_file(const std::string& path, const std::string& format, const std::vector<std::string>& columns,
+                const std::vector<std::string>& want_json) {
+  INFO("file ", path);
+  std::string text;
+  try {
+    text = file_text(path);
+  } catch (const std::exception& e) {
+    FAIL_CHECK("cannot read ", path, ": ", e.what());
+    return;
+  }
+  if (format == "jsonl") {
+    const auto got = sorted(jsonl_lines(text));
+    const auto want = sorted(want_json);
+    CHECK(got.size() == want.size());
+    CHECK(got == want);
+    if (got != want) {
+      for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+        if (got[i] != want[i]) {
+          MESSAGE("first difference:\n got  ", got[i], "\n want ", want[i]);
+          break;
+        }
+      }
+    }
+    return;
+  }
+  bool well_formed = false;
+  auto records = csv_records(text, well_formed);
+  CHECK_MESSAGE(well_formed, "CSV records must end with CRLF (outside quoted fields)");
+  REQUIRE(!records.empty());
+  std::vector<std::string> header_fields;
+  for (const auto& c : columns) header_fields.push_back(c);
+  CHECK(records.front() == join(header_fields, ","));
+  std::vector<std::string> got(records.begin() + 1, records.end());
+  std::vector<std::string> want, want_parsed;
+  for (const auto& j : want_json) {
+    want.push_back(csv_record(j));
+    want_parsed.push_back(csv_parsed(j));
+  }
+  got = sorted(got);
+  want = sorted(want);
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+  if (got != want) {
+    for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+      if (got[i] != want[i]) {
+        MESSAGE("first difference:\n got  ", got[i], "\n want ", want[i]);
+        break;
+      }
+    }
+  }
+  const PyCsv py = python_csv(text);
+  for (const auto& p : py.problems) MESSAGE("python csv: ", p);
+  CHECK(py.problems.empty());
+  CHECK(py.header == columns);
+  CHECK(py.rows == sorted(want_parsed));
+}
+
+//! The _state.json of DIR, parsed (an empty object when it is missing or broken).
+rapidjson::Document state_of(const std::string& dir) {
+  rapidjson::Document d;
+  const std::string text = read_file(dir + "/_state.json");
+  d.Parse(text.c_str());
+  if (d.HasParseError() || !d.IsObject()) d.SetObject();
+  return d;
+}
+
+}  // namespace
+
+// =============================================================================================
+// Synthetic backend
+
+namespace {
+
+const std::vector<std::string> kTables = {"all_types", "customers", "order_items"};
+
+struct Variant {
+  std::string format, compress;
+  bool split;
+};
+
+std::vector<std::string> variant_args(const std::string& config, const std::string& dir, const Variant& v,
+                                      const std::vector<std::string>& tables) {
+  std::vector<std::string> a{"--config", config, "--output-dir", dir, "--tables", join(tables, ","),
+                             "--format", v.format, "--compress", v.compress};
+  if (v.split) a.push_back("--split-per-shard");
+  return a;
+}
+
+//! Checks a finished extract of `tables` in DIR: the files (and nothing else but _state.json),
+//! every row exactly, the summary.
+void check_complete_dir(const emulator::Dataset& ds, const std::string& dir, const Variant& v,
+                        const std::vector<std::string>& tables, const Summary& summary, bool check_rows) {
+  const std::string ext = ext_of(v.format, v.compress);
+  std::vector<std::string> want_files{"_state.json"};
+  for (const auto& table : tables) {
+    const auto t = *ds.table_index(table);
+    std::vector<std::string> table_files;
+    if (v.split) {
+      for (const auto& shard : ds.config().shards) table_files.push_back(table + "." + shard + "." + ext);
+    } else {
+      table_files.push_back(table + "." + ext);
+    }
+    want_files.insert(want_files.end(), table_files.begin(), table_files.end());
+    CHECK(sorted(summary.files.count(table) ? summary.files.at(table) : std::vector<std::string>{}) ==
+          sorted(table_files));
+    if (check_rows) CHECK(summary.rows.count(table) == 1);
+    if (check_rows && summary.rows.count(table)) CHECK(summary.rows.at(table) == expected_rows_raw(ds, t, 0).size());
+    if (v.split) {
+      for (const auto& shard : ds.config().shards)
+        check_file(dir + "/" + table + "." + shard + "." + ext, v.format, column_names(ds, t),
+                   expected_rows_raw(ds, t, 0, shard));
+    } else {
+      check_file(dir + "/" + table + "." + ext, v.format, column_names(ds, t), expected_rows_raw(ds, t, 0));
+    }
+  }
+  CHECK(dir_files(dir) == sorted(want_files));
+  CHECK(summary.complete);
+  CHECK(state_of(dir).MemberCount() > 0);
+}
+
+}  // namespace
+
+TEST_CASE("every format and compression, 3 tables × 4 shards, split or not: exactly the table rows") {
+  Emulator emu(dataset(kTables, 300));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":100)"));
+  const std::vector<Variant> variants = {
+      {"jsonl", "none", false}, {"jsonl", "gzip", false}, {"jsonl", "zstd", true}, {"jsonl", "none", true},
+      {"csv", "none", false},   {"csv", "gzip", true},    {"csv", "zstd", false},
+  };
+  int n = 0;
+  for (const auto& v : variants) {
+    INFO("--format ", v.format, " --compress ", v.compress, v.split ? " --split-per-shard" : "");
+    // A directory that does not exist yet: extract creates it.
+    const std::string dir = work.file("out" + std::to_string(n++));
+    const Run r = run_extract(variant_args(work.file("config.json"), dir, v, kTables));
+    if (r.code != 0) MESSAGE("stderr:\n", r.err);
+    CHECK(r.code == 0);
+    const Summary s = parse_summary(r.out);
+    CHECK_MESSAGE(s.parsed, ("stdout: " + r.out));
+    CHECK(s.output_dir == dir);
+    check_complete_dir(ds, dir, v, kTables, s, true);
+  }
+  SUBCASE("defaults: jsonl, no compression, one file per table") {
+    const std::string dir = work.file("defaults");
+    const Run r = run_extract({"--config", work.file("config.json"), "--output-dir", dir, "--tables", "customers"});
+    CHECK(r.code == 0);
+    const Summary s = parse_summary(r.out);
+    CHECK(s.parsed);
+    check_complete_dir(ds, dir, {"jsonl", "none", false}, {"customers"}, s, true);
+  }
+}
+
+TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; complete and mismatched reruns") {
+  // Slow shards and small copy packets: the copy lasts seconds, checkpoints every 100 rows.
+  std::vector<std::string> flags{"--copy-packet-bytes=2000"};
+  for (const auto& s : emulator::Dataset::shard_names(4)) flags.push_back("--slow-shard=" + s + ":15");
+  Emulator emu(dataset({"customers", "order_items"}, 6000), flags);
+  emulator::Dataset ds(emu.data);
+  const std::vector<std::string> tables{"customers", "order_items"};
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":100)"));
+  for (const Variant& v : {Variant{"jsonl", "none", false}, Variant{"csv", "zstd", true}}) {
+    INFO("--format ", v.format, " --compress ", v.compress, v.split ? " --split-per-shard" : "");
+    const std::string dir = work.file("kill-" + v.format);
+    const auto args = variant_args(work.file("config.json"), dir, v, tables);
+    {
+      Child c = Child::spawn(extract_argv(args), work.file("killed.out"), work.file("killed.err"));
+      // Wait for the first checkpoint (_state.json) and a little more, then SIGKILL.
+      bool checkpointed = false;
+      for (int i = 0; i < 2000 && !checkpointed; ++i) {
+        checkpointed = fs::exists(dir + "/_state.json") && has_part_file(dir);
+        if (!checkpointed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      REQUIRE_MESSAGE(checkpointed, ("no checkpoint within 20 s: " + read_file(work.file("killed.err"))));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      int status = 0;
+      REQUIRE_MESSAGE(::waitpid(c.pid, &status, WNOHANG) == 0, "the extract ended before the kill: make it slower");
+      c.kill_now();
+    }
+    // Killed: .part files, and no table is complete yet (its final file absent).
+    CHECK(has_part_file(dir));
+    const std::string ext = ext_of(v.format, v.compress);
+    for (const auto& table : tables) {
+      INFO("table ", table);
+      for (const auto& f : dir_files(dir)) CHECK_FALSE(f == table + "." + ext);
+    }
+    CHECK(read_file(work.file("killed.out")).empty());  // no summary from a killed process
+
+    // Rerun the same command: resumes, completes, every row once.
+    const Run resumed = run_extract(args);
+    if (resumed.code != 0) MESSAGE("stderr:\n", resumed.err);
+    REQUIRE(resumed.code == 0);
+    const Summary s = parse_summary(resumed.out);
+    REQUIRE_MESSAGE(s.parsed, ("stdout: " + resumed.out));
+    check_complete_dir(ds, dir, v, tables, s, false);
+    // It resumed rather than started over: this run wrote fewer rows than the tables hold.
+    std::uint64_t written = 0, total = 0;
+    for (const auto& table : tables) {
+      written += s.rows.count(table) ? s.rows.at(table) : 0;
+      total += expected_rows_raw(ds, *ds.table_index(table), 0).size();
+    }
+    CHECK(written < total);
+    CHECK(written > 0);
+
+    // A rerun on the complete DIR writes nothing and exits 0.
+    const auto before = dir_snapshot(dir);
+    const Run again = run_extract(args);
+    CHECK(again.code == 0);
+    const Summary s2 = parse_summary(again.out);
+    CHECK_MESSAGE(s2.parsed, ("stdout: " + again.out));
+    CHECK(s2.complete);
+    for (const auto& table : tables) CHECK(s2.rows.count(table) == 1);
+    for (const auto& [table, rows] : s2.rows) CHECK(rows == 0);
+    CHECK(dir_snapshot(dir) == before);
+
+    // A rerun with another --format fails and names the mismatch; nothing changes.
+    auto other = args;
+    *std::find(other.begin(), other.end(), v.format) = v.format == "csv" ? "jsonl" : "csv";
+    const Run mismatch = run_extract(other);
+    CHECK(mismatch.code == 1);
+    CHECK(mismatch.err.find("extract: ") != std::string::npos);
+    CHECK(mismatch.err.find("format") != std::string::npos);
+    CHECK(dir_snapshot(dir) == before);
+  }
+}
+
+TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
+  Emulator emu(dataset({"customers"}, 20));
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu));
+  const std::string cfg = work.file("config.json");
+  SUBCASE("unknown --format") {
+    const Run r = run_extract({"--config", cfg, "--output-dir", work.file("d"), "--tables", "customers", "--format", "xml"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("xml") != std::string::npos);
+    CHECK(r.out.empty());
+    CHECK_FALSE(fs::exists(work.file("d")));
+  }
+  SUBCASE("unknown --compress") {
+    const Run r = run_extract({"--config", cfg, "--output-dir", work.file("d"), "--tables", "customers", "--compress", "lz4"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("lz4") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  SUBCASE("no --output-dir") {
+    const Run r = run_extract({"--config", cfg, "--tables", "customers"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("--output-dir") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  SUBCASE("a table that does not exist") {
+    const Run r = run_extract({"--config", cfg, "--output-dir", work.file("d"), "--tables", "customers,nosuch"});
+    CHECK(r.code == 1);
+    CHECK(r.err.find("extract: ") != std::string::npos);
+    CHECK(r.err.find("nosuch") != std::string::npos);
+  }
+}
+
+TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
+  std::vector<std::string> flags{"--copy-packet-bytes=2000"};
+  for (const auto& s : emulator::Dataset::shard_names(4)) flags.push_back("--slow-shard=" + s + ":15");
+  Emulator emu(dataset({"customers", "order_items"}, 3000), flags);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":500)"));
+  const int port = free_port();
+  Child c = Child::spawn(extract_argv({"--config", work.file("config.json"), "--output-dir", work.file("d"), "--tables",
+                                       "customers,order_items", "--metrics-address",
+                                       "127.0.0.1:" + std::to_string(port)}),
+                         work.file("out"), work.file("err"));
+  std::pair<int, std::string> got{0, ""};
+  bool seen = false;
+  for (int i = 0; i < 400 && !seen; ++i) {
+    got = http_get(port, "/metrics");
+    seen = got.first == 200 && got.second.find("source_vitess_records_total{") != std::string::npos &&
+           got.second.find("customers") != std::string::npos && got.second.find("order_items") != std::string::npos;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK_MESSAGE(seen, ("last answer: " + std::to_string(got.first) + "\n" + got.second));
+  // Every sample line is `name{labels} value` or `name value`, after # HELP / # TYPE lines.
+  std::istringstream in(got.second);
+  std::string line;
+  int samples = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    INFO("line: ", line);
+    const auto sp = line.rfind(' ');
+    REQUIRE(sp != std::string::npos);
+    CHECK(line.rfind("source_vitess_", 0) == 0);
+    char* end = nullptr;
+    (void)std::strtod(line.c_str() + sp + 1, &end);
+    CHECK(*end == '\0');
+    ++samples;
+  }
+  CHECK(samples > 0);
+  const int code = c.wait(std::chrono::seconds(60));
+  CHECK(code == 0);
+}
+
+// =============================================================================================
+// --follow on real MariaDB shards
+
+namespace {
+
+using emulator::mysql::InstanceOptions;
+using emulator::mysql::MariaDbInstance;
+
+// Two shards -80 / 80-: even ids on -80, odd on 80- (as in test_mariadb_cluster.cpp).
+struct Cluster {
+  TempDir dir;
+  std::vector<std::unique_ptr<MariaDbInstance>> shards;
+  Child emulator;
+  int grpc_port = 0, mysql_port = 0;
+
+  Cluster() {
+    std::string json = "[";
+    for (int i = 1; i <= 2; ++i) {
+      InstanceOptions o;
+      o.server_id = static_cast<std::uint32_t>(i);
+      o.domain_id = static_cast<std::uint32_t>(i);
+      o.user = "vt";
+      o.password = "vtpass";
+      auto& db = *shards.emplace_back(std::make_unique<MariaDbInstance>(o));
+      auto st = db.start();
+      REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
+      sql(i - 1, "CREATE DATABASE commerce");
+      sql(i - 1,
+          "CREATE TABLE commerce.customers (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(64) NOT NULL, "
+          "tier ENUM('free','pro') NOT NULL, balance DECIMAL(10,2), active TINYINT(1) NOT NULL, "
+          "avatar VARBINARY(8), created DATETIME(3) NOT NULL)");
+      json += std::string(i == 1 ? "" : ",") + R"({"shard":")" + (i == 1 ? "-80" : "80-") +
+              R"(","host":"127.0.0.1","port":)" + std::to_string(db.port()) +
+              R"(,"user":"vt","password":"vtpass","server_id":)" + std::to_string(i) +
+              R"(,"gtid_domain_id":)" + std::to_string(i) + "}";
+    }
+    for (int id = 1; id <= 6; ++id) insert(id);
+    write_file(dir.file("shards.json"), json + "]");
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
+                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
+                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
+                                  "--log-level=warn"};
+    emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
+    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
+      const std::string text = read_file(dir.file("ports"));
+      if (text.find('}') != std::string::npos) {
+        rapidjson::Document d;
+        d.Parse(text.c_str());
+        grpc_port = d["grpc_port"].GetInt();
+        mysql_port = d["mysql_port"].GetInt();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    REQUIRE_MESSAGE(grpc_port != 0, read_file(dir.file("emu.err")));
+  }
+
+  void sql(int shard, const std::string& statement) {
+    auto c = shards[static_cast<std::size_t>(shard)]->connect();
+    REQUIRE(c.ok());
+    auto st = c->exec(statement);
+    REQUIRE_MESSAGE(st.ok(), statement);
+  }
+  static int shard_of(int id) { return id % 2 == 0 ? 0 : 1; }
+  void insert(int id) {
+    sql(shard_of(id), "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" + std::to_string(id) +
+                          "@example.com', '" + (id % 3 ? "free" : "pro") + "', " + std::to_string(id) + ".25, " +
+                          std::to_string(id % 2) + ", X'00FF" + std::to_string(10 + id) + "', '2024-05-0" +
+                          std::to_string(id) + " 10:00:00.123')");
+  }
+  std::string config(const std::string& extra) const {
+    return R"({"host":"127.0.0.1","database":"commerce","username":"vt","password":"vtpass","grpc_port":)" +
+           std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
+           R"(,"tls_mode":"disabled","max_retries":1,)" + extra + "}";
+  }
+};
+
+std::string base64(const std::string& bytes) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
+    for (std::size_t k = 0; k < 4; ++k) out += k <= n ? alphabet[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+//! The columns of Cluster::insert(id)'s row as a JSON object body (no braces closed), tier given.
+std::string record_of(int id, const std::string& tier) {
+  const std::string avatar{'\0', '\xff', static_cast<char>(0x10 + id)};
+  return R"({"id":)" + std::to_string(id) + R"(,"email":"c)" + std::to_string(id) + R"(@example.com","tier":")" + tier +
+         R"(","balance":)" + std::to_string(id) + R"(.25,"active":)" + std::string(id % 2 ? "true" : "false") +
+         R"(,"avatar":")" + base64(avatar) + R"(","created":"2024-05-0)" + std::to_string(id) + R"(T10:00:00.123000")";
+}
+std::string tier_of(int id) { return id % 3 ? "free" : "pro"; }
+
+//! A change row with its _ab_cdc_* values replaced by markers: "T" (a timestamp string) or null.
+std::string mark_cdc(const std::string& line) {
+  rapidjson::Document d;
+  d.Parse(line.c_str());
+  if (d.HasParseError() || !d.IsObject()) return "<not JSON> " + line;
+  for (const char* k : {"_ab_cdc_updated_at", "_ab_cdc_deleted_at"}) {
+    if (d.HasMember(k) && d[k].IsString() && std::string(d[k].GetString()).size() >= 19) d[k].SetString("T");
+  }
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  d.Accept(w);
+  return b.GetString();
+}
+
+//! Rows of the final change files of `table` in DIR, in file order then line order.
+std::vector<std::string> change_rows(const std::string& dir, const std::string& table) {
+  std::vector<std::string> out;
+  for (const auto& f : dir_files(dir)) {
+    if (f.rfind(table + ".changes-", 0) != 0 || f.ends_with(".part")) continue;
+    for (auto& l : jsonl_lines(read_file(dir + "/" + f))) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+//! The per-shard positions of `table` in DIR/_state.json: shard → TableCursor.position.
+std::map<std::string, std::string> positions(const std::string& dir, const std::string& table) {
+  std::map<std::string, std::string> out;
+  const std::string text = read_file(dir + "/_state.json");
+  // Wherever the table's stream_state sits, its shards object maps shard → {"cursor": base64}.
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  std::function<void(const rapidjson::Value&, bool)> walk = [&](const rapidjson::Value& v, bool in_table) {
+    if (v.IsObject()) {
+      for (const auto& m : v.GetObject()) {
+        const std::string key = m.name.GetString();
+        if (in_table && key == "shards" && m.value.IsObject()) {
+          for (const auto& s : m.value.GetObject()) {
+            const rapidjson::Value& c = s.value.IsObject() && s.value.HasMember("cursor") ? s.value["cursor"] : s.value;
+            if (!c.IsString()) continue;
+            if (auto cur = vitess::decode_cursor(c.GetString())) out[s.name.GetString()] = cur->position();
+          }
+        }
+        walk(m.value, in_table || key == table || (m.value.IsString() && m.value.GetString() == table));
+      }
+    } else if (v.IsArray()) {
+      for (const auto& e : v.GetArray()) walk(e, in_table);
+    }
+  };
+  if (!d.HasParseError()) walk(d, false);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling change files; SIGTERM ends cleanly") {
+  Cluster cluster;
+  TempDir work;
+  write_file(work.file("config.json"), cluster.config(R"("checkpoint_interval_seconds":1)"));
+  const std::string dir = work.file("dump");
+  const std::vector<std::string> args{"--config", work.file("config.json"), "--output-dir", dir, "--tables",
+                                      "customers", "--follow", "--roll-seconds", "1"};
+  const std::string cdc_nulls = R"(,"_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})";
+  std::map<std::string, std::string> copied_at;
+  {
+    Child c = Child::spawn(extract_argv(args), work.file("f1.out"), work.file("f1.err"));
+    bool base = false;
+    for (int i = 0; i < 600 && !base; ++i) {
+      base = fs::exists(dir + "/customers.jsonl");
+      if (!base) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE_MESSAGE(base, ("no final customers.jsonl within 30 s: " + read_file(work.file("f1.err"))));
+    std::vector<std::string> want_base;
+    for (int id = 1; id <= 6; ++id) want_base.push_back(record_of(id, tier_of(id)) + cdc_nulls);
+    CHECK(sorted(jsonl_lines(read_file(dir + "/customers.jsonl"))) == sorted(want_base));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a checkpoint after the copy
+    copied_at = positions(dir, "customers");
+    CHECK(copied_at.size() == 2);
+
+    cluster.insert(7);
+    cluster.sql(0, "UPDATE commerce.customers SET tier = 'pro' WHERE id = 2");
+    cluster.sql(1, "DELETE FROM commerce.customers WHERE id = 5");
+    std::vector<std::string> rows;
+    for (int i = 0; i < 600 && rows.size() < 3; ++i) {
+      rows = change_rows(dir, "customers");
+      if (rows.size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK_MESSAGE(rows.size() == 3, ("change rows within 30 s: " + std::to_string(rows.size())));
+    ::kill(c.pid, SIGTERM);
+    const int code = c.wait(std::chrono::seconds(30));
+    CHECK(code == 0);
+    if (code != 0) MESSAGE("stderr:\n", read_file(work.file("f1.err")));
+  }
+  CHECK_FALSE(has_part_file(dir));
+  const Summary s = parse_summary(read_file(work.file("f1.out")));
+  CHECK_MESSAGE(s.parsed, ("stdout: " + read_file(work.file("f1.out"))));
+  std::vector<std::string> marked;
+  for (const auto& r : change_rows(dir, "customers")) marked.push_back(mark_cdc(r));
+  const std::vector<std::string> want_changes{
+      record_of(7, "free") + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})",
+      record_of(2, "pro") + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})",
+      record_of(5, tier_of(5)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":"T"})",
+  };
+  CHECK(sorted(marked) == sorted(want_changes));
+  // The change files are named from 000001 on, all final.
+  bool first_found = false;
+  for (const auto& f : dir_files(dir)) first_found = first_found || f == "customers.changes-000001.jsonl";
+  CHECK(first_found);
+  // Both shards' cursors moved past the changes.
+  const auto after = positions(dir, "customers");
+  REQUIRE(after.size() == 2);
+  for (const auto& [shard, pos] : after) {
+    INFO("shard ", shard);
+    CHECK(!pos.empty());
+    CHECK(pos != copied_at[shard]);
+  }
+
+  // Follow again on the same DIR: nothing is replayed; a new insert arrives once.
+  {
+    Child c = Child::spawn(extract_argv(args), work.file("f2.out"), work.file("f2.err"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    cluster.insert(8);
+    std::vector<std::string> rows;
+    for (int i = 0; i < 600 && rows.size() < 4; ++i) {
+      rows = change_rows(dir, "customers");
+      if (rows.size() < 4) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(c.pid, SIGTERM);
+    CHECK(c.wait(std::chrono::seconds(30)) == 0);
+  }
+  std::vector<std::string> all;
+  for (const auto& r : change_rows(dir, "customers")) all.push_back(mark_cdc(r));
+  auto want_all = want_changes;
+  want_all.push_back(record_of(8, tier_of(8)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})");
+  CHECK(sorted(all) == sorted(want_all));
+  CHECK_FALSE(has_part_file(dir));
+}
