@@ -20,6 +20,8 @@
 #include <charconv>
 #include <exception>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "telemetry/prometheus.hpp"
 
@@ -76,7 +78,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 
 struct MetricsServer::State {
   State(asio::io_context& io, const engine::Metrics& m, MetricsServerOptions o)
-      : acceptor(io), metrics(m), options(o) {}
+      : acceptor(io), metrics(m), options(std::move(o)) {}
 
   tcp::acceptor acceptor;
   const engine::Metrics& metrics;
@@ -117,9 +119,7 @@ http::response<http::string_body> respond(const State& st, const http::request<h
   } else if (target == "/metrics") {
     res.result(http::status::ok);
     res.set(http::field::content_type, prometheus_content_type);
-    const auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
-    res.body() = render_prometheus(st.metrics, std::chrono::steady_clock::now(), unix_now);
+    res.body() = render_prometheus(st.metrics, st.options.steady_now(), st.options.unix_now());
   } else if (target == "/") {
     res.result(http::status::ok);
     res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -208,7 +208,14 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
                                                             MetricsServerOptions options) {
   auto parsed = parse_listen_address(address);
   if (!parsed) return parsed.error();
-  auto st = std::make_shared<State>(io, metrics, options);
+  if (!options.steady_now) options.steady_now = [] { return std::chrono::steady_clock::now(); };
+  if (!options.unix_now) {
+    options.unix_now = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  auto st = std::make_shared<State>(io, metrics, std::move(options));
   const tcp::endpoint endpoint(parsed->address, parsed->port);
   boost::system::error_code ec;
   auto fail = [&](std::string_view step) {

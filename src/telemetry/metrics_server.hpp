@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +34,9 @@ struct MetricsServerOptions {
   std::chrono::milliseconds idle_timeout{30'000};
   //! Connections served at once; further ones are closed right after accept.
   std::size_t max_connections = 32;
+  //! Clocks for uptime and lag; unset = the real ones (tests pin them for exact answers).
+  std::function<std::chrono::steady_clock::time_point()> steady_now;
+  std::function<std::int64_t()> unix_now;
 };
 
 //! Serves GET/HEAD /metrics (Prometheus text 0.0.4), GET / (a pointer to /metrics), 404 for other
