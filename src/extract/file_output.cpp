@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -148,7 +149,7 @@ Status FileOutput::roll_forward(TableRecord& record) {
 
 Status FileOutput::clean_stale_parts(const Table& t) {
   const std::string prefix = t.spec.name + ".";
-  const std::string suffix = "." + ext_ + std::string(kPart);
+  const std::string suffix = ext_ + std::string(kPart);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -157,7 +158,7 @@ Status FileOutput::clean_stale_parts(const Table& t) {
       continue;
     }
     std::string_view mid(name);
-    mid = mid.substr(prefix.size(), mid.size() - prefix.size() - suffix.size() + 1);  // "" or "x."
+    mid = mid.substr(prefix.size(), mid.size() - prefix.size() - suffix.size());  // "" or "x."
     if (!mid.empty()) {
       if (mid.back() != '.') continue;
       mid.remove_suffix(1);
@@ -343,6 +344,13 @@ Status FileOutput::commit(Table& t, std::vector<Finishing>& finishing, bool tabl
     f.file->sink.reset();
     t.summary.files.push_back(f.final_name);
     if (f.change) t.keys.at(f.key).record.change.reset();
+  }
+  // A finished change file is forgotten once renamed (roll_forward would do the same).
+  const bool any_change = std::any_of(finishing.begin(), finishing.end(), [](const Finishing& f) { return f.change; });
+  if (any_change) {
+    record.files.clear();
+    for (const auto& [key, k] : t.keys) record.files.emplace(key, k.record);
+    return save();
   }
   return Ok{};
 }
