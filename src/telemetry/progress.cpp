@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "telemetry/progress_terminal.hpp"
 #include "telemetry/prometheus.hpp"
 
 namespace sv::telemetry {
@@ -312,7 +313,12 @@ void ProgressReporter::tick(bool final) {
   const auto view = compute_progress(metrics_, has_previous_ ? &previous_ : nullptr, now, unix_now);
   if (options_.mode == ProgressMode::tty) {
     const auto lines = render_tty_lines(view, options_.width());
-    options_.write(render_tty_frame(lines, drawn_lines_));
+    if (options_.terminal) {
+      options_.terminal->show(lines);
+      if (final) options_.terminal->release();
+    } else {
+      options_.write(render_tty_frame(lines, drawn_lines_));
+    }
     drawn_lines_ = lines.size();
   } else {
     bool any_running = false;

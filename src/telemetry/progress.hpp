@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +22,8 @@
 #include "engine/metrics.hpp"
 
 namespace sv::telemetry {
+
+class ProgressTerminal;
 
 //! How one table is doing, as the display shows it.
 struct ProgressRow {
@@ -101,6 +104,9 @@ struct ProgressOptions {
   //! Where output goes. tty: the raw frame bytes (default: stderr). log: one line without its
   //! newline (default: spdlog::info).
   std::function<void(std::string_view)> write;
+  //! tty: when set, frames go through this sink (shared with the log lines) instead of `write`;
+  //! run() releases it after the final frame. See install_progress_terminal().
+  std::shared_ptr<ProgressTerminal> terminal;
   //! tty: the terminal's columns (default: asks stderr's terminal; 0 = unknown, no cutting).
   std::function<std::size_t()> width;
 };

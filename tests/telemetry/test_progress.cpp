@@ -3,12 +3,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <string>
 #include <vector>
 
 #include "fixture.hpp"
 #include "telemetry/progress.hpp"
+#include "telemetry/progress_terminal.hpp"
 
 using namespace sv;
 using namespace std::chrono_literals;
@@ -269,4 +271,55 @@ TEST_CASE("ProgressReporter, tty mode: a frame at once, redraws in place, the fi
                    0) == 0);
   CHECK(last.find("1 complete; readers 2 active, 1 waiting\n") != std::string::npos);
   CHECK(last.back() == '\n');
+}
+
+TEST_CASE("ProgressTerminal: a log line erases the block, prints, and draws the block again") {
+  std::string out;
+  auto terminal = std::make_shared<telemetry::ProgressTerminal>([&out](std::string_view b) { out += b; });
+  terminal->set_pattern("%^%l%$ %v");
+  spdlog::logger log("test", terminal);
+  log.info("hello");
+  CHECK(out == "\033[32minfo\033[m hello\n");  // no block yet: a plain colored line
+  out.clear();
+  terminal->show({"a", "b"});
+  CHECK(out == "\r\x1b[2Ka\n\r\x1b[2Kb\n");
+  out.clear();
+  log.warn("careful");
+  CHECK(out == "\x1b[2A\r\x1b[J\033[33m\033[1mwarning\033[m careful\n\r\x1b[2Ka\n\r\x1b[2Kb\n");
+  out.clear();
+  terminal->show({"c"});
+  CHECK(out == "\x1b[2A\r\x1b[2Kc\n\r\x1b[2K\n\x1b[1A");
+  out.clear();
+  terminal->release();
+  log.info("after");
+  CHECK(out == "\033[32minfo\033[m after\n");  // the last block stays; the line goes below it
+}
+
+TEST_CASE("ProgressReporter, tty mode through a ProgressTerminal: the final frame is released") {
+  boost::asio::io_context io;
+  const auto start = std::chrono::steady_clock::now();
+  auto m = one_stream(start);
+  std::string out;
+  auto terminal = std::make_shared<telemetry::ProgressTerminal>([&out](std::string_view b) { out += b; });
+  terminal->set_pattern("%v");
+  spdlog::logger log("test", terminal);
+  telemetry::ProgressOptions options;
+  options.mode = telemetry::ProgressMode::tty;
+  options.interval = 1h;
+  options.terminal = terminal;
+  options.width = [] { return std::size_t{0}; };
+  telemetry::ProgressReporter reporter(io, m, options);
+  bool finished = false;
+  boost::asio::co_spawn(io, reporter.run(), [&](std::exception_ptr) { finished = true; });
+  boost::asio::post(io, [&] {
+    log.info("between");  // erases the first frame and draws it again below the line
+    reporter.stop();
+  });
+  io.run_for(10s);
+  CHECK(finished);
+  CHECK(count(out, "\r\x1b[2Kcustomers ") == 3);  // first frame, redrawn after the log line, final
+  CHECK(out.find("\x1b[2A\r\x1b[Jbetween\n\r\x1b[2Kcustomers ") != std::string::npos);
+  out.clear();
+  log.info("after");
+  CHECK(out == "after\n");
 }
