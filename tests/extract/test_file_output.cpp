@@ -387,3 +387,86 @@ TEST_CASE("I/O errors: an unusable directory, a full disk") {
                                  R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]}]})" "\n");
   }
 }
+
+TEST_CASE("a rename interrupted after the state said complete is finished by the next run") {
+  Fixture fx;
+  ExtractState s;
+  s.keyspace = "ks";
+  s.settings = Settings{Format::jsonl, Compression::none, true, true};
+  TableRecord t;
+  t.name = "t";
+  t.columns = kCols;
+  t.state = StreamState({{"-80", cursor("-80", "MySQL56/a:1", false)}});
+  FileKeyRecord k;
+  k.base = FileRecord{"t.-80.jsonl", 6, 1, true};
+  k.next_change = 3;
+  k.change = FileRecord{"t.-80.changes-000002.jsonl", 4, 1, true};
+  t.files["-80"] = k;
+  s.tables.push_back(t);
+  REQUIRE(save_state(fx.dir.path, s).ok());
+  write_file(fx.dir / "t.-80.jsonl.part", "base\n\nJUNK");
+  write_file(fx.dir / "t.-80.changes-000002.jsonl.part", "chg\nJUNK");
+  auto out = fx.make(s.settings);
+  CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.-80.changes-000002.jsonl", "t.-80.jsonl"});
+  CHECK(read_file(fx.dir / "t.-80.jsonl") == "base\n\n");
+  CHECK(read_file(fx.dir / "t.-80.changes-000002.jsonl") == "chg\n");
+  CHECK(out->state().tables[0].files.at("-80").change == std::nullopt);
+  CHECK(push(*out, 0, "-80", "{}\n", 1, StreamState({{"-80", cursor("-80", "MySQL56/a:2", false)}})));
+  CHECK(exists(fx.dir / "t.-80.changes-000003.jsonl.part"));
+}
+
+TEST_CASE("only this table's .part files the state does not cover are emptied") {
+  Fixture fx;
+  const Settings settings{Format::jsonl, Compression::none, true, true};
+  const std::vector<std::string> names{"t.-80.jsonl.part", "t.-80.changes-000002.jsonl.part",
+                                       "t.changes-000001.jsonl.part", "tx.jsonl.part", "t.-80.jsonl",
+                                       "t.-80.csv.part", "t.jsonl.part", "t.zz.jsonl.part"};
+  for (const auto& n : names) write_file(fx.dir / n, "old");
+  auto out = fx.make(settings);
+  std::vector<std::uint64_t> sizes;
+  for (const auto& n : names) sizes.push_back(fx.size(n));
+  // Emptied: this table's per-shard base and change files. Kept: names that are not this
+  // table's files under these settings (no shard, other table, final name, other format,
+  // a shard name that is not a key range).
+  CHECK(sizes == std::vector<std::uint64_t>{0, 0, 3, 3, 3, 3, 3, 3});
+}
+
+TEST_CASE("resume with changed columns: CSV refuses, JSONL continues") {
+  for (Format format : {Format::csv, Format::jsonl}) {
+    Fixture fx;
+    const Settings settings{format, Compression::none, false, false};
+    {
+      auto out = fx.make(settings);
+      CHECK(push(*out, 0, "0", rows_text(format, {1}), 1, StreamState({{"0", cursor("0", "", true)}})));
+      shutdown(*out);
+    }
+    auto saved = load_state(fx.dir.path);
+    REQUIRE(saved.ok());
+    auto out = FileOutput::create(fx.options(settings), {{"t", "ks", {"id", "name", "extra"}}}, std::move(*saved));
+    if (format == Format::csv) {
+      REQUIRE_FALSE(out.ok());
+      CHECK(out.error().message == "the columns of table t changed since " + fx.dir.path +
+                                       "/_state.json was written, so its CSV files cannot be continued; delete " +
+                                       fx.dir.path + " to start over");
+    } else {
+      REQUIRE(out.ok());
+      CHECK((*out)->state().tables[0].columns == std::vector<std::string>{"id", "name", "extra"});
+    }
+  }
+}
+
+TEST_CASE("ShardCursor and RenderedState checkpoints update the saved state too") {
+  Fixture fx;
+  auto out = fx.make(Settings{});
+  const std::string a = cursor("-80", "", true);
+  const std::string b = cursor("80-", "", true);
+  CHECK(push(*out, 0, "-80", rows_text(Format::jsonl, {1}), 1, sv::airbyte::ShardCursor("-80", a)));
+  CHECK(out->state().tables[0].state == StreamState({{"-80", a}}));
+  CHECK(push(*out, 0, "80-", "", 0, sv::airbyte::ShardCursor("80-", b)));
+  CHECK(out->state().tables[0].state == StreamState({{"-80", a}, {"80-", b}}));
+  CHECK(push(*out, 0, "80-", "", 0, sv::airbyte::RenderedState(shards_json({{"0", a}}))));
+  CHECK(out->state().tables[0].state == StreamState({{"0", a}}));
+  CHECK_FALSE(push(*out, 0, "80-", "", 0, sv::airbyte::RenderedState("[1]")));
+  REQUIRE(out->error());
+  CHECK(out->error()->message == "malformed stream state: stream_state is not an object");
+}
