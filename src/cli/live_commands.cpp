@@ -195,6 +195,16 @@ Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& o
   return out.write_now(line);
 }
 
+Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte::Config& config) {
+  auto client = vitess::VStreamClient::create(channel_options(config));
+  if (!client) return client.error();
+  engine::VStreamSourceOptions options;
+  options.request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
+  options.request.cells = vitess::default_cells_for_host(config.host);
+  options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  return std::make_unique<engine::VStreamSource>(std::move(*client), options);
+}
+
 std::map<std::string, std::uint64_t> row_estimates(const airbyte::Config& config) {
   std::map<std::string, std::uint64_t> estimates;
   auto options = mysql_options(config);

@@ -8,6 +8,7 @@
 
 #include "airbyte/config.hpp"
 #include "airbyte/message_writer.hpp"
+#include "engine/vstream_source.hpp"
 #include "util/result.hpp"
 #include "vitess/discovery.hpp"
 #include "vitess/mysql_session.hpp"
@@ -30,6 +31,9 @@ Result<std::string> check_connection(const airbyte::Config& config);
 
 //! `discover`: writes one CATALOG message.
 Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& out);
+
+//! The engine's VStream source for the config (tablet type, cells, idle timeout).
+Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte::Config& config);
 
 //! Row estimates for the ESTIMATE traces, keyed by table name. Best effort: empty on any error.
 std::map<std::string, std::uint64_t> row_estimates(const airbyte::Config& config);

@@ -25,6 +25,8 @@
 #include "airbyte/messages.hpp"
 #include "airbyte/spec.hpp"
 #include "airbyte/state.hpp"
+#include "cli/companions.hpp"
+#include "cli/extract_command.hpp"
 #include "cli/live_commands.hpp"
 #include "engine/sync.hpp"
 #include "engine/vstream_source.hpp"
@@ -43,8 +45,12 @@ constexpr std::string_view kUsage =
     "  spec                                        print the configuration specification\n"
     "  check    --config <file>                    test the configuration and the connection\n"
     "  discover --config <file>                    list the tables as an Airbyte catalog\n"
-    "  read     --config <file> --catalog <file> [--state <file>]\n"
+    "  read     --config <file> --catalog <file> [--state <file>] [--metrics-address HOST:PORT]\n"
     "                                              sync the configured streams\n"
+    "\n"
+    "  extract  --config <file> --output-dir <dir> [options]\n"
+    "                                              dump the keyspace's tables to files (JSONL or CSV),\n"
+    "                                              resumable; `source-vitess extract --help` lists options\n"
     "options:\n"
     "  --version                                   print the version\n"
     "  --help, -h                                  print this help\n"
@@ -63,20 +69,14 @@ Status run_discover(const airbyte::Config& config, MessageWriter& out) { return 
 //! `read` after config, catalog and state are valid: run the sync, writing every message to
 //! `out`; returns the process exit code.
 int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog,
-             const airbyte::InputState& state, MessageWriter& out) {
-  const vitess::ChannelOptions channel = channel_options(config);
-  auto client = vitess::VStreamClient::create(channel);
-  if (!client) {
+             const airbyte::InputState& state, MessageWriter& out, const std::optional<std::string>& metrics_address) {
+  auto source = make_vstream_source(config);
+  if (!source) {
     std::string line;
-    airbyte::append_error_trace(line, client.error(), nullptr, airbyte::now_ms());
+    airbyte::append_error_trace(line, source.error(), nullptr, airbyte::now_ms());
     (void)out.write_now(line);
     return 1;
   }
-  engine::VStreamSourceOptions source_options;
-  source_options.request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
-  source_options.request.cells = vitess::default_cells_for_host(config.host);
-  source_options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
-  engine::VStreamSource source(*client, source_options);
   // Shards come from the VStream itself (a stream at "current" over the whole keyspace lists the
   // serving shards); MySQL is only asked for the optional row estimates.
   engine::ReadInputs inputs{config, catalog, state};
@@ -85,7 +85,28 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   for (std::size_t i = 0; i < catalog.streams.size(); ++i) {
     if (auto it = estimates.find(catalog.streams[i].name); it != estimates.end()) inputs.row_estimates[i] = it->second;
   }
-  return engine::run_read(inputs, source, out);
+  // Beside the sync: SIGINT/SIGTERM end it cleanly (final STATE, INCOMPLETE), progress lines go to
+  // stderr (the platform's log) and, when asked, Prometheus metrics are served.
+  engine::Metrics metrics;
+  CompanionOptions companion_options;
+  companion_options.metrics_address = metrics_address;
+  companion_options.progress.mode = telemetry::ProgressMode::log;
+  companion_options.progress.interval = std::chrono::seconds(10);
+  std::unique_ptr<Companions> companions;
+  engine::ReadCompanions hooks;
+  hooks.start = [&](boost::asio::io_context& io, engine::Engine& engine) {
+    auto started = Companions::start(io, engine, metrics, companion_options);
+    if (!started) {
+      // Reported in protocol form: every stream ends INCOMPLETE with this config_error.
+      engine.stop(started.error());
+      return;
+    }
+    companions = std::move(*started);
+  };
+  hooks.finish = [&] {
+    if (companions) companions->finish();
+  };
+  return engine::run_read(inputs, **source, out, {}, &metrics, hooks);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +114,7 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
 
 struct Args {
   std::string command;
-  std::optional<std::string> config, catalog, state;
+  std::optional<std::string> config, catalog, state, metrics_address;
   bool help = false;
   bool version = false;
   std::optional<std::string> problem;  //!< a usage error, reported in the command's protocol form
@@ -121,6 +142,7 @@ Args parse_args(int argc, char** argv) {
       std::optional<std::string>* slot = name == "config"    ? &a.config
                                          : name == "catalog" ? &a.catalog
                                          : name == "state"   ? &a.state
+                                         : name == "metrics-address" ? &a.metrics_address
                                                              : nullptr;
       if (slot == nullptr) {
         if (!a.problem) a.problem = fmt::format("unknown option '--{}'", name);
@@ -224,10 +246,12 @@ int cmd_read(const Args& a, MessageWriter& out) {
   for (const auto& s : state.streams) with_state += s.has_value();
   spdlog::info("read: {} configured stream(s), input state shape '{}', {} stream(s) resume from saved state",
                catalog->streams.size(), airbyte::to_string(state.shape), with_state);
-  return run_read(*config, *catalog, state, out);
+  return run_read(*config, *catalog, state, out, a.metrics_address);
 }
 
 int run(int argc, char** argv) {
+  // extract has its own options and no Airbyte protocol on stdout.
+  if (argc > 1 && std::string_view(argv[1]) == "extract") return run_extract(argc, argv);
   const Args a = parse_args(argc, argv);
   MessageWriter out(1);
   if (a.help) {
@@ -242,10 +266,11 @@ int run(int argc, char** argv) {
   if (a.command == "check") return cmd_check(a, out);
   if (a.command == "discover") return cmd_discover(a, out);
   if (a.command == "read") return cmd_read(a, out);
+  if (a.command == "extract") return run_extract(argc, argv);
   std::fwrite(kUsage.data(), 1, kUsage.size(), stderr);
-  if (a.command.empty()) return fail_with_trace(out, config_error("no command given: expected spec, check, discover or read"));
+  if (a.command.empty()) return fail_with_trace(out, config_error("no command given: expected spec, check, discover, read or extract"));
   return fail_with_trace(
-      out, config_error(fmt::format("unknown command '{}': expected spec, check, discover or read", a.command)));
+      out, config_error(fmt::format("unknown command '{}': expected spec, check, discover, read or extract", a.command)));
 }
 
 }  // namespace

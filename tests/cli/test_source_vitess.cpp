@@ -168,8 +168,8 @@ TEST_CASE("cli: spec prints one SPEC line; --version and --help") {
 
 TEST_CASE("cli: unknown command, no command, unknown option") {
   TempDir dir;
-  expect_trace_error(run(dir, {"sync"}), "unknown command 'sync': expected spec, check, discover or read");
-  expect_trace_error(run(dir, {}), "no command given: expected spec, check, discover or read");
+  expect_trace_error(run(dir, {"sync"}), "unknown command 'sync': expected spec, check, discover, read or extract");
+  expect_trace_error(run(dir, {}), "no command given: expected spec, check, discover, read or extract");
   expect_check_failed(run(dir, {"check", "--config", dir.write("c.json", good_config()), "--verbose"}),
                       "unknown option '--verbose'");
   expect_trace_error(run(dir, {"read", "--config"}), "option '--config' needs a file path");

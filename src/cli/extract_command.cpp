@@ -1,0 +1,454 @@
+// src/cli: `source-vitess extract` (see extract_command.hpp and docs/extract.md).
+#include "cli/extract_command.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "airbyte/catalog.hpp"
+#include "airbyte/config.hpp"
+#include "airbyte/json_input.hpp"
+#include "airbyte/state.hpp"
+#include "cli/companions.hpp"
+#include "cli/live_commands.hpp"
+#include "engine/decoder.hpp"
+#include "engine/sync.hpp"
+#include "extract/file_output.hpp"
+#include "extract/state_file.hpp"
+#include "util/json.hpp"
+#include "vitess/discovery.hpp"
+#include "vitess/mysql_session.hpp"
+
+namespace sv::cli {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::string_view kExtractUsage =
+    "usage: source-vitess extract --config <file> --output-dir <dir> [options]\n"
+    "\n"
+    "Copies every table of the config's keyspace (all shards at once) into files in <dir>: one file\n"
+    "per table, renamed from <name>.part when complete. Rerun the same command to resume.\n"
+    "\n"
+    "options:\n"
+    "  --tables a,b,c              only these tables (default: every table)\n"
+    "  --catalog <file>            take the tables and columns from this Airbyte catalog (the output of\n"
+    "                              `discover`, or a configured catalog) instead of asking MySQL\n"
+    "  --format jsonl|csv          one JSON object per line (default), or RFC 4180 CSV with a header\n"
+    "  --compress none|gzip|zstd   compress the files (default none)\n"
+    "  --split-per-shard           one file per table and shard\n"
+    "  --follow                    after the copy, keep writing changes into rolling change files\n"
+    "                              until SIGINT/SIGTERM\n"
+    "  --roll-seconds N            --follow: start a new change file after N seconds (default 60)\n"
+    "  --roll-rows N               --follow: ... or after N rows (default 1000000)\n"
+    "  --metrics-address HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "  --progress-interval N       seconds between progress updates (default: 1 on a terminal, 5 otherwise)\n"
+    "Progress goes to stderr; one JSON summary line goes to stdout at the end.\n";
+
+struct ExtractArgs {
+  std::optional<std::string> config, output_dir, tables, metrics_address, catalog;
+  extract::Settings settings;
+  std::uint64_t roll_seconds = 60;
+  std::uint64_t roll_rows = 1'000'000;
+  std::optional<std::uint64_t> progress_interval;
+  bool help = false;
+};
+
+Result<std::uint64_t> parse_count(std::string_view name, const std::string& text, std::uint64_t min) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min) {
+    return config_error(fmt::format("--{} needs a whole number of at least {}, not '{}'", name, min, text));
+  }
+  return static_cast<std::uint64_t>(v);
+}
+
+Result<ExtractArgs> parse_extract_args(int argc, char** argv) {
+  ExtractArgs a;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) return config_error(fmt::format("unexpected argument '{}'", arg));
+    std::string name(arg.substr(2));
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    if (name == "split-per-shard" || name == "follow") {
+      if (value) return config_error(fmt::format("option '--{}' takes no value", name));
+      (name == "follow" ? a.settings.follow : a.settings.split_per_shard) = true;
+      continue;
+    }
+    static const std::set<std::string> with_value = {"config",       "output-dir",        "tables",  "catalog",
+                                                     "format",       "compress",          "metrics-address",
+                                                     "roll-seconds", "roll-rows",         "progress-interval"};
+    if (!with_value.count(name)) return config_error(fmt::format("unknown option '--{}'", name));
+    if (!value) {
+      if (i + 1 >= argc) return config_error(fmt::format("option '--{}' needs a value", name));
+      value = argv[++i];
+    }
+    if (name == "config") {
+      a.config = *value;
+    } else if (name == "output-dir") {
+      a.output_dir = *value;
+    } else if (name == "catalog") {
+      a.catalog = *value;
+    } else if (name == "tables") {
+      a.tables = *value;
+    } else if (name == "metrics-address") {
+      a.metrics_address = *value;
+    } else if (name == "format") {
+      if (*value == "jsonl") {
+        a.settings.format = extract::Format::jsonl;
+      } else if (*value == "csv") {
+        a.settings.format = extract::Format::csv;
+      } else {
+        return config_error(fmt::format("--format must be jsonl or csv, not '{}'", *value));
+      }
+    } else if (name == "compress") {
+      if (*value == "none") {
+        a.settings.compress = extract::Compression::none;
+      } else if (*value == "gzip") {
+        a.settings.compress = extract::Compression::gzip;
+      } else if (*value == "zstd") {
+        a.settings.compress = extract::Compression::zstd;
+      } else {
+        return config_error(fmt::format("--compress must be none, gzip or zstd, not '{}'", *value));
+      }
+    } else {
+      auto n = parse_count(name, *value, name == "progress-interval" || name == "roll-rows" ? 1 : 0);
+      if (!n) return n.error();
+      if (name == "roll-seconds") a.roll_seconds = *n;
+      if (name == "roll-rows") a.roll_rows = *n;
+      if (name == "progress-interval") a.progress_interval = *n;
+    }
+  }
+  if (a.help) return a;
+  if (!a.config) return config_error("missing --config <file>");
+  if (!a.output_dir || a.output_dir->empty()) return config_error("missing --output-dir <dir>");
+  return a;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+//! The tables to extract, in discovery order (sorted by name), or an error naming unknown ones.
+Result<std::vector<vitess::TableInfo>> select_tables(std::vector<vitess::TableInfo> all,
+                                                     const std::optional<std::string>& wanted,
+                                                     const std::string& keyspace) {
+  if (!wanted) return all;
+  std::set<std::string> names;
+  for (auto& n : split_list(*wanted)) names.insert(n);
+  if (names.empty()) return config_error("--tables names no table");
+  std::vector<std::string> unknown;
+  for (const auto& n : names) {
+    bool found = false;
+    for (const auto& t : all) found = found || t.name == n;
+    if (!found) unknown.push_back(n);
+  }
+  if (!unknown.empty()) {
+    std::vector<std::string> known;
+    for (const auto& t : all) known.push_back(t.name);
+    return config_error(fmt::format("keyspace '{}' has no table {} (its tables: {})", keyspace,
+                                    fmt::join(unknown, ", "), fmt::join(known, ", ")));
+  }
+  std::vector<vitess::TableInfo> out;
+  for (auto& t : all) {
+    if (names.count(t.name)) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+//! The tables of the keyspace, over MySQL (as `discover` finds them).
+Result<std::vector<vitess::TableInfo>> discover(const airbyte::Config& config) {
+  auto session = vitess::MysqlSession::connect(mysql_options(config));
+  if (!session) return session.error();
+  return vitess::discover_tables(*session, config.database);
+}
+
+//! The tables named by a catalog file, with the columns of their json_schema in order (the
+//! computed columns `_ab_cdc_*` and `_planetscale_metadata` are decided by the extract itself).
+Result<std::vector<vitess::TableInfo>> tables_from_catalog(const std::string& path, const airbyte::Config& config) {
+  auto text = airbyte::detail::read_file(path, "--catalog");
+  if (!text) return text.error();
+  // `discover` prints {"type":"CATALOG","catalog":{…}}; a configured catalog is {"streams":[…]}
+  // with each stream under "stream". Accept both.
+  std::string catalog_text = *text;
+  if (rapidjson::Document d; !d.Parse(catalog_text.c_str()).HasParseError() && d.IsObject() && d.HasMember("catalog")) {
+    JsonBuffer b;
+    JsonWriter w(b);
+    w.StartObject();
+    w.Key("streams");
+    w.StartArray();
+    if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") && d["catalog"]["streams"].IsArray()) {
+      for (auto& st : d["catalog"]["streams"].GetArray()) {
+        w.StartObject();
+        w.Key("stream");
+        st.Accept(w);
+        w.Key("sync_mode");
+        w.String("full_refresh");
+        w.Key("destination_sync_mode");
+        w.String("overwrite");
+        w.EndObject();
+      }
+    }
+    w.EndArray();
+    w.EndObject();
+    catalog_text.assign(b.GetString(), b.GetSize());
+  }
+  auto catalog = airbyte::parse_configured_catalog(catalog_text, config.database);
+  if (!catalog) return config_error(fmt::format("--catalog {}: {}", path, catalog.error().message));
+  std::vector<vitess::TableInfo> tables;
+  for (const auto& s : catalog->streams) {
+    if (s.keyspace != config.database) {
+      return config_error(fmt::format("--catalog {}: stream '{}' is in keyspace '{}', not the config's database '{}'",
+                                      path, s.name, s.keyspace, config.database));
+    }
+    vitess::TableInfo t;
+    t.name = s.name;
+    for (const auto& c : s.columns) {
+      if (c == engine::kUpdatedAtColumn || c == engine::kDeletedAtColumn || c == engine::kMetadataColumn) continue;
+      t.columns.push_back(vitess::ColumnInfo{c, "", true});
+    }
+    if (t.columns.empty()) {
+      return config_error(fmt::format("--catalog {}: stream '{}' lists no columns in its json_schema", path, s.name));
+    }
+    for (const auto& k : s.primary_key) {
+      if (!k.empty()) t.primary_key.push_back(k.front());
+    }
+    tables.push_back(std::move(t));
+  }
+  std::sort(tables.begin(), tables.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return tables;
+}
+
+//! The row keys of a table in the extract: its columns, the CDC columns with --follow and the
+//! metadata column when the config asks for it (the same keys `read` writes).
+std::vector<std::string> columns_of(const vitess::TableInfo& t, const airbyte::Config& config, bool follow) {
+  std::vector<std::string> cols;
+  for (const auto& c : t.columns) cols.push_back(c.name);
+  if (follow) {
+    cols.push_back(engine::kUpdatedAtColumn);
+    cols.push_back(engine::kDeletedAtColumn);
+  }
+  if (config.include_metadata) cols.push_back(engine::kMetadataColumn);
+  return cols;
+}
+
+void print_summary(const std::string& dir, const std::vector<extract::TableSummary>& tables,
+                   const std::vector<std::string>& already_complete, bool complete) {
+  JsonBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("output_dir");
+  w.String(dir.c_str(), static_cast<rapidjson::SizeType>(dir.size()));
+  w.Key("tables");
+  w.StartArray();
+  for (const auto& t : tables) {
+    w.StartObject();
+    w.Key("name");
+    w.String(t.name.c_str(), static_cast<rapidjson::SizeType>(t.name.size()));
+    w.Key("rows");
+    w.Uint64(t.rows);
+    w.Key("complete");
+    w.Bool(t.complete);
+    w.Key("files");
+    w.StartArray();
+    for (const auto& f : t.files) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    w.EndArray();
+    w.Key("open_files");
+    w.StartArray();
+    for (const auto& f : t.open_files) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("already_complete");
+  w.StartArray();
+  for (const auto& n : already_complete) w.String(n.c_str(), static_cast<rapidjson::SizeType>(n.size()));
+  w.EndArray();
+  w.Key("complete");
+  w.Bool(complete);
+  w.EndObject();
+  std::string line(b.GetString(), b.GetSize());
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+int fail(const Error& e) {
+  spdlog::error("extract: {}", e.message);
+  return 1;
+}
+
+}  // namespace
+
+int run_extract(int argc, char** argv) {
+  auto args = parse_extract_args(argc, argv);
+  if (!args) {
+    spdlog::error("extract: {} (see source-vitess extract --help)", args.error().message);
+    return 2;
+  }
+  if (args->help) {
+    std::fwrite(kExtractUsage.data(), 1, kExtractUsage.size(), stdout);
+    return 0;
+  }
+  const std::string dir = *args->output_dir;
+  auto config_text = airbyte::detail::read_file(*args->config, "--config");
+  if (!config_text) return fail(config_text.error());
+  auto config = airbyte::parse_config(*config_text);
+  if (!config) return fail(config_error("invalid configuration: " + config.error().message));
+  spdlog::info("configuration: {}", airbyte::describe(*config));
+
+  // The saved run first: a settings mismatch is reported before any connection is made.
+  auto saved = extract::load_state(dir);
+  if (!saved) return fail(saved.error());
+  if (*saved) {
+    if (auto ok = extract::check_resumable(**saved, config->database, args->settings, dir); !ok) return fail(ok.error());
+  }
+
+  auto discovered = args->catalog ? tables_from_catalog(*args->catalog, *config) : discover(*config);
+  if (!discovered) return fail(discovered.error());
+  auto selected = select_tables(std::move(*discovered), args->tables, config->database);
+  if (!selected) return fail(selected.error());
+
+  // Tables a previous run completed are done; the rest start or resume.
+  airbyte::ConfiguredCatalog catalog;
+  catalog.default_namespace = config->database;
+  airbyte::InputState state;
+  std::vector<extract::TableSpec> specs;
+  std::vector<std::string> already_complete;
+  std::map<std::size_t, std::uint64_t> estimates;
+  for (const auto& t : *selected) {
+    const extract::TableRecord* record = *saved ? (*saved)->find(t.name) : nullptr;
+    if (record && record->complete) {
+      already_complete.push_back(t.name);
+      continue;
+    }
+    airbyte::ConfiguredStream s;
+    s.name = t.name;
+    s.ns = config->database;
+    s.keyspace = config->database;
+    s.columns = columns_of(t, *config, args->settings.follow);
+    s.sync_mode = args->settings.follow ? airbyte::SyncMode::incremental : airbyte::SyncMode::full_refresh;
+    s.primary_key.clear();
+    for (const auto& k : t.primary_key) s.primary_key.push_back({k});
+    if (t.row_estimate) estimates[catalog.streams.size()] = *t.row_estimate;
+    state.streams.push_back(record && record->state ? std::optional<airbyte::StreamState>(*record->state)
+                                                    : std::nullopt);
+    specs.push_back(extract::TableSpec{s.name, s.ns, s.columns});
+    catalog.streams.push_back(std::move(s));
+  }
+  if (!already_complete.empty()) {
+    spdlog::info("extract: {} table(s) already complete in {}: {}", already_complete.size(), dir,
+                 fmt::join(already_complete, ", "));
+  }
+  if (catalog.streams.empty()) {
+    spdlog::info("extract: nothing left to do in {}", dir);
+    print_summary(dir, {}, already_complete, true);
+    return 0;
+  }
+
+  extract::OutputOptions out_options;
+  out_options.dir = dir;
+  out_options.keyspace = config->database;
+  out_options.settings = args->settings;
+  out_options.roll_seconds = std::chrono::seconds(args->roll_seconds);
+  out_options.roll_rows = args->roll_rows;
+  auto output = extract::FileOutput::create(out_options, specs, std::move(*saved));
+  if (!output) return fail(output.error());
+
+  auto source = make_vstream_source(*config);
+  if (!source) return fail(source.error());
+
+  engine::EngineOptions engine_options;
+  engine_options.row_format =
+      args->settings.format == extract::Format::csv ? engine::RowFormat::csv_line : engine::RowFormat::json_line;
+  engine_options.follow = args->settings.follow;
+  engine_options.checkpoint_at_copy_end = args->settings.follow;
+  engine::ReadInputs inputs{*config, catalog, state, estimates};
+  engine::Metrics metrics;
+
+  spdlog::info("extract: {} table(s) of '{}' into {} ({}, {}{}{})", catalog.streams.size(), config->database, dir,
+               extract::to_string(args->settings.format), extract::file_extension(args->settings),
+               args->settings.split_per_shard ? ", a file per shard" : "",
+               args->settings.follow ? ", following changes until SIGINT/SIGTERM" : "");
+
+  CompanionOptions companion_options;
+  companion_options.metrics_address = args->metrics_address;
+  companion_options.progress.mode = telemetry::default_progress_mode();
+  if (args->progress_interval) companion_options.progress.interval = std::chrono::seconds(*args->progress_interval);
+
+  asio::io_context io(1);
+  std::optional<int> stopped_by;
+  {
+    engine::Engine engine(io, inputs, **source, **output, engine_options, &metrics);
+    auto companions = Companions::start(io, engine, metrics, companion_options);
+    if (!companions) return fail(companions.error());
+    asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::critical("extract: the engine failed: {}", ex.what());
+        }
+      }
+      (*companions)->finish();
+    });
+    io.run();
+    stopped_by = (*companions)->signal();
+  }
+
+  const auto summary = (*output)->summary();
+  bool all_complete = true;
+  for (const auto& t : summary) all_complete = all_complete && t.complete;
+  print_summary(dir, summary, already_complete, all_complete);
+  if (const auto& e = (*output)->error()) return fail(*e);
+  if (all_complete) {
+    spdlog::info("extract: done; every table is complete in {}", dir);
+    return 0;
+  }
+  if (stopped_by && args->settings.follow) {
+    spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on", *stopped_by);
+    return 0;
+  }
+  if (stopped_by) {
+    spdlog::warn("extract: interrupted by signal {}; rerun the same command to resume from the last checkpoint",
+                 *stopped_by);
+    return 1;
+  }
+  spdlog::error("extract: some tables are incomplete (see the errors above); rerun the same command to resume");
+  return 1;
+}
+
+}  // namespace sv::cli
