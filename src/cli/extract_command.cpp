@@ -341,6 +341,13 @@ int run_extract(int argc, char** argv) {
   if (!discovered) return fail(discovered.error());
   auto selected = select_tables(std::move(*discovered), args->tables, config->database);
   if (!selected) return fail(selected.error());
+  if (args->catalog) {
+    // A catalog has no row counts; information_schema may (best effort, for the progress percent).
+    const auto estimates = row_estimates(*config);
+    for (auto& t : *selected) {
+      if (auto it = estimates.find(t.name); it != estimates.end()) t.row_estimate = it->second;
+    }
+  }
 
   // Tables a previous run completed are done; the rest start or resume.
   airbyte::ConfiguredCatalog catalog;
