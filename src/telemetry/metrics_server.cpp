@@ -135,6 +135,8 @@ http::response<http::string_body> respond(const State& st, const http::request<h
 }
 
 asio::awaitable<void> serve_connection(std::shared_ptr<State> st, tcp::socket socket) {
+  // stop() may have run between the accept and this coroutine's start; it could not close us.
+  if (st->stopped) co_return;
   beast::tcp_stream stream(std::move(socket));
   const auto id = st->next_connection++;
   st->connections.emplace(id, &stream);

@@ -12,8 +12,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <exception>
+#include <vector>
 #include <string>
 
 #include "fixture.hpp"
@@ -234,10 +237,17 @@ TEST_CASE_FIXTURE(Fixture, "start() errors: a bad address, a port in use") {
   CHECK(busy.error().message == "cannot listen on metrics address " + address + ": Address already in use");
 }
 
-TEST_CASE_FIXTURE(Fixture, "localhost and [::1] listen on loopback") {
+TEST_CASE_FIXTURE(Fixture, "localhost and [::1] listen on loopback; the URL is logged, no warning") {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10);
+  sink->set_pattern("%l %v");
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
   auto v4 = telemetry::MetricsServer::start(io, "localhost:0", metrics);
+  spdlog::set_default_logger(previous);
   REQUIRE(v4.ok());
   CHECK((*v4)->url() == "http://127.0.0.1:" + std::to_string((*v4)->port()) + "/metrics");
+  CHECK(sink->last_formatted() ==
+        std::vector<std::string>{"info serving Prometheus metrics at " + (*v4)->url() + "\n"});
   auto v6 = telemetry::MetricsServer::start(io, "[::1]:0", metrics);
   if (!v6.ok()) {
     MESSAGE("no IPv6 loopback here: " << v6.error().message);
