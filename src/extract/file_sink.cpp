@@ -148,7 +148,9 @@ Status FileSink::compress(std::string_view in, bool end) {
   const ZSTD_EndDirective directive = end ? ZSTD_e_end : ZSTD_e_continue;
   for (;;) {
     const std::size_t before = buffer_.size();
-    const std::size_t room = ZSTD_CStreamOutSize();
+    // Room for what this input can produce (zstd keeps any excess inside the context until the
+    // next call) rather than a whole block per call: CDC writes are often a single row.
+    const std::size_t room = end ? ZSTD_CStreamOutSize() : ZSTD_compressBound(in.size()) + 4096;
     buffer_.resize(before + room);
     ZSTD_outBuffer output{buffer_.data() + before, room, 0};
     const std::size_t remaining = ZSTD_compressStream2(zstd_, &output, &input, directive);

@@ -188,3 +188,21 @@ TEST_CASE("I/O errors are values naming the path") {
     CHECK(exists(dir / "t.part"));
   }
 }
+
+TEST_CASE("many small writes across flushes decompress to the same bytes") {
+  for (Compression c : {Compression::none, Compression::gzip, Compression::zstd}) {
+    TempDir dir;
+    auto sink = FileSink::open(dir / "m.part", c, 0);
+    REQUIRE(sink.ok());
+    std::string expected;
+    const std::string n = noise(50000);
+    for (int i = 0; i < 20000; ++i) {
+      std::string line = std::to_string(i) + "," + n.substr(static_cast<std::size_t>(i) * 2 % 49000, 150) + "\n";
+      expected += line;
+      REQUIRE((*sink)->write(line).ok());
+      if (i % 7000 == 6999) REQUIRE((*sink)->checkpoint().ok());
+    }
+    REQUIRE((*sink)->finish(dir / "m").ok());
+    CHECK(decompress(read_file(dir / "m"), c) == expected);
+  }
+}
