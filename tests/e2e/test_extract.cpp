@@ -635,9 +635,9 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
   TempDir work;
   write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":100)"));
   write_catalog(work, ds);
-  for (const Variant& v : {Variant{"jsonl", "none", false}, Variant{"csv", "zstd", true}}) {
+  for (const Variant& v : {Variant{"jsonl", "none", false}, Variant{"csv", "zstd", true}, Variant{"jsonl", "gzip", true}}) {
     INFO("--format ", v.format, " --compress ", v.compress, std::string(v.split ? " --split-per-shard" : ""));
-    const std::string dir = work.file("kill-" + v.format);
+    const std::string dir = work.file("kill-" + v.format + "-" + v.compress);
     const auto args = variant_args(work.file("config.json"), dir, v, tables);
     {
       Child c = Child::spawn(extract_argv(args), work.file("killed.out"), work.file("killed.err"));
@@ -662,6 +662,34 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
     }
     CHECK(read_file(work.file("killed.out")).empty());  // no summary from a killed process
     const auto killed_state = state_of(dir);
+
+    // A copy of DIR whose .part is shorter than its checkpoint cannot resume.
+    {
+      const std::string broken = dir + "-short";
+      fs::copy(dir, broken);
+      std::string victim;
+      std::uint64_t recorded = 0;
+      for (const auto& t : killed_state["tables"].GetArray()) {
+        for (const auto& f : t["files"].GetArray()) {
+          if (!f["base"]["complete"].GetBool() && f["base"]["bytes"].GetUint64() > 0) {
+            victim = f["base"]["name"].GetString() + std::string(".part");
+            recorded = f["base"]["bytes"].GetUint64();
+          }
+        }
+      }
+      REQUIRE(!victim.empty());
+      fs::resize_file(broken + "/" + victim, 1);
+      auto broken_args = args;
+      *std::find(broken_args.begin(), broken_args.end(), dir) = broken;
+      const Run r = run_extract(broken_args);
+      CHECK(r.code == 1);
+      CHECK(r.out.empty());
+      CHECK_MESSAGE(r.err.find("extract: " + broken + "/" + victim +
+                               " is shorter than its checkpoint (1 bytes, " + std::to_string(recorded) +
+                               " recorded); delete " + broken + " to start over") !=
+                        std::string::npos,
+                    r.err);
+    }
 
     // Rerun the same command: resumes, completes, every row once.
     const Run resumed = run_extract(args);
