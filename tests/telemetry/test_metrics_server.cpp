@@ -127,19 +127,22 @@ TEST_CASE_FIXTURE(Fixture, "GET /, unknown paths, other methods, HEAD, Connectio
   auto server = start_server();
   run_bounded(io, [&]() -> asio::awaitable<void> {
     auto stream = co_await connect(server->port());
-    auto root = co_await request(stream, http::verb::get, "/");
-    CHECK(root.result() == http::status::ok);
-    CHECK(root[http::field::content_type] == "text/plain; charset=utf-8");
-    CHECK(root.body() == "source-vitess: Prometheus metrics are at /metrics\n");
-
-    auto missing = co_await request(stream, http::verb::get, "/metricsx");
-    CHECK(missing.result() == http::status::not_found);
-    CHECK(missing.body() == "not found: the metrics are at /metrics\n");
-
-    auto post = co_await request(stream, http::verb::post, "/metrics");
-    CHECK(post.result() == http::status::method_not_allowed);
-    CHECK(post[http::field::allow] == "GET, HEAD");
-    CHECK(post.body() == "method not allowed: use GET\n");
+    struct Case {
+      http::verb verb;
+      const char* target;
+      http::status status;
+      const char* body;
+    };
+    for (const auto& c : {Case{http::verb::get, "/", http::status::ok, "source-vitess: Prometheus metrics are at /metrics\n"},
+                          Case{http::verb::get, "/metricsx", http::status::not_found, "not found: the metrics are at /metrics\n"},
+                          Case{http::verb::post, "/metrics", http::status::method_not_allowed, "method not allowed: use GET\n"}}) {
+      CAPTURE(c.target);
+      auto res = co_await request(stream, c.verb, c.target);
+      CHECK(res.result() == c.status);
+      CHECK(res[http::field::content_type] == "text/plain; charset=utf-8");
+      CHECK(res[http::field::allow] == (c.verb == http::verb::post ? "GET, HEAD" : ""));
+      CHECK(res.body() == c.body);
+    }
 
     auto head = co_await request(stream, http::verb::head, "/metrics");
     CHECK(head.result() == http::status::ok);

@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,46 +106,52 @@ TEST_CASE("compute_progress with a previous sample: rates over the interval") {
 }
 
 TEST_CASE("progress lines for replicating, complete, incomplete and over-estimate tables") {
-  const auto start = std::chrono::steady_clock::now();
-  auto m = one_stream(start);
-  auto& s = m.streams[0];
-
-  SUBCASE("every shard left its copy: replicating with the largest lag, no percent or ETA") {
-    s.shards["80-"].copying = false;
-    const auto view = telemetry::compute_progress(m, nullptr, start + 10s, fixture_unix_now);
-    CHECK(view.rows[0].replicating);
-    CHECK(view.rows[0].lag_seconds == std::optional<std::int64_t>(3));
-    CHECK(!view.rows[0].eta);
-    CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: 450 rows, 56 rows/s, 43.9 KiB, replicating, lag 3s");
-  }
-  SUBCASE("complete: 100%, the average rate from start to end") {
-    s.phase = engine::StreamPhase::complete;
-    s.ended_at = s.started_at + 3s;
-    const auto view = telemetry::compute_progress(m, nullptr, start + 10s, fixture_unix_now);
-    CHECK(view.rows[0].percent == std::optional(100.0));
-    CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: complete, 450 rows, 43.9 KiB in 3s (150 rows/s)");
-  }
-  SUBCASE("incomplete keeps its percent") {
-    s.phase = engine::StreamPhase::incomplete;
-    s.ended_at = s.started_at + 90s;
-    const auto view = telemetry::compute_progress(m, nullptr, start + 100s, fixture_unix_now);
-    CHECK(view.rows[0].percent == std::optional(45.0));
-    CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: incomplete, 450 rows, 43.9 KiB in 1m30s (5 rows/s)");
-  }
-  SUBCASE("more rows than estimated: capped at 100%, no ETA") {
-    s.records = 1500;
-    const auto view = telemetry::compute_progress(m, nullptr, start + 12s, fixture_unix_now);
-    CHECK(view.rows[0].percent == std::optional(100.0));
-    CHECK(!view.rows[0].eta);
-    CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: 1500 rows (100.0%), 150 rows/s, 43.9 KiB");
-  }
-  SUBCASE("no estimate and no rate: neither percent nor ETA") {
-    s.row_estimate.reset();
-    s.records = 0;
-    s.bytes = 0;
-    const auto view = telemetry::compute_progress(m, nullptr, start + 12s, fixture_unix_now);
-    CHECK(!view.rows[0].percent);
-    CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: 0 rows, 0 rows/s, 0 B");
+  struct Case {
+    const char* what;
+    std::function<void(engine::StreamMetrics&)> change;
+    std::chrono::seconds at;  // since the sync's start (the stream started at 2 s)
+    std::optional<double> percent;
+    std::optional<std::chrono::seconds> eta;
+    std::optional<std::int64_t> lag;
+    std::string line;
+  };
+  const std::vector<Case> cases = {
+      {"every shard left its copy: replicating with the largest lag, no percent shown, no ETA",
+       [](auto& s) { s.shards["80-"].copying = false; }, 10s, 45.0, std::nullopt, 3,
+       "progress customers: 450 rows, 56 rows/s, 43.9 KiB, replicating, lag 3s"},
+      {"complete: 100%, the average rate from start to end",
+       [](auto& s) {
+         s.phase = engine::StreamPhase::complete;
+         s.ended_at = s.started_at + 3s;
+       },
+       10s, 100.0, std::nullopt, std::nullopt, "progress customers: complete, 450 rows, 43.9 KiB in 3s (150 rows/s)"},
+      {"incomplete keeps its percent",
+       [](auto& s) {
+         s.phase = engine::StreamPhase::incomplete;
+         s.ended_at = s.started_at + 90s;
+       },
+       100s, 45.0, std::nullopt, std::nullopt,
+       "progress customers: incomplete, 450 rows, 43.9 KiB in 1m30s (5 rows/s)"},
+      {"more rows than estimated: capped at 100%, no ETA", [](auto& s) { s.records = 1500; }, 12s, 100.0,
+       std::nullopt, std::nullopt, "progress customers: 1500 rows (100.0%), 150 rows/s, 43.9 KiB"},
+      {"no estimate and no rate: neither percent nor ETA",
+       [](auto& s) {
+         s.row_estimate.reset();
+         s.records = 0;
+         s.bytes = 0;
+       },
+       12s, std::nullopt, std::nullopt, std::nullopt, "progress customers: 0 rows, 0 rows/s, 0 B"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const auto start = std::chrono::steady_clock::now();
+    auto m = one_stream(start);
+    c.change(m.streams[0]);
+    const auto view = telemetry::compute_progress(m, nullptr, start + c.at, fixture_unix_now);
+    CHECK(view.rows[0].percent == c.percent);
+    CHECK(view.rows[0].eta == c.eta);
+    CHECK(view.rows[0].lag_seconds == c.lag);
+    CHECK(telemetry::render_log_line(view.rows[0]) == c.line);
   }
 }
 
