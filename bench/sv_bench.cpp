@@ -8,9 +8,12 @@
 //   (c) sv-bench-render: the project's RapidJSON value writer alone rendering the same rows,
 //   (d) bench/go: a Go-connector-style map[string]interface{} + encoding/json baseline.
 // Then an incremental read of N change events (CDC events/s). Writes results.json, results.md
-// and plot.svg into --out-dir. Everything is measured, nothing is assumed: CPU seconds of the
+// and plot.svg into --out-dir. The extract case (`source-vitess extract` to files: jsonl and csv,
+// each uncompressed, gzip and zstd) runs next to a read of the same table and its transport
+// ceiling and writes extract.json and extract.md (--extract-only runs just that case). Everything is measured, nothing is assumed: CPU seconds of the
 // connector come from wait4()'s rusage, of the emulator from /proc/<pid>/stat deltas, peak RSS
 // from ru_maxrss (= VmHWM at exit).
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -90,6 +93,9 @@ struct Options {
   // with the new results table (docs/benchmarks.md in a full run).
   std::string doc;
   int repeat = 1;  // connector runs per matrix cell; the median is reported
+  // The extract case: rows of `customers` (typical) at ceiling_shards; 0 = skip it.
+  std::uint64_t extract_rows = 1000000;
+  bool extract_only = false;  // --extract-only: only the extract case (and its read/ceiling)
 };
 
 // Emulators alive right now: die() stops them, since std::exit skips destructors.
@@ -136,6 +142,10 @@ Options parse_options(int argc, char** argv) {
       o.quick = true;
       continue;
     }
+    if (a == "--extract-only") {
+      o.extract_only = true;
+      continue;
+    }
     auto eq = a.find('=');
     if (!a.starts_with("--") || eq == std::string_view::npos) die("bad argument " + std::string(a));
     kv[std::string(a.substr(2, eq - 2))] = std::string(a.substr(eq + 1));
@@ -149,6 +159,7 @@ Options parse_options(int argc, char** argv) {
     o.cdc_rows = 5000;
     o.cdc_writes = 3000;
     o.min_seconds = 0.1;
+    o.extract_rows = 20000;
   } else {
     o.rows = {1000000};
     o.shards = {1, 4, 16};
@@ -183,6 +194,7 @@ Options parse_options(int argc, char** argv) {
     else if (k == "doc") o.doc = v;
     else if (k == "repeat") o.repeat = std::atoi(v.c_str());
     else if (k == "profile-rows") o.profile_rows = parse_count(v);
+    else if (k == "extract-rows") o.extract_rows = parse_count(v);
     else die("unknown option --" + k);
   }
   if (o.connector.empty() || o.emulator.empty() || o.discard.empty() || o.render.empty())
@@ -1007,6 +1019,256 @@ Ceilings run_ceilings(const Options& o, const Width& w, const std::string& dump)
   return c;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The extract case: `source-vitess extract` of one table to files, in every format and
+// compression, next to a read of the same table to a pipe and the transport ceiling (b).
+
+struct ExtractRun {
+  std::string format, compress;
+  std::uint64_t rows = 0, rows_reported = 0;
+  int shards = 0;
+  double seconds = 0, cpu = 0, emulator_cpu = 0;
+  std::uint64_t peak_rss_kb = 0, file_bytes = 0;
+  std::size_t files = 0;
+  int exit_code = -1;
+  std::string problem;  // why the run does not count (exit, rows, leftover .part), "" = fine
+  double rows_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
+  double mb_per_s() const { return seconds > 0 ? static_cast<double>(file_bytes) / 1e6 / seconds : 0; }
+  double per_m(double c) const { return rows ? c * 1e6 / static_cast<double>(rows) : 0; }
+};
+
+struct ExtractResults {
+  std::uint64_t rows = 0;
+  int shards = 0;
+  std::string table, width;
+  std::optional<RunResult> read;       // the same table read to a pipe
+  std::optional<Transport> transport;  // (b) on the same emulator
+  std::vector<ExtractRun> runs;
+  double total_seconds = 0;
+};
+
+//! Counts `needle` in a file (line counts of the uncompressed outputs in --quick).
+std::uint64_t count_in_file(const std::string& path, std::string_view needle) {
+  const std::string text = read_file(path);
+  std::uint64_t n = 0;
+  for (std::size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + needle.size())) ++n;
+  return n;
+}
+
+//! The synthetic emulator has no MySQL front for discovery, so extract takes its columns from a
+//! catalog: `customers` as discover reports it (the extract case's table).
+std::string extract_catalog_json() {
+  return R"({"streams":[{"stream":{"name":"customers","namespace":"commerce","json_schema":{"type":"object","properties":{)"
+         R"("id":{"type":["number"],"airbyte_type":"integer"},"email":{"type":["string"]},"name":{"type":["null","string"]},)"
+         R"("balance":{"type":["number"]},"created_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
+         R"("supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true},"sync_mode":"full_refresh","destination_sync_mode":"append"}]})";
+}
+
+ExtractRun run_extract_once(const Options& o, const Emulator& emu, const std::string& table, std::uint64_t rows,
+                            const std::string& format, const std::string& compress) {
+  const std::string out_dir = emu.dir + "/extract-" + format + "-" + compress;
+  (void)std::system(("rm -rf '" + out_dir + "'").c_str());
+  write_file(emu.dir + "/config.json", config_json(emu));
+  write_file(emu.dir + "/extract-catalog.json", extract_catalog_json());
+  const std::vector<std::string> argv{o.connector, "extract", "--config", emu.dir + "/config.json", "--catalog",
+                                      emu.dir + "/extract-catalog.json", "--output-dir", out_dir,
+                                      "--tables", table, "--format", format, "--compress", compress};
+  const std::string out = emu.dir + "/extract.out", err = emu.dir + "/extract.err";
+  ::unlink(err.c_str());
+  ExtractRun r;
+  r.format = format;
+  r.compress = compress;
+  r.rows = rows;
+  r.shards = static_cast<int>(emu.shard_names.size());
+  const double emu0 = proc_cpu_seconds(emu.pid);
+  const auto t0 = Clock::now();
+  const pid_t pid = spawn(argv, Sink::file, out, err, nullptr);
+  const Exit e = wait_child(pid);
+  r.seconds = seconds_since(t0);
+  r.emulator_cpu = proc_cpu_seconds(emu.pid) - emu0;
+  r.cpu = e.cpu_seconds;
+  r.peak_rss_kb = e.max_rss_kb;
+  r.exit_code = e.code;
+  // The summary line: rows written per table.
+  rapidjson::Document d;
+  const std::string summary = read_file(out);
+  d.Parse(summary.c_str());
+  if (!d.HasParseError() && d.IsObject() && d.HasMember("tables") && d["tables"].IsArray()) {
+    for (const auto& t : d["tables"].GetArray()) {
+      if (t.IsObject() && t.HasMember("rows") && t["rows"].IsUint64()) r.rows_reported += t["rows"].GetUint64();
+    }
+  }
+  const std::string ext = format + (compress == "gzip" ? ".gz" : compress == "zstd" ? ".zst" : "");
+  bool part_left = false;
+  if (DIR* dir = ::opendir(out_dir.c_str())) {
+    while (dirent* ent = ::readdir(dir)) {
+      const std::string name = ent->d_name;
+      if (name == "." || name == ".." || name == "_state.json") continue;
+      if (name.ends_with(".part")) part_left = true;
+      struct stat st {};
+      if (::stat((out_dir + "/" + name).c_str(), &st) == 0) {
+        r.file_bytes += static_cast<std::uint64_t>(st.st_size);
+        ++r.files;
+      }
+    }
+    ::closedir(dir);
+  }
+  if (e.code != 0) {
+    r.problem = "exit " + std::to_string(e.code);
+    std::fprintf(stderr, "sv-bench: source-vitess extract exited %d; stderr:\n%s\n", e.code, read_file(err).c_str());
+  } else if (r.rows_reported != rows) {
+    r.problem = "summary reports " + std::to_string(r.rows_reported) + " rows";
+  } else if (part_left || r.files != 1) {
+    r.problem = "files: " + std::to_string(r.files) + (part_left ? " (a .part is left)" : "");
+  } else if (compress == "none") {
+    // Uncompressed outputs are cheap to count: one line per row (+ the CSV header).
+    const std::string file = out_dir + "/" + table + "." + ext;
+    const std::uint64_t lines = format == "csv" ? count_in_file(file, "\r\n") : count_in_file(file, "\n");
+    if (lines != rows + (format == "csv" ? 1 : 0)) r.problem = std::to_string(lines) + " lines in " + file;
+  }
+  if (!r.problem.empty()) r.exit_code = r.exit_code == 0 ? 99 : r.exit_code;
+  (void)std::system(("rm -rf '" + out_dir + "'").c_str());
+  return r;
+}
+
+ExtractResults run_extract_case(const Options& o) {
+  ExtractResults x;
+  const auto t0 = Clock::now();
+  const Width& w = width_by_name("typical");
+  x.rows = o.extract_rows;
+  x.shards = o.ceiling_shards;
+  x.table = w.table;
+  x.width = w.name;
+  Emulator emu;
+  emu.start(o, w.table, x.rows, x.shards, "extract");
+  std::fprintf(stderr, "sv-bench: extract case: %s, %s rows, %d shards [%s]\n", w.table.c_str(), human_rows(x.rows).c_str(),
+               x.shards, emu.shard_list().c_str());
+  (void)run_transport(o, emu, w, x.rows, x.shards, "", false);  // warm-up: fills the pre-encoded cache
+  x.transport = run_transport(o, emu, w, x.rows, x.shards, "", true);
+  RunResult read = run_connector(o, emu, w.table, "full_refresh", Sink::pipe, "", false);
+  read.width = w.name;
+  read.rows = x.rows;
+  read.shards = x.shards;
+  log_run(read);
+  x.read = std::move(read);
+  for (const char* format : {"jsonl", "csv"}) {
+    for (const char* compress : {"none", "gzip", "zstd"}) {
+      std::vector<ExtractRun> tries;
+      for (int i = 0; i < std::max(1, o.repeat); ++i) {
+        tries.push_back(run_extract_once(o, emu, w.table, x.rows, format, compress));
+        if (tries.back().exit_code != 0) break;
+      }
+      std::sort(tries.begin(), tries.end(), [](const ExtractRun& a, const ExtractRun& b) { return a.seconds < b.seconds; });
+      auto failed = std::find_if(tries.begin(), tries.end(), [](const ExtractRun& t) { return t.exit_code != 0; });
+      ExtractRun r = std::move(failed != tries.end() ? *failed : tries[tries.size() / 2]);
+      std::fprintf(stderr, "  extract %-5s %-4s %10.0f rows/s  %6.1f MB/s to files  conn %.2f s/1M  rss %.1f MiB%s\n",
+                   r.format.c_str(), r.compress.c_str(), r.rows_per_s(), r.mb_per_s(), r.per_m(r.cpu),
+                   static_cast<double>(r.peak_rss_kb) / 1024.0, r.problem.empty() ? "" : ("  FAILED: " + r.problem).c_str());
+      x.runs.push_back(std::move(r));
+    }
+  }
+  x.total_seconds = seconds_since(t0);
+  return x;
+}
+
+std::string extract_json(const Options& o, const Machine& m, const ExtractResults& x) {
+  rapidjson::StringBuffer b;
+  Json w(b);
+  w.StartObject();
+  w.Key("mode"); w.String(o.quick ? "quick" : "full");
+  w.Key("machine");
+  w.StartObject();
+  w.Key("cpu"); w.String(m.cpu.c_str());
+  w.Key("cores"); w.Int(m.cores);
+  w.Key("commit"); w.String(m.commit.c_str());
+  w.Key("date"); w.String(m.date.c_str());
+  w.Key("loadavg_start"); w.String(m.load_start.c_str());
+  w.Key("loadavg_end"); w.String(m.load_end.c_str());
+  w.Key("note"); w.String(o.note.c_str());
+  w.EndObject();
+  w.Key("table"); w.String(x.table.c_str());
+  w.Key("rows"); w.Uint64(x.rows);
+  w.Key("shards"); w.Int(x.shards);
+  if (x.read) {
+    w.Key("read_pipe");
+    write_run_json(w, *x.read);
+  }
+  if (x.transport) {
+    w.Key("transport_ceiling_records_per_s"); w.Double(x.transport->records_per_s());
+  }
+  w.Key("runs");
+  w.StartArray();
+  for (const auto& r : x.runs) {
+    w.StartObject();
+    w.Key("format"); w.String(r.format.c_str());
+    w.Key("compress"); w.String(r.compress.c_str());
+    w.Key("exit_code"); w.Int(r.exit_code);
+    if (!r.problem.empty()) { w.Key("problem"); w.String(r.problem.c_str()); }
+    w.Key("rows"); w.Uint64(r.rows);
+    w.Key("seconds"); w.Double(r.seconds);
+    w.Key("rows_per_s"); w.Double(r.rows_per_s());
+    w.Key("file_bytes"); w.Uint64(r.file_bytes);
+    w.Key("file_mb_per_s"); w.Double(r.mb_per_s());
+    w.Key("connector_cpu_s"); w.Double(r.cpu);
+    w.Key("connector_cpu_s_per_1m"); w.Double(r.per_m(r.cpu));
+    w.Key("emulator_cpu_s_per_1m"); w.Double(r.per_m(r.emulator_cpu));
+    w.Key("peak_rss_mib"); w.Double(static_cast<double>(r.peak_rss_kb) / 1024.0);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("total_seconds"); w.Double(x.total_seconds);
+  w.EndObject();
+  rapidjson::Document d;
+  d.Parse(b.GetString());
+  rapidjson::StringBuffer pb;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pb);
+  pw.SetIndent(' ', 2);
+  d.Accept(pw);
+  return std::string(pb.GetString()) + "\n";
+}
+
+std::string extract_md(const Options& o, const Machine& m, const ExtractResults& x) {
+  std::string s;
+  s += "Machine: " + m.cpu + ", " + std::to_string(m.cores) + " cores; commit " + m.commit + "; " + m.date + " (" +
+       (o.quick ? "quick" : "full") + " mode, " + fmt("%.0f", x.total_seconds) + " s). Load average at start / end: " +
+       m.load_start + " / " + m.load_end + "." + (o.note.empty() ? "" : " " + o.note) + "\n\n";
+  s += "`source-vitess extract --tables " + x.table + "` of " + human_rows(x.rows) + " rows (" + x.width + ", " +
+       std::to_string(x.shards) + " shards) into one file, wall time from start to exit (files fsynced and renamed). "
+       "**data MB/s**: the uncompressed file size of the same format over the run's wall time; **file MB/s**: "
+       "bytes written. Same emulator, same rows: ";
+  if (x.read) s += "`read` to a pipe reader **" + fmt("%.0f", x.read->records_per_s()) + " records/s**";
+  if (x.transport) s += ", transport ceiling (b) **" + fmt("%.0f", x.transport->records_per_s()) + " rows/s**";
+  s += ".\n\n";
+  s += "| format | compress | rows/s | data MB/s | file MB/s | file bytes/row | size vs uncompressed | conn CPU s/1M | peak RSS MiB | vs read | vs (b) transport |\n";
+  s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : x.runs) {
+    std::uint64_t plain = 0;
+    for (const auto& p : x.runs) {
+      if (p.format == r.format && p.compress == "none") plain = p.file_bytes;
+    }
+    s += "| " + r.format + " | " + r.compress + " | " + fmt("%.0f", r.rows_per_s()) +
+         (r.problem.empty() ? "" : " (" + r.problem + ")") + " | " +
+         (plain && r.seconds > 0 ? fmt("%.1f", static_cast<double>(plain) / 1e6 / r.seconds) : "–") + " | " +
+         fmt("%.1f", r.mb_per_s()) + " | " +
+         fmt("%.0f", r.rows ? static_cast<double>(r.file_bytes) / static_cast<double>(r.rows) : 0) + " | " +
+         (plain ? fmt("%.2f", static_cast<double>(r.file_bytes) / static_cast<double>(plain)) : "–") + " | " +
+         fmt("%.2f", r.per_m(r.cpu)) + " | " + fmt("%.1f", static_cast<double>(r.peak_rss_kb) / 1024.0) + " | " +
+         (x.read ? ratio(r.rows_per_s(), x.read->records_per_s()) : "–") + " | " +
+         (x.transport ? ratio(r.rows_per_s(), x.transport->records_per_s()) : "–") + " |\n";
+  }
+  return s;
+}
+
+//! Replaces the text between two markers in a doc file; false when the markers are missing.
+bool replace_between(const std::string& path, std::string_view begin, std::string_view end, const std::string& text) {
+  std::string doc = read_file(path);
+  const auto b = doc.find(begin), e = doc.find(end);
+  if (b == std::string::npos || e == std::string::npos || e < b) return false;
+  doc.replace(b + begin.size(), e - b - begin.size(), "\n" + text + "\n");
+  write_file(path, doc);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1036,6 +1298,28 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "sv-bench: %s mode, work dir %s, load %s\n", o.quick ? "quick" : "full", o.work_dir.c_str(),
                machine.load_start.c_str());
+  static constexpr std::string_view kExtractBegin = "<!-- bench-extract:begin -->", kExtractEnd = "<!-- bench-extract:end -->";
+  // Writes extract.{json,md} (and the doc's extract section); true when every extract run passed.
+  auto finish_extract = [&](const ExtractResults& x) {
+    machine.load_end = trim(read_file("/proc/loadavg"));
+    ::mkdir(o.out_dir.c_str(), 0755);
+    write_file(o.out_dir + "/extract.json", extract_json(o, machine, x));
+    write_file(o.out_dir + "/extract.md", extract_md(o, machine, x));
+    std::fprintf(stderr, "sv-bench: wrote %s/extract.{json,md}\n", o.out_dir.c_str());
+    if (!o.doc.empty()) {
+      if (replace_between(o.doc, kExtractBegin, kExtractEnd, extract_md(o, machine, x)))
+        std::fprintf(stderr, "sv-bench: updated the extract section of %s\n", o.doc.c_str());
+      else
+        std::fprintf(stderr, "sv-bench: %s has no bench-extract markers; not updated\n", o.doc.c_str());
+    }
+    bool ok = x.read && x.read->exit_code == 0 && x.read->records == x.rows;
+    for (const auto& r : x.runs) ok = ok && r.exit_code == 0;
+    return ok;
+  };
+  if (o.extract_only) {
+    if (o.extract_rows == 0) die("--extract-only with --extract-rows=0");
+    return finish_extract(run_extract_case(o)) ? 0 : 1;
+  }
 
   // Part 1: every width at each row count in o.rows; part 2: typical at big_rows.
   struct Part {
@@ -1136,6 +1420,9 @@ int main(int argc, char** argv) {
     res.cdc_writes = o.cdc_writes;
   }
 
+  std::optional<ExtractResults> extract;
+  if (o.extract_rows > 0) extract = run_extract_case(o);
+
   res.total_seconds = seconds_since(t_all);
   machine.load_end = trim(read_file("/proc/loadavg"));
   ::mkdir(o.out_dir.c_str(), 0755);
@@ -1158,5 +1445,6 @@ int main(int argc, char** argv) {
   bool ok = true;
   for (const auto& r : res.runs) ok = ok && r.exit_code == 0;
   ok = ok && res.cdc && res.cdc->exit_code == 0;
+  if (extract) ok = finish_extract(*extract) && ok;
   return ok ? 0 : 1;
 }
