@@ -28,6 +28,7 @@
 #include "engine/sync.hpp"
 #include "extract/file_output.hpp"
 #include "extract/state_file.hpp"
+#include "telemetry/progress_terminal.hpp"
 #include "util/json.hpp"
 #include "vitess/discovery.hpp"
 #include "vitess/mysql_session.hpp"
@@ -414,6 +415,10 @@ int run_extract(int argc, char** argv) {
   CompanionOptions companion_options;
   companion_options.metrics_address = args->metrics_address;
   companion_options.progress.mode = telemetry::default_progress_mode();
+  if (companion_options.progress.mode == telemetry::ProgressMode::tty) {
+    // On a terminal, log lines and the redrawn progress block share stderr: logs print above it.
+    companion_options.progress.terminal = telemetry::install_progress_terminal(kLogPattern);
+  }
   if (args->progress_interval) companion_options.progress.interval = std::chrono::seconds(*args->progress_interval);
 
   asio::io_context io(1);

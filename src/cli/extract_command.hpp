@@ -5,6 +5,9 @@
 
 namespace sv::cli {
 
+//! The log line pattern of both programs' stderr (set by main, reused by the progress terminal).
+inline constexpr const char* kLogPattern = "%Y-%m-%d %H:%M:%S.%e %^%l%$ %v";
+
 //! argv[1] is "extract". Returns the exit code: 0 done (or --follow stopped by a signal),
 //! 1 failed or interrupted (rerun to resume), 2 usage error.
 int run_extract(int argc, char** argv);

@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
   // stdout carries only protocol messages: every log goes to stderr, from the first line on.
   auto logger = spdlog::stderr_color_mt("source-vitess");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_pattern(sv::cli::kLogPattern);
   spdlog::cfg::load_env_levels();
   // A closed stdout must show up as EPIPE from write(2), which we report, not kill us silently.
   ::signal(SIGPIPE, SIG_IGN);
