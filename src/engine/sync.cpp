@@ -109,6 +109,9 @@ struct StreamRun {
   //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
   //! stream is still handing to the emitter (they would be printed before it, uncovered).
   std::unique_ptr<Slots> push_lock;
+  //! follow mode: wakes the idle checkpoints (see idle_checkpoints); cancelled when the stream ends.
+  std::unique_ptr<asio::steady_timer> idle_timer;
+  bool ended = false;
 };
 
 //! Holds a Slots permit for a scope.
@@ -227,6 +230,10 @@ class Sync {
     bool need_migration = false;
     for (const auto& [shard, c] : r.cursors) {
       if (!r.current.count(shard)) need_migration = true;
+    }
+    if (opt_.follow) {
+      r.idle_timer = std::make_unique<asio::steady_timer>(io_);
+      asio::co_spawn(io_, idle_checkpoints(r), asio::detached);
     }
     for (int round = 0; !r.failure; ++round) {
       if (need_migration || r.resharding) {
@@ -589,7 +596,21 @@ class Sync {
     for (auto* s : r.open_streams) s->cancel();
   }
 
+  //! follow mode: a quiet source produces no rows, so nothing else would checkpoint; the output
+  //! (extract) still needs one every checkpoint_interval_seconds to close its change files.
+  awaitable<void> idle_checkpoints(StreamRun& r) {
+    const auto interval = std::chrono::seconds(std::max<std::uint32_t>(in_.config.checkpoint_interval_seconds, 1));
+    while (!r.ended && !r.failure) {
+      r.idle_timer->expires_at(r.last_state + interval);
+      co_await r.idle_timer->async_wait(asio::as_tuple(use_awaitable));
+      if (r.ended || r.failure) break;
+      if (Clock::now() - r.last_state >= interval) co_await checkpoint(r);
+    }
+  }
+
   awaitable<void> finish_stream(StreamRun& r) {
+    r.ended = true;
+    if (r.idle_timer) r.idle_timer->cancel();
     if (r.failure) {
       // Keep what was read: the next attempt resumes from here.
       if (r.changed_since_state) co_await checkpoint(r);

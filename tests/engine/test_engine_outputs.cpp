@@ -253,3 +253,23 @@ TEST_CASE("metrics count rows and bytes per stream and shard, checkpoints and ph
   CHECK(m.readers_active == 0);
   CHECK(m.readers_waiting == 0);
 }
+
+TEST_CASE("follow: a quiet source still gets a checkpoint every checkpoint_interval_seconds") {
+  FakeSource src;
+  src.add_shard("-", 1, 2);
+  auto s = setup("incremental", R"("checkpoint_interval_seconds":1)", kIdName);
+  CaptureOutput out;
+  auto opt = test_options();
+  opt.follow = true;
+  opt.row_format = RowFormat::json_line;
+  const auto start = std::chrono::steady_clock::now();
+  run_engine(s, src, out, opt, nullptr, [&] { return out.states.size() >= 3; });
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(out.row_count == 2);
+  REQUIRE(out.states.size() == 3);
+  // Nothing new arrived: the same cursor each time (the copy's end), one per second.
+  CHECK(out.states[1].shards == out.states[0].shards);
+  CHECK(out.states[2].shards == out.states[0].shards);
+  CHECK(took >= std::chrono::milliseconds(1900));
+  CHECK(out.events.back() == "incomplete 0 interrupted by SIGTERM");
+}
