@@ -310,7 +310,8 @@ void ProgressReporter::tick(bool final) {
   const auto now = Clock::now();
   const auto unix_now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const auto view = compute_progress(metrics_, has_previous_ ? &previous_ : nullptr, now, unix_now);
+  // The final frame / lines stay: show averages over the whole run there, not the last interval.
+  const auto view = compute_progress(metrics_, has_previous_ && !final ? &previous_ : nullptr, now, unix_now);
   if (options_.mode == ProgressMode::tty) {
     const auto lines = render_tty_lines(view, options_.width());
     if (options_.terminal) {
