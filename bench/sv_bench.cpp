@@ -1032,6 +1032,7 @@ struct ExtractRun {
   std::size_t files = 0;
   int exit_code = -1;
   std::string problem;  // why the run does not count (exit, rows, leftover .part), "" = fine
+  double disk_seconds = 0;  // uncompressed runs: write + fdatasync of the same bytes (disk ceiling)
   double rows_per_s() const { return seconds > 0 ? static_cast<double>(rows) / seconds : 0; }
   double mb_per_s() const { return seconds > 0 ? static_cast<double>(file_bytes) / 1e6 / seconds : 0; }
   double per_m(double c) const { return rows ? c * 1e6 / static_cast<double>(rows) : 0; }
@@ -1062,6 +1063,27 @@ std::string extract_catalog_json() {
          R"("id":{"type":["number"],"airbyte_type":"integer"},"email":{"type":["string"]},"name":{"type":["null","string"]},)"
          R"("balance":{"type":["number"]},"created_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
          R"("supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true},"sync_mode":"full_refresh","destination_sync_mode":"append"}]})";
+}
+
+//! Disk ceiling: writes the bytes of `from` to `to` in 1 MiB write(2)s, then fdatasync, as the
+//! extract's final checkpoint does; returns the seconds (0 on error). The source is read first, so
+//! only the write is timed.
+double disk_write_seconds(const std::string& from, const std::string& to) {
+  const std::string data = read_file(from);
+  const int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 0;
+  const auto t0 = Clock::now();
+  bool ok = true;
+  for (std::size_t off = 0; off < data.size() && ok;) {
+    const ssize_t n = ::write(fd, data.data() + off, std::min<std::size_t>(1 << 20, data.size() - off));
+    ok = n > 0;
+    if (ok) off += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  const double s = seconds_since(t0);
+  ::close(fd);
+  ::unlink(to.c_str());
+  return ok ? s : 0;
 }
 
 ExtractRun run_extract_once(const Options& o, const Emulator& emu, const std::string& table, std::uint64_t rows,
@@ -1125,6 +1147,7 @@ ExtractRun run_extract_once(const Options& o, const Emulator& emu, const std::st
     const std::string file = out_dir + "/" + table + "." + ext;
     const std::uint64_t lines = format == "csv" ? count_in_file(file, "\r\n") : count_in_file(file, "\n");
     if (lines != rows + (format == "csv" ? 1 : 0)) r.problem = std::to_string(lines) + " lines in " + file;
+    r.disk_seconds = disk_write_seconds(file, out_dir + "/disk-ceiling.tmp");
   }
   if (!r.problem.empty()) r.exit_code = r.exit_code == 0 ? 99 : r.exit_code;
   (void)std::system(("rm -rf '" + out_dir + "'").c_str());
@@ -1213,6 +1236,10 @@ std::string extract_json(const Options& o, const Machine& m, const ExtractResult
     w.Key("connector_cpu_s_per_1m"); w.Double(r.per_m(r.cpu));
     w.Key("emulator_cpu_s_per_1m"); w.Double(r.per_m(r.emulator_cpu));
     w.Key("peak_rss_mib"); w.Double(static_cast<double>(r.peak_rss_kb) / 1024.0);
+    if (r.disk_seconds > 0) {
+      w.Key("disk_ceiling_mb_per_s"); w.Double(static_cast<double>(r.file_bytes) / 1e6 / r.disk_seconds);
+      w.Key("disk_ceiling_rows_per_s"); w.Double(static_cast<double>(r.rows) / r.disk_seconds);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -1256,6 +1283,16 @@ std::string extract_md(const Options& o, const Machine& m, const ExtractResults&
          (x.read ? ratio(r.rows_per_s(), x.read->records_per_s()) : "–") + " | " +
          (x.transport ? ratio(r.rows_per_s(), x.transport->records_per_s()) : "–") + " |\n";
   }
+  std::string disk;
+  for (const auto& r : x.runs) {
+    if (r.disk_seconds <= 0) continue;
+    disk += std::string(disk.empty() ? "" : "; ") + r.format + " " + fmt("%.0f", static_cast<double>(r.file_bytes) / 1e6) +
+            " MB in " + fmt("%.2f", r.disk_seconds) + " s = " + fmt("%.0f", static_cast<double>(r.file_bytes) / 1e6 / r.disk_seconds) +
+            " MB/s (" + fmt("%.0f", static_cast<double>(r.rows) / r.disk_seconds) + " rows/s)";
+  }
+  if (!disk.empty())
+    s += "\nDisk ceiling (same run, after each uncompressed extract): the same bytes written to the same directory "
+         "in 1 MiB writes, then fdatasync: " + disk + ".\n";
   return s;
 }
 
