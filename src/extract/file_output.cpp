@@ -8,6 +8,8 @@
 // always truncate each .part to its recorded length.
 #include "extract/file_output.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -72,7 +74,7 @@ Result<std::unique_ptr<FileOutput>> FileOutput::create(OutputOptions options, st
 FileOutput::FileOutput(OutputOptions options, ExtractState state)
     : options_(std::move(options)), ext_(file_extension(options_.settings)), state_(std::move(state)) {}
 
-FileOutput::~FileOutput() = default;
+FileOutput::~FileOutput() { disk_.join(); }
 
 Status FileOutput::prepare(std::vector<TableSpec> specs) {
   for (auto& record : state_.tables) {
@@ -487,22 +489,41 @@ std::vector<TableSummary> FileOutput::summary() const {
   return out;
 }
 
-boost::asio::awaitable<bool> FileOutput::started(std::size_t) { co_return !error_; }
+// Every call runs on the output's own disk thread (disk_), one at a time, in the order the engine
+// makes them: compression, write(2), fdatasync and the _state.json saves never stall the engine's
+// io_context thread, and FileOutput's members are only ever touched on that one thread.
+template <class F>
+boost::asio::awaitable<bool> FileOutput::on_disk(F f) {
+  co_return co_await boost::asio::co_spawn(
+      disk_, [&]() -> boost::asio::awaitable<bool> { co_return f(); }, boost::asio::use_awaitable);
+}
 
-boost::asio::awaitable<bool> FileOutput::estimate(std::size_t, std::uint64_t, std::uint64_t) { co_return !error_; }
+boost::asio::awaitable<bool> FileOutput::started(std::size_t) {
+  return on_disk([this] { return !error_; });
+}
 
-boost::asio::awaitable<bool> FileOutput::push(airbyte::Batch batch) { co_return on_push(batch); }
+boost::asio::awaitable<bool> FileOutput::estimate(std::size_t, std::uint64_t, std::uint64_t) {
+  return on_disk([this] { return !error_; });
+}
 
-boost::asio::awaitable<bool> FileOutput::complete(std::size_t stream) { co_return on_complete(stream); }
+boost::asio::awaitable<bool> FileOutput::push(airbyte::Batch batch) {
+  co_return co_await on_disk([this, &batch] { return on_push(batch); });
+}
+
+boost::asio::awaitable<bool> FileOutput::complete(std::size_t stream) {
+  return on_disk([this, stream] { return on_complete(stream); });
+}
 
 boost::asio::awaitable<bool> FileOutput::incomplete(std::size_t stream, Error error) {
   spdlog::debug("extract: table {} incomplete: {}", stream, error.message);
-  co_return on_incomplete(stream);
+  return on_disk([this, stream] { return on_incomplete(stream); });
 }
 
 boost::asio::awaitable<void> FileOutput::shutdown() {
-  on_shutdown();
-  co_return;
+  co_await on_disk([this] {
+    on_shutdown();
+    return true;
+  });
 }
 
 }  // namespace sv::extract

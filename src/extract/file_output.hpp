@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -68,7 +69,8 @@ class FileOutput final : public engine::SyncOutput {
   boost::asio::awaitable<bool> incomplete(std::size_t stream, Error error) override;
   boost::asio::awaitable<void> shutdown() override;
 
-  //! Synchronous forms of the calls above (the awaitables only wrap these; tests use them too).
+  //! Synchronous forms of the calls above: the awaitables run these on the output's disk thread
+  //! (tests call them directly).
   bool on_push(airbyte::Batch& batch);
   bool on_complete(std::size_t stream);
   bool on_incomplete(std::size_t stream);
@@ -129,6 +131,9 @@ class FileOutput final : public engine::SyncOutput {
   Status end_follow(Table& t);
   Status save();
   bool fail(Error error);
+  //! Runs f() on disk_ and returns its answer on the caller's executor.
+  template <class F>
+  boost::asio::awaitable<bool> on_disk(F f);
   Table* table(std::size_t stream);
 
   OutputOptions options_;
@@ -137,6 +142,8 @@ class FileOutput final : public engine::SyncOutput {
   std::vector<Table> tables_;
   std::optional<Error> error_;
   std::string scratch_;
+  //! The one thread that does this output's file work (see on_disk in file_output.cpp).
+  boost::asio::thread_pool disk_{1};
 };
 
 }  // namespace sv::extract
