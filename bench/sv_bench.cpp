@@ -707,10 +707,8 @@ void write_run_json(Json& w, const RunResult& r) {
   w.EndObject();
 }
 
-std::string results_json(const Options& o, const Machine& m, const Results& res) {
-  rapidjson::StringBuffer b;
-  Json w(b);
-  w.StartObject();
+//! "mode" and "machine" members of a results file.
+void write_machine_json(Json& w, const Options& o, const Machine& m) {
   w.Key("mode"); w.String(o.quick ? "quick" : "full");
   w.Key("machine");
   w.StartObject();
@@ -724,6 +722,24 @@ std::string results_json(const Options& o, const Machine& m, const Results& res)
   w.Key("loadavg_end"); w.String(m.load_end.c_str());
   w.Key("note"); w.String(o.note.c_str());
   w.EndObject();
+}
+
+//! Indented JSON text of a compact document, newline-terminated.
+std::string pretty(const char* compact) {
+  rapidjson::Document d;
+  d.Parse(compact);
+  rapidjson::StringBuffer pb;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pb);
+  pw.SetIndent(' ', 2);
+  d.Accept(pw);
+  return std::string(pb.GetString()) + "\n";
+}
+
+std::string results_json(const Options& o, const Machine& m, const Results& res) {
+  rapidjson::StringBuffer b;
+  Json w(b);
+  w.StartObject();
+  write_machine_json(w, o, m);
   w.Key("widths");
   w.StartObject();
   for (const auto& x : kWidths) {
@@ -786,13 +802,7 @@ std::string results_json(const Options& o, const Machine& m, const Results& res)
   }
   w.Key("total_seconds"); w.Double(res.total_seconds);
   w.EndObject();
-  rapidjson::Document d;
-  d.Parse(b.GetString());
-  rapidjson::StringBuffer pb;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pb);
-  pw.SetIndent(' ', 2);
-  d.Accept(pw);
-  return std::string(pb.GetString()) + "\n";
+  return pretty(b.GetString());
 }
 
 std::string results_md(const Options& o, const Machine& m, const Results& res) {
@@ -1198,17 +1208,7 @@ std::string extract_json(const Options& o, const Machine& m, const ExtractResult
   rapidjson::StringBuffer b;
   Json w(b);
   w.StartObject();
-  w.Key("mode"); w.String(o.quick ? "quick" : "full");
-  w.Key("machine");
-  w.StartObject();
-  w.Key("cpu"); w.String(m.cpu.c_str());
-  w.Key("cores"); w.Int(m.cores);
-  w.Key("commit"); w.String(m.commit.c_str());
-  w.Key("date"); w.String(m.date.c_str());
-  w.Key("loadavg_start"); w.String(m.load_start.c_str());
-  w.Key("loadavg_end"); w.String(m.load_end.c_str());
-  w.Key("note"); w.String(o.note.c_str());
-  w.EndObject();
+  write_machine_json(w, o, m);
   w.Key("table"); w.String(x.table.c_str());
   w.Key("rows"); w.Uint64(x.rows);
   w.Key("shards"); w.Int(x.shards);
@@ -1245,13 +1245,7 @@ std::string extract_json(const Options& o, const Machine& m, const ExtractResult
   w.EndArray();
   w.Key("total_seconds"); w.Double(x.total_seconds);
   w.EndObject();
-  rapidjson::Document d;
-  d.Parse(b.GetString());
-  rapidjson::StringBuffer pb;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> pw(pb);
-  pw.SetIndent(' ', 2);
-  d.Accept(pw);
-  return std::string(pb.GetString()) + "\n";
+  return pretty(b.GetString());
 }
 
 std::string extract_md(const Options& o, const Machine& m, const ExtractResults& x) {

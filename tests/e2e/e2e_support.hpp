@@ -1,5 +1,6 @@
 // tests/e2e: helpers to run the built `source-vitess` against a `vtgate-emulator` process (synthetic
-// backend) and to compute the exact expected records from the same deterministic Dataset.
+// backend, or real MariaDB shards: MariaDbCluster) and to compute the exact expected records from
+// the same deterministic Dataset.
 #pragma once
 
 #include <arpa/inet.h>
@@ -19,6 +20,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "emulator/dataset.hpp"
+#include "emulator/mysql/mariadb_instance.hpp"
 #include "vitess/values.hpp"
 
 namespace sv::e2e {
@@ -135,8 +139,9 @@ struct Child {
   }
 };
 
-//! One HTTP request to 127.0.0.1:port; returns the body.
-inline std::string http(int port, const std::string& method, const std::string& target) {
+//! One HTTP/1.1 exchange with 127.0.0.1:port (Connection: close): the whole response, or
+//! nullopt when nothing accepts the connection.
+inline std::optional<std::string> http_exchange(int port, const std::string& method, const std::string& target) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -144,7 +149,7 @@ inline std::string http(int port, const std::string& method, const std::string& 
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    throw std::runtime_error("control API connect failed");
+    return std::nullopt;
   }
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   (void)::write(fd, req.data(), req.size());
@@ -153,8 +158,25 @@ inline std::string http(int port, const std::string& method, const std::string& 
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
-  auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? resp : resp.substr(body + 4);
+  return resp;
+}
+
+//! One HTTP request to 127.0.0.1:port; returns the body.
+inline std::string http(int port, const std::string& method, const std::string& target) {
+  auto resp = http_exchange(port, method, target);
+  if (!resp) throw std::runtime_error("control API connect failed");
+  auto body = resp->find("\r\n\r\n");
+  return body == std::string::npos ? *resp : resp->substr(body + 4);
+}
+
+//! One HTTP GET to 127.0.0.1:port: {status code, body}; {0, ""} when nothing listens.
+inline std::pair<int, std::string> http_get(int port, const std::string& target) {
+  const auto resp = http_exchange(port, "GET", target);
+  if (!resp) return {0, ""};
+  int status = 0;
+  if (resp->rfind("HTTP/1.", 0) == 0 && resp->size() > 12) status = std::atoi(resp->c_str() + 9);
+  const auto body = resp->find("\r\n\r\n");
+  return {status, body == std::string::npos ? std::string() : resp->substr(body + 4)};
 }
 
 //! A running vtgate-emulator (synthetic backend).
@@ -315,7 +337,8 @@ inline std::vector<std::string> column_names(const emulator::Dataset& ds, std::s
   return out;
 }
 
-//! A free loopback TCP port (bound then released: a small race, fine on a test machine).
+//! A free loopback TCP port (bound then released: a small race, fine on a test machine). Same as
+//! emulator::mysql::free_loopback_port, kept here so tests need not link the MariaDB library.
 inline int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -330,30 +353,6 @@ inline int free_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-//! One HTTP GET to 127.0.0.1:port: {status code, body}; {0, ""} when nothing listens.
-inline std::pair<int, std::string> http_get(int port, const std::string& target) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {0, ""};
-  }
-  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  (void)::write(fd, req.data(), req.size());
-  std::string resp;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  int status = 0;
-  if (resp.rfind("HTTP/1.", 0) == 0 && resp.size() > 12) status = std::atoi(resp.c_str() + 9);
-  const auto body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? std::string() : resp.substr(body + 4)};
 }
 
 //! `data` without the computed columns (_ab_cdc_*), normalized.
@@ -389,5 +388,81 @@ inline std::string key_of(const emulator::Dataset& ds, std::size_t t, const std:
   }
   return key;
 }
+
+//! Real MariaDB shards behind `vtgate-emulator --backend=mariadb` (its VStream server and MySQL
+//! front): one mariadbd per shard, each with the keyspace database, account vt/vtpass. Routing
+//! rows to shards is the test's business (as with Vitess). Failures throw std::runtime_error.
+struct MariaDbCluster {
+  TempDir dir;
+  std::vector<std::string> names;  //!< shard names in key-range order
+  std::vector<std::unique_ptr<emulator::mysql::MariaDbInstance>> shards;
+  Child emulator;
+  int grpc_port = 0, mysql_port = 0;
+  std::vector<std::string> emulator_flags;  //!< extra flags for every emulator start (e.g. TLS)
+
+  //! Starts the shards and creates the `commerce` database on each; then create the schema with
+  //! sql() and call start_emulator().
+  explicit MariaDbCluster(std::vector<std::string> shard_names = {"-80", "80-"}) : names(std::move(shard_names)) {
+    std::string json = "[";
+    for (std::size_t i = 1; i <= names.size(); ++i) {
+      emulator::mysql::InstanceOptions o;
+      o.server_id = static_cast<std::uint32_t>(i);
+      o.domain_id = static_cast<std::uint32_t>(i);
+      o.user = "vt";
+      o.password = "vtpass";
+      auto& db = *shards.emplace_back(std::make_unique<emulator::mysql::MariaDbInstance>(o));
+      if (auto st = db.start(); !st.ok()) throw std::runtime_error("mariadbd did not start: " + st.error().message);
+      sql(static_cast<int>(i - 1), "CREATE DATABASE commerce");
+      json += std::string(i == 1 ? "" : ",") + R"({"shard":")" + names[i - 1] + R"(","host":"127.0.0.1","port":)" +
+              std::to_string(db.port()) + R"(,"user":"vt","password":"vtpass","server_id":)" + std::to_string(i) +
+              R"(,"gtid_domain_id":)" + std::to_string(i) + "}";
+    }
+    write_file(dir.file("shards.json"), json + "]");
+  }
+
+  //! Starts the emulator on the shards (new ports) and waits for its port file.
+  void start_emulator() {
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
+                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
+                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
+                                  "--log-level=warn"};
+    argv.insert(argv.end(), emulator_flags.begin(), emulator_flags.end());
+    std::remove(dir.file("ports").c_str());
+    grpc_port = mysql_port = 0;
+    emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
+    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
+      const std::string text = read_file(dir.file("ports"));
+      if (text.find('}') != std::string::npos) {
+        rapidjson::Document d;
+        d.Parse(text.c_str());
+        grpc_port = d["grpc_port"].GetInt();
+        mysql_port = d["mysql_port"].GetInt();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    if (grpc_port == 0) throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+  }
+
+  //! A new emulator process on the same shards (new ports): nothing of the old one survives.
+  void restart_emulator() {
+    emulator.kill_now();
+    start_emulator();
+  }
+
+  //! Runs one statement on a shard (index into names).
+  void sql(int shard, const std::string& statement) {
+    auto c = shards[static_cast<std::size_t>(shard)]->connect();
+    if (!c.ok()) throw std::runtime_error("cannot connect to shard " + names[static_cast<std::size_t>(shard)]);
+    if (auto st = c->exec(statement); !st.ok()) throw std::runtime_error(statement + ": " + st.error().message);
+  }
+
+  //! The connector config for the emulator; `extra` = more members ("k":v,...), may be empty.
+  std::string config(const std::string& extra = "") const {
+    return R"({"host":"127.0.0.1","database":"commerce","username":"vt","password":"vtpass","grpc_port":)" +
+           std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
+           R"(,"tls_mode":"disabled")" + (extra.empty() ? "" : "," + extra) + "}";
+  }
+};
 
 }  // namespace sv::e2e

@@ -16,7 +16,7 @@
 #include <set>
 
 #include "e2e_support.hpp"
-#include "emulator/mysql/mariadb_instance.hpp"
+#include "util/base64.hpp"
 #include "vitess/cursor.hpp"
 
 using namespace sv;
@@ -393,6 +393,19 @@ std::string ext_of(const std::string& format, const std::string& compress) {
   return format + (compress == "gzip" ? ".gz" : compress == "zstd" ? ".zst" : "");
 }
 
+//! Sorted rows equal, else the first difference is shown.
+void check_same_rows(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+  if (got == want) return;
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    if (got[i] != want[i]) {
+      MESSAGE("first difference:\n got  ", got[i], "\n want ", want[i]);
+      break;
+    }
+  }
+}
+
 //! Compares one output file with the expected JSON rows (any order). CSV: the header, each record
 //! byte for byte, CRLF line ends, and Python's csv module reading back the same values.
 void check_file(const std::string& path, const std::string& format, const std::vector<std::string>& columns,
@@ -406,18 +419,7 @@ void check_file(const std::string& path, const std::string& format, const std::v
     return;
   }
   if (format == "jsonl") {
-    const auto got = sorted(jsonl_lines(text));
-    const auto want = sorted(want_json);
-    CHECK(got.size() == want.size());
-    CHECK(got == want);
-    if (got != want) {
-      for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
-        if (got[i] != want[i]) {
-          MESSAGE("first difference:\n got  ", got[i], "\n want ", want[i]);
-          break;
-        }
-      }
-    }
+    check_same_rows(sorted(jsonl_lines(text)), sorted(want_json));
     return;
   }
   bool well_formed = false;
@@ -433,18 +435,7 @@ void check_file(const std::string& path, const std::string& format, const std::v
     want.push_back(csv_record(j));
     want_parsed.push_back(csv_parsed(j));
   }
-  got = sorted(got);
-  want = sorted(want);
-  CHECK(got.size() == want.size());
-  CHECK(got == want);
-  if (got != want) {
-    for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
-      if (got[i] != want[i]) {
-        MESSAGE("first difference:\n got  ", got[i], "\n want ", want[i]);
-        break;
-      }
-    }
-  }
+  check_same_rows(sorted(got), sorted(want));
   const PyCsv py = python_csv(text);
   for (const auto& p : py.problems) MESSAGE("python csv: ", p);
   CHECK(py.problems.empty());
@@ -742,45 +733,34 @@ TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
   write_file(work.file("config.json"), synthetic_config(emu));
   const std::string cfg = work.file("config.json");
   const std::string catalog = write_catalog(work, ds);
-  SUBCASE("unknown --format") {
-    const Run r = run_extract({"--config", cfg, "--catalog", catalog, "--output-dir", work.file("d"), "--tables", "customers", "--format", "xml"});
-    CHECK(r.code == 2);
-    CHECK_MESSAGE(r.err.find("extract: --format must be jsonl or csv, not 'xml' (see source-vitess extract --help)") !=
-                      std::string::npos,
-                  r.err);
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;  //!< after --config
+    int code;
+    std::string message;  //!< on stderr, after the log prefix
+  };
+  const std::string d = work.file("d");
+  const std::vector<Case> cases = {
+      {"unknown --format", {"--catalog", catalog, "--output-dir", d, "--format", "xml"}, 2,
+       "extract: --format must be jsonl or csv, not 'xml' (see source-vitess extract --help)"},
+      {"unknown --compress", {"--catalog", catalog, "--output-dir", d, "--compress", "lz4"}, 2,
+       "extract: --compress must be none, gzip or zstd, not 'lz4' (see source-vitess extract --help)"},
+      {"no --output-dir", {"--catalog", catalog, "--tables", "customers"}, 2,
+       "extract: missing --output-dir <dir> (see source-vitess extract --help)"},
+      {"an unknown option", {"--catalog", catalog, "--output-dir", d, "--bogus"}, 2,
+       "extract: unknown option '--bogus' (see source-vitess extract --help)"},
+      {"a table that does not exist", {"--catalog", catalog, "--output-dir", d, "--tables", "customers,nosuch"}, 1,
+       "extract: keyspace 'commerce' has no table nosuch (its tables: customers)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto args = c.args;
+    args.insert(args.begin(), {"--config", cfg});
+    const Run r = run_extract(args);
+    CHECK(r.code == c.code);
+    CHECK_MESSAGE(r.err.find(c.message) != std::string::npos, r.err);
     CHECK(r.out.empty());
-    CHECK_FALSE(fs::exists(work.file("d")));
-  }
-  SUBCASE("unknown --compress") {
-    const Run r = run_extract({"--config", cfg, "--catalog", catalog, "--output-dir", work.file("d"), "--tables", "customers", "--compress", "lz4"});
-    CHECK(r.code == 2);
-    CHECK_MESSAGE(r.err.find("extract: --compress must be none, gzip or zstd, not 'lz4' (see source-vitess extract --help)") !=
-                      std::string::npos,
-                  r.err);
-    CHECK(r.out.empty());
-    CHECK_FALSE(fs::exists(work.file("d")));
-  }
-  SUBCASE("no --output-dir") {
-    const Run r = run_extract({"--config", cfg, "--tables", "customers"});
-    CHECK(r.code == 2);
-    CHECK_MESSAGE(r.err.find("extract: missing --output-dir <dir> (see source-vitess extract --help)") != std::string::npos,
-                  r.err);
-    CHECK(r.out.empty());
-  }
-  SUBCASE("an unknown option") {
-    const Run r = run_extract({"--config", cfg, "--catalog", catalog, "--output-dir", work.file("d"), "--bogus"});
-    CHECK(r.code == 2);
-    CHECK_MESSAGE(r.err.find("extract: unknown option '--bogus' (see source-vitess extract --help)") != std::string::npos,
-                  r.err);
-    CHECK(r.out.empty());
-  }
-  SUBCASE("a table that does not exist") {
-    const Run r = run_extract({"--config", cfg, "--catalog", catalog, "--output-dir", work.file("d"), "--tables", "customers,nosuch"});
-    CHECK(r.code == 1);
-    CHECK_MESSAGE(r.err.find("extract: keyspace 'commerce' has no table nosuch (its tables: customers)") != std::string::npos,
-                  r.err);
-    CHECK(r.out.empty());
-    CHECK_FALSE(fs::exists(work.file("d")));
+    CHECK_FALSE(fs::exists(d));
   }
 }
 
@@ -849,96 +829,31 @@ TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
 
 namespace {
 
-using emulator::mysql::InstanceOptions;
-using emulator::mysql::MariaDbInstance;
-
 // Two shards -80 / 80-: even ids on -80, odd on 80- (as in test_mariadb_cluster.cpp).
-struct Cluster {
-  TempDir dir;
-  std::vector<std::unique_ptr<MariaDbInstance>> shards;
-  Child emulator;
-  int grpc_port = 0, mysql_port = 0;
-
+struct Cluster : MariaDbCluster {
   Cluster() {
-    std::string json = "[";
-    for (int i = 1; i <= 2; ++i) {
-      InstanceOptions o;
-      o.server_id = static_cast<std::uint32_t>(i);
-      o.domain_id = static_cast<std::uint32_t>(i);
-      o.user = "vt";
-      o.password = "vtpass";
-      auto& db = *shards.emplace_back(std::make_unique<MariaDbInstance>(o));
-      auto st = db.start();
-      REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
-      sql(i - 1, "CREATE DATABASE commerce");
-      sql(i - 1,
+    for (int shard = 0; shard < 2; ++shard)
+      sql(shard,
           "CREATE TABLE commerce.customers (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(64) NOT NULL, "
           "tier ENUM('free','pro') NOT NULL, balance DECIMAL(10,2), active TINYINT(1) NOT NULL, "
           "avatar VARBINARY(8), created DATETIME(3) NOT NULL)");
-      json += std::string(i == 1 ? "" : ",") + R"({"shard":")" + (i == 1 ? "-80" : "80-") +
-              R"(","host":"127.0.0.1","port":)" + std::to_string(db.port()) +
-              R"(,"user":"vt","password":"vtpass","server_id":)" + std::to_string(i) +
-              R"(,"gtid_domain_id":)" + std::to_string(i) + "}";
-    }
     for (int id = 1; id <= 6; ++id) insert(id);
-    write_file(dir.file("shards.json"), json + "]");
-    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
-                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
-                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
-                                  "--log-level=warn"};
-    emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
-    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
-      const std::string text = read_file(dir.file("ports"));
-      if (text.find('}') != std::string::npos) {
-        rapidjson::Document d;
-        d.Parse(text.c_str());
-        grpc_port = d["grpc_port"].GetInt();
-        mysql_port = d["mysql_port"].GetInt();
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    REQUIRE_MESSAGE(grpc_port != 0, read_file(dir.file("emu.err")));
+    start_emulator();
   }
-
-  void sql(int shard, const std::string& statement) {
-    auto c = shards[static_cast<std::size_t>(shard)]->connect();
-    REQUIRE(c.ok());
-    auto st = c->exec(statement);
-    REQUIRE_MESSAGE(st.ok(), statement);
-  }
-  static int shard_of(int id) { return id % 2 == 0 ? 0 : 1; }
   void insert(int id) {
-    sql(shard_of(id), "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" + std::to_string(id) +
-                          "@example.com', '" + (id % 3 ? "free" : "pro") + "', " + std::to_string(id) + ".25, " +
-                          std::to_string(id % 2) + ", X'00FF" + std::to_string(10 + id) + "', '2024-05-0" +
-                          std::to_string(id) + " 10:00:00.123')");
-  }
-  std::string config(const std::string& extra) const {
-    return R"({"host":"127.0.0.1","database":"commerce","username":"vt","password":"vtpass","grpc_port":)" +
-           std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
-           R"(,"tls_mode":"disabled","max_retries":1,)" + extra + "}";
+    sql(id % 2 == 0 ? 0 : 1, "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" +
+                                 std::to_string(id) + "@example.com', '" + (id % 3 ? "free" : "pro") + "', " +
+                                 std::to_string(id) + ".25, " + std::to_string(id % 2) + ", X'00FF" +
+                                 std::to_string(10 + id) + "', '2024-05-0" + std::to_string(id) + " 10:00:00.123')");
   }
 };
-
-std::string base64(const std::string& bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t v = 0;
-    for (std::size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
-    for (std::size_t k = 0; k < 4; ++k) out += k <= n ? alphabet[(v >> (18 - 6 * k)) & 63] : '=';
-  }
-  return out;
-}
 
 //! The columns of Cluster::insert(id)'s row as a JSON object body (no braces closed), tier given.
 std::string record_of(int id, const std::string& tier) {
   const std::string avatar{'\0', '\xff', static_cast<char>(0x10 + id)};
   return R"({"id":)" + std::to_string(id) + R"(,"email":"c)" + std::to_string(id) + R"(@example.com","tier":")" + tier +
          R"(","balance":)" + std::to_string(id) + R"(.25,"active":)" + std::string(id % 2 ? "true" : "false") +
-         R"(,"avatar":")" + base64(avatar) + R"(","created":"2024-05-0)" + std::to_string(id) + R"(T10:00:00.123000")";
+         R"(,"avatar":")" + base64_encode(avatar) + R"(","created":"2024-05-0)" + std::to_string(id) + R"(T10:00:00.123000")";
 }
 std::string tier_of(int id) { return id % 3 ? "free" : "pro"; }
 
@@ -983,7 +898,7 @@ std::map<std::string, std::string> positions(const std::string& dir, const std::
 TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling change files; SIGTERM ends cleanly") {
   Cluster cluster;
   TempDir work;
-  write_file(work.file("config.json"), cluster.config(R"("checkpoint_interval_seconds":1)"));
+  write_file(work.file("config.json"), cluster.config(R"("max_retries":1,"checkpoint_interval_seconds":1)"));
   const std::string dir = work.file("dump");
   const std::vector<std::string> args{"--config", work.file("config.json"), "--output-dir", dir, "--tables",
                                       "customers", "--follow", "--roll-seconds", "1"};
