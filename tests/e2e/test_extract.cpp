@@ -726,6 +726,65 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
   }
 }
 
+TEST_CASE("SIGTERM mid-copy: exit 1 with an incomplete summary after a final checkpoint; the rerun completes") {
+  std::vector<std::string> flags{"--copy-packet-bytes=2000"};
+  for (const auto& s : emulator::Dataset::shard_names(4)) flags.push_back("--slow-shard=" + s + ":10");
+  Emulator emu(dataset({"customers"}, 8000), flags);
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":500)"));
+  const Variant v{"csv", "gzip", false};
+  const std::string dir = work.file("d");
+  const auto args = variant_args(work.file("config.json"), dir, v, {"customers"});
+  write_catalog(work, ds);
+  Child c = Child::spawn(extract_argv(args), work.file("out"), work.file("err"));
+  bool copying = false;
+  for (int i = 0; i < 2000 && !copying; ++i) {
+    copying = has_checkpoint(dir);
+    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(copying);
+  ::kill(c.pid, SIGTERM);
+  CHECK(c.wait(std::chrono::seconds(30)) == 1);
+  Summary stopped = parse_summary(read_file(work.file("out")));
+  REQUIRE_MESSAGE(stopped.parsed, ("stdout: " + read_file(work.file("out"))));
+  CHECK_FALSE(stopped.complete);
+  CHECK(stopped.files["customers"].empty());
+  CHECK(dir_files(dir) == std::vector<std::string>{"_state.json", "customers.csv.gz.part"});
+  CHECK(read_file(work.file("err")).find("extract: interrupted by signal 15; rerun the same command to resume from the "
+                                         "last checkpoint") != std::string::npos);
+  // The stop checkpointed every row it wrote: the rerun writes exactly the rest.
+  const Run rerun = run_extract(args);
+  CHECK(rerun.code == 0);
+  Summary done = parse_summary(rerun.out);
+  REQUIRE(done.parsed);
+  const std::uint64_t total = expected_rows_raw(ds, *ds.table_index("customers"), 0).size();
+  CHECK(stopped.rows["customers"] > 0);
+  CHECK(stopped.rows["customers"] + done.rows["customers"] == total);
+  check_complete_dir(ds, dir, v, {"customers"}, done, false);
+}
+
+TEST_CASE("an empty table: a CSV file with the header only, an empty JSONL, valid compressed files") {
+  Emulator emu(dataset({"customers"}, 0));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu));
+  write_catalog(work, ds);
+  for (const Variant& v : {Variant{"csv", "gzip", false}, Variant{"jsonl", "zstd", true}, Variant{"csv", "none", false}}) {
+    INFO("--format ", v.format, " --compress ", v.compress, std::string(v.split ? " --split-per-shard" : ""));
+    const std::string dir = work.file(v.format + "-" + v.compress);
+    const Run r = run_extract(variant_args(work.file("config.json"), dir, v, {"customers"}));
+    CHECK(r.code == 0);
+    const Summary s = parse_summary(r.out);
+    CHECK(s.parsed);
+    check_complete_dir(ds, dir, v, {"customers"}, s, true);
+    for (const auto& f : dir_files(dir)) {
+      if (f == "_state.json") continue;
+      CHECK(file_text(dir + "/" + f) == (v.format == "csv" ? "id,email,name,balance,created_at\r\n" : ""));
+    }
+  }
+}
+
 TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
   Emulator emu(dataset({"customers"}, 20));
   emulator::Dataset ds(emu.data);
