@@ -628,7 +628,7 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
   // Slow shards and small copy packets: the copy lasts seconds, checkpoints every 100 rows.
   std::vector<std::string> flags{"--copy-packet-bytes=2000"};
   for (const auto& s : emulator::Dataset::shard_names(4)) flags.push_back("--slow-shard=" + s + ":15");
-  Emulator emu(dataset({"customers", "order_items"}, 6000), flags);
+  Emulator emu(dataset({"customers", "order_items"}, 10000), flags);
   emulator::Dataset ds(emu.data);
   const std::vector<std::string> tables{"customers", "order_items"};
   TempDir work;
