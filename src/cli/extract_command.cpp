@@ -407,8 +407,8 @@ int run_extract(int argc, char** argv) {
   engine::ReadInputs inputs{*config, catalog, state, estimates};
   engine::Metrics metrics;
 
-  spdlog::info("extract: {} table(s) of '{}' into {} ({}, {}{}{})", catalog.streams.size(), config->database, dir,
-               extract::to_string(args->settings.format), extract::file_extension(args->settings),
+  spdlog::info("extract: {} table(s) of '{}' into {} (*.{} files{}{})", catalog.streams.size(), config->database, dir,
+               extract::file_extension(args->settings),
                args->settings.split_per_shard ? ", a file per shard" : "",
                args->settings.follow ? ", following changes until SIGINT/SIGTERM" : "");
 

@@ -223,8 +223,12 @@ class Sync {
     // An ESTIMATE only for a stream that is about to copy its table.
     bool copies = false;
     for (const auto& [shard, c] : r.cursors) copies = copies || (c.position().empty() || has_lastpk(c));
-    if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end() && copies) {
-      co_await em_.estimate(r.index, est->second, 0);
+    if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end()) {
+      // information_schema behind vtgate answers from one shard of the keyspace, so its count is
+      // one shard's share: the table is about that many rows on each shard read.
+      const std::uint64_t rows = est->second * std::max<std::size_t>(r.cursors.size(), 1);
+      metrics_of(r).row_estimate = rows;
+      if (copies) co_await em_.estimate(r.index, rows, 0);
     }
     // A state whose shards are no longer served: follow the reshard journal first.
     bool need_migration = false;

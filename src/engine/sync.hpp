@@ -57,7 +57,8 @@ struct ReadInputs {
   const airbyte::ConfiguredCatalog& catalog;
   const airbyte::InputState& state;
   //! Rows per configured stream (index into catalog.streams) for the ESTIMATE trace, when known
-  //! (information_schema); streams without an entry get no estimate.
+  //! (information_schema); streams without an entry get no estimate. It is one shard's count (vtgate
+  //! answers information_schema from one shard): the engine multiplies it by the shards it reads.
   std::map<std::size_t, std::uint64_t> row_estimates = {};
 };
 

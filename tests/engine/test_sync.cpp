@@ -535,6 +535,15 @@ TEST_CASE("an ESTIMATE comes before a copy, not before CDC") {
   src.add_shard("-", 1, 2);
   auto copy = run(src, "", catalog_json("incremental"), "", 16, {{0, 42}});
   CHECK(copy.text.find(R"("estimate":{"name":"t","type":"STREAM","namespace":"ks","row_estimate":42)") != std::string::npos);
+  SUBCASE("information_schema's count is one shard's: the estimate scales with the shards read") {
+    FakeSource two;
+    two.add_shard("-80", 1, 2);
+    two.add_shard("80-", 101, 2);
+    auto both = run(two, "", catalog_json("incremental"), "", 16, {{0, 42}});
+    CHECK(both.text.find(R"("row_estimate":84)") != std::string::npos);
+    auto one = run(two, R"("shards":"80-")", catalog_json("incremental"), "", 16, {{0, 42}});
+    CHECK(one.text.find(R"("row_estimate":42)") != std::string::npos);
+  }
   auto cdc = run(src, "", catalog_json("incremental"), last_state_file(copy), 16, {{0, 42}});
   CHECK(cdc.text.find("ESTIMATE") == std::string::npos);
 }
