@@ -272,31 +272,31 @@ void print_summary(const std::string& dir, const std::vector<extract::TableSumma
   JsonWriter w(b);
   w.StartObject();
   w.Key("output_dir");
-  w.String(dir.c_str(), static_cast<rapidjson::SizeType>(dir.size()));
+  w.String(dir);
   w.Key("tables");
   w.StartArray();
   for (const auto& t : tables) {
     w.StartObject();
     w.Key("name");
-    w.String(t.name.c_str(), static_cast<rapidjson::SizeType>(t.name.size()));
+    w.String(t.name);
     w.Key("rows");
     w.Uint64(t.rows);
     w.Key("complete");
     w.Bool(t.complete);
     w.Key("files");
     w.StartArray();
-    for (const auto& f : t.files) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    for (const auto& f : t.files) w.String(f);
     w.EndArray();
     w.Key("open_files");
     w.StartArray();
-    for (const auto& f : t.open_files) w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+    for (const auto& f : t.open_files) w.String(f);
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
   w.Key("already_complete");
   w.StartArray();
-  for (const auto& n : already_complete) w.String(n.c_str(), static_cast<rapidjson::SizeType>(n.size()));
+  for (const auto& n : already_complete) w.String(n);
   w.EndArray();
   w.Key("complete");
   w.Bool(complete);

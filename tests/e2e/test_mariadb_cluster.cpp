@@ -16,8 +16,6 @@
 #include "protocol_validator.hpp"
 
 using namespace sv::e2e;
-using sv::emulator::mysql::InstanceOptions;
-using sv::emulator::mysql::MariaDbInstance;
 
 namespace {
 
@@ -56,83 +54,27 @@ const char* kTypesRecord =
 
 // Two shards -80 / 80-: rows with an even id live on -80, odd on 80- (the emulator serves
 // whatever each MariaDB holds; routing is the writer's business, as with Vitess).
-struct Cluster {
-  TempDir dir;
-  std::vector<std::unique_ptr<MariaDbInstance>> shards;
-  Child emulator;
-  int grpc_port = 0, mysql_port = 0;
+struct Cluster : MariaDbCluster {
   bool tls = false;
 
-  explicit Cluster(bool with_tls) : tls(with_tls) {
-    std::string json = "[";
-    for (int i = 1; i <= 2; ++i) {
-      InstanceOptions o;
-      o.server_id = static_cast<std::uint32_t>(i);
-      o.domain_id = static_cast<std::uint32_t>(i);
-      o.user = "vt";
-      o.password = "vtpass";
-      auto& db = *shards.emplace_back(std::make_unique<MariaDbInstance>(o));
-      auto st = db.start();
-      REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
-      sql(i - 1, "CREATE DATABASE commerce");
-      sql(i - 1,
+  explicit Cluster(bool with_tls) : MariaDbCluster({"-80", "80-"}), tls(with_tls) {
+    for (int i = 0; i < 2; ++i) {
+      sql(i,
           "CREATE TABLE commerce.customers (id BIGINT UNSIGNED PRIMARY KEY, email VARCHAR(64) NOT NULL, "
           "tier ENUM('free','pro') NOT NULL, balance DECIMAL(10,2), active TINYINT(1) NOT NULL, "
           "avatar VARBINARY(8), created DATETIME(3) NOT NULL)");
-      json += std::string(i == 1 ? "" : ",") + R"({"shard":")" + (i == 1 ? "-80" : "80-") +
-              R"(","host":"127.0.0.1","port":)" + std::to_string(db.port()) +
-              R"(,"user":"vt","password":"vtpass","server_id":)" + std::to_string(i) +
-              R"(,"gtid_domain_id":)" + std::to_string(i) + "}";
     }
     for (int id = 1; id <= 6; ++id) insert(id);
     sql(0, kTypesTable);
     sql(1, kTypesTable);  // every shard of a keyspace has the same schema
     sql(0, kTypesRow);
-    write_file(dir.file("shards.json"), json + "]");
-
-    if (tls)
-      REQUIRE(std::system((env_or("GEN_TEST_CERTS", "gen_test_certs.sh") + " " + dir.file("certs")).c_str()) == 0);
-    start_emulator();
-  }
-
-  void start_emulator() {
-    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
-                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
-                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
-                                  "--log-level=warn"};
     if (tls) {
-      argv.push_back("--tls-cert=" + dir.file("certs/server.pem"));
-      argv.push_back("--tls-key=" + dir.file("certs/server.key"));
+      REQUIRE(std::system((env_or("GEN_TEST_CERTS", "gen_test_certs.sh") + " " + dir.file("certs")).c_str()) == 0);
+      emulator_flags = {"--tls-cert=" + dir.file("certs/server.pem"), "--tls-key=" + dir.file("certs/server.key")};
     }
-    std::remove(dir.file("ports").c_str());
-    grpc_port = mysql_port = 0;
-    emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
-    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
-      const std::string text = read_file(dir.file("ports"));
-      if (text.find('}') != std::string::npos) {
-        rapidjson::Document d;
-        d.Parse(text.c_str());
-        grpc_port = d["grpc_port"].GetInt();
-        mysql_port = d["mysql_port"].GetInt();
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    REQUIRE_MESSAGE(grpc_port != 0, read_file(dir.file("emu.err")));
-  }
-
-  //! A new emulator process on the same shards (new ports): nothing of the old one survives.
-  void restart_emulator() {
-    emulator.kill_now();
     start_emulator();
   }
 
-  void sql(int shard, const std::string& statement) {
-    auto c = shards[static_cast<std::size_t>(shard)]->connect();
-    REQUIRE(c.ok());
-    auto st = c->exec(statement);
-    REQUIRE_MESSAGE(st.ok(), statement);
-  }
   int shard_of(int id) const { return id % 2 == 0 ? 0 : 1; }
   void insert(int id) {
     sql(shard_of(id), "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" + std::to_string(id) +
