@@ -283,6 +283,10 @@ void print_summary(const std::string& dir, const std::vector<extract::TableSumma
     w.Uint64(t.rows);
     w.Key("complete");
     w.Bool(t.complete);
+    if (t.failure) {
+      w.Key("error");
+      w.String(t.failure->message);
+    }
     w.Key("files");
     w.StartArray();
     for (const auto& f : t.files) w.String(f);
@@ -423,6 +427,7 @@ int run_extract(int argc, char** argv) {
 
   asio::io_context io(1);
   std::optional<int> stopped_by;
+  std::optional<Error> stop_reason;
   {
     engine::Engine engine(io, inputs, **source, **output, engine_options, &metrics);
     auto companions = Companions::start(io, engine, metrics, companion_options);
@@ -439,22 +444,27 @@ int run_extract(int argc, char** argv) {
     });
     io.run();
     stopped_by = (*companions)->signal();
+    stop_reason = engine.stop_reason();
   }
 
   const auto summary = (*output)->summary();
   bool all_complete = true;
-  for (const auto& t : summary) all_complete = all_complete && t.complete;
+  bool failed = false;  // a table ended for another reason than the signal's stop
+  for (const auto& t : summary) {
+    all_complete = all_complete && t.complete;
+    if (t.failure && !(stop_reason && t.failure->message == stop_reason->message)) failed = true;
+  }
   print_summary(dir, summary, already_complete, all_complete);
   if (const auto& e = (*output)->error()) return fail(*e);
   if (all_complete) {
     spdlog::info("extract: done; every table is complete in {}", dir);
     return 0;
   }
-  if (stopped_by && args->settings.follow) {
+  if (stopped_by && args->settings.follow && !failed) {
     spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on", *stopped_by);
     return 0;
   }
-  if (stopped_by) {
+  if (stopped_by && !failed) {
     spdlog::warn("extract: interrupted by signal {}; rerun the same command to resume from the last checkpoint",
                  *stopped_by);
     return 1;

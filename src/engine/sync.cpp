@@ -156,6 +156,7 @@ class Sync {
     for (auto* t : sleeping_) t->cancel();
   }
   bool stopping() const { return stop_reason_.has_value(); }
+  const std::optional<Error>& stop_reason() const { return stop_reason_; }
 
   awaitable<void> run() {
     const auto& streams = in_.catalog.streams;
@@ -787,6 +788,7 @@ Engine::~Engine() = default;
 awaitable<void> Engine::run() { return sync_->run(); }
 void Engine::stop(Error reason) { sync_->stop(std::move(reason)); }
 bool Engine::stopping() const { return sync_->stopping(); }
+const std::optional<Error>& Engine::stop_reason() const { return sync_->stop_reason(); }
 
 int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out, const EngineOptions& options,
              Metrics* metrics, const ReadCompanions& companions) {

@@ -80,6 +80,8 @@ class Engine {
   //! not ended checkpoints what it has read and ends incomplete with `reason`.
   void stop(Error reason);
   bool stopping() const;
+  //! The reason given to the first stop(), if any.
+  const std::optional<Error>& stop_reason() const;
 
  private:
   EngineOptions options_;

@@ -516,7 +516,10 @@ boost::asio::awaitable<bool> FileOutput::complete(std::size_t stream) {
 
 boost::asio::awaitable<bool> FileOutput::incomplete(std::size_t stream, Error error) {
   spdlog::debug("extract: table {} incomplete: {}", stream, error.message);
-  return on_disk([this, stream] { return on_incomplete(stream); });
+  return on_disk([this, stream, error = std::move(error)] {
+    if (Table* t = table(stream); t != nullptr && !t->summary.failure) t->summary.failure = error;
+    return on_incomplete(stream);
+  });
 }
 
 boost::asio::awaitable<void> FileOutput::shutdown() {

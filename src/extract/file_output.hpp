@@ -48,6 +48,7 @@ struct TableSummary {
   std::vector<std::string> files;      //!< files completed (renamed) by this run, in order
   std::vector<std::string> open_files; //!< .part files left for a resume
   bool complete = false;
+  std::optional<Error> failure;        //!< why the engine ended the table incomplete, if it did
 };
 
 class FileOutput final : public engine::SyncOutput {

@@ -789,6 +789,31 @@ TEST_CASE("SIGTERM mid-copy: exit 1 with an incomplete summary after a final che
   check_complete_dir(ds, dir, v, {"customers"}, done, false);
 }
 
+TEST_CASE("--follow: a VStream that fails for good ends the extract with exit 1 and the error in the summary") {
+  Emulator emu(dataset({"customers"}, 200));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_seconds":1)"));
+  const std::string dir = work.file("d");
+  Child c = Child::spawn(extract_argv({"--config", work.file("config.json"), "--catalog", write_catalog(work, ds),
+                                       "--output-dir", dir, "--tables", "customers", "--follow"}),
+                         work.file("out"), work.file("err"));
+  // Once the copy is over (the base file is final), vtgate ends every stream with INTERNAL.
+  bool copied = false;
+  for (int i = 0; i < 1000 && !copied; ++i) {
+    copied = fs::exists(fs::path(dir) / "customers.jsonl");
+    if (!copied) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(copied);
+  emu.control("POST", "/fault/end-streams?mode=internal");
+  const int code = c.wait(std::chrono::seconds(30));
+  CHECK(code == 1);
+  const std::string out = read_file(work.file("out"));
+  CHECK(out.find(R"("name":"customers","rows":)" + std::to_string(expected_rows_raw(ds, *ds.table_index("customers"), 0).size()) +
+                 R"(,"complete":false,"error":"VStream failed: INTERNAL: )") != std::string::npos);
+  CHECK(read_file(work.file("err")).find("extract: some tables are incomplete") != std::string::npos);
+}
+
 TEST_CASE("an empty table: a CSV file with the header only, an empty JSONL, valid compressed files") {
   Emulator emu(dataset({"customers"}, 0));
   emulator::Dataset ds(emu.data);
