@@ -145,6 +145,9 @@ Result<ExtractArgs> parse_extract_args(int argc, char** argv) {
   if (a.help) return a;
   if (!a.config) return config_error("missing --config <file>");
   if (!a.output_dir || a.output_dir->empty()) return config_error("missing --output-dir <dir>");
+  if (a.metrics_address) {
+    if (auto address = telemetry::parse_listen_address(*a.metrics_address); !address) return address.error();
+  }
   return a;
 }
 

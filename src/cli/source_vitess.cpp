@@ -231,6 +231,13 @@ int cmd_read(const Args& a, MessageWriter& out) {
   if (!a.catalog) return fail_with_trace(out, config_error("missing --catalog <file>: 'read' needs the configured catalog"));
   auto catalog_text = airbyte::detail::read_file(*a.catalog, "--catalog");
   if (!catalog_text) return fail_with_trace(out, catalog_text.error());
+  if (a.metrics_address) {
+    // A bad address is the user's to fix before anything starts (a busy port shows up later, as
+    // every stream's INCOMPLETE with this config_error).
+    if (auto address = telemetry::parse_listen_address(*a.metrics_address); !address) {
+      return fail_with_trace(out, address.error());
+    }
+  }
   auto catalog = airbyte::parse_configured_catalog(*catalog_text, config->database);
   if (!catalog) return fail_with_trace(out, catalog.error());
   airbyte::InputState state;

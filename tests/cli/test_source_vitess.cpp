@@ -186,6 +186,10 @@ TEST_CASE("cli: missing or unreadable --config / --catalog / --state") {
   expect_trace_error(run(dir, {"read", "--catalog", catalog}),
                      "missing --config <file>: 'read' needs the connector configuration");
   expect_trace_error(run(dir, {"read", "--config", config}), "missing --catalog <file>: 'read' needs the configured catalog");
+  // A bad metrics address stops the read before anything starts: one TRACE ERROR, no stream.
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog, "--metrics-address", "127.0.0.1:99999"}),
+                     "invalid metrics address '127.0.0.1:99999': the port must be a number from 0 to 65535 (0 picks a "
+                     "free port)");
 
   expect_check_failed(run(dir, {"check", "--config", missing}),
                       "cannot read --config file '" + missing + "': No such file or directory");

@@ -858,6 +858,8 @@ TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
        "extract: missing --output-dir <dir> (see source-vitess extract --help)"},
       {"an unknown option", {"--catalog", catalog, "--output-dir", d, "--bogus"}, 2,
        "extract: unknown option '--bogus' (see source-vitess extract --help)"},
+      {"a bad metrics address", {"--catalog", catalog, "--output-dir", d, "--metrics-address", "localhost"}, 2,
+       "extract: invalid metrics address 'localhost': "},
       {"a table that does not exist", {"--catalog", catalog, "--output-dir", d, "--tables", "customers,nosuch"}, 1,
        "extract: keyspace 'commerce' has no table nosuch (its tables: customers)"},
   };
