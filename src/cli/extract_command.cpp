@@ -319,6 +319,110 @@ int fail(const Error& e) {
   return 1;
 }
 
+//! What this run extracts: the tables not complete yet, as an engine catalog with their saved
+//! cursors, and the ones an earlier run finished.
+struct Plan {
+  airbyte::ConfiguredCatalog catalog;
+  airbyte::InputState state;
+  std::map<std::size_t, std::uint64_t> estimates;
+  std::vector<extract::TableSpec> specs;
+  std::vector<std::string> already_complete;
+};
+
+Plan plan_tables(const std::vector<vitess::TableInfo>& tables, const airbyte::Config& config,
+                 const extract::Settings& settings, const std::optional<extract::ExtractState>& saved) {
+  Plan plan;
+  plan.catalog.default_namespace = config.database;
+  for (const auto& t : tables) {
+    const extract::TableRecord* record = saved ? saved->find(t.name) : nullptr;
+    if (record && record->complete) {
+      plan.already_complete.push_back(t.name);
+      continue;
+    }
+    airbyte::ConfiguredStream s;
+    s.name = t.name;
+    s.ns = config.database;
+    s.keyspace = config.database;
+    s.columns = columns_of(t, config, settings.follow);
+    s.sync_mode = settings.follow ? airbyte::SyncMode::incremental : airbyte::SyncMode::full_refresh;
+    for (const auto& k : t.primary_key) s.primary_key.push_back({k});
+    if (t.row_estimate) plan.estimates[plan.catalog.streams.size()] = *t.row_estimate;
+    plan.state.streams.push_back(record && record->state ? std::optional<airbyte::StreamState>(*record->state)
+                                                         : std::nullopt);
+    plan.specs.push_back(extract::TableSpec{s.name, s.ns, s.columns});
+    plan.catalog.streams.push_back(std::move(s));
+  }
+  return plan;
+}
+
+//! How the engine run ended.
+struct RunEnd {
+  std::optional<int> signal;        //!< SIGINT/SIGTERM that stopped it
+  std::optional<Error> stop_reason;  //!< the stop's reason (each stopped table's failure)
+};
+
+//! Runs the engine into `output` with the signal handling, progress and metrics beside it.
+Result<RunEnd> run_engine(const engine::ReadInputs& inputs, engine::ShardSource& source, extract::FileOutput& output,
+                          const ExtractArgs& args) {
+  engine::EngineOptions engine_options;
+  engine_options.row_format =
+      args.settings.format == extract::Format::csv ? engine::RowFormat::csv_line : engine::RowFormat::json_line;
+  engine_options.follow = args.settings.follow;
+  engine_options.checkpoint_at_copy_end = args.settings.follow;  // the base file ends with the copy
+
+  CompanionOptions companion_options;
+  companion_options.metrics_address = args.metrics_address;
+  companion_options.progress.mode = telemetry::default_progress_mode();
+  if (companion_options.progress.mode == telemetry::ProgressMode::tty) {
+    // On a terminal, log lines and the redrawn progress block share stderr: logs print above it.
+    companion_options.progress.terminal = telemetry::install_progress_terminal(kLogPattern);
+  }
+  if (args.progress_interval) companion_options.progress.interval = std::chrono::seconds(*args.progress_interval);
+
+  asio::io_context io(1);
+  engine::Metrics metrics;
+  engine::Engine engine(io, inputs, source, output, engine_options, &metrics);
+  auto companions = Companions::start(io, engine, metrics, companion_options);
+  if (!companions) return companions.error();
+  asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("extract: the engine failed: {}", ex.what());
+      }
+    }
+    (*companions)->finish();
+  });
+  io.run();
+  return RunEnd{(*companions)->signal(), engine.stop_reason()};
+}
+
+//! The exit code from the tables' outcome (see extract_command.hpp), with the line that explains it.
+int outcome(const std::vector<extract::TableSummary>& summary, const RunEnd& end, bool follow, const std::string& dir) {
+  bool all_complete = true;
+  bool failed = false;  // a table ended for another reason than the signal's stop
+  for (const auto& t : summary) {
+    all_complete = all_complete && t.complete;
+    if (t.failure && !(end.stop_reason && t.failure->message == end.stop_reason->message)) failed = true;
+  }
+  if (all_complete) {
+    spdlog::info("extract: done; every table is complete in {}", dir);
+    return 0;
+  }
+  if (end.signal && !failed && follow) {
+    spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on", *end.signal);
+    return 0;
+  }
+  if (end.signal && !failed) {
+    spdlog::warn("extract: interrupted by signal {}; rerun the same command to resume from the last checkpoint",
+                 *end.signal);
+    return 1;
+  }
+  spdlog::error("extract: some tables are incomplete (see the errors above); rerun the same command to resume");
+  return 1;
+}
+
 }  // namespace
 
 int run_extract(int argc, char** argv) {
@@ -357,40 +461,14 @@ int run_extract(int argc, char** argv) {
     }
   }
 
-  // Tables a previous run completed are done; the rest start or resume.
-  airbyte::ConfiguredCatalog catalog;
-  catalog.default_namespace = config->database;
-  airbyte::InputState state;
-  std::vector<extract::TableSpec> specs;
-  std::vector<std::string> already_complete;
-  std::map<std::size_t, std::uint64_t> estimates;
-  for (const auto& t : *selected) {
-    const extract::TableRecord* record = *saved ? (*saved)->find(t.name) : nullptr;
-    if (record && record->complete) {
-      already_complete.push_back(t.name);
-      continue;
-    }
-    airbyte::ConfiguredStream s;
-    s.name = t.name;
-    s.ns = config->database;
-    s.keyspace = config->database;
-    s.columns = columns_of(t, *config, args->settings.follow);
-    s.sync_mode = args->settings.follow ? airbyte::SyncMode::incremental : airbyte::SyncMode::full_refresh;
-    s.primary_key.clear();
-    for (const auto& k : t.primary_key) s.primary_key.push_back({k});
-    if (t.row_estimate) estimates[catalog.streams.size()] = *t.row_estimate;
-    state.streams.push_back(record && record->state ? std::optional<airbyte::StreamState>(*record->state)
-                                                    : std::nullopt);
-    specs.push_back(extract::TableSpec{s.name, s.ns, s.columns});
-    catalog.streams.push_back(std::move(s));
+  Plan plan = plan_tables(*selected, *config, args->settings, *saved);
+  if (!plan.already_complete.empty()) {
+    spdlog::info("extract: {} table(s) already complete in {}: {}", plan.already_complete.size(), dir,
+                 fmt::join(plan.already_complete, ", "));
   }
-  if (!already_complete.empty()) {
-    spdlog::info("extract: {} table(s) already complete in {}: {}", already_complete.size(), dir,
-                 fmt::join(already_complete, ", "));
-  }
-  if (catalog.streams.empty()) {
+  if (plan.catalog.streams.empty()) {
     spdlog::info("extract: nothing left to do in {}", dir);
-    print_summary(dir, {}, already_complete, true);
+    print_summary(dir, {}, plan.already_complete, true);
     return 0;
   }
 
@@ -400,80 +478,24 @@ int run_extract(int argc, char** argv) {
   out_options.settings = args->settings;
   out_options.roll_seconds = std::chrono::seconds(args->roll_seconds);
   out_options.roll_rows = args->roll_rows;
-  auto output = extract::FileOutput::create(out_options, specs, std::move(*saved));
+  auto output = extract::FileOutput::create(out_options, plan.specs, std::move(*saved));
   if (!output) return fail(output.error());
-
   auto source = make_vstream_source(*config);
   if (!source) return fail(source.error());
 
-  engine::EngineOptions engine_options;
-  engine_options.row_format =
-      args->settings.format == extract::Format::csv ? engine::RowFormat::csv_line : engine::RowFormat::json_line;
-  engine_options.follow = args->settings.follow;
-  engine_options.checkpoint_at_copy_end = args->settings.follow;
-  engine::ReadInputs inputs{*config, catalog, state, estimates};
-  engine::Metrics metrics;
-
-  spdlog::info("extract: {} table(s) of '{}' into {} (*.{} files{}{})", catalog.streams.size(), config->database, dir,
-               extract::file_extension(args->settings),
-               args->settings.split_per_shard ? ", a file per shard" : "",
+  spdlog::info("extract: {} table(s) of '{}' into {} (*.{} files{}{})", plan.catalog.streams.size(), config->database,
+               dir, extract::file_extension(args->settings), args->settings.split_per_shard ? ", a file per shard" : "",
                args->settings.follow ? ", following changes until SIGINT/SIGTERM" : "");
-
-  CompanionOptions companion_options;
-  companion_options.metrics_address = args->metrics_address;
-  companion_options.progress.mode = telemetry::default_progress_mode();
-  if (companion_options.progress.mode == telemetry::ProgressMode::tty) {
-    // On a terminal, log lines and the redrawn progress block share stderr: logs print above it.
-    companion_options.progress.terminal = telemetry::install_progress_terminal(kLogPattern);
-  }
-  if (args->progress_interval) companion_options.progress.interval = std::chrono::seconds(*args->progress_interval);
-
-  asio::io_context io(1);
-  std::optional<int> stopped_by;
-  std::optional<Error> stop_reason;
-  {
-    engine::Engine engine(io, inputs, **source, **output, engine_options, &metrics);
-    auto companions = Companions::start(io, engine, metrics, companion_options);
-    if (!companions) return fail(companions.error());
-    asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::critical("extract: the engine failed: {}", ex.what());
-        }
-      }
-      (*companions)->finish();
-    });
-    io.run();
-    stopped_by = (*companions)->signal();
-    stop_reason = engine.stop_reason();
-  }
+  engine::ReadInputs inputs{*config, plan.catalog, plan.state, plan.estimates};
+  auto end = run_engine(inputs, **source, **output, *args);
+  if (!end) return fail(end.error());
 
   const auto summary = (*output)->summary();
   bool all_complete = true;
-  bool failed = false;  // a table ended for another reason than the signal's stop
-  for (const auto& t : summary) {
-    all_complete = all_complete && t.complete;
-    if (t.failure && !(stop_reason && t.failure->message == stop_reason->message)) failed = true;
-  }
-  print_summary(dir, summary, already_complete, all_complete);
+  for (const auto& t : summary) all_complete = all_complete && t.complete;
+  print_summary(dir, summary, plan.already_complete, all_complete);
   if (const auto& e = (*output)->error()) return fail(*e);
-  if (all_complete) {
-    spdlog::info("extract: done; every table is complete in {}", dir);
-    return 0;
-  }
-  if (stopped_by && args->settings.follow && !failed) {
-    spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on", *stopped_by);
-    return 0;
-  }
-  if (stopped_by && !failed) {
-    spdlog::warn("extract: interrupted by signal {}; rerun the same command to resume from the last checkpoint",
-                 *stopped_by);
-    return 1;
-  }
-  spdlog::error("extract: some tables are incomplete (see the errors above); rerun the same command to resume");
-  return 1;
+  return outcome(summary, *end, args->settings.follow, dir);
 }
 
 }  // namespace sv::cli
