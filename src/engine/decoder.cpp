@@ -29,8 +29,6 @@ std::string_view bare_table(std::string_view name) {
   return dot == std::string_view::npos ? name : name.substr(dot + 1);
 }
 
-bool has_lastpk(const vitess::TableCursor& c) { return c.has_last_known_pk() && c.last_known_pk().rows_size() > 0; }
-
 }  // namespace
 
 Decoder::Decoder(DecoderOptions options) : options_(std::move(options)), serializer_(options_.descriptor) {
@@ -295,7 +293,7 @@ void Decoder::on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutp
     }
   }
   s.working = next;
-  if (s.copying && !has_lastpk(next)) {
+  if (s.copying && !vitess::has_last_pk(next)) {
     // Inside a copy, a position without lastpk is the table's start or end: resuming from it would
     // skip the copy, so it only becomes the cursor once COPY_COMPLETED confirms the copy is done.
     s.copy_end = next;
@@ -330,7 +328,7 @@ void Decoder::commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOut
 }
 
 void Decoder::check_stop(ShardState& s, DecodeOutput& out) {
-  if (s.copying || s.done || !s.plan.stop || has_lastpk(s.plan.cursor)) return;
+  if (s.copying || s.done || !s.plan.stop || vitess::has_last_pk(s.plan.cursor)) return;
   auto pos = vitess::GtidSet::parse(s.plan.cursor.position());
   if (!pos) return;  // not a MySQL56 position: keep reading (never stop on a guess)
   if (pos->contains(*s.plan.stop)) {

@@ -39,8 +39,6 @@ namespace {
 //! vtgate's answer when a stream that does not contain every shard of a reshard meets the journal.
 constexpr std::string_view kJournalParticipants = "not all journaling participants are in the stream";
 
-bool has_lastpk(const vitess::TableCursor& c) { return c.has_last_known_pk() && c.last_known_pk().rows_size() > 0; }
-
 //! FIFO counting semaphore for coroutines on one thread: waiters are served in arrival order.
 class Slots {
  public:
@@ -213,7 +211,7 @@ class Sync {
     auto planned = co_await plan(r);
     for (const auto& [shard, c] : r.cursors) {
       auto& sm = metrics_of(r).shards[shard];
-      sm.copying = c.position().empty() || has_lastpk(c);
+      sm.copying = vitess::copy_pending(c);
       sm.done = shard_finished(r, c);
     }
     if (!planned) {
@@ -223,7 +221,7 @@ class Sync {
     }
     // An ESTIMATE only for a stream that is about to copy its table.
     bool copies = false;
-    for (const auto& [shard, c] : r.cursors) copies = copies || (c.position().empty() || has_lastpk(c));
+    for (const auto& [shard, c] : r.cursors) copies = copies || vitess::copy_pending(c);
     if (auto est = in_.row_estimates.find(r.index); est != in_.row_estimates.end()) {
       // information_schema behind vtgate answers from one shard of the keyspace, so its count is
       // one shard's share: the table is about that many rows on each shard read.
@@ -322,8 +320,8 @@ class Sync {
 
   //! True when a shard has nothing left to read in this sync.
   bool shard_finished(const StreamRun& r, const vitess::TableCursor& c) const {
-    if (r.full_refresh) return !c.position().empty() && !has_lastpk(c);  // copy finished earlier
-    if (c.position().empty() || has_lastpk(c)) return false;
+    if (r.full_refresh) return !vitess::copy_pending(c);  // copy finished earlier
+    if (vitess::copy_pending(c)) return false;
     if (opt_.follow) return false;
     auto stop = stop_of(r, c.shard());
     if (!stop) return false;
@@ -343,7 +341,7 @@ class Sync {
     ShardPlan p;
     p.shard = c.shard();
     p.cursor = c;
-    p.copying = c.position().empty() || has_lastpk(c);
+    p.copying = vitess::copy_pending(c);
     p.stop_after_copy = r.full_refresh;
     if (!r.full_refresh && !opt_.follow) p.stop = stop_of(r, c.shard());
     return p;
@@ -353,7 +351,7 @@ class Sync {
     ShardStartPoint sp;
     sp.shard = c.shard();
     sp.gtid = c.position();
-    if (has_lastpk(c)) {
+    if (vitess::has_last_pk(c)) {
       sp.lastpk = c.last_known_pk();
       // The Go connector's default: resume a copy from a fresh snapshot after lastpk.
       if (!in_.config.use_gtid_with_table_pks) sp.gtid.clear();
@@ -534,15 +532,14 @@ class Sync {
     if (r.failure) co_return false;
     co_await r.push_lock->acquire();
     SlotGuard guard(*r.push_lock);
-    const bool was_copying = copying(r.cursors[c.shard]);
-    const bool copy_ended = was_copying && !copying(c.cursor);
+    const bool copy_ended = vitess::copy_pending(r.cursors[c.shard]) && !vitess::copy_pending(c.cursor);
     const bool due = r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
                      Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds) ||
                      (opt_.checkpoint_at_copy_end && copy_ended);
     auto& sm = metrics_of(r).shards[c.shard];
     sm.records += c.count;
     sm.bytes += c.lines.size();
-    sm.copying = copying(c.cursor);
+    sm.copying = vitess::copy_pending(c.cursor);
     metrics_of(r).records += c.count;
     metrics_of(r).bytes += c.lines.size();
     if (!due) {
@@ -640,7 +637,7 @@ class Sync {
   awaitable<bool> migrate(StreamRun& r) {
     std::vector<vitess::TableCursor> cursors;
     for (const auto& [shard, c] : r.cursors) {
-      if (c.position().empty() || has_lastpk(c)) {
+      if (vitess::copy_pending(c)) {
         co_await fail_stream(
             r, transient_error(fmt::format(
                    "keyspace '{}' was resharded while table '{}' was being copied on shard {}; the copy cannot "
@@ -742,7 +739,6 @@ class Sync {
   }
 
   StreamMetrics& metrics_of(const StreamRun& r) { return m_.streams[r.index]; }
-  static bool copying(const vitess::TableCursor& c) { return c.position().empty() || has_lastpk(c); }
 
   asio::io_context& io_;
   const ReadInputs& in_;

@@ -242,7 +242,7 @@ Result<FileOutput::OpenFile*> FileOutput::target(Table& t, const std::string& ke
 bool FileOutput::past_copy(const std::string& cursor) const {
   auto c = vitess::decode_cursor(cursor);
   if (!c) return false;
-  return !c->position().empty() && (!c->has_last_known_pk() || c->last_known_pk().rows_size() == 0);
+  return !vitess::copy_pending(*c);
 }
 
 Status FileOutput::ensure_keys(Table& t, bool only_past_copy) {
