@@ -384,16 +384,7 @@ Result<RunEnd> run_engine(const engine::ReadInputs& inputs, engine::ShardSource&
   engine::Engine engine(io, inputs, source, output, engine_options, &metrics);
   auto companions = Companions::start(io, engine, metrics, companion_options);
   if (!companions) return companions.error();
-  asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::critical("extract: the engine failed: {}", ex.what());
-      }
-    }
-    (*companions)->finish();
-  });
+  asio::co_spawn(io, engine.run(), [&](std::exception_ptr) { (*companions)->finish(); });
   io.run();
   return RunEnd{(*companions)->signal(), engine.stop_reason()};
 }

@@ -781,7 +781,14 @@ Engine::Engine(asio::io_context& io, const ReadInputs& inputs, ShardSource& sour
 
 Engine::~Engine() = default;
 
-awaitable<void> Engine::run() { return sync_->run(); }
+awaitable<void> Engine::run() {
+  // Exceptions stay inside the engine: callers get a normal completion and the log says why.
+  try {
+    co_await sync_->run();
+  } catch (const std::exception& ex) {
+    spdlog::critical("sync failed: {}", ex.what());
+  }
+}
 void Engine::stop(Error reason) { sync_->stop(std::move(reason)); }
 bool Engine::stopping() const { return sync_->stopping(); }
 const std::optional<Error>& Engine::stop_reason() const { return sync_->stop_reason(); }
@@ -801,14 +808,7 @@ int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWrit
   {
     Engine engine(io, inputs, source, output, options, metrics);
     if (companions.start) companions.start(io, engine);
-    asio::co_spawn(io, engine.run(), [&](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::critical("sync failed: {}", ex.what());
-        }
-      }
+    asio::co_spawn(io, engine.run(), [&](std::exception_ptr) {
       if (companions.finish) companions.finish();
     });
     io.run();

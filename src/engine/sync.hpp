@@ -74,7 +74,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  //! Reads until every stream ended, then calls output.shutdown().
+  //! Reads until every stream ended, then calls output.shutdown(). Never throws: an internal
+  //! failure is logged (critical) and the coroutine completes.
   boost::asio::awaitable<void> run();
   //! Ends the sync early (SIGINT/SIGTERM): open VStreams are cancelled, and every stream that has
   //! not ended checkpoints what it has read and ends incomplete with `reason`.
