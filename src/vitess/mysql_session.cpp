@@ -82,16 +82,6 @@ Error connect_error(MYSQL* mysql, const MysqlOptions& o) {
 
 }  // namespace
 
-std::string quote_identifier(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  out += '`';
-  return out;
-}
-
 Result<MysqlSession> MysqlSession::connect(const MysqlOptions& o) {
   MYSQL* mysql = mysql_init(nullptr);
   if (!mysql) return system_error("out of memory creating a MySQL connection");

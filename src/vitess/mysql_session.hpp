@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/result.hpp"
+#include "util/sql.hpp"
 #include "vitess/vstream_client.hpp"
 
 struct st_mysql;
@@ -57,7 +58,6 @@ class MysqlSession {
   std::string ca_file_;  //!< temporary file holding ca_certificate (libmariadb takes a path)
 };
 
-//! `name` as a quoted SQL identifier: `shop` with inner backticks doubled.
-std::string quote_identifier(std::string_view name);
+using sv::quote_identifier;  //!< util/sql.hpp
 
 }  // namespace sv::vitess

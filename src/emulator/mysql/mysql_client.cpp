@@ -151,14 +151,4 @@ unsigned Connection::last_errno() const { return mysql_ ? mysql_errno(mysql_) : 
 
 std::string Connection::last_sqlstate() const { return mysql_ ? mysql_sqlstate(mysql_) : "HY000"; }
 
-std::string quote_ident(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  out += '`';
-  return out;
-}
-
 }  // namespace sv::emulator::mysql

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "util/result.hpp"
+#include "util/sql.hpp"
 
 struct st_mysql;
 struct st_mysql_res;
@@ -87,7 +88,6 @@ class Connection {
   st_mysql* mysql_ = nullptr;
 };
 
-//! Quotes an identifier with backticks (doubling embedded backticks).
-std::string quote_ident(std::string_view name);
+using sv::quote_identifier;  //!< util/sql.hpp
 
 }  // namespace sv::emulator::mysql

@@ -56,8 +56,8 @@ query::Type field_type(const ColumnMeta& c) {
 
 Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& database,
                                          const std::string& table, uint64_t version) {
-  auto meta = conn.query(fmt::format("SELECT * FROM {}.{} LIMIT 0", quote_ident(database),
-                                     quote_ident(table)));
+  auto meta = conn.query(fmt::format("SELECT * FROM {}.{} LIMIT 0", quote_identifier(database),
+                                     quote_identifier(table)));
   if (!meta) return meta.error();
   auto cols = conn.query(fmt::format(
       "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY, ORDINAL_POSITION FROM information_schema.COLUMNS "

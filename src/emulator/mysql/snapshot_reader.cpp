@@ -38,7 +38,7 @@ std::string SnapshotReader::where_after(const query::Row& pk) {
     for (size_t j = 0; j <= k; ++j) {
       const auto& f = schema_->fields[cols[j]];
       auto v = row_value(pk, j);
-      std::string lhs = quote_ident(f.name());
+      std::string lhs = quote_identifier(f.name());
       std::string cmp = j == k ? " > " : " = ";
       std::string t = v ? lhs + cmp + sql_literal(conn_, f, *v) : (j == k ? lhs + " IS NOT NULL" : lhs + " IS NULL");
       term += (j ? " AND " : "") + t;
@@ -98,13 +98,13 @@ Result<std::vector<query::Row>> SnapshotReader::next(size_t max_rows) {
   // Appended piecewise: GCC 12 at -O3 warns (-Wrestrict, a false positive) on `"," + string`.
   for (size_t i = 0; i < schema_->fields.size(); ++i) {
     if (i) cols += ',';
-    cols += quote_ident(schema_->fields[i].name());
+    cols += quote_identifier(schema_->fields[i].name());
   }
   for (size_t k = 0; k < schema_->pk_columns.size(); ++k) {
     if (k) order += ',';
-    order += quote_ident(schema_->fields[schema_->pk_columns[k]].name());
+    order += quote_identifier(schema_->fields[schema_->pk_columns[k]].name());
   }
-  std::string sql = fmt::format("SELECT {} FROM {}.{}", cols, quote_ident(database_), quote_ident(schema_->name));
+  std::string sql = fmt::format("SELECT {} FROM {}.{}", cols, quote_identifier(database_), quote_identifier(schema_->name));
   if (lastpk_) sql += " WHERE " + where_after(*lastpk_);
   sql += fmt::format(" ORDER BY {} LIMIT {}", order, max_rows);
   auto rs = conn_.query(sql);
