@@ -2,13 +2,11 @@
 
 #include <rapidjson/error/en.h>
 
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "util/file.hpp"
 
 namespace sv::airbyte::detail {
 
@@ -57,28 +55,9 @@ Result<std::string> read_file(const std::string& path, std::string_view flag) {
   const auto fail = [&](int err) {
     return config_error(fmt::format("cannot read {} file '{}': {}", flag, path, std::strerror(err)));
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errno);
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return fail(EISDIR);
-  }
-  std::string content;
-  char chunk[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return fail(err);
-    }
-    if (n == 0) break;
-    content.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return content;
+  auto file = read_whole_file(path);
+  if (file.error != 0) return fail(file.error);
+  return std::move(file.text);
 }
 
 bool is_blank(std::string_view text) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "util/file.hpp"
 #include "util/json.hpp"
 
 namespace sv::extract {
@@ -265,26 +266,10 @@ Result<ExtractState> parse_state(std::string_view text, const std::string& path)
 
 Result<std::optional<ExtractState>> load_state(const std::string& dir) {
   const std::string path = dir + "/" + kStateFile;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<ExtractState>{};
-    return os_error("cannot read", path, errno);
-  }
-  std::string text;
-  char chunk[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return os_error("cannot read", path, err);
-    }
-    if (n == 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  auto parsed = parse_state(text, path);
+  auto file = read_whole_file(path);
+  if (file.error == ENOENT) return std::optional<ExtractState>{};
+  if (file.error != 0) return os_error("cannot read", path, file.error);
+  auto parsed = parse_state(file.text, path);
   if (!parsed) return parsed.error();
   return std::optional<ExtractState>(std::move(*parsed));
 }
