@@ -26,6 +26,7 @@
 
 // vstream_client.hpp (Boost.Asio) must come before any generated header: the protobuf namespace
 // `query` would otherwise shadow Asio's query() customisation point.
+#include "util/strings.hpp"
 #include "vitess/vstream_client.hpp"
 #include "dump_format.hpp"
 #include "vtgateservice.grpc.pb.h"
@@ -49,18 +50,6 @@ struct Options {
   bool arena = false;     // experiment: receive raw bytes, parse each response on a reused Arena
 };
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto end = s.find(sep, start);
-    if (end == std::string_view::npos) end = s.size();
-    if (end > start) out.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "sv-bench-discard: %s\n"
@@ -83,7 +72,7 @@ Options parse(int argc, char** argv) {
     else if (name == "--port") o.port = std::atoi(value.c_str());
     else if (name == "--keyspace") o.keyspace = value;
     else if (name == "--table") o.table = value;
-    else if (name == "--shards") o.shards = split(value, ',');
+    else if (name == "--shards") o.shards = sv::split_list(value, ',');
     else if (name == "--user") o.user = value;
     else if (name == "--password") o.password = value;
     else if (name == "--dump") o.dump_path = value;

@@ -48,6 +48,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "util/strings.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -110,18 +112,6 @@ std::vector<pid_t> g_emulators;
   std::exit(1);
 }
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto end = s.find(sep, start);
-    if (end == std::string_view::npos) end = s.size();
-    if (end > start) out.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 std::uint64_t parse_count(const std::string& s) {
   // 1M, 10M, 20k, 5000
   char* end = nullptr;
@@ -177,15 +167,15 @@ Options parse_options(int argc, char** argv) {
     else if (k == "work-dir") o.work_dir = v;
     else if (k == "rows") {
       o.rows.clear();
-      for (auto& s : split(v, ',')) o.rows.push_back(parse_count(s));
+      for (auto& s : sv::split_list(v, ',')) o.rows.push_back(parse_count(s));
     } else if (k == "shards") {
       o.shards.clear();
-      for (auto& s : split(v, ',')) o.shards.push_back(std::atoi(s.c_str()));
-    } else if (k == "widths") o.widths = split(v, ',');
+      for (auto& s : sv::split_list(v, ',')) o.shards.push_back(std::atoi(s.c_str()));
+    } else if (k == "widths") o.widths = sv::split_list(v, ',');
     else if (k == "big-rows") o.big_rows = parse_count(v);
     else if (k == "big-shards") {
       o.big_shards.clear();
-      for (auto& s : split(v, ',')) o.big_shards.push_back(std::atoi(s.c_str()));
+      for (auto& s : sv::split_list(v, ',')) o.big_shards.push_back(std::atoi(s.c_str()));
     } else if (k == "dump-rows") o.dump_rows = parse_count(v);
     else if (k == "cdc-rows") o.cdc_rows = parse_count(v);
     else if (k == "cdc-writes") o.cdc_writes = parse_count(v);
@@ -511,7 +501,7 @@ RunResult run_connector(const Options& o, const Emulator& emu, const std::string
   const std::string dir = emu.dir;
   write_file(dir + "/config.json", config_json(emu));
   write_file(dir + "/catalog.json", catalog_json(table, mode));
-  std::vector<std::string> argv = split(wrapper, ' ');
+  std::vector<std::string> argv = sv::split_list(wrapper, ' ');
   for (std::string a : {o.connector, std::string("read"), std::string("--config"), dir + "/config.json",
                         std::string("--catalog"), dir + "/catalog.json"}) {
     argv.push_back(std::move(a));

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "util/strings.hpp"
+
 #include "airbyte/json_input.hpp"
 
 namespace sv::airbyte {
@@ -97,14 +99,8 @@ std::string trim(std::string_view s) {
 
 std::vector<std::string> split_shards(std::string_view text) {
   std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    const auto comma = text.find(',', pos);
-    const auto end = comma == std::string_view::npos ? text.size() : comma;
-    auto shard = trim(text.substr(pos, end - pos));
-    if (!shard.empty() && std::find(out.begin(), out.end(), shard) == out.end()) out.push_back(shard);
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
+  for (auto& shard : split_list(text)) {
+    if (std::find(out.begin(), out.end(), shard) == out.end()) out.push_back(std::move(shard));
   }
   return out;
 }

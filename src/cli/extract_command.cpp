@@ -30,6 +30,7 @@
 #include "extract/state_file.hpp"
 #include "telemetry/progress_terminal.hpp"
 #include "util/json.hpp"
+#include "util/strings.hpp"
 #include "vitess/discovery.hpp"
 #include "vitess/mysql_session.hpp"
 
@@ -149,21 +150,6 @@ Result<ExtractArgs> parse_extract_args(int argc, char** argv) {
     if (auto address = telemetry::parse_listen_address(*a.metrics_address); !address) return address.error();
   }
   return a;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    std::string item = text.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    start = comma + 1;
-  }
-  return out;
 }
 
 //! The tables to extract, in discovery order (sorted by name), or an error naming unknown ones.
