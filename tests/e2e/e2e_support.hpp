@@ -337,22 +337,11 @@ inline std::vector<std::string> column_names(const emulator::Dataset& ds, std::s
   return out;
 }
 
-//! A free loopback TCP port (bound then released: a small race, fine on a test machine). Same as
-//! emulator::mysql::free_loopback_port, kept here so tests need not link the MariaDB library.
+//! A free loopback TCP port (bound then released: a small race, fine on a test machine).
 inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  auto port = emulator::mysql::free_loopback_port();
+  if (!port) throw std::runtime_error(port.error().message);
+  return *port;
 }
 
 //! `data` without the computed columns (_ab_cdc_*), normalized.
