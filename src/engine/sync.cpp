@@ -153,7 +153,6 @@ class Sync {
     }
     for (auto* t : sleeping_) t->cancel();
   }
-  bool stopping() const { return stop_reason_.has_value(); }
   const std::optional<Error>& stop_reason() const { return stop_reason_; }
 
   awaitable<void> run() {
@@ -164,7 +163,6 @@ class Sync {
     for (std::size_t i = 0; i < streams.size(); ++i) {
       m_.streams[i].name = streams[i].name;
       m_.streams[i].ns = streams[i].ns;
-      if (auto est = in_.row_estimates.find(i); est != in_.row_estimates.end()) m_.streams[i].row_estimate = est->second;
     }
     for (std::size_t i = 0; i < streams.size(); ++i) {
       auto& r = runs_[i];
@@ -555,14 +553,21 @@ class Sync {
       co_return true;
     }
     r.cursors[c.shard] = c.cursor;
-    airbyte::Batch batch(r.index, std::move(c.lines), c.count, airbyte::BatchCursor(state_of(r)));
+    airbyte::Batch batch = state_batch(r, std::move(c.lines), c.count);
     batch.shard = c.shard;
+    co_return co_await em_.push(std::move(batch));
+  }
+
+  //! `lines` followed by the stream's STATE (fresh cursors when `blank`); the stream's
+  //! checkpoint bookkeeping starts over from here.
+  airbyte::Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank = false) {
+    airbyte::Batch batch(r.index, std::move(lines), count, airbyte::BatchCursor(state_of(r, blank)));
     r.records_since_state = 0;
     r.changed_since_state = false;
     r.last_state = Clock::now();
     ++r.states;
     ++metrics_of(r).checkpoints;
-    co_return co_await em_.push(std::move(batch));
+    return batch;
   }
 
   airbyte::StreamState state_of(const StreamRun& r, bool blank = false) const {
@@ -576,12 +581,7 @@ class Sync {
   awaitable<void> checkpoint(StreamRun& r, bool blank = false) {
     co_await r.push_lock->acquire();
     SlotGuard guard(*r.push_lock);
-    airbyte::Batch batch(r.index, std::string(), 0, airbyte::BatchCursor(state_of(r, blank)));
-    r.records_since_state = 0;
-    r.changed_since_state = false;
-    r.last_state = Clock::now();
-    ++r.states;
-    ++metrics_of(r).checkpoints;
+    airbyte::Batch batch = state_batch(r, std::string(), 0, blank);
     co_await em_.push(std::move(batch));
   }
 
@@ -790,7 +790,6 @@ awaitable<void> Engine::run() {
   }
 }
 void Engine::stop(Error reason) { sync_->stop(std::move(reason)); }
-bool Engine::stopping() const { return sync_->stopping(); }
 const std::optional<Error>& Engine::stop_reason() const { return sync_->stop_reason(); }
 
 int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out, const EngineOptions& options,

@@ -80,7 +80,6 @@ class Engine {
   //! Ends the sync early (SIGINT/SIGTERM): open VStreams are cancelled, and every stream that has
   //! not ended checkpoints what it has read and ends incomplete with `reason`.
   void stop(Error reason);
-  bool stopping() const;
   //! The reason given to the first stop(), if any.
   const std::optional<Error>& stop_reason() const;
 
