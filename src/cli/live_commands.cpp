@@ -141,6 +141,13 @@ std::string stream_json(const vitess::TableInfo& table, const airbyte::Config& c
   return {buffer.GetString(), buffer.GetSize()};
 }
 
+vitess::VStreamRequestOptions vstream_request_options(const airbyte::Config& config) {
+  vitess::VStreamRequestOptions request;
+  request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
+  request.cells = vitess::default_cells_for_host(config.host);
+  return request;
+}
+
 Result<std::string> check_connection(const airbyte::Config& config) {
   auto session = vitess::MysqlSession::connect(mysql_options(config));
   if (!session) return session.error();
@@ -155,9 +162,7 @@ Result<std::string> check_connection(const airbyte::Config& config) {
 
   auto client = vitess::VStreamClient::create(channel_options(config));
   if (!client) return client.error();
-  vitess::VStreamRequestOptions request;
-  request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
-  request.cells = vitess::default_cells_for_host(config.host);
+  const vitess::VStreamRequestOptions request = vstream_request_options(config);
 
   asio::io_context io;
   std::optional<Result<std::string>> position;
@@ -199,8 +204,7 @@ Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte
   auto client = vitess::VStreamClient::create(channel_options(config));
   if (!client) return client.error();
   engine::VStreamSourceOptions options;
-  options.request.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
-  options.request.cells = vitess::default_cells_for_host(config.host);
+  options.request = vstream_request_options(config);
   options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
   return std::make_unique<engine::VStreamSource>(std::move(*client), options);
 }

@@ -19,6 +19,8 @@ namespace sv::cli {
 vitess::TlsMode tls_mode_of(const airbyte::Config& config);
 vitess::ChannelOptions channel_options(const airbyte::Config& config);
 vitess::MysqlOptions mysql_options(const airbyte::Config& config);
+//! Tablet type and cells of every VStream the config asks for (check's and the sync's).
+vitess::VStreamRequestOptions vstream_request_options(const airbyte::Config& config);
 
 //! The AirbyteStream JSON of one table: the Go connector's stream (name, namespace, schema,
 //! sync modes, primary key, source-defined cursor) plus is_resumable, the CDC columns when
