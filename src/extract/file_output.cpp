@@ -1,5 +1,6 @@
-// src/extract: FileOutput (see file_output.hpp). Everything runs on the engine's io_context
-// thread and writes synchronously (the engine's decoder pool already did the row rendering).
+// src/extract: FileOutput (see file_output.hpp). Every call runs on the output's own disk thread,
+// one at a time (on_disk, at the end of this file), so compression, writes and syncs never stall
+// the engine's io_context thread; the engine's decoder pool already did the row rendering.
 //
 // Crash safety: a file is first sealed (its last member/frame written and fsynced), then
 // _state.json is saved marking it complete, and only then is X.part renamed to X. A crash
