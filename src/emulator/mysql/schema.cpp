@@ -59,9 +59,13 @@ Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& da
   auto meta = conn.query(fmt::format("SELECT * FROM {}.{} LIMIT 0", quote_identifier(database),
                                      quote_identifier(table)));
   if (!meta) return meta.error();
+  // The collation id of each text column: result-set metadata reports the connection's charset
+  // (utf8mb4) instead, while vttablet's FIELD events carry the column's own collation.
   auto cols = conn.query(fmt::format(
-      "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY, ORDINAL_POSITION FROM information_schema.COLUMNS "
-      "WHERE TABLE_SCHEMA='{}' AND TABLE_NAME='{}' ORDER BY ORDINAL_POSITION",
+      "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, c.ORDINAL_POSITION, co.ID "
+      "FROM information_schema.COLUMNS c LEFT JOIN information_schema.COLLATIONS co "
+      "ON co.COLLATION_NAME = c.COLLATION_NAME "
+      "WHERE c.TABLE_SCHEMA='{}' AND c.TABLE_NAME='{}' ORDER BY c.ORDINAL_POSITION",
       conn.escape(database), conn.escape(table)));
   if (!cols) return cols.error();
   auto pk = conn.query(fmt::format(
@@ -91,7 +95,8 @@ Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& da
     f.set_database(database);
     f.set_org_name(c.org_name.empty() ? c.name : c.org_name);
     f.set_column_length(static_cast<uint32_t>(c.length));
-    f.set_charset(c.charsetnr);
+    const auto& collation = cols->rows[i][4];
+    f.set_charset(collation ? static_cast<uint32_t>(std::stoul(*collation)) : c.charsetnr);
     f.set_decimals(c.decimals);
     f.set_flags(c.flags);
     f.set_column_type(cols->rows[i][1].value_or(""));

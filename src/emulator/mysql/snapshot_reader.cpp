@@ -82,6 +82,10 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(const ConnParams& c
   if (!schema) return schema.error();
   if (!*schema) return config_error(fmt::format("table {}.{} does not exist", r->database_, table));
   r->schema_ = *schema;
+  // Rows as stored, in each column's own character set, as vttablet's rowstreamer reads them
+  // (vitessio/vitess go/vt/vttablet/tabletserver/vstreamer/rowstreamer.go: `set names binary`).
+  // After the schema: with binary results the metadata would call every text column binary.
+  if (auto s = r->conn_.exec("SET NAMES binary"); !s) return s.error();
   if (lastpk != nullptr) {
     if (size_t(lastpk->lengths_size()) != r->schema_->pk_columns.size())
       return config_error(fmt::format("lastpk for {} has {} values, the primary key has {} columns", table,
