@@ -16,6 +16,28 @@ struct CatalogProblem : std::runtime_error {
 
 std::string as_string(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
 
+//! A property's declared type; members of other shapes count as not said (the catalog is
+//! checked against types only to warn about columns whose type changed since discovery).
+PropertyType property_type(const rapidjson::Value& property) {
+  PropertyType t;
+  if (!property.IsObject()) return t;
+  auto text_of = [&](const char* key) {
+    auto it = property.FindMember(key);
+    return it != property.MemberEnd() && it->value.IsString() ? as_string(it->value) : std::string();
+  };
+  auto type_it = property.FindMember("type");
+  if (type_it != property.MemberEnd() && type_it->value.IsString() && as_string(type_it->value) != "null") {
+    t.types.push_back(as_string(type_it->value));
+  } else if (type_it != property.MemberEnd() && type_it->value.IsArray()) {
+    for (const auto& v : type_it->value.GetArray()) {
+      if (v.IsString() && as_string(v) != "null") t.types.push_back(as_string(v));
+    }
+  }
+  t.format = text_of("format");
+  t.airbyte_type = text_of("airbyte_type");
+  return t;
+}
+
 //! Names a stream in errors: `catalog stream #2 ("users")` (1-based, name once known).
 std::string stream_label(std::size_t index, const std::string& name) {
   return name.empty() ? fmt::format("catalog stream #{}", index + 1)
@@ -87,6 +109,7 @@ ConfiguredStream parse_stream(const rapidjson::Value& entry, std::size_t index, 
     }
     for (auto p = props_it->value.MemberBegin(); p != props_it->value.MemberEnd(); ++p) {
       s.columns.push_back(as_string(p->name));
+      s.column_types.push_back(property_type(p->value));
     }
   }
 

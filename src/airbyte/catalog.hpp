@@ -15,6 +15,13 @@ namespace sv::airbyte {
 enum class SyncMode { full_refresh, incremental };
 const char* to_string(SyncMode m);
 
+//! The type a configured catalog's property declares (json_schema.properties.<column>).
+struct PropertyType {
+  std::vector<std::string> types;  //!< `type` (string or array) without "null"; empty = not said
+  std::string format;              //!< "" = absent
+  std::string airbyte_type;        //!< "" = absent
+};
+
 //! One entry of the configured catalog, in catalog order.
 struct ConfiguredStream {
   std::string name;
@@ -27,6 +34,7 @@ struct ConfiguredStream {
   //! Property names of stream.json_schema in document order = the columns to emit. Empty when
   //! the schema has no properties (the engine then emits every column, like the Go connector).
   std::vector<std::string> columns;
+  std::vector<PropertyType> column_types;  //!< the declared type of each of `columns`
   SyncMode sync_mode = SyncMode::full_refresh;
   std::string destination_sync_mode;  //!< informational for a source; passed through as given
   std::vector<std::string> cursor_field;

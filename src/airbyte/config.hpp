@@ -58,6 +58,9 @@ struct Config {
   std::uint64_t checkpoint_interval_records = 100000;
   std::uint32_t checkpoint_interval_seconds = 60;
   std::uint32_t max_concurrent_readers = 8;
+  //! `invalid_dates`: zero and invalid DATE/DATETIME/TIMESTAMP values become null (false =
+  //! "go_connector": the epoch for zero values, the text as received for invalid ones).
+  bool invalid_dates_as_null = true;
 };
 
 //! Parses the text of a config file. Errors are config_error and say which field and what was

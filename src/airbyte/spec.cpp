@@ -176,6 +176,19 @@ void write_properties(JsonWriter& w) {
   integer_property(w, "max_concurrent_readers", "Max concurrent readers", 8, 1, 1024, 19,
                    "How many shard streams are read at the same time across all tables. Higher reads faster and puts "
                    "more load on vtgate.");
+  head(w, "invalid_dates", "string", "Zero and invalid dates",
+       "What DATE, DATETIME and TIMESTAMP values that are no real date (0000-00-00, a zero month "
+       "or day, 2021-02-30) become. null: a null value (these columns are then nullable in the "
+       "schema). go_connector: as the PlanetScale connector writes them: zero values become "
+       "1970-01-01 (00:00:00), other invalid values the text MySQL sent.");
+  w.Key("enum");
+  w.StartArray();
+  for (const char* m : {"null", "go_connector"}) w.String(m);
+  w.EndArray();
+  w.Key("default");
+  w.String("null");
+  order(w, 20);
+  w.EndObject();
   w.EndObject();
 }
 

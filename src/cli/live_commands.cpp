@@ -74,6 +74,7 @@ void write_nullable_timestamp(JsonWriter& w) {
 std::string stream_json(const vitess::TableInfo& table, const airbyte::Config& config) {
   vitess::ValueOptions value_options;
   value_options.tiny_int_as_boolean = !config.do_not_treat_tiny_int_as_boolean;
+  value_options.invalid_dates_as_null = config.invalid_dates_as_null;
 
   // Properties sorted by name, as the Go connector writes them (its schema is a Go map).
   std::vector<const vitess::ColumnInfo*> columns;

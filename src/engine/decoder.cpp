@@ -1,6 +1,7 @@
 // src/engine: VStream responses → committed chunks of RECORD lines (see decoder.hpp).
 #include "engine/decoder.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -176,8 +177,28 @@ void Decoder::on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOu
     for (const auto& c : s.columns) {
       if (!selected.count(c.name) && warned_columns_.insert(c.name).second) out.new_columns.push_back(c.name);
     }
+    check_types(s, out);
   }
   s.have_fields = true;
+}
+
+// Values always follow the FIELD event's types (an ALTER ... MODIFY mid-sync included); a type
+// that discover would now declare differently is reported, so the user refreshes the schema
+// before the destination rejects or mistypes the values (docs/type-mapping.md, "Type changes").
+void Decoder::check_types(const ShardState& s, DecodeOutput& out) {
+  for (std::size_t k = 0; k < s.selection.size(); ++k) {
+    const vitess::Column& c = s.columns[s.selection[k]];
+    auto it = std::find(options_.columns.begin(), options_.columns.end(), c.name);
+    const auto index = static_cast<std::size_t>(it - options_.columns.begin());
+    if (c.column_type.empty() || index >= options_.column_types.size()) continue;  // nothing to compare
+    const airbyte::PropertyType& declared = options_.column_types[index];
+    if (declared.types.empty()) continue;
+    const vitess::PropertySchema now = vitess::property_schema(c.column_type, true, options_.values);
+    const bool same = std::find(declared.types.begin(), declared.types.end(), now.type) != declared.types.end() &&
+                      declared.format == now.format && declared.airbyte_type == now.airbyte_type;
+    const std::string what = fmt::format("{} ({})", c.name, c.column_type);
+    if (!same && warned_types_.insert(what).second) out.changed_types.push_back(what);
+  }
 }
 
 void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,

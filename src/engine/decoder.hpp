@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "airbyte/catalog.hpp"
 #include "airbyte/messages.hpp"
 #include "binlogdata.pb.h"
 #include "util/result.hpp"
@@ -41,6 +42,8 @@ struct DecoderOptions {
   //! The catalog's columns in order (may include the computed columns above); empty = every
   //! column of the table, as the Go connector does.
   std::vector<std::string> columns;
+  //! The catalog's declared type of each of `columns` (may be empty: nothing to compare).
+  std::vector<airbyte::PropertyType> column_types;
   bool include_metadata = false;
   bool capture_deletes = true;
   vitess::ValueOptions values;
@@ -73,6 +76,9 @@ struct DecodeOutput {
   std::optional<binlogdata::Journal> journal;
   //! Columns of the table the catalog does not select (first FIELD and after schema changes).
   std::vector<std::string> new_columns;
+  //! Selected columns whose type (first FIELD, or after an ALTER) is no longer what the catalog
+  //! declares, each as `name (column_type)`; their values follow the new type.
+  std::vector<std::string> changed_types;
   std::optional<Error> error;  //!< permanent: the stream cannot go on (schema, malformed row)
   std::int64_t last_event_time = 0;  //!< newest event timestamp (Unix s) of the response; 0 = none
 };
@@ -107,6 +113,7 @@ class Decoder {
 
   ShardState* shard_for(const binlogdata::VEvent& ev);
   void on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out);
+  void check_types(const ShardState& s, DecodeOutput& out);
   void on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
               const std::string& position, DecodeOutput& out);
   void on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutput& out);
@@ -122,6 +129,7 @@ class Decoder {
   airbyte::RecordSerializer serializer_;
   std::map<std::string, ShardState> shards_;
   std::set<std::string> warned_columns_;
+  std::set<std::string> warned_types_;  //!< `name (column_type)` already reported
   bool select_updated_at_ = false;
   bool select_deleted_at_ = false;
   std::uint64_t sequence_ = 0;

@@ -104,6 +104,7 @@ struct StreamRun {
   bool resharding = false;
   std::set<EventStream*> open_streams;
   std::set<std::string> warned_columns;
+  std::set<std::string> warned_types;  //!< `column (column_type)` reported as no longer matching the catalog
   //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
   //! stream is still handing to the emitter (they would be printed before it, uncovered).
   std::unique_ptr<Slots> push_lock;
@@ -173,9 +174,11 @@ class Sync {
       r.decoder.keyspace = streams[i].keyspace;
       r.decoder.table = streams[i].name;
       r.decoder.columns = streams[i].columns;
+      r.decoder.column_types = streams[i].column_types;
       r.decoder.include_metadata = in_.config.include_metadata;
       r.decoder.capture_deletes = in_.config.capture_deletes;
       r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
+      r.decoder.values.invalid_dates_as_null = in_.config.invalid_dates_as_null;
       r.decoder.row_format = opt_.row_format;
       if (stop_reason_) r.failure = stop_reason_;
       r.push_lock = std::make_unique<Slots>(io_.get_executor(), 1);
@@ -496,6 +499,16 @@ class Sync {
               "out. Refresh the source schema in Airbyte to sync them.",
               r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", "));
         }
+      }
+      std::vector<std::string> retyped;
+      for (auto& c : out.changed_types) {
+        if (r.warned_types.insert(c).second) retyped.push_back(c);
+      }
+      if (!retyped.empty()) {
+        spdlog::warn(
+            "stream {}: column(s) {} of table '{}.{}' no longer have the type the configured catalog declares; "
+            "their values follow the new type. Refresh the source schema in Airbyte so the destination expects it.",
+            r.cfg->name, fmt::join(retyped, ", "), r.cfg->keyspace, r.cfg->name);
       }
       if (out.error) {
         stream->cancel();

@@ -13,6 +13,7 @@ namespace {
 // normalisation, SET bitmasks). Rows are rendered on a thread pool, so one buffer per thread.
 thread_local std::string t_scratch;
 thread_local std::string t_join;
+thread_local std::string t_convert;
 thread_local std::vector<Cell> t_cells;
 
 constexpr rapidjson::SizeType size_of(std::size_t n) { return static_cast<rapidjson::SizeType>(n); }
@@ -104,6 +105,19 @@ void write_text(JsonWriter& w, std::string_view s) {
   w.String(out.data(), size_of(out.size()));
 }
 
+// Writes text stored in a column's character set as a JSON string in UTF-8. ASCII-only cells of
+// ASCII-based sets (nearly all) need no conversion.
+void write_text_in(JsonWriter& w, const TextEncoding& enc, std::string_view s) {
+  if (enc.kind == TextEncoding::Kind::utf8 || (enc.ascii_compatible && is_ascii(s))) {
+    write_text(w, s);
+    return;
+  }
+  std::string& out = t_convert;
+  out.clear();
+  append_utf8(enc, s, out);
+  w.String(out.data(), size_of(out.size()));
+}
+
 // ---- numbers ----------------------------------------------------------------------------------
 
 // Writes MySQL numeric text as a JSON number with its digits unchanged. Zerofill leading zeros are
@@ -181,10 +195,27 @@ int days_in_month(int year, int month) {
   return kDays[month - 1];
 }
 
+bool valid_date(int year, int month, int day) {
+  return month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month);
+}
+
+// A zero or invalid date (docs/type-mapping.md, "Zero and invalid dates"): null by default;
+// with invalid_dates "go_connector" the Go connector's value: `go_zero` for the zero value
+// (when given), the text as received otherwise.
+void write_invalid_date(JsonWriter& w, const Column& c, std::string_view s, std::string_view go_zero) {
+  if (c.invalid_dates_as_null) {
+    w.Null();
+  } else if (!go_zero.empty()) {
+    w.String(go_zero.data(), size_of(go_zero.size()));
+  } else {
+    write_text(w, s);
+  }
+}
+
 // Writes `YYYY-MM-DD HH:MM:SS[.f{1,9}]` as `YYYY-MM-DDTHH:MM:SS.ffffff` (+ zone suffix). The zero
-// value (any fraction of zeros) becomes the Unix epoch. Anything else that is not a real date-time
-// (e.g. zero month, 2021-02-30) is written as the text received.
-void write_datetime(JsonWriter& w, std::string_view s, std::string_view zone) {
+// value (any fraction of zeros) and anything that is not a real date-time (zero month,
+// 2021-02-30, 24:00:00, text of another shape) go to write_invalid_date.
+void write_datetime(JsonWriter& w, const Column& c, std::string_view s, std::string_view zone) {
   int year, month, day, hour, minute, second;
   bool ok = s.size() >= 19 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
             s[7] == '-' && digits_at(s, 8, 2, day) && s[10] == ' ' && digits_at(s, 11, 2, hour) &&
@@ -195,34 +226,37 @@ void write_datetime(JsonWriter& w, std::string_view s, std::string_view zone) {
     ok = s[19] == '.' && !frac.empty() && frac.size() <= 9 && all_digits(frac);
   }
   if (!ok) {
-    write_text(w, s);
+    write_invalid_date(w, c, s, {});
+    return;
+  }
+  const bool zero = year == 0 && month == 0 && day == 0 && hour == 0 && minute == 0 && second == 0 &&
+                    frac.find_first_not_of('0') == std::string_view::npos;
+  if (zero) {
+    const std::string_view epoch = zone.empty() ? "1970-01-01T00:00:00.000000" : "1970-01-01T00:00:00.000000+00:00";
+    write_invalid_date(w, c, s, epoch);
+    return;
+  }
+  if (!valid_date(year, month, day) || hour > 23 || minute > 59 || second > 59) {
+    write_invalid_date(w, c, s, {});
     return;
   }
   char buf[40];
-  bool zero = year == 0 && month == 0 && day == 0 && hour == 0 && minute == 0 && second == 0 &&
-              frac.find_first_not_of('0') == std::string_view::npos;
-  if (zero) {
-    std::memcpy(buf, "1970-01-01T00:00:00", 19);
-  } else {
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
-        minute > 59 || second > 59) {
-      write_text(w, s);
-      return;
-    }
-    std::memcpy(buf, s.data(), 19);
-    buf[10] = 'T';
-  }
+  std::memcpy(buf, s.data(), 19);
+  buf[10] = 'T';
   buf[19] = '.';
-  for (std::size_t i = 0; i < 6; ++i) buf[20 + i] = (!zero && i < frac.size()) ? frac[i] : '0';
+  for (std::size_t i = 0; i < 6; ++i) buf[20 + i] = i < frac.size() ? frac[i] : '0';
   if (!zone.empty()) std::memcpy(buf + 26, zone.data(), zone.size());  // data() may be null
   w.String(buf, size_of(26 + zone.size()));
 }
 
-void write_date(JsonWriter& w, std::string_view s) {
-  if (s == "0000-00-00") {
-    w.String("1970-01-01", 10);
+void write_date(JsonWriter& w, const Column& c, std::string_view s) {
+  int year, month, day;
+  const bool ok = s.size() == 10 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
+                  s[7] == '-' && digits_at(s, 8, 2, day);
+  if (ok && valid_date(year, month, day)) {
+    w.String(s.data(), size_of(s.size()));
   } else {
-    write_text(w, s);
+    write_invalid_date(w, c, s, s == "0000-00-00" ? "1970-01-01" : "");
   }
 }
 
@@ -266,10 +300,31 @@ bool numeric_enum_cell(const Column& c, std::string_view s) {
   return !is_label(c, s);  // detect: a label spelled with digits stays a label
 }
 
+// True when a SET cell is comma-joined labels as column_type spells them (UTF-8): the binlog
+// phase rebuilds labels from column_type, the copy phase sends them in the column's charset.
+bool is_label_list(const Column& c, std::string_view s) {
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    if (!is_label(c, s.substr(0, comma))) return false;
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+  }
+  return true;
+}
+
+// An ENUM/SET cell that is label text: labels from column_type are UTF-8 already, anything else
+// is in the column's character set.
+void write_label_text(JsonWriter& w, const Column& c, std::string_view s) {
+  if (c.kind == ValueKind::enum_label ? is_label(c, s) : is_label_list(c, s)) {
+    write_text(w, s);
+  } else {
+    write_text_in(w, c.encoding, s);
+  }
+}
+
 void write_enum(JsonWriter& w, const Column& c, std::string_view s) {
   std::uint64_t index = 0;
   if (!numeric_enum_cell(c, s) || !parse_u64(s, index) || index > c.labels.size()) {
-    write_text(w, s);
+    write_label_text(w, c, s);
     return;
   }
   if (index == 0) {
@@ -283,7 +338,7 @@ void write_set(JsonWriter& w, const Column& c, std::string_view s) {
   std::uint64_t mask = 0;
   if (!numeric_enum_cell(c, s) || !parse_u64(s, mask) ||
       (c.labels.size() < 64 && (mask >> c.labels.size()) != 0)) {
-    write_text(w, s);
+    write_label_text(w, c, s);
     return;
   }
   std::string& out = t_join;  // not t_scratch: write_text may need that one
@@ -396,6 +451,7 @@ Column make_column(const query::Field& field, const ValueOptions& options, bool 
   c.decimals = field.decimals();
   c.column_length = field.column_length();
   c.enum_encoding = enum_set_string_values ? EnumSetEncoding::labels : EnumSetEncoding::detect;
+  c.invalid_dates_as_null = options.invalid_dates_as_null;
   switch (c.type) {
     case query::NULL_TYPE: c.kind = ValueKind::null_only; break;
     case query::INT8:
@@ -433,6 +489,9 @@ Column make_column(const query::Field& field, const ValueOptions& options, bool 
       break;
     default: c.kind = ValueKind::text; break;  // TEXT/VARCHAR/CHAR, HEXNUM, EXPRESSION, ...
   }
+  if (c.kind == ValueKind::text || c.kind == ValueKind::enum_label || c.kind == ValueKind::set_labels) {
+    c.encoding = text_encoding(c.charset);
+  }
   return c;
 }
 
@@ -466,11 +525,11 @@ void write_value(JsonWriter& w, const Column& c, std::string_view raw, bool is_n
       return;
     case ValueKind::decimal:
     case ValueKind::floating: write_number(w, raw, false); return;
-    case ValueKind::date: write_date(w, raw); return;
-    case ValueKind::datetime: write_datetime(w, raw, {}); return;
-    case ValueKind::timestamp: write_datetime(w, raw, "+00:00"); return;
+    case ValueKind::date: write_date(w, c, raw); return;
+    case ValueKind::datetime: write_datetime(w, c, raw, {}); return;
+    case ValueKind::timestamp: write_datetime(w, c, raw, "+00:00"); return;
+    case ValueKind::text: write_text_in(w, c.encoding, raw); return;
     case ValueKind::time:
-    case ValueKind::text:
     case ValueKind::json: write_text(w, raw); return;
     case ValueKind::binary: write_base64(w, raw); return;
     case ValueKind::bit_bool:
@@ -592,6 +651,8 @@ PropertySchema property_schema(std::string_view ct, bool nullable, const ValueOp
   } else {
     p.type = "string";
   }
+  // A NOT NULL column can still hold a zero date (sql_mode without NO_ZERO_DATE), written as null.
+  if (options.invalid_dates_as_null && (p.format == "date" || p.format == "date-time")) p.nullable = true;
   return p;
 }
 

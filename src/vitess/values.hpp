@@ -13,6 +13,7 @@
 
 #include "query.pb.h"
 #include "util/json.hpp"
+#include "vitess/charsets.hpp"
 #include "util/result.hpp"
 
 namespace sv::vitess {
@@ -21,6 +22,10 @@ namespace sv::vitess {
 struct ValueOptions {
   //! Render tinyint(1) as boolean (the default); false = option do_not_treat_tiny_int_as_boolean.
   bool tiny_int_as_boolean = true;
+  //! Zero and invalid DATE/DATETIME/TIMESTAMP values become null, and such properties are
+  //! nullable (the default); false = option invalid_dates "go_connector": the epoch for zero
+  //! values and the text as received for invalid ones, as the Go connector writes them.
+  bool invalid_dates_as_null = true;
 };
 
 //! How ENUM/SET cells of a column arrive on the wire.
@@ -40,11 +45,12 @@ enum class ValueKind : std::uint8_t {
   decimal,       //!< DECIMAL: JSON number, digits exact, `.5` → `0.5`
   floating,      //!< FLOAT32/FLOAT64: JSON number as sent
   year,          //!< YEAR: JSON number
-  date,          //!< DATE: `YYYY-MM-DD`, zero date → `1970-01-01`
+  date,          //!< DATE: `YYYY-MM-DD`; zero/invalid → null (or `1970-01-01` / as received)
   datetime,      //!< DATETIME: `YYYY-MM-DDTHH:MM:SS.ffffff`
   timestamp,     //!< TIMESTAMP (UTC on the wire): `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`
   time,          //!< TIME: the text as sent (`-838:59:59.000000`)
-  text,          //!< CHAR/VARCHAR/TEXT and unknown textual types: string, invalid UTF-8 → U+FFFD
+  text,          //!< CHAR/VARCHAR/TEXT and unknown textual types: string converted from the
+                 //!< column's character set to UTF-8; invalid sequences → U+FFFD
   json,          //!< JSON: the document text as a JSON string (as the Go connector does)
   binary,        //!< BINARY/VARBINARY/BLOB/GEOMETRY/VECTOR: base64 (standard, padded) string
   bit_bool,      //!< BIT(1): boolean
@@ -66,6 +72,8 @@ struct Column {
   EnumSetEncoding enum_encoding = EnumSetEncoding::detect;
   std::vector<std::string> labels;  //!< ENUM/SET members from column_type, in declaration order
   std::uint32_t bit_width = 0;      //!< BIT(n): n (0 if unknown)
+  TextEncoding encoding;            //!< text, ENUM, SET: how the bytes become UTF-8 (from `charset`)
+  bool invalid_dates_as_null = true;  //!< ValueOptions::invalid_dates_as_null
 };
 
 //! Prepares a column from a query.Field. `enum_set_string_values` is FieldEvent field 25: true
@@ -118,7 +126,8 @@ struct PropertySchema {
 
 //! Schema of a column from information_schema.columns.column_type and is_nullable (`YES`/`NO`),
 //! as the Go connector discovers it (prefix rules, first match wins) with our documented
-//! deviations: bit(1) boolean, bit(n>1) integer, year integer.
+//! deviations: bit(1) boolean, bit(n>1) integer, year integer, and date/datetime/timestamp
+//! always nullable when invalid dates become null.
 PropertySchema property_schema(std::string_view column_type, bool nullable, const ValueOptions& options);
 
 //! Writes the property object: `{"type":["null","string"],"format":"date","airbyte_type":"date"}`.

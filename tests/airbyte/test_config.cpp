@@ -61,6 +61,7 @@ TEST_CASE("config: defaults when only the required fields are given") {
   CHECK(c.checkpoint_interval_records == 100000);
   CHECK(c.checkpoint_interval_seconds == 60);
   CHECK(c.max_concurrent_readers == 8);
+  CHECK(c.invalid_dates_as_null);
 }
 
 TEST_CASE("config: every field set") {
@@ -72,7 +73,7 @@ TEST_CASE("config: every field set") {
       R"("grpc_port":15991,"mysql_port":15306,"tls_mode":"disabled",)"
       R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",)"
       R"("capture_deletes":false,"checkpoint_interval_records":5,"checkpoint_interval_seconds":2,)"
-      R"("max_concurrent_readers":3,"some_future_field":{"x":1})");
+      R"("max_concurrent_readers":3,"invalid_dates":"go_connector","some_future_field":{"x":1})");
   CHECK(c.use_replica);
   CHECK(c.use_rdonly);
   CHECK(c.shards == std::vector<std::string>{"-80", "80-"});
@@ -91,6 +92,7 @@ TEST_CASE("config: every field set") {
   CHECK(c.checkpoint_interval_records == 5);
   CHECK(c.checkpoint_interval_seconds == 2);
   CHECK(c.max_concurrent_readers == 3);
+  CHECK(!c.invalid_dates_as_null);
 }
 
 TEST_CASE("config: keys match case-insensitively like Go, later duplicates win, null means absent") {
@@ -137,6 +139,11 @@ TEST_CASE("config: errors name the field and what was expected") {
         "config field 'ca_certificate' must be PEM text containing '-----BEGIN CERTIFICATE-----'");
   CHECK(error_with(R"("max_concurrent_readers":0)") ==
         "config field 'max_concurrent_readers' must be an integer from 1 to 1024, got 0");
+  CHECK(error_with(R"("invalid_dates":"epoch")") ==
+        R"(config field 'invalid_dates' must be one of "null", "go_connector", got "epoch")");
+  CHECK(error_with(R"("invalid_dates":false)") ==
+        R"(config field 'invalid_dates' must be one of "null", "go_connector", got a boolean)");
+  CHECK(ok_with(R"("invalid_dates":"null")").invalid_dates_as_null);
 }
 
 TEST_CASE("config: starting_gtids that is not JSON or not {keyspace:{shard:gtid}}") {

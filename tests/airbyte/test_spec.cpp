@@ -73,6 +73,7 @@ TEST_CASE("spec: every field with its type, title and default") {
       {"checkpoint_interval_records", {"integer", "Checkpoint every N records", "100000"}},
       {"checkpoint_interval_seconds", {"integer", "Checkpoint every N seconds", "60"}},
       {"max_concurrent_readers", {"integer", "Max concurrent readers", "8"}},
+      {"invalid_dates", {"string", "Zero and invalid dates", R"("null")"}},
   };
   rapidjson::Document d;
   d.Parse(sv::airbyte::connection_specification_json().c_str());
@@ -110,6 +111,7 @@ TEST_CASE("spec: every field with its type, title and default") {
   CHECK(!props["ca_certificate"].HasMember("airbyte_secret"));
   CHECK(props["ca_certificate"]["multiline"].GetBool());
   CHECK(dump(props["tls_mode"]["enum"]) == R"(["verify_identity","verify_ca","required","disabled"])");
+  CHECK(dump(props["invalid_dates"]["enum"]) == R"(["null","go_connector"])");
   CHECK(props["timeout_seconds"]["minimum"].GetInt() == 300);
   CHECK(props["grpc_port"]["minimum"].GetInt() == 1);
   CHECK(props["grpc_port"]["maximum"].GetInt() == 65535);

@@ -41,7 +41,8 @@ struct Tx {
   std::vector<Change> changes;
   std::int64_t timestamp = 1700000000;
   //! A DDL: the table's column list afterwards (names; id and name keep their types, others are
-  //! varchar holding "<column>-<id>").
+  //! varchar holding "<column>-<id>"). `name bigint` / `name decimal(10,2)` changes name's type
+  //! (its values are then the change texts, which must fit).
   std::optional<std::vector<std::string>> ddl_columns;
   std::optional<binlogdata::Journal> journal;  //!< a reshard marker (the shard ends here)
 };
@@ -182,8 +183,12 @@ class FakeSource final : public ShardSource {
     auto* fe = ev.mutable_field_event();
     fe->set_table_name(keyspace + "." + table);
     for (const auto& c : cols) {
+      const auto space = c.find(' ');
       if (c == "id") {
         *fe->add_fields() = field("id", query::INT64, "bigint");
+      } else if (space != std::string::npos) {  // `<name> <column type>`
+        const std::string type = c.substr(space + 1);
+        *fe->add_fields() = field(c.substr(0, space), type == "bigint" ? query::INT64 : query::DECIMAL, type);
       } else {
         *fe->add_fields() = field(c, query::VARCHAR, "varchar(32)");
       }
@@ -194,7 +199,8 @@ class FakeSource final : public ShardSource {
 
   static query::Row row(const std::vector<std::string>& cols, std::int64_t id, const std::string& name) {
     query::Row r;
-    for (const auto& c : cols) {
+    for (const auto& spec : cols) {
+      const std::string c = spec.substr(0, spec.find(' '));
       std::string v = c == "id" ? std::to_string(id) : c == "name" ? name : c + "-" + std::to_string(id);
       r.add_lengths(static_cast<std::int64_t>(v.size()));
       r.mutable_values()->append(v);

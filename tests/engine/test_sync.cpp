@@ -20,6 +20,8 @@
 #include "engine/sync.hpp"
 #include "fake_source.hpp"
 #include "protocol_validator.hpp"
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include "vitess/cursor.hpp"
 
 using namespace sv;
@@ -311,6 +313,43 @@ TEST_CASE("schema change: a new column is left out, a dropped selected column st
   CHECK(o2.report.errors[0].find("no longer has the column(s) name") != std::string::npos);
   // The last STATE still points at the DDL: fixing the catalog and resuming loses nothing.
   CHECK(cursors_of(o2.stream().states.back()).at("-") == position(s, 4) + "|-");
+}
+
+TEST_CASE("schema change: a column whose type changes decodes by its new type and warns to refresh the schema") {
+  FakeSource src;
+  src.add_shard("-", 1, 1);
+  auto& s = src.shards["-"];
+  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  s.log.push_back(tx({Change{2, std::nullopt, "n2"}}));
+  s.log.push_back(ddl({"id", "name bigint"}));  // ALTER TABLE t MODIFY name BIGINT, mid-sync
+  s.log.push_back(tx({Change{3, std::nullopt, "0042"}, Change{4, std::nullopt, "7"}}));
+  s.log.push_back(ddl({"id", "name decimal(10,2)"}));
+  s.log.push_back(tx({Change{5, std::nullopt, ".50"}}));
+  s.log.push_back(ddl({"id", "name bigint"}));  // the same type again: warned once already
+  s.log.push_back(tx({Change{6, std::nullopt, "6"}}));
+  // The catalog allows numbers too (so every record stays valid for the protocol validator), but
+  // not airbyte_type integer: bigint is a change, decimal is not.
+  std::string catalog = catalog_json("incremental");
+  const std::string name_string = R"("name":{"type":["null","string"]})";
+  catalog.replace(catalog.find(name_string), name_string.size(), R"("name":{"type":["null","string","number"]})");
+  std::ostringstream logs;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(logs);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  auto o = run(src, "", catalog, state);
+  spdlog::set_default_logger(previous);
+  CHECK(o.exit_code == 0);
+  CHECK(o.stream().records == std::vector<std::string>{rec(2, "n2"), R"({"id":3,"name":42})", R"({"id":4,"name":7})",
+                                                       R"({"id":5,"name":0.50})", R"({"id":6,"name":6})"});
+  const std::string text = logs.str();
+  const std::string warning =
+      "stream t: column(s) name (bigint) of table 'ks.t' no longer have the type the configured catalog declares; "
+      "their values follow the new type. Refresh the source schema in Airbyte so the destination expects it.";
+  CHECK(text.find(warning) != std::string::npos);
+  CHECK(text.find(warning) == text.rfind(warning));  // once per column and type
+  CHECK(text.find("decimal") == std::string::npos);  // number is declared
+  CHECK(text.find("varchar") == std::string::npos);  // the catalog's own type is no change
 }
 
 TEST_CASE("a Go connector state with lastpk resumes the copy after it") {

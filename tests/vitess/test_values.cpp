@@ -16,6 +16,7 @@ struct Spec {
   query::Type type;
   std::string column_type;
   std::uint32_t column_length = 0;
+  std::uint32_t charset = 0;  //!< collation id
 };
 
 Column column_of(const Spec& s, ValueOptions opt = {}, bool enum_labels = false) {
@@ -24,6 +25,7 @@ Column column_of(const Spec& s, ValueOptions opt = {}, bool enum_labels = false)
   f.set_type(s.type);
   f.set_column_type(s.column_type);
   f.set_column_length(s.column_length);
+  f.set_charset(s.charset);
   return make_column(f, opt, enum_labels);
 }
 
@@ -108,38 +110,57 @@ TEST_CASE("values: year is a number") {
   run({query::YEAR, "year"}, {{"2024", "2024"}, {"1901", "1901"}, {"2155", "2155"}, {"0000", "0"}, {NUL, "null"}});
 }
 
-TEST_CASE("values: date") {
+const ValueOptions kGoDates{.tiny_int_as_boolean = true, .invalid_dates_as_null = false};
+
+TEST_CASE("values: date; zero and invalid dates are null, or the Go connector's values with invalid_dates go_connector") {
   run({query::DATE, "date"},
       {{"2024-02-29", "\"2024-02-29\""}, {"1000-01-01", "\"1000-01-01\""}, {"9999-12-31", "\"9999-12-31\""},
-       {"0000-00-00", "\"1970-01-01\""}, {"2024-00-10", "\"2024-00-10\""}, {NUL, "null"}});
+       {"0000-01-01", "\"0000-01-01\""}, {"0000-00-00", "null"}, {"2024-00-10", "null"}, {"2024-01-00", "null"},
+       {"2023-02-29", "null"}, {"2024-04-31", "null"}, {"2024-1-1", "null"}, {NUL, "null"}});
+  run({query::DATE, "date"},
+      {{"2024-02-29", "\"2024-02-29\""}, {"0000-00-00", "\"1970-01-01\""}, {"2024-00-10", "\"2024-00-10\""},
+       {"2023-02-29", "\"2023-02-29\""}, {NUL, "null"}},
+      kGoDates);
 }
 
-TEST_CASE("values: datetime with every fsp") {
+TEST_CASE("values: datetime with every fsp; zero and invalid values") {
   run({query::DATETIME, "datetime"},
       {{"2025-01-31 09:15:00", "\"2025-01-31T09:15:00.000000\""},
        {"1000-01-01 00:00:00", "\"1000-01-01T00:00:00.000000\""},
        {"9999-12-31 23:59:59", "\"9999-12-31T23:59:59.000000\""},
        {"0000-01-01 00:00:00", "\"0000-01-01T00:00:00.000000\""},
-       {"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000\""},
        {"2024-02-29 12:00:00", "\"2024-02-29T12:00:00.000000\""},
+       {"0000-00-00 00:00:00", "null"},
+       {"2021-02-29 12:00:00", "null"},
+       {"2020-00-00 00:00:00", "null"},
+       {"2020-01-01 24:00:00", "null"},
+       {NUL, "null"}});
+  run({query::DATETIME, "datetime"},
+      {{"2025-01-31 09:15:00", "\"2025-01-31T09:15:00.000000\""},
+       {"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000\""},
        {"2021-02-29 12:00:00", "\"2021-02-29 12:00:00\""},  // not a date: as received
        {"2020-00-00 00:00:00", "\"2020-00-00 00:00:00\""},
-       {"2020-01-01 24:00:00", "\"2020-01-01 24:00:00\""},
-       {NUL, "null"}});
+       {"2020-01-01 24:00:00", "\"2020-01-01 24:00:00\""}},
+      kGoDates);
   run({query::DATETIME, "datetime(1)"}, {{"2025-01-31 09:15:00.5", "\"2025-01-31T09:15:00.500000\""}});
   run({query::DATETIME, "datetime(3)"}, {{"2025-01-31 09:15:00.123", "\"2025-01-31T09:15:00.123000\""}});
   run({query::DATETIME, "datetime(6)"},
       {{"2025-01-31 09:15:00.123456", "\"2025-01-31T09:15:00.123456\""},
-       {"0000-00-00 00:00:00.000000", "\"1970-01-01T00:00:00.000000\""},
-       {"2025-01-31 09:15:00.", "\"2025-01-31 09:15:00.\""}});
+       {"0000-00-00 00:00:00.000000", "null"},
+       {"2025-01-31 09:15:00.", "null"}});
+  run({query::DATETIME, "datetime(6)"},
+      {{"0000-00-00 00:00:00.000000", "\"1970-01-01T00:00:00.000000\""},
+       {"2025-01-31 09:15:00.", "\"2025-01-31 09:15:00.\""}},
+      kGoDates);
 }
 
-TEST_CASE("values: timestamp is RFC 3339 in UTC") {
+TEST_CASE("values: timestamp is RFC 3339 in UTC; zero and invalid values") {
   run({query::TIMESTAMP, "timestamp"},
       {{"2025-02-14 08:08:08", "\"2025-02-14T08:08:08.000000+00:00\""},
        {"1970-01-01 00:00:01", "\"1970-01-01T00:00:01.000000+00:00\""},
-       {"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000+00:00\""},
+       {"0000-00-00 00:00:00", "null"},
        {NUL, "null"}});
+  run({query::TIMESTAMP, "timestamp"}, {{"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000+00:00\""}}, kGoDates);
   run({query::TIMESTAMP, "timestamp(6)"},
       {{"2038-01-19 03:14:07.999999", "\"2038-01-19T03:14:07.999999+00:00\""}});
 }
@@ -168,6 +189,67 @@ TEST_CASE("values: text, UTF-8 repair, empty vs NULL") {
        {"<a&b>", "\"<a&b>\""}});
   run({query::CHAR, "char(3)"}, {{"abc", "\"abc\""}});
   run({query::TEXT, "text"}, {{"long\xC3\xA9", "\"long\xC3\xA9\""}, {"bad\xC3", "\"bad" + fffd + "\""}});
+}
+
+TEST_CASE("values: text in every character set becomes UTF-8") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  // latin1 is MySQL's cp1252 variant: 0x80 is the euro sign, 0x81 (undefined in cp1252) is U+0081.
+  for (std::uint32_t latin1 : {8u, 47u, 1032u}) {  // latin1_swedish_ci, latin1_bin, latin1_swedish_nopad_ci
+    CAPTURE(latin1);
+    run({query::VARCHAR, "varchar(20)", 0, latin1},
+        {{"caf\xE9", "\"café\""}, {"\x80 \x9F \xFF", "\"€ Ÿ ÿ\""}, {"\x81", "\"\xC2\x81\""}, {"plain", "\"plain\""},
+         {"", "\"\""}, {NUL, "null"}});
+  }
+  run({query::VARCHAR, "varchar(20)", 0, 26}, {{"\xA3\xF3\x64\x9F \x9A \x80", "\"Łódź š €\""}, {"\x81", "\"" + fffd + "\""}});
+  run({query::CHAR, "char(20)", 0, 9}, {{"\xA3\xF3\x64\xBC \xBB\xF8", "\"Łódź ťř\""}});     // latin2
+  run({query::TEXT, "text", 0, 51}, {{"\xCF\xF0\xE8\xE2\xE5\xF2 \xB8\xA8 \xB9", "\"Привет ёЁ №\""},
+                                     {"\x98", "\"" + fffd + "\""}});                     // cp1251
+  run({query::TEXT, "text", 0, 7}, {{"\xF0\xD2\xC9\xD7\xC5\xD4", "\"Привет\""}});          // koi8r
+  run({query::TEXT, "text", 0, 25}, {{"\xE1\xE2\xE3", "\"αβγ\""}, {"\xFF", "\"" + fffd + "\""}});  // greek
+  run({query::TEXT, "text", 0, 16}, {{"\xF9\xEC\xE5\xED", "\"שלום\""}});                  // hebrew
+  run({query::TEXT, "text", 0, 11}, {{"ascii ~", "\"ascii ~\""}, {"\xE9", "\"" + fffd + "\""}});  // ascii
+  run({query::TEXT, "text", 0, 10}, {{"@[]", "\"ÉÄÅ\""}});  // swe7 redefines ASCII bytes
+  // utf8mb3 / utf8mb4 (MariaDB, MySQL 8 and UCA 14 ids) are UTF-8 already; only invalid bytes are repaired.
+  for (std::uint32_t utf8 : {33u, 45u, 224u, 255u, 309u, 2304u}) {
+    CAPTURE(utf8);
+    run({query::VARCHAR, "varchar(20)", 0, utf8}, {{"h\xC3\xA9 \xF0\x9F\x98\x80", "\"hé 😀\""}, {"a\xE9", "\"a" + fffd + "\""}});
+  }
+  // Multi-byte sets through iconv: gbk, gb2312, cp932 (0x5C as a trail byte), UTF-16/32, UCS-2.
+  run({query::VARCHAR, "varchar(20)", 0, 28}, {{"\xD6\xD0\xCE\xC4!", "\"中文!\""}, {"\x81 x", "\"" + fffd + " x\""},
+                                               {"\xD6", "\"" + fffd + "\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 24}, {{"\xD6\xD0\xCE\xC4", "\"中文\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 95}, {{"\x83\x5C\x5C", "\"ソ\\\\\""}, {"\xB1\xB2", "\"ｱｲ\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 54}, {{bytes({0x00, 0x41, 0x00, 0xE9, 0xD8, 0x3D, 0xDE, 0x00}), "\"Aé😀\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 56}, {{bytes({0x41, 0x00, 0xE9, 0x00}), "\"Aé\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 60}, {{bytes({0, 0, 0, 0x41, 0, 1, 0xF6, 0x00}), "\"A😀\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 35}, {{bytes({0x00, 0x41}), "\"A\""}});
+  // Not converted (glibc differs from MySQL, see docs/type-mapping.md), unknown ids: UTF-8 repair.
+  run({query::VARCHAR, "varchar(20)", 0, 1}, {{"ok", "\"ok\""}, {"\xA4\xA4", "\"" + fffd + fffd + "\""}});  // big5
+  run({query::VARCHAR, "varchar(20)", 0, 9999}, {{"\xC3\xA9\xE9", "\"é" + fffd + "\""}});
+  // ENUM/SET: labels from column_type are UTF-8 (binlog phase); copy-phase cells are in the charset.
+  run({query::ENUM, "enum('café','thé')", 0, 8}, {{"caf\xE9", "\"café\""}, {"café", "\"café\""}, {"2", "\"thé\""}});
+  run({query::SET, "set('café','thé')", 0, 8},
+      {{"caf\xE9,th\xE9", "\"café,thé\""}, {"café,thé", "\"café,thé\""}, {"3", "\"café,thé\""}, {"", "\"\""}});
+}
+
+TEST_CASE("values: collation ids name their character set") {
+  CHECK(charset_of_collation(8) == "latin1");
+  CHECK(charset_of_collation(26) == "cp1250");
+  CHECK(charset_of_collation(63) == "binary");
+  CHECK(charset_of_collation(76) == "utf8mb3");   // MySQL 8 only
+  CHECK(charset_of_collation(248) == "gb18030");  // MySQL 8 only
+  CHECK(charset_of_collation(255) == "utf8mb4");  // utf8mb4_0900_ai_ci
+  CHECK(charset_of_collation(1069) == "utf8mb4"); // MariaDB utf8mb4_general_nopad_ci
+  CHECK(charset_of_collation(2048) == "utf8mb3"); // MariaDB utf8mb3_uca1400_ai_ci
+  CHECK(charset_of_collation(3271) == "utf32");
+  CHECK(charset_of_collation(0).empty());
+  CHECK(charset_of_collation(3328).empty());
+  CHECK(text_encoding(8).kind == TextEncoding::Kind::single_byte);
+  CHECK(text_encoding(28).kind == TextEncoding::Kind::iconv);
+  CHECK(text_encoding(45).kind == TextEncoding::Kind::utf8);
+  CHECK(text_encoding(63).kind == TextEncoding::Kind::utf8);
+  CHECK_FALSE(text_encoding(10).ascii_compatible);  // swe7
+  CHECK_FALSE(text_encoding(54).ascii_compatible);  // utf16
 }
 
 TEST_CASE("values: JSON documents become JSON strings") {
@@ -325,8 +407,10 @@ TEST_CASE("values: JSON-schema properties as discovered") {
       {"double", false, R"({"type":["number"]})"},
       {"float", false, R"({"type":["number"]})"},
       {"datetime(6)", true, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
-      {"timestamp", false, R"({"type":["string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"})"},
-      {"date", false, R"({"type":["string"],"format":"date","airbyte_type":"date"})"},
+      // NOT NULL date columns are nullable too: a zero date is written as null
+      {"timestamp", false, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"})"},
+      {"date", false, R"({"type":["null","string"],"format":"date","airbyte_type":"date"})"},
+      {"datetime", false, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
       {"time(3)", false, R"({"type":["string"],"format":"time","airbyte_type":"time_with_timezone"})"},
       {"year", false, R"({"type":["number"],"airbyte_type":"integer"})"},
       {"bit(1)", true, R"({"type":["null","boolean"]})"},
@@ -349,4 +433,11 @@ TEST_CASE("values: JSON-schema properties as discovered") {
   }
   CHECK(property_schema("tinyint(1)", false, ValueOptions{.tiny_int_as_boolean = false}) ==
         PropertySchema{"number", "", "integer", false});
+  // invalid_dates go_connector: the Go connector's schema, nullable only when the column is
+  for (const char* ct : {"date", "datetime(3)", "timestamp"}) {
+    CAPTURE(ct);
+    CHECK_FALSE(property_schema(ct, false, kGoDates).nullable);
+    CHECK(property_schema(ct, true, kGoDates).nullable);
+  }
+  CHECK_FALSE(property_schema("time", false, {}).nullable);
 }
