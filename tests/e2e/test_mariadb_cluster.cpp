@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "e2e_support.hpp"
@@ -98,7 +99,7 @@ struct Cluster : MariaDbCluster {
 const char* kCustomersStream =
     R"({"name":"customers","json_schema":{"type":"object","properties":{)"
     R"("active":{"type":["boolean"]},"avatar":{"type":["null","string"]},"balance":{"type":["null","number"]},)"
-    R"("created":{"type":["string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},)"
+    R"("created":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},)"
     R"("email":{"type":["string"]},"id":{"type":["number"],"airbyte_type":"integer"},"tier":{"type":["string"]},)"
     R"("_ab_cdc_deleted_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"},)"
     R"("_ab_cdc_updated_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
@@ -227,7 +228,181 @@ void exercise(bool tls) {
   CHECK(nodb.out.find(R"("status":"FAILED")") != std::string::npos);
 }
 
+// ---- text in every character set --------------------------------------------------------
+
+// One column per character set MySQL users have; values only use characters of that set.
+const char* kTextsTable =
+    "CREATE TABLE commerce.texts (id INT PRIMARY KEY, l1 VARCHAR(40) CHARACTER SET latin1, "
+    "w1250 VARCHAR(40) CHARACTER SET cp1250, l2 VARCHAR(40) CHARACTER SET latin2, "
+    "w1251 TEXT CHARACTER SET cp1251, koi VARCHAR(40) CHARACTER SET koi8r, asc7 VARCHAR(40) CHARACTER SET ascii, "
+    "u3 VARCHAR(40) CHARACTER SET utf8mb3, u4 VARCHAR(40) CHARACTER SET utf8mb4, gb VARCHAR(40) CHARACTER SET gbk, "
+    "sj VARCHAR(40) CHARACTER SET cp932, en ENUM('café','thé') CHARACTER SET latin1, "
+    "st SET('ä','ö') CHARACTER SET latin1)";
+const char* kTextsColumns[] = {"l1", "w1250", "l2", "w1251", "koi", "asc7", "u3", "u4", "gb", "sj", "en", "st"};
+
+std::string texts_row(int id) {
+  const std::string n = std::to_string(id);
+  return "INSERT INTO commerce.texts VALUES (" + n + ", 'café € ‰ Ÿ ÿ " + n + "', 'Łódź šđ € " + n + "', 'Łódź ťř " +
+         n + "', 'Привет ёЁ № " + n + "', 'Жёлтый " + n + "', 'plain ~ ascii " + n + "', 'héllo ☃ " + n +
+         "', 'emoji 😀 日本 " + n + "', '中文字符 " + n + "', 'ソース表示 ｶﾀｶﾅ " + n + "', 'thé', 'ä,ö')";
+}
+
+//! What MariaDB itself returns as UTF-8 for rows `ids`: id → column → text.
+std::map<int, std::map<std::string, std::string>> texts_in_utf8(MariaDbCluster& cluster, const std::string& ids) {
+  std::string select = "SELECT id";
+  for (const char* c : kTextsColumns) select += std::string(", CONVERT(") + c + " USING utf8mb4)";
+  auto conn = cluster.shards[0]->connect();
+  REQUIRE(conn.ok());
+  auto rs = conn->query(select + " FROM commerce.texts WHERE id IN (" + ids + ")");
+  REQUIRE(rs.ok());
+  std::map<int, std::map<std::string, std::string>> out;
+  for (const auto& row : rs->rows) {
+    auto& cols = out[std::stoi(*row[0])];
+    for (std::size_t i = 0; i < std::size(kTextsColumns); ++i) cols[kTextsColumns[i]] = row[i + 1].value_or("<NULL>");
+  }
+  return out;
+}
+
+//! The same from RECORD data lines.
+std::map<int, std::map<std::string, std::string>> texts_in_records(const std::vector<std::string>& records) {
+  std::map<int, std::map<std::string, std::string>> out;
+  for (const auto& r : records) {
+    rapidjson::Document d;
+    d.Parse(r.c_str());
+    REQUIRE(d.IsObject());
+    auto& cols = out[d["id"].GetInt()];
+    for (const char* c : kTextsColumns) cols[c] = d[c].IsString() ? d[c].GetString() : "<not a string>";
+  }
+  return out;
+}
+
+//! The discovered stream of `table` as a configured catalog (incremental).
+std::string catalog_for(const std::string& discover_out, const std::string& table) {
+  rapidjson::Document d;
+  d.Parse(discover_out.c_str());
+  REQUIRE(!d.HasParseError());
+  for (auto& st : d["catalog"]["streams"].GetArray()) {
+    if (std::string(st["name"].GetString()) != table) continue;
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    st.Accept(w);
+    return std::string(R"({"streams":[{"stream":)") + sb.GetString() +
+           R"(,"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]})";
+  }
+  FAIL("no stream " << table);
+  return {};
+}
+
+//! Records sorted, one per line, so a failed comparison shows them.
+std::string lines(std::vector<std::string> records) {
+  std::sort(records.begin(), records.end());
+  std::string out;
+  for (const auto& r : records) out += r + "\n";
+  return out;
+}
+
+//! The connector's state after a read, for the next incremental read.
+std::string state_file_of(const std::string& state, const std::string& table) {
+  return R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":")" + table +
+         R"(","namespace":"commerce"},"stream_state":)" + state + "}}]";
+}
+
 }  // namespace
+
+TEST_CASE("MariaDB cluster: text in every character set, copy phase and replication phase, is what MariaDB converts") {
+  MariaDbCluster cluster({"-"});
+  cluster.sql(0, kTextsTable);
+  cluster.sql(0, texts_row(1));
+  cluster.sql(0, texts_row(2));
+  cluster.start_emulator();
+  TempDir dir;
+  write_file(dir.file("config.json"), cluster.config());
+  Run discover = run_connector(dir, {"discover", "--config", dir.file("config.json")});
+  REQUIRE(discover.code == 0);
+  const std::string catalog = catalog_for(discover.out, "texts");
+  write_file(dir.file("catalog.json"), catalog);
+
+  Run copy = run_connector(dir, {"read", "--config", dir.file("config.json"), "--catalog", dir.file("catalog.json")});
+  REQUIRE_MESSAGE(copy.code == 0, copy.err);
+  auto copied = sv::testing::validate_read_output(copy.out, catalog);
+  CHECK_MESSAGE(copied.ok(), (copied.problems.empty() ? "" : copied.problems.front()));
+  CHECK(texts_in_records(copied.streams["commerce.texts"].records) == texts_in_utf8(cluster, "1,2"));
+  CHECK(texts_in_utf8(cluster, "1,2")[1]["l1"] == "café € ‰ Ÿ ÿ 1");  // the reference itself is right
+
+  // Replication phase: the binlog carries each column's own bytes.
+  cluster.sql(0, texts_row(3));
+  cluster.sql(0, texts_row(4));
+  cluster.sql(0, "UPDATE commerce.texts SET l1 = 'über € 2', w1251 = 'Ещё 2', gb = '汉字 2' WHERE id = 2");
+  REQUIRE_FALSE(copied.streams["commerce.texts"].states.empty());
+  write_file(dir.file("state.json"), state_file_of(copied.streams["commerce.texts"].states.back(), "texts"));
+  Run changes = run_connector(dir, {"read", "--config", dir.file("config.json"), "--catalog", dir.file("catalog.json"),
+                                    "--state", dir.file("state.json")});
+  REQUIRE_MESSAGE(changes.code == 0, changes.err);
+  auto changed = sv::testing::validate_read_output(changes.out, catalog);
+  CHECK_MESSAGE(changed.ok(), (changed.problems.empty() ? "" : changed.problems.front()));
+  const auto& change_records = changed.streams["commerce.texts"].records;
+  CHECK(change_records.size() == 3);
+  CHECK(texts_in_records(change_records) == texts_in_utf8(cluster, "2,3,4"));
+  CHECK(texts_in_utf8(cluster, "2")[2]["l1"] == "über € 2");
+}
+
+TEST_CASE("MariaDB cluster: zero and invalid dates are null by default, the Go connector's values on request") {
+  MariaDbCluster cluster({"-"});
+  cluster.sql(0, "CREATE TABLE commerce.dates (id INT PRIMARY KEY, d DATE NOT NULL, dt DATETIME(3) NOT NULL, "
+                 "ts TIMESTAMP NULL)");
+  // Zero and invalid values need a sql_mode without NO_ZERO_DATE / NO_ZERO_IN_DATE.
+  auto insert = [&](int id, const std::string& d, const std::string& dt, const std::string& ts) {
+    cluster.sql(0, "SET STATEMENT sql_mode='ALLOW_INVALID_DATES' FOR INSERT INTO commerce.dates VALUES (" +
+                       std::to_string(id) + ", '" + d + "', '" + dt + "', " + ts + ")");
+  };
+  insert(1, "2024-02-29", "2024-02-29 23:59:59.500", "'2024-06-01 12:00:00'");
+  insert(2, "0000-00-00", "0000-00-00 00:00:00.000", "'0000-00-00 00:00:00'");
+  insert(3, "2024-00-10", "2024-05-00 10:00:00.000", "NULL");
+  insert(4, "2021-02-30", "2021-02-30 08:00:00.000", "NULL");
+  cluster.start_emulator();
+  TempDir dir;
+  auto read_dates = [&](const std::string& extra, const std::string& state = "") {
+    write_file(dir.file("config.json"), cluster.config(extra));
+    Run discover = run_connector(dir, {"discover", "--config", dir.file("config.json")});
+    REQUIRE(discover.code == 0);
+    const std::string catalog = catalog_for(discover.out, "dates");
+    write_file(dir.file("catalog.json"), catalog);
+    std::vector<std::string> args{"read", "--config", dir.file("config.json"), "--catalog", dir.file("catalog.json")};
+    if (!state.empty()) {
+      write_file(dir.file("state.json"), state_file_of(state, "dates"));
+      args.insert(args.end(), {"--state", dir.file("state.json")});
+    }
+    Run read = run_connector(dir, args);
+    REQUIRE_MESSAGE(read.code == 0, read.err);
+    auto report = sv::testing::validate_read_output(read.out, catalog);
+    CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems.front()));  // nulls fit the schema
+    return std::pair{catalog, report.streams["commerce.dates"]};
+  };
+  const std::string cdc = R"(,"_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})";
+
+  auto [catalog, by_default] = read_dates("");
+  CHECK(catalog.find(R"("d":{"type":["null","string"],"format":"date","airbyte_type":"date"})") != std::string::npos);
+  CHECK(lines(by_default.records) ==
+        lines({
+            R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" + cdc,
+            R"({"d":null,"dt":null,"id":2,"ts":null)" + cdc, R"({"d":null,"dt":null,"id":3,"ts":null)" + cdc,
+            R"({"d":null,"dt":null,"id":4,"ts":null)" + cdc}));
+
+  auto [go_catalog, go] = read_dates(R"("invalid_dates":"go_connector")");
+  CHECK(go_catalog.find(R"("d":{"type":["string"],"format":"date","airbyte_type":"date"})") != std::string::npos);
+  CHECK(lines(go.records) ==
+        lines({
+            R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" + cdc,
+            R"({"d":"1970-01-01","dt":"1970-01-01T00:00:00.000000","id":2,"ts":"1970-01-01T00:00:00.000000+00:00")" + cdc,
+            R"({"d":"2024-00-10","dt":"2024-05-00 10:00:00.000","id":3,"ts":null)" + cdc,
+            R"({"d":"2021-02-30","dt":"2021-02-30 08:00:00.000","id":4,"ts":null)" + cdc}));
+
+  // The replication phase follows the same rule.
+  insert(5, "0000-00-00", "2024-00-00 00:00:00.000", "'0000-00-00 00:00:00'");
+  auto [again, changes] = read_dates("", by_default.states.back());
+  REQUIRE(changes.records.size() == 1);
+  CHECK(changes.records[0].rfind(R"({"d":null,"dt":null,"id":5,"ts":null,"_ab_cdc_updated_at":")", 0) == 0);
+}
 
 TEST_CASE("MariaDB cluster: check, discover, full and incremental read with SQL changes, plaintext") {
   exercise(false);

@@ -187,8 +187,8 @@ TEST_CASE("MariaDB backend: text columns carry their collation id and their stor
     for (const auto& f : s.fields) out.push_back(f.charset());
     return out;
   };
-  // 63 binary (numbers, VARBINARY), 8 latin1_swedish_ci, 52 cp1251_bin, 45 utf8mb4_general_ci
-  const std::vector<uint32_t> expected{63, 8, 52, 45, 63};
+  // 63 binary (numbers, VARBINARY), 8 latin1_swedish_ci, 50 cp1251_bin, 45 utf8mb4_general_ci
+  const std::vector<uint32_t> expected{63, 8, 50, 45, 63};
   const std::vector<std::string> stored{"\xE9\x80", "\xC6\xB8", "\xC3\xA9", "\xE9"};
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto p1 = co_await backend.current_position("commerce", "-");
