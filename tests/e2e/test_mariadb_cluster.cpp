@@ -404,6 +404,39 @@ TEST_CASE("MariaDB cluster: zero and invalid dates are null by default, the Go c
   CHECK(changes.records[0].rfind(R"({"d":null,"dt":null,"id":5,"ts":null,"_ab_cdc_updated_at":")", 0) == 0);
 }
 
+TEST_CASE("MariaDB cluster: ALTER TABLE ... MODIFY between syncs: values follow the new type, with a refresh warning") {
+  MariaDbCluster cluster({"-"});
+  cluster.sql(0, "CREATE TABLE commerce.retyped (id INT PRIMARY KEY, v VARCHAR(10))");
+  cluster.sql(0, "INSERT INTO commerce.retyped VALUES (1, '0042')");
+  cluster.start_emulator();
+  TempDir dir;
+  write_file(dir.file("config.json"), cluster.config());
+  Run discover = run_connector(dir, {"discover", "--config", dir.file("config.json")});
+  REQUIRE(discover.code == 0);
+  const std::string catalog = catalog_for(discover.out, "retyped");
+  write_file(dir.file("catalog.json"), catalog);
+  Run copy = run_connector(dir, {"read", "--config", dir.file("config.json"), "--catalog", dir.file("catalog.json")});
+  REQUIRE_MESSAGE(copy.code == 0, copy.err);
+  auto copied = sv::testing::validate_read_output(copy.out, catalog);
+  CHECK(copied.streams["commerce.retyped"].records ==
+        std::vector<std::string>{R"({"id":1,"v":"0042","_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})"});
+  CHECK(copy.err.find("no longer have the type") == std::string::npos);
+
+  cluster.sql(0, "ALTER TABLE commerce.retyped MODIFY v BIGINT");
+  cluster.sql(0, "INSERT INTO commerce.retyped VALUES (2, 42)");
+  write_file(dir.file("state.json"), state_file_of(copied.streams["commerce.retyped"].states.back(), "retyped"));
+  Run next = run_connector(dir, {"read", "--config", dir.file("config.json"), "--catalog", dir.file("catalog.json"),
+                                 "--state", dir.file("state.json")});
+  REQUIRE_MESSAGE(next.code == 0, next.err);
+  auto changed = sv::testing::validate_read_output(next.out, catalog);  // v is a number now: not the old schema
+  const auto& records = changed.streams["commerce.retyped"].records;
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].rfind(R"({"id":2,"v":42,"_ab_cdc_updated_at":")", 0) == 0);
+  CHECK(next.err.find("stream retyped: column(s) v (bigint(20)) of table 'commerce.retyped' no longer have the type "
+                      "the configured catalog declares; their values follow the new type. Refresh the source schema "
+                      "in Airbyte so the destination expects it.") != std::string::npos);
+}
+
 TEST_CASE("MariaDB cluster: check, discover, full and incremental read with SQL changes, plaintext") {
   exercise(false);
 }
