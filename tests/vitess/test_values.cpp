@@ -112,7 +112,7 @@ TEST_CASE("values: year is a number") {
 
 const ValueOptions kGoDates{.tiny_int_as_boolean = true, .invalid_dates_as_null = false};
 
-TEST_CASE("values: date; zero and invalid dates are null, or the Go connector's values with invalid_dates go_connector") {
+TEST_CASE("values: date; zero and invalid dates are null, or the Go connector's values on request") {
   run({query::DATE, "date"},
       {{"2024-02-29", "\"2024-02-29\""}, {"1000-01-01", "\"1000-01-01\""}, {"9999-12-31", "\"9999-12-31\""},
        {"0000-01-01", "\"0000-01-01\""}, {"0000-00-00", "null"}, {"2024-00-10", "null"}, {"2024-01-00", "null"},
@@ -200,7 +200,8 @@ TEST_CASE("values: text in every character set becomes UTF-8") {
         {{"caf\xE9", "\"café\""}, {"\x80 \x9F \xFF", "\"€ Ÿ ÿ\""}, {"\x81", "\"\xC2\x81\""}, {"plain", "\"plain\""},
          {"", "\"\""}, {NUL, "null"}});
   }
-  run({query::VARCHAR, "varchar(20)", 0, 26}, {{"\xA3\xF3\x64\x9F \x9A \x80", "\"Łódź š €\""}, {"\x81", "\"" + fffd + "\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 26},  // cp1250
+      {{"\xA3\xF3\x64\x9F \x9A \x80", "\"Łódź š €\""}, {"\x81", "\"" + fffd + "\""}});
   run({query::CHAR, "char(20)", 0, 9}, {{"\xA3\xF3\x64\xBC \xBB\xF8", "\"Łódź ťř\""}});     // latin2
   run({query::TEXT, "text", 0, 51}, {{"\xCF\xF0\xE8\xE2\xE5\xF2 \xB8\xA8 \xB9", "\"Привет ёЁ №\""},
                                      {"\x98", "\"" + fffd + "\""}});                     // cp1251
@@ -212,7 +213,8 @@ TEST_CASE("values: text in every character set becomes UTF-8") {
   // utf8mb3 / utf8mb4 (MariaDB, MySQL 8 and UCA 14 ids) are UTF-8 already; only invalid bytes are repaired.
   for (std::uint32_t utf8 : {33u, 45u, 224u, 255u, 309u, 2304u}) {
     CAPTURE(utf8);
-    run({query::VARCHAR, "varchar(20)", 0, utf8}, {{"h\xC3\xA9 \xF0\x9F\x98\x80", "\"hé 😀\""}, {"a\xE9", "\"a" + fffd + "\""}});
+    run({query::VARCHAR, "varchar(20)", 0, utf8},
+        {{"h\xC3\xA9 \xF0\x9F\x98\x80", "\"hé 😀\""}, {"a\xE9", "\"a" + fffd + "\""}});
   }
   // Multi-byte sets through iconv: gbk, gb2312, cp932 (0x5C as a trail byte), UTF-16/32, UCS-2.
   run({query::VARCHAR, "varchar(20)", 0, 28}, {{"\xD6\xD0\xCE\xC4!", "\"中文!\""}, {"\x81 x", "\"" + fffd + " x\""},
