@@ -339,5 +339,26 @@ TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE); stopping") != std::string::npos);
+  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") != std::string::npos);
+}
+
+TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and exit 1") {
+  TempDir dir;
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  const auto err_path = dir.path / "stderr";
+  if (pid == 0) {
+    const int full = ::open("/dev/full", O_WRONLY);
+    ::dup2(full, 1);
+    const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(e, 2);
+    ::execl(binary(), binary(), "spec", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(slurp(err_path).find("writing to stdout failed: No space left on device") !=
+        std::string::npos);
 }
