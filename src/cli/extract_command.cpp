@@ -189,7 +189,7 @@ Result<std::vector<vitess::TableInfo>> discover(const airbyte::Config& config) {
 //! The tables named by a catalog file, with the columns of their json_schema in order (the
 //! computed columns `_ab_cdc_*` and `_planetscale_metadata` are decided by the extract itself).
 Result<std::vector<vitess::TableInfo>> tables_from_catalog(const std::string& path, const airbyte::Config& config) {
-  auto text = airbyte::detail::read_file(path, "--catalog");
+  auto text = airbyte::detail::read_file(path, "--catalog", airbyte::detail::kMaxCatalogBytes);
   if (!text) return text.error();
   // `discover` prints {"type":"CATALOG","catalog":{…}}; a configured catalog is {"streams":[…]}
   // with each stream under "stream". Accept both.
@@ -413,7 +413,8 @@ int run_extract(int argc, char** argv) {
     return 0;
   }
   const std::string dir = *args->output_dir;
-  auto config_text = airbyte::detail::read_file(*args->config, "--config");
+  auto config_text =
+      airbyte::detail::read_file(*args->config, "--config", airbyte::detail::kMaxConfigBytes);
   if (!config_text) return fail(config_text.error());
   auto config = airbyte::parse_config(*config_text);
   if (!config) return fail(config_error("invalid configuration: " + config.error().message));

@@ -19,6 +19,8 @@ namespace sv::extract {
 namespace {
 
 constexpr const char* kStateFile = "_state.json";
+//! Cursors of thousands of tables × hundreds of shards fit many times over.
+constexpr std::size_t kMaxStateFileBytes = std::size_t{256} << 20;
 
 void write_file(JsonWriter& w, const FileRecord& f) {
   w.StartObject();
@@ -266,8 +268,12 @@ Result<ExtractState> parse_state(std::string_view text, const std::string& path)
 
 Result<std::optional<ExtractState>> load_state(const std::string& dir) {
   const std::string path = dir + "/" + kStateFile;
-  auto file = read_whole_file(path);
+  auto file = read_whole_file(path, {kMaxStateFileBytes});
   if (file.error == ENOENT) return std::optional<ExtractState>{};
+  if (file.too_large) {
+    return config_error(path + " is larger than " + std::to_string(kMaxStateFileBytes >> 20) +
+                        " MiB: not a _state.json extract wrote; remove it or choose another --output-dir");
+  }
   if (file.error != 0) return os_error("cannot read", path, file.error);
   auto parsed = parse_state(file.text, path);
   if (!parsed) return parsed.error();
