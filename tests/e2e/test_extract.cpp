@@ -1237,3 +1237,27 @@ TEST_CASE(
     CHECK_MESSAGE((f == "_state.json" || f.ends_with(".jsonl.part")), f);
   }
 }
+
+TEST_CASE(
+    "a symbolic link at a .part path is refused: the file it points to keeps its bytes, exit 1") {
+  Emulator emu(dataset({"customers"}, 20));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu));
+  const std::string dir = work.file("d");
+  fs::create_directory(dir);
+  write_file(work.file("precious"), "outside the output directory\n");
+  fs::create_symlink(work.file("precious"), dir + "/customers.jsonl.part");
+  const Run r = run_extract({"--config", work.file("config.json"), "--catalog",
+                             write_catalog(work, ds), "--output-dir", dir});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(
+      r.err.find(
+          "extract: " + dir +
+          "/customers.jsonl.part is a symbolic link, not a regular file: extract writes only "
+          "regular files in its output directory; remove it or choose another --output-dir") !=
+          std::string::npos,
+      r.err);
+  CHECK(read_file(work.file("precious")) == "outside the output directory\n");
+  CHECK(fs::is_symlink(dir + "/customers.jsonl.part"));
+}
