@@ -114,8 +114,13 @@ ConfiguredStream parse_stream(const rapidjson::Value& entry, std::size_t index, 
   }
 
   auto mode_it = entry.FindMember("sync_mode");
-  if (mode_it == entry.MemberEnd() || !mode_it->value.IsString()) {
+  if (mode_it == entry.MemberEnd() || mode_it->value.IsNull()) {
     throw CatalogProblem(fmt::format("{}: 'sync_mode' is missing (expected \"full_refresh\" or \"incremental\")", label));
+  }
+  if (!mode_it->value.IsString()) {
+    throw CatalogProblem(fmt::format(
+        "{}: 'sync_mode' must be a string: one of \"full_refresh\" or \"incremental\", got {}",
+        label, detail::json_type_name(mode_it->value)));
   }
   const std::string mode = as_string(mode_it->value);
   if (mode == "full_refresh") {

@@ -29,14 +29,25 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-//! The object's members by lower-cased key, like Go's case-insensitive field matching; a later
-//! duplicate replaces an earlier one, as Go's decoder overwrites the field.
+//! The object's members by lower-cased key, like Go's case-insensitive field matching. Two keys
+//! that differ only in case (`Host` next to `host`) are the same field given twice: Go's decoder
+//! silently keeps the later one, here it is a config_error naming both (exact duplicates are
+//! already refused by parse_json). `prefix` names the enclosing field in messages ("options.").
 using Fields = std::map<std::string, const rapidjson::Value*>;
 
-Fields index_fields(const rapidjson::Value& obj) {
+Fields index_fields(const rapidjson::Value& obj, std::string_view prefix = {}) {
   Fields f;
+  std::map<std::string, std::string_view> spelled;  // lower-cased → as written
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-    f[lower(std::string_view(it->name.GetString(), it->name.GetStringLength()))] = &it->value;
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    const std::string key = lower(name);
+    if (auto [at, fresh] = spelled.emplace(key, name); !fresh) {
+      throw ConfigProblem(fmt::format(
+          "config field '{}{}' is given twice, as '{}' and '{}' (field names ignore case): "
+          "remove one",
+          prefix, key, at->second, name));
+    }
+    f[key] = &it->value;
   }
   return f;
 }
@@ -197,7 +208,7 @@ Config parse_fields(const rapidjson::Value& root) {
   get_bool(f, "use_gtid_with_table_pks", c.use_gtid_with_table_pks);
   if (const auto* options = find(f, "options")) {
     if (!options->IsObject()) wrong_type("options", "an object", *options);
-    const Fields of = index_fields(*options);
+    const Fields of = index_fields(*options, "options.");
     if (const auto* v = find(of, "do_not_treat_tiny_int_as_boolean")) {
       if (!v->IsBool()) wrong_type("options.do_not_treat_tiny_int_as_boolean", "a boolean (true or false)", *v);
       c.do_not_treat_tiny_int_as_boolean = v->GetBool();

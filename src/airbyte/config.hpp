@@ -1,8 +1,9 @@
 // src/airbyte: the connector's configuration (`--config`), parsed and validated into a typed
 // struct. Field names, types and defaults follow the Go connector (planetscale/airbyte-source);
 // the extra fields are this connector's. Keys match case-insensitively like Go's encoding/json
-// (a later duplicate wins) and unknown keys are ignored, so every config the Go connector
-// accepted is accepted here.
+// and unknown keys are ignored, so every config the Go connector accepted is accepted here,
+// except one that gives a field twice (also as `Host` next to `host`): Go silently keeps the
+// later value, here it is a config_error naming the field.
 #pragma once
 
 #include <cstdint>

@@ -65,8 +65,9 @@ asio::awaitable<int> Emitter::run() {
   bool all_complete = true;
   for (const auto& st : stats_) all_complete = all_complete && st.complete;
   if (out_.failed()) {
-    spdlog::error("{}", out_.output_closed() ? "stdout was closed by its reader; the sync stops here"
-                                             : "writing to stdout failed; the sync stops here");
+    // The one line that says why the sync stops (the engine then ends every stream incomplete
+    // without a line of its own).
+    spdlog::error("{}; the sync stops here and no stream is complete", out_.error().message);
     exit_code_ = 1;
   } else {
     exit_code_ = (errors_ == 0 && all_complete) ? 0 : 1;

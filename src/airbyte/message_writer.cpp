@@ -59,7 +59,7 @@ Status MessageWriter::write_all(const char* data, std::size_t size) {
     failed_ = true;
     if (err == EPIPE) {
       output_closed_ = true;
-      error_ = system_error("stdout was closed by its reader (EPIPE); stopping",
+      error_ = system_error("stdout was closed by its reader (EPIPE: Broken pipe)",
                             fmt::format("{} bytes were written before", bytes_written_));
     } else {
       error_ = system_error(fmt::format("writing to stdout failed: {}", std::strerror(err)));

@@ -31,6 +31,8 @@ class MessageWriter {
   bool output_closed() const { return output_closed_; }
   //! True after any write error; every later call returns that error again without writing.
   bool failed() const { return failed_; }
+  //! The write error once failed(): says why, with the errno text (see the troubleshooting table).
+  const Error& error() const { return error_; }
   std::uint64_t bytes_written() const { return bytes_written_; }
   std::size_t pending() const { return buffer_.size(); }
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "util/utf8.hpp"
+
 namespace sv::airbyte {
 namespace {
 
@@ -25,11 +27,35 @@ void append_line(std::string& out, Fill&& fill) {
   out.push_back('\n');
 }
 
+// Every string and raw JSON text of a protocol message passes through key(), str() or raw():
+// text from argv, the config, the catalog, a server's error message or a table name may hold
+// invalid UTF-8, which RapidJSON would copy as it is. The check is a scan of a short string;
+// RECORD data (the hot path) is written by vitess/values.cpp, which handles it per value.
 void key(JsonWriter& w, std::string_view k) {
+  if (!is_valid_utf8(k)) {
+    const std::string valid = to_valid_utf8(k);
+    w.Key(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return;
+  }
   w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
 }
 void str(JsonWriter& w, std::string_view s) {
+  if (!is_valid_utf8(s)) {
+    const std::string valid = to_valid_utf8(s);
+    w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return;
+  }
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+//! A complete JSON value copied verbatim. Invalid UTF-8 can only sit inside its strings (JSON's
+//! structure is ASCII), so replacing it keeps the value valid.
+void raw(JsonWriter& w, std::string_view json, rapidjson::Type type) {
+  if (!is_valid_utf8(json)) {
+    const std::string valid = to_valid_utf8(json);
+    w.RawValue(valid.data(), valid.size(), type);
+    return;
+  }
+  w.RawValue(json.data(), json.size(), type);
 }
 
 }  // namespace
@@ -175,7 +201,7 @@ void append_state(std::string& out, const StreamDescriptor& stream, std::string_
     key(w, "stream_descriptor");
     write_stream_descriptor(w, stream);
     key(w, "stream_state");
-    w.RawValue(stream_state_json.data(), stream_state_json.size(), rapidjson::kObjectType);
+    raw(w, stream_state_json, rapidjson::kObjectType);
     w.EndObject();
     key(w, "sourceStats");
     w.StartObject();
@@ -230,7 +256,7 @@ void append_catalog(std::string& out, const std::vector<std::string>& streams_js
     w.StartObject();
     key(w, "streams");
     w.StartArray();
-    for (const auto& s : streams_json) w.RawValue(s.data(), s.size(), rapidjson::kObjectType);
+    for (const auto& s : streams_json) raw(w, s, rapidjson::kObjectType);
     w.EndArray();
     w.EndObject();
     w.EndObject();

@@ -1,6 +1,8 @@
 // src/cli: `source-vitess extract` (see extract_command.hpp and docs/extract.md).
 #include "cli/extract_command.hpp"
 
+#include <sys/stat.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
@@ -8,8 +10,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +35,7 @@
 #include "telemetry/progress_terminal.hpp"
 #include "util/json.hpp"
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 #include "vitess/discovery.hpp"
 #include "vitess/mysql_session.hpp"
 
@@ -189,7 +194,7 @@ Result<std::vector<vitess::TableInfo>> discover(const airbyte::Config& config) {
 //! The tables named by a catalog file, with the columns of their json_schema in order (the
 //! computed columns `_ab_cdc_*` and `_planetscale_metadata` are decided by the extract itself).
 Result<std::vector<vitess::TableInfo>> tables_from_catalog(const std::string& path, const airbyte::Config& config) {
-  auto text = airbyte::detail::read_file(path, "--catalog");
+  auto text = airbyte::detail::read_file(path, "--catalog", airbyte::detail::kMaxCatalogBytes);
   if (!text) return text.error();
   // `discover` prints {"type":"CATALOG","catalog":{…}}; a configured catalog is {"streams":[…]}
   // with each stream under "stream". Accept both.
@@ -255,49 +260,79 @@ std::vector<std::string> columns_of(const vitess::TableInfo& t, const airbyte::C
   return cols;
 }
 
-void print_summary(const std::string& dir, const std::vector<extract::TableSummary>& tables,
+//! A string of the summary: names and messages may come from argv, a catalog or a server, so
+//! invalid UTF-8 becomes U+FFFD as in the protocol messages.
+void write_text(JsonWriter& w, std::string_view s) {
+  if (is_valid_utf8(s)) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  } else {
+    const std::string valid = to_valid_utf8(s);
+    w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+  }
+}
+
+//! Prints the summary line on stdout; false (after logging why) when stdout does not take it.
+bool print_summary(const std::string& dir, const std::vector<extract::TableSummary>& tables,
                    const std::vector<std::string>& already_complete, bool complete) {
   JsonBuffer b;
   JsonWriter w(b);
   w.StartObject();
   w.Key("output_dir");
-  w.String(dir);
+  write_text(w, dir);
   w.Key("tables");
   w.StartArray();
   for (const auto& t : tables) {
     w.StartObject();
     w.Key("name");
-    w.String(t.name);
+    write_text(w, t.name);
     w.Key("rows");
     w.Uint64(t.rows);
     w.Key("complete");
     w.Bool(t.complete);
     if (t.failure) {
       w.Key("error");
-      w.String(t.failure->message);
+      write_text(w, t.failure->message);
     }
     w.Key("files");
     w.StartArray();
-    for (const auto& f : t.files) w.String(f);
+    for (const auto& f : t.files) write_text(w, f);
     w.EndArray();
     w.Key("open_files");
     w.StartArray();
-    for (const auto& f : t.open_files) w.String(f);
+    for (const auto& f : t.open_files) write_text(w, f);
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
   w.Key("already_complete");
   w.StartArray();
-  for (const auto& n : already_complete) w.String(n);
+  for (const auto& n : already_complete) write_text(w, n);
   w.EndArray();
   w.Key("complete");
   w.Bool(complete);
   w.EndObject();
   std::string line(b.GetString(), b.GetSize());
   line += '\n';
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
+  errno = 0;
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+    spdlog::error("extract: cannot write the summary to stdout: {}",
+                  std::strerror(errno != 0 ? errno : EIO));
+    return false;
+  }
+  return true;
+}
+
+//! An --output-dir that exists must be a directory (a missing one is created later).
+Status check_output_dir(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOTDIR) return Ok{};
+    return config_error(
+        fmt::format("--output-dir {} is not a directory: a part of its path is a file", dir));
+  }
+  if (S_ISDIR(st.st_mode)) return Ok{};
+  return config_error(fmt::format(
+      "--output-dir {} is not a directory: give a directory (it is created if missing)", dir));
 }
 
 int fail(const Error& e) {
@@ -413,12 +448,14 @@ int run_extract(int argc, char** argv) {
     return 0;
   }
   const std::string dir = *args->output_dir;
-  auto config_text = airbyte::detail::read_file(*args->config, "--config");
+  auto config_text =
+      airbyte::detail::read_file(*args->config, "--config", airbyte::detail::kMaxConfigBytes);
   if (!config_text) return fail(config_text.error());
   auto config = airbyte::parse_config(*config_text);
   if (!config) return fail(config_error("invalid configuration: " + config.error().message));
   spdlog::info("configuration: {}", airbyte::describe(*config));
 
+  if (auto st = check_output_dir(dir); !st) return fail(st.error());
   // The saved run first: a settings mismatch is reported before any connection is made.
   auto saved = extract::load_state(dir);
   if (!saved) return fail(saved.error());
@@ -445,8 +482,7 @@ int run_extract(int argc, char** argv) {
   }
   if (plan.catalog.streams.empty()) {
     spdlog::info("extract: nothing left to do in {}", dir);
-    print_summary(dir, {}, plan.already_complete, true);
-    return 0;
+    return print_summary(dir, {}, plan.already_complete, true) ? 0 : 1;
   }
 
   extract::OutputOptions out_options;
@@ -470,9 +506,12 @@ int run_extract(int argc, char** argv) {
   const auto summary = (*output)->summary();
   bool all_complete = true;
   for (const auto& t : summary) all_complete = all_complete && t.complete;
-  print_summary(dir, summary, plan.already_complete, all_complete);
-  if (const auto& e = (*output)->error()) return fail(*e);
-  return outcome(summary, *end, args->settings.follow, dir);
+  const bool printed = print_summary(dir, summary, plan.already_complete, all_complete);
+  // An output error was logged once, when it happened; the summary names it for each table it
+  // ended.
+  if ((*output)->error()) return 1;
+  const int code = outcome(summary, *end, args->settings.follow, dir);
+  return printed ? code : 1;
 }
 
 }  // namespace sv::cli

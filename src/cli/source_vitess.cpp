@@ -195,7 +195,7 @@ int fail_check(MessageWriter& out, std::string_view message) {
 
 Result<airbyte::Config> load_config(const Args& a, std::string_view command) {
   if (!a.config) return config_error(fmt::format("missing --config <file>: '{}' needs the connector configuration", command));
-  auto text = airbyte::detail::read_file(*a.config, "--config");
+  auto text = airbyte::detail::read_file(*a.config, "--config", airbyte::detail::kMaxConfigBytes);
   if (!text) return text.error();
   auto config = airbyte::parse_config(*text);
   if (!config) return config_error("invalid configuration: " + config.error().message);
@@ -229,7 +229,8 @@ int cmd_read(const Args& a, MessageWriter& out) {
   auto config = load_config(a, "read");
   if (!config) return fail_with_trace(out, config.error());
   if (!a.catalog) return fail_with_trace(out, config_error("missing --catalog <file>: 'read' needs the configured catalog"));
-  auto catalog_text = airbyte::detail::read_file(*a.catalog, "--catalog");
+  auto catalog_text =
+      airbyte::detail::read_file(*a.catalog, "--catalog", airbyte::detail::kMaxCatalogBytes);
   if (!catalog_text) return fail_with_trace(out, catalog_text.error());
   if (a.metrics_address) {
     // A bad address is the user's to fix before anything starts (a busy port shows up later, as
@@ -243,7 +244,8 @@ int cmd_read(const Args& a, MessageWriter& out) {
   airbyte::InputState state;
   state.streams.resize(catalog->streams.size());
   if (a.state) {
-    auto state_text = airbyte::detail::read_file(*a.state, "--state");
+    auto state_text =
+        airbyte::detail::read_file(*a.state, "--state", airbyte::detail::kMaxStateBytes);
     if (!state_text) return fail_with_trace(out, state_text.error());
     auto parsed = airbyte::parse_state(*state_text, *catalog);
     if (!parsed) return fail_with_trace(out, parsed.error());

@@ -147,12 +147,7 @@ class Sync {
   void stop(Error reason) {
     if (stop_reason_) return;
     spdlog::info("stopping: {}", reason.message);
-    stop_reason_ = reason;
-    for (auto& r : runs_) {
-      if (!r.failure) r.failure = reason;
-      for (auto* s : r.open_streams) s->cancel();
-    }
-    for (auto* t : sleeping_) t->cancel();
+    halt(std::move(reason));
   }
   const std::optional<Error>& stop_reason() const { return stop_reason_; }
 
@@ -202,6 +197,25 @@ class Sync {
   }
 
  private:
+  //! stop() without its log line: every stream ends incomplete with `reason`.
+  void halt(Error reason) {
+    if (stop_reason_) return;
+    stop_reason_ = reason;
+    for (auto& r : runs_) {
+      if (!r.failure) r.failure = reason;
+      for (auto* s : r.open_streams) s->cancel();
+    }
+    for (auto* t : sleeping_) t->cancel();
+  }
+
+  //! The output refused an event: stdout was closed or failed, or the extract's disk did. Nothing
+  //! more can be delivered, so the whole sync stops, and no stream may count as complete. The
+  //! output already logged the reason (with its errno text) once; this adds no line per stream.
+  bool output_refused() {
+    halt(system_error("the output stopped taking rows (see the error logged before)"));
+    return false;
+  }
+
   // ---- per stream --------------------------------------------------------------------------
 
   awaitable<void> run_stream(StreamRun& r) {
@@ -557,7 +571,7 @@ class Sync {
       if (c.count > 0) {
         airbyte::Batch batch(r.index, std::move(c.lines), c.count);
         batch.shard = c.shard;
-        if (!co_await em_.push(std::move(batch))) co_return false;
+        if (!co_await em_.push(std::move(batch))) co_return output_refused();
       }
       // Only now: a STATE built from here on may name this cursor, its rows are queued before it.
       r.cursors[c.shard] = c.cursor;
@@ -568,7 +582,8 @@ class Sync {
     r.cursors[c.shard] = c.cursor;
     airbyte::Batch batch = state_batch(r, std::move(c.lines), c.count);
     batch.shard = c.shard;
-    co_return co_await em_.push(std::move(batch));
+    if (!co_await em_.push(std::move(batch))) co_return output_refused();
+    co_return true;
   }
 
   //! `lines` followed by the stream's STATE (fresh cursors when `blank`); the stream's
@@ -595,7 +610,7 @@ class Sync {
     co_await r.push_lock->acquire();
     SlotGuard guard(*r.push_lock);
     airbyte::Batch batch = state_batch(r, std::string(), 0, blank);
-    co_await em_.push(std::move(batch));
+    if (!co_await em_.push(std::move(batch))) output_refused();
   }
 
   awaitable<void> fail_stream(StreamRun& r, Error error) {
@@ -626,6 +641,13 @@ class Sync {
   awaitable<void> finish_stream(StreamRun& r) {
     r.ended = true;
     if (r.idle_timer) r.idle_timer->cancel();
+    // Full refresh ends with fresh cursors: the next sync copies the table again. Incremental
+    // ends with the positions reached.
+    // (No repeat of an identical last STATE: the platform distrusts consecutive duplicates.)
+    if (!r.failure && (r.full_refresh || r.changed_since_state || r.states == 0))
+      co_await checkpoint(r, r.full_refresh);
+    // Complete only once the output took the COMPLETE (the extract's files are renamed by then).
+    if (!r.failure && !co_await em_.complete(r.index)) output_refused();
     if (r.failure) {
       // Keep what was read: the next attempt resumes from here.
       if (r.changed_since_state) co_await checkpoint(r);
@@ -635,13 +657,8 @@ class Sync {
       co_await em_.incomplete(r.index, std::move(e));
       co_return;
     }
-    // Full refresh ends with fresh cursors: the next sync copies the table again. Incremental
-    // ends with the positions reached.
-    // (No repeat of an identical last STATE: the platform distrusts consecutive duplicates.)
-    if (r.full_refresh || r.changed_since_state || r.states == 0) co_await checkpoint(r, r.full_refresh);
     metrics_of(r).phase = StreamPhase::complete;
     metrics_of(r).ended_at = Clock::now();
-    co_await em_.complete(r.index);
   }
 
   //! Follows a reshard: one VStream over every shard of the stream (from their cursors, with

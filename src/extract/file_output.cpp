@@ -9,6 +9,9 @@
 // always truncate each .part to its recorded length.
 #include "extract/file_output.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -45,6 +48,16 @@ bool is_change_suffix(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+//! File names come from table names, shard names and _state.json: one with a '/' would put a
+//! file outside the output directory.
+Status check_file_name(const std::string& name) {
+  if (name.find('/') == std::string::npos && name != "." && name != "..") return Ok{};
+  return config_error(
+      "'" + name +
+      "' cannot be a file name in the output directory (a table, shard or _state.json entry with "
+      "'/' in its name): leave that table out with --tables");
 }
 
 bool exists(const std::string& path) {
@@ -140,6 +153,7 @@ Status FileOutput::roll_forward(TableRecord& record) {
       // A missing final file with no .part was moved away by the user (loaded change files):
       // nothing to do.
       if (exists(final_path) || !exists(part)) continue;
+      if (auto st = check_file_name(r->name); !st) return st;
       auto sink = FileSink::open(part, options_.settings.compress, r->bytes);
       if (!sink) return sink.error();
       if (auto st = (*sink)->finish(final_path); !st) return st;
@@ -183,8 +197,10 @@ Status FileOutput::clean_stale_parts(const Table& t) {
       }
     }
     if (expected) continue;
-    fs::resize_file(entry.path(), 0, ec);
-    if (ec) return config_error("cannot truncate " + options_.dir + "/" + name + ": " + ec.message());
+    // Opened like every output file (no link followed, regular files only), truncated by O_TRUNC.
+    auto emptied = open_output_file(entry.path().string(), O_TRUNC);
+    if (!emptied) return emptied.error();
+    ::close(*emptied);
     spdlog::info("extract: {} is not covered by {}/_state.json: started over", name, options_.dir);
   }
   if (ec) return config_error("cannot list " + options_.dir + ": " + ec.message());
@@ -202,6 +218,7 @@ std::string FileOutput::change_name(const std::string& table, const std::string&
 }
 
 Status FileOutput::open_file(OpenFile& file, const FileRecord& record, const TableSpec& spec) {
+  if (auto st = check_file_name(record.name); !st) return st;
   auto sink = FileSink::open(path(record.name + std::string(kPart)), options_.settings.compress, record.bytes);
   if (!sink) return sink.error();
   file.sink = std::move(*sink);
@@ -479,6 +496,8 @@ std::vector<TableSummary> FileOutput::summary() const {
   out.reserve(tables_.size());
   for (const auto& t : tables_) {
     TableSummary s = t.summary;
+    if (!s.complete && !s.failure && error_)
+      s.failure = error_;  // never told incomplete: the output failed
     for (const auto& [key, k] : t.keys) {
       if (!k.record.base.complete) s.open_files.push_back(k.record.base.name + std::string(kPart));
       if (k.record.change && !k.record.change->complete) {
@@ -518,7 +537,10 @@ boost::asio::awaitable<bool> FileOutput::complete(std::size_t stream) {
 boost::asio::awaitable<bool> FileOutput::incomplete(std::size_t stream, Error error) {
   spdlog::debug("extract: table {} incomplete: {}", stream, error.message);
   return on_disk([this, stream, error = std::move(error)] {
-    if (Table* t = table(stream); t != nullptr && !t->summary.failure) t->summary.failure = error;
+    // After an output error the engine's reason is only "the output stopped": the summary names
+    // the output's own error (the disk's errno text) instead.
+    if (Table* t = table(stream); t != nullptr && !t->summary.failure)
+      t->summary.failure = error_ ? *error_ : error;
     return on_incomplete(stream);
   });
 }

@@ -23,6 +23,7 @@ Error errno_error(const std::string& what, const std::string& path, int err) {
     case EPERM:
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:  // past the file system's or the process's (ulimit -f) file size limit
     case EROFS:
     case ENOENT:
     case ENOTDIR:
@@ -69,9 +70,40 @@ Status sync_directory(const std::string& dir) {
   return Ok{};
 }
 
+Result<int> open_output_file(const std::string& path, int extra_flags) {
+  const auto not_regular = [&](std::string_view what) {
+    return config_error(path + " is " + std::string(what) +
+                        ", not a regular file: extract writes only regular files in its output "
+                        "directory; remove it "
+                        "or choose another --output-dir");
+  };
+  const int fd = ::open(
+      path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | extra_flags, 0644);
+  if (fd < 0) {
+    if (errno == ELOOP) return not_regular("a symbolic link");
+    if (errno == ENXIO)
+      return not_regular("a FIFO");  // O_NONBLOCK write open of a FIFO nobody reads
+    return errno_error("cannot open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return errno_error("cannot stat", path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return not_regular(S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+  }
+  // Regular files ignore O_NONBLOCK; cleared anyway so the descriptor is an ordinary one.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
 Result<std::unique_ptr<FileSink>> FileSink::open(std::string path, Compression compression, std::uint64_t length) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_error("cannot open", path, errno);
+  auto opened = open_output_file(path);
+  if (!opened) return opened.error();
+  const int fd = *opened;
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;

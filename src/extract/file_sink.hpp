@@ -72,6 +72,12 @@ class FileSink {
   ZSTD_CCtx* zstd_ = nullptr;
 };
 
+//! Opens (creating it if needed) a file the extract writes in its output directory, O_WRONLY plus
+//! `extra_flags` (e.g. O_TRUNC). Refuses a symbolic link at `path` (O_NOFOLLOW: a link would make
+//! the extract write, and later rename, a file outside the directory) and anything but a regular
+//! file (a FIFO is opened with O_NONBLOCK so it cannot hang the open): config_error naming the
+//! path.
+Result<int> open_output_file(const std::string& path, int extra_flags = 0);
 //! fsync of a directory (after a rename or create inside it).
 Status sync_directory(const std::string& dir);
 //! The directory part of a path ("." when it has none).

@@ -19,6 +19,8 @@ namespace sv::extract {
 namespace {
 
 constexpr const char* kStateFile = "_state.json";
+//! Cursors of thousands of tables × hundreds of shards fit many times over.
+constexpr std::size_t kMaxStateFileBytes = std::size_t{256} << 20;
 
 void write_file(JsonWriter& w, const FileRecord& f) {
   w.StartObject();
@@ -106,8 +108,8 @@ Compression parse_compression(const std::string& s, const std::string& where) {
 
 Error os_error(const std::string& what, const std::string& path, int err) {
   std::string message = what + " " + path + ": " + std::strerror(err);
-  if (err == EACCES || err == EPERM || err == ENOSPC || err == EDQUOT || err == EROFS || err == ENOENT ||
-      err == ENOTDIR) {
+  if (err == EACCES || err == EPERM || err == ENOSPC || err == EDQUOT || err == EFBIG ||
+      err == EROFS || err == ENOENT || err == ENOTDIR) {
     return config_error(std::move(message));
   }
   return system_error(std::move(message));
@@ -266,8 +268,20 @@ Result<ExtractState> parse_state(std::string_view text, const std::string& path)
 
 Result<std::optional<ExtractState>> load_state(const std::string& dir) {
   const std::string path = dir + "/" + kStateFile;
-  auto file = read_whole_file(path);
+  // Only a regular file, never through a link: the extract wrote it itself (save_state).
+  auto file = read_whole_file(path, {kMaxStateFileBytes, true});
   if (file.error == ENOENT) return std::optional<ExtractState>{};
+  if (file.not_regular) {
+    return config_error(
+        path +
+        " is not a regular file (a symbolic link, FIFO or device): extract reads only the "
+        "_state.json it wrote; remove it or choose another --output-dir");
+  }
+  if (file.too_large) {
+    return config_error(
+        path + " is larger than " + std::to_string(kMaxStateFileBytes >> 20) +
+        " MiB: not a _state.json extract wrote; remove it or choose another --output-dir");
+  }
   if (file.error != 0) return os_error("cannot read", path, file.error);
   auto parsed = parse_state(file.text, path);
   if (!parsed) return parsed.error();
@@ -278,8 +292,9 @@ Status save_state(const std::string& dir, const ExtractState& state) {
   const std::string path = dir + "/" + kStateFile;
   const std::string tmp = path + ".tmp";
   const std::string text = render_state(state);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return os_error("cannot write", tmp, errno);
+  auto opened = open_output_file(tmp, O_TRUNC);
+  if (!opened) return opened.error();
+  const int fd = *opened;
   const char* p = text.data();
   std::size_t left = text.size();
   while (left > 0) {

@@ -3,15 +3,30 @@
 // their own message.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace sv {
 
 struct FileText {
   std::string text;
-  int error = 0;  //!< errno of the failed open/read (EISDIR for a directory); 0 = `text` is the file
+  //! errno of the failed open/read (EISDIR for a directory, ELOOP for a symbolic link when only
+  //! regular files are accepted); EFBIG when the file is larger than the cap; 0 = `text` is the
+  //! file.
+  int error = 0;
+  bool too_large = false;    //!< more than max_bytes: reading stopped there (error is EFBIG)
+  bool not_regular = false;  //!< regular_only and the path is a FIFO, device, socket or link
 };
 
-FileText read_whole_file(const std::string& path);
+struct ReadLimits {
+  //! Reading stops with `too_large` past this many bytes: `--config /dev/zero` or a FIFO that
+  //! never ends must not grow memory until the process is killed.
+  std::size_t max_bytes;
+  //! Refuse anything but a regular file, without following a symbolic link at the path (O_NOFOLLOW)
+  //! and without blocking on a FIFO (O_NONBLOCK): for files the program itself wrote.
+  bool regular_only = false;
+};
+
+FileText read_whole_file(const std::string& path, const ReadLimits& limits);
 
 }  // namespace sv

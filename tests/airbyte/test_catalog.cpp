@@ -68,6 +68,21 @@ TEST_CASE("catalog: bad input is a config error naming the stream") {
         R"(catalog stream #1 ('t'): unsupported sync_mode "full_refresh_append" (this source supports "full_refresh" and "incremental"))");
   CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}}}]})") ==
         R"(catalog stream #1 ('t'): 'sync_mode' is missing (expected "full_refresh" or "incremental"))");
+  CHECK(
+      catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":5}]})") ==
+      R"(catalog stream #1 ('t'): 'sync_mode' must be a string: one of "full_refresh" or "incremental", got an integer)");
+  // A key given twice has no one meaning (a lookup would take the first, Go the last).
+  CHECK(
+      catalog_error(
+          R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental","sync_mode":"full_refresh"}]})") ==
+      "the key 'sync_mode' appears twice in one object of the configured catalog (in streams[0]): "
+      "remove one");
+  CHECK(
+      catalog_error(
+          R"({"streams":[{"stream":{"name":"t","json_schema":{"properties":{"id":{},"id":{}}}},"sync_mode":"incremental"}]})") ==
+      "the key 'id' appears twice in one object of the configured catalog (in "
+      "streams[0].stream.json_schema.properties): "
+      "remove one");
   CHECK(catalog_error(R"({"streams":[{"stream":{"json_schema":{}},"sync_mode":"incremental"}]})") ==
         "catalog stream #1: 'stream.name' must be a non-empty string");
   CHECK(catalog_error(R"({"streams":[{"sync_mode":"incremental"}]})") == "catalog stream #1 has no 'stream' object");

@@ -95,16 +95,45 @@ TEST_CASE("config: every field set") {
   CHECK(!c.invalid_dates_as_null);
 }
 
-TEST_CASE("config: keys match case-insensitively like Go, later duplicates win, null means absent") {
+TEST_CASE("config: keys match case-insensitively like Go, null means absent") {
   auto r = parse_config(
-      R"({"HOST":"a","Database":"shop","UserName":"u","passWORD":"p","host":"b","Max_Retries":7,)"
+      R"({"HOST":"a","Database":"shop","UserName":"u","passWORD":"p","Max_Retries":7,)"
       R"("timeout_seconds":null,"starting_gtids":"  ","shards":null,"Options":{"DO_NOT_TREAT_TINY_INT_AS_BOOLEAN":true}})");
   REQUIRE(r.ok());
-  CHECK(r->host == "b");
+  CHECK(r->host == "a");
   CHECK(r->max_retries == 7);
   CHECK(r->timeout_seconds == 300);
   CHECK(r->starting_gtids.empty());
   CHECK(r->do_not_treat_tiny_int_as_boolean);
+}
+
+TEST_CASE("config: a key given twice, or twice in different case, is an error naming it") {
+  // Go's decoder silently keeps the later value; here the user decides which one is meant.
+  CHECK(error_with(R"("host":"b")") ==
+        "the key 'host' appears twice in one object of the config (in the top level): remove one");
+  CHECK(error_with(R"("Host":"b")") ==
+        "config field 'host' is given twice, as 'host' and 'Host' (field names ignore case): "
+        "remove one");
+  CHECK(error_with(R"("MAX_RETRIES":1,"max_retries":2)") ==
+        "config field 'max_retries' is given twice, as 'MAX_RETRIES' and 'max_retries' (field "
+        "names ignore case): "
+        "remove one");
+  CHECK(
+      error_with(
+          R"("options":{"do_not_treat_tiny_int_as_boolean":true,"Do_Not_Treat_Tiny_Int_As_Boolean":false})") ==
+      "config field 'options.do_not_treat_tiny_int_as_boolean' is given twice, as "
+      "'do_not_treat_tiny_int_as_boolean' "
+      "and 'Do_Not_Treat_Tiny_Int_As_Boolean' (field names ignore case): remove one");
+  CHECK(error_with(R"("starting_gtids":{"shop":{"-80":"MySQL56/a:1","-80":"MySQL56/a:2"}})") ==
+        "the key '-80' appears twice in one object of the config (in starting_gtids.shop): remove "
+        "one");
+  CHECK(error_with(R"("starting_gtids":"{\"shop\":{},\"shop\":{}}")") ==
+        "the key 'shop' appears twice in one object of config field 'starting_gtids' (in the top "
+        "level): remove one");
+  // The password is never repeated, even when it is the duplicate.
+  CHECK(error_with(R"("Password":"pw-XYZZY")") ==
+        "config field 'password' is given twice, as 'password' and 'Password' (field names ignore "
+        "case): remove one");
 }
 
 TEST_CASE("config: starting_gtids may also be given as an object") {

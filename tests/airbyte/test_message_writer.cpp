@@ -152,7 +152,7 @@ TEST_CASE("message writer: EPIPE is an error value, and stays one") {
   REQUIRE(w.write("{}\n").ok());  // only queued
   auto s = w.flush();
   REQUIRE(!s.ok());
-  CHECK(s.error().message == "stdout was closed by its reader (EPIPE); stopping");
+  CHECK(s.error().message == "stdout was closed by its reader (EPIPE: Broken pipe)");
   CHECK(w.output_closed());
   CHECK(w.failed());
   CHECK(w.write_now("{}\n").error().message == s.error().message);

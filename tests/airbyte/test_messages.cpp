@@ -61,6 +61,69 @@ TEST_CASE("messages: exact JSON of every control message") {
                "\n");
 }
 
+TEST_CASE("messages: invalid UTF-8 in any string of any message becomes U+FFFD") {
+  // "\xff" (never valid), "\xc3" cut short, an overlong '/' and a UTF-16 surrogate: each bad
+  // byte becomes one U+FFFD (as Go's encoder and the row decoder do); valid text stays as it is.
+  const std::string bad = "h\xffst-\xc3-\xc0\xaf-\xed\xa0\x80-\xc3\xa9";
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+  const std::string good = "h" + r + "st-" + r + "-" + r + r + "-" + r + r + r + "-\xc3\xa9";
+  const StreamDescriptor stream{bad, bad};
+  std::string out;
+  append_stream_status(out, stream, StreamStatus::started, 1);
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1,"stream_status":{"stream_descriptor":{"name":")" +
+          good + R"(","namespace":")" + good +
+          R"("},"status":"STARTED"}}})"
+          "\n");
+  out.clear();
+  append_error_trace(out, sv::config_error("unknown command '" + bad + "'", bad), &stream, 2);
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":2,"error":{"message":"unknown command ')" +
+          good + R"('","internal_message":")" + good +
+          R"(","failure_type":"config_error","stream_descriptor":{"name":")" + good +
+          R"(","namespace":")" + good +
+          R"("}}}})"
+          "\n");
+  out.clear();
+  append_estimate(out, stream, 1, 2, 3);
+  CHECK(out == R"({"type":"TRACE","trace":{"type":"ESTIMATE","emitted_at":3,"estimate":{"name":")" +
+                   good + R"(","type":"STREAM","namespace":")" + good +
+                   R"(","row_estimate":1,"byte_estimate":2}}})"
+                   "\n");
+  out.clear();
+  append_state(out, stream, R"({"shards":{")" + bad + R"(":{"cursor":"x"}}})", 4);
+  CHECK(out ==
+        R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":")" +
+            good + R"(","namespace":")" + good + R"("},"stream_state":{"shards":{")" + good +
+            R"(":{"cursor":"x"}}}},"sourceStats":{"recordCount":4.0}}})"
+            "\n");
+  out.clear();
+  append_log(out, LogLevel::info, bad);
+  CHECK(out == R"({"type":"LOG","log":{"level":"INFO","message":")" + good +
+                   R"("}})"
+                   "\n");
+  out.clear();
+  append_connection_status(out, false, "Unknown host '" + bad + "': check the host name");
+  CHECK(
+      out ==
+      R"({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":"Unknown host ')" +
+          good +
+          R"(': check the host name"}})"
+          "\n");
+  out.clear();
+  append_catalog(
+      out, {R"({"name":")" + bad + R"(","json_schema":{"properties":{")" + bad + R"(":{}}}})"});
+  CHECK(out == R"({"type":"CATALOG","catalog":{"streams":[{"name":")" + good +
+                   R"(","json_schema":{"properties":{")" + good +
+                   R"(":{}}}}]}})"
+                   "\n");
+  const RecordSerializer serializer(stream);
+  CHECK(serializer.prefix() == R"({"type":"RECORD","record":{"stream":")" + good +
+                                   R"(","namespace":")" + good + R"(","emitted_at":)");
+}
+
 TEST_CASE("messages: RECORD lines via RecordSerializer and RecordBatch") {
   const RecordSerializer ser(StreamDescriptor{"cust\"omers", "shop"});
   CHECK(ser.prefix() == R"({"type":"RECORD","record":{"stream":"cust\"omers","namespace":"shop","emitted_at":)");

@@ -339,5 +339,99 @@ TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE); stopping") != std::string::npos);
+  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") !=
+        std::string::npos);
+}
+
+TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and exit 1") {
+  TempDir dir;
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  const auto err_path = dir.path / "stderr";
+  if (pid == 0) {
+    const int full = ::open("/dev/full", O_WRONLY);
+    ::dup2(full, 1);
+    const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(e, 2);
+    ::execl(binary(), binary(), "spec", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(slurp(err_path).find("writing to stdout failed: No space left on device") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "cli: input files are capped: --config /dev/zero, --catalog /dev/urandom, an oversized "
+    "--state") {
+  TempDir dir;
+  const std::string config = dir.write("config.json", good_config());
+  const std::string catalog = dir.write("catalog.json", kCatalog);
+  // Each of these grew memory until the process was killed, or never ended.
+  expect_check_failed(run(dir, {"check", "--config", "/dev/zero"}),
+                      "--config file '/dev/zero' is larger than the 4 MiB limit: check the path");
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", "/dev/urandom"}),
+      "--catalog file '/dev/urandom' is larger than the 256 MiB limit: check the path");
+  // A regular file is refused by its size, without reading it (a sparse file of 256 MiB + 1).
+  const std::string state = dir.write("state.json", "");
+  REQUIRE(::truncate(state.c_str(), (off_t{256} << 20) + 1) == 0);
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", catalog, "--state", state}),
+      "--state file '" + state + "' is larger than the 256 MiB limit: check the path");
+}
+
+TEST_CASE("cli: invalid UTF-8 from the command line or the config reaches stdout as U+FFFD") {
+  TempDir dir;
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+  const auto valid_utf8_json = [](const Run& run) {
+    for (const auto& l : run.lines()) {
+      rapidjson::Document d;
+      d.Parse<rapidjson::kParseValidateEncodingFlag>(l.c_str());
+      CHECK_MESSAGE(!d.HasParseError(), "stdout line is not valid UTF-8 JSON: " << l);
+    }
+  };
+  const Run unknown = run(dir, {"sy\xffnc"});
+  valid_utf8_json(unknown);
+  CHECK(unknown.code == 1);
+  REQUIRE(unknown.lines().size() == 1);
+  rapidjson::Document d;
+  d.Parse(unknown.lines()[0].c_str());
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["trace"]["error"]["message"].GetString()) ==
+        "unknown command 'sy" + r + "nc': expected spec, check, discover, read or extract");
+  // CONNECTION_STATUS: a config value echoed in the message.
+  const Run check = run(dir, {"check", "--config",
+                              dir.write("c.json", R"({"host":"h","database":"shop","username":"u",)"
+                                                  R"("password":"","tls_mode":"dis)"
+                                                  "\xc3"
+                                                  "abled\"}")});
+  valid_utf8_json(check);
+  expect_check_failed(
+      check,
+      "invalid configuration: config field 'tls_mode' must be one of \\\"verify_identity\\\", "
+      "\\\"verify_ca\\\", \\\"required\\\", \\\"disabled\\\", got \\\"dis" +
+          r + "abled\\\"");
+}
+
+TEST_CASE("cli: a catalog's sync_mode of the wrong type, a config key given twice") {
+  TempDir dir;
+  const std::string config = dir.write("config.json", good_config());
+  expect_trace_error(
+      run(dir,
+          {"read", "--config", config, "--catalog",
+           dir.write(
+               "cat.json",
+               R"({"streams":[{"stream":{"name":"customers","json_schema":{}},"sync_mode":5}]})")}),
+      R"(catalog stream #1 ('customers'): 'sync_mode' must be a string: one of "full_refresh" or "incremental", got an integer)");
+  std::string twice = good_config();
+  twice.pop_back();
+  expect_check_failed(run(dir, {"check", "--config",
+                                dir.write("twice.json", twice + R"(,"Host":"other.example"})")}),
+                      "invalid configuration: config field 'host' is given twice, as 'host' and "
+                      "'Host' (field names "
+                      "ignore case): remove one");
 }

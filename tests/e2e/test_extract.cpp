@@ -6,6 +6,7 @@
 // real MariaDB shards capturing SQL changes into rolling change files.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -85,6 +86,7 @@ struct Summary {
   std::map<std::string, std::uint64_t> rows;                   //!< per table
   std::map<std::string, std::vector<std::string>> files;       //!< per table
   std::vector<std::string> already_complete;                   //!< tables skipped by a rerun
+  std::map<std::string, std::string> errors;                   //!< per table that has an `error`
 };
 
 //! stdout must be exactly one JSON line: the summary.
@@ -104,6 +106,7 @@ Summary parse_summary(const std::string& out) {
     s.rows[name] = t["rows"].GetUint64();
     auto& files = s.files[name];
     for (const auto& f : t["files"].GetArray()) files.push_back(f.GetString());
+    if (t.HasMember("error") && t["error"].IsString()) s.errors[name] = t["error"].GetString();
   }
   if (d.HasMember("already_complete") && d["already_complete"].IsArray()) {
     for (const auto& t : d["already_complete"].GetArray()) s.already_complete.push_back(t.GetString());
@@ -850,18 +853,40 @@ TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
   };
   const std::string d = work.file("d");
   const std::vector<Case> cases = {
-      {"unknown --format", {"--catalog", catalog, "--output-dir", d, "--format", "xml"}, 2,
+      {"unknown --format",
+       {"--catalog", catalog, "--output-dir", d, "--format", "xml"},
+       2,
        "extract: --format must be jsonl or csv, not 'xml' (see source-vitess extract --help)"},
-      {"unknown --compress", {"--catalog", catalog, "--output-dir", d, "--compress", "lz4"}, 2,
-       "extract: --compress must be none, gzip or zstd, not 'lz4' (see source-vitess extract --help)"},
-      {"no --output-dir", {"--catalog", catalog, "--tables", "customers"}, 2,
+      {"unknown --compress",
+       {"--catalog", catalog, "--output-dir", d, "--compress", "lz4"},
+       2,
+       "extract: --compress must be none, gzip or zstd, not 'lz4' (see source-vitess extract "
+       "--help)"},
+      {"no --output-dir",
+       {"--catalog", catalog, "--tables", "customers"},
+       2,
        "extract: missing --output-dir <dir> (see source-vitess extract --help)"},
-      {"an unknown option", {"--catalog", catalog, "--output-dir", d, "--bogus"}, 2,
+      {"an unknown option",
+       {"--catalog", catalog, "--output-dir", d, "--bogus"},
+       2,
        "extract: unknown option '--bogus' (see source-vitess extract --help)"},
-      {"a bad metrics address", {"--catalog", catalog, "--output-dir", d, "--metrics-address", "localhost"}, 2,
+      {"a bad metrics address",
+       {"--catalog", catalog, "--output-dir", d, "--metrics-address", "localhost"},
+       2,
        "extract: invalid metrics address 'localhost': "},
-      {"a table that does not exist", {"--catalog", catalog, "--output-dir", d, "--tables", "customers,nosuch"}, 1,
+      {"a table that does not exist",
+       {"--catalog", catalog, "--output-dir", d, "--tables", "customers,nosuch"},
+       1,
        "extract: keyspace 'commerce' has no table nosuch (its tables: customers)"},
+      {"--output-dir is a file",
+       {"--catalog", catalog, "--output-dir", cfg},
+       1,
+       "extract: --output-dir " + cfg +
+           " is not a directory: give a directory (it is created if missing)"},
+      {"--output-dir under a file",
+       {"--catalog", catalog, "--output-dir", cfg + "/d"},
+       1,
+       "extract: --output-dir " + cfg + "/d is not a directory: a part of its path is a file"},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -1152,4 +1177,87 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
         std::vector<std::string>{csv_record(record_of(10, tier_of(10)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})")});
   CHECK(shard_changes("80-") ==
         std::vector<std::string>{csv_record(record_of(3, tier_of(3)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":"T"})")});
+}
+
+TEST_CASE(
+    "a full disk mid-copy: one line with the reason, no table complete, the summary names the "
+    "error, exit 1") {
+  Emulator emu(dataset({"customers", "order_items"}, 2000));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"),
+             synthetic_config(emu, R"("checkpoint_interval_records":500)"));
+  const std::string dir = work.file("d");
+  // The disk is "full" for files past 64 KiB (RLIMIT_FSIZE; write(2) then fails with EFBIG):
+  // _state.json and the logs stay below it, each table's rows go past it at a checkpoint.
+  const auto argv = extract_argv({"--config", work.file("config.json"), "--catalog",
+                                  write_catalog(work, ds), "--output-dir", dir});
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int out = ::open(work.file("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = ::open(work.file("err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::signal(SIGXFSZ, SIG_IGN);  // kept across exec: the write fails instead of killing the process
+    rlimit limit{64 * 1024, 64 * 1024};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  Child c;
+  c.pid = pid;
+  CHECK(c.wait(std::chrono::seconds(60)) == 1);
+  const std::string err = read_file(work.file("err"));
+  const Summary summary = parse_summary(read_file(work.file("out")));
+  REQUIRE_MESSAGE(summary.parsed, read_file(work.file("out")));
+  CHECK_FALSE(summary.complete);
+  // The first file that hit the limit is the reason, for both tables: the one it stopped too.
+  REQUIRE(summary.errors.size() == 2);
+  const std::string reason = summary.errors.at("customers");
+  CHECK(summary.errors.at("order_items") == reason);
+  CHECK_MESSAGE((reason == "cannot write " + dir + "/customers.jsonl.part: File too large" ||
+                 reason == "cannot write " + dir + "/order_items.jsonl.part: File too large"),
+                reason);
+  const std::string line = "extract: " + reason;
+  const auto at = err.find(line);
+  CHECK_MESSAGE(at != std::string::npos, err);
+  CHECK_MESSAGE(err.find(reason, at + line.size()) == std::string::npos,
+                "the reason is logged once: " << err);
+  CHECK_MESSAGE(err.find("progress customers: incomplete") != std::string::npos, err);
+  CHECK_MESSAGE(err.find("progress order_items: incomplete") != std::string::npos, err);
+  CHECK_MESSAGE(err.find(": complete") == std::string::npos, err);
+  // No file was finished: only _state.json and .part files (a table stopped before its first
+  // row has none).
+  for (const auto& f : dir_files(dir)) {
+    CHECK_MESSAGE((f == "_state.json" || f.ends_with(".jsonl.part")), f);
+  }
+}
+
+TEST_CASE(
+    "a symbolic link at a .part path is refused: the file it points to keeps its bytes, exit 1") {
+  Emulator emu(dataset({"customers"}, 20));
+  emulator::Dataset ds(emu.data);
+  TempDir work;
+  write_file(work.file("config.json"), synthetic_config(emu));
+  const std::string dir = work.file("d");
+  fs::create_directory(dir);
+  write_file(work.file("precious"), "outside the output directory\n");
+  fs::create_symlink(work.file("precious"), dir + "/customers.jsonl.part");
+  const Run r = run_extract({"--config", work.file("config.json"), "--catalog",
+                             write_catalog(work, ds), "--output-dir", dir});
+  CHECK(r.code == 1);
+  CHECK_MESSAGE(
+      r.err.find(
+          "extract: " + dir +
+          "/customers.jsonl.part is a symbolic link, not a regular file: extract writes only "
+          "regular files in its output directory; remove it or choose another --output-dir") !=
+          std::string::npos,
+      r.err);
+  CHECK(read_file(work.file("precious")) == "outside the output directory\n");
+  CHECK(fs::is_symlink(dir + "/customers.jsonl.part"));
 }

@@ -523,3 +523,41 @@ TEST_CASE("SIGTERM mid-read: a last STATE covers every printed record, INCOMPLET
   both.insert(both.end(), resumed.records("customers").begin(), resumed.records("customers").end());
   CHECK(normalized(both) == sorted(expected_rows(ds, *ds.table_index("customers"), 0)));
 }
+
+TEST_CASE(
+    "stdout full (/dev/full) or closed by its reader: one line with the reason, no stream "
+    "complete, exit 1") {
+  Emulator emu(dataset({"customers", "order_items"}, 300));
+  emulator::Dataset ds(emu.data);
+  const auto catalog =
+      catalog_json(ds, {{"customers", "full_refresh"}, {"order_items", "incremental"}});
+  struct Case {
+    const char* name;
+    std::string reason;
+  };
+  for (const Case& k :
+       {Case{"/dev/full", "writing to stdout failed: No space left on device"},
+        Case{"a closed pipe", "stdout was closed by its reader (EPIPE: Broken pipe)"}}) {
+    INFO(k.name);
+    TempDir dir;
+    write_file(dir.file("config.json"), config_json(emu, ""));
+    write_file(dir.file("catalog.json"), catalog);
+    const bool pipe = std::string(k.name) == "a closed pipe";
+    Child c = Child::spawn(read_args(dir, false), pipe ? "" : "/dev/full", dir.file("err"), pipe);
+    if (pipe) {
+      ::close(c.stdout_pipe);  // nobody reads: the first write gets EPIPE
+      c.stdout_pipe = -1;
+    }
+    CHECK(c.wait(std::chrono::seconds(60)) == 1);
+    const std::string err = read_file(dir.file("err"));
+    const std::string line = k.reason + "; the sync stops here and no stream is complete";
+    const auto at = err.find(line);
+    CHECK_MESSAGE(at != std::string::npos, err);
+    CHECK_MESSAGE(err.find(k.reason, at + line.size()) == std::string::npos,
+                  "the reason is logged once: " << err);
+    // The final progress line of each table says it did not complete; no table "complete".
+    CHECK_MESSAGE(err.find("progress customers: incomplete") != std::string::npos, err);
+    CHECK_MESSAGE(err.find("progress order_items: incomplete") != std::string::npos, err);
+    CHECK_MESSAGE(err.find(": complete") == std::string::npos, err);
+  }
+}

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -123,6 +125,27 @@ inline std::string decompress(const std::string& data, sv::extract::Compression 
   }
   return data;
 }
+
+//! A full disk for this process while in scope: writes to regular files past `bytes` fail with
+//! EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored). /dev/full cannot stand in any more: output files are
+//! opened without following links and must be regular files.
+struct FileSizeLimit {
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    old_handler = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved;
+    limit.rlim_cur = bytes;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    ::signal(SIGXFSZ, old_handler);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  rlimit saved{};
+  sighandler_t old_handler = SIG_DFL;
+};
 
 //! A base64 TableCursor: `copying` = a table copy is under way (last_known_pk has a row).
 inline std::string cursor(const std::string& shard, const std::string& position, bool copying) {

@@ -1,5 +1,7 @@
 // tests/extract: FileOutput driven like the engine drives it (awaitable calls on an io_context):
 // exact file contents, _state.json at checkpoints, resume, split per shard, --follow change files.
+#include <sys/stat.h>
+
 #include "extract/file_output.hpp"
 #include "helpers.hpp"
 
@@ -374,17 +376,35 @@ TEST_CASE("I/O errors: an unusable directory, a full disk") {
     CHECK(out.error().message == "cannot create directory " + fx.dir / "file/out" + ": Not a directory");
   }
   SUBCASE("disk full at a checkpoint") {
-    auto out = fx.make(Settings{});
-    fs::create_symlink("/dev/full", fx.dir / "t.jsonl.part");
+    auto out = fx.make(Settings{}, {{"t", "ks", kCols}, {"u", "ks", kCols}});
     CHECK(push(*out, 0, "0", rows_text(Format::jsonl, {1}), 1));
-    CHECK_FALSE(push(*out, 0, "0", "", 0, StreamState({{"0", cursor("0", "", true)}})));
+    {
+      FileSizeLimit full(1);
+      CHECK_FALSE(push(*out, 0, "0", "", 0, StreamState({{"0", cursor("0", "", true)}})));
+    }
     REQUIRE(out->error());
-    CHECK(out->error()->message == "cannot write " + fx.dir / "t.jsonl.part" + ": No space left on device");
+    const std::string reason = "cannot write " + fx.dir / "t.jsonl.part" + ": File too large";
+    CHECK(out->error()->message == reason);
+    CHECK(out->error()->type == sv::FailureType::config_error);
     CHECK_FALSE(push(*out, 0, "0", rows_text(Format::jsonl, {2}), 1));
     CHECK_FALSE(complete(*out, 0));
+    // The engine then ends every table incomplete with its own reason ("the output stopped"):
+    // the summary names the disk's error for both, the table that failed and the one it stopped.
+    CHECK_FALSE(incomplete(*out, 0));
+    shutdown(*out);
+    for (const auto& t : out->summary()) {
+      CAPTURE(t.name);
+      CHECK_FALSE(t.complete);
+      REQUIRE(t.failure);
+      CHECK(t.failure->message == reason);
+    }
     // The state still says nothing was checkpointed.
-    CHECK(fx.state_json() == settings_json("jsonl", "none", false, false) +
-                                 R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]}]})" "\n");
+    CHECK(
+        fx.state_json() ==
+        settings_json("jsonl", "none", false, false) +
+            R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]},)"
+            R"({"name":"u","complete":false,"columns":["id","name"],"state":null,"files":[]}]})"
+            "\n");
   }
 }
 
@@ -469,4 +489,88 @@ TEST_CASE("ShardCursor and RenderedState checkpoints update the saved state too"
   CHECK_FALSE(push(*out, 0, "80-", "", 0, sv::airbyte::RenderedState("[1]")));
   REQUIRE(out->error());
   CHECK(out->error()->message == "malformed stream state: stream_state is not an object");
+}
+
+TEST_CASE(
+    "resume never follows a link or opens a FIFO at a .part, _state.json or _state.json.tmp path") {
+  Fixture fx;
+  TempDir outside;
+  const std::string target = outside / "precious";
+  const Settings settings{Format::jsonl, Compression::none, false, false};
+  {
+    auto out = fx.make(settings);
+    CHECK(push(*out, 0, "0", rows_text(Format::jsonl, {1, 2}), 2,
+               StreamState({{"0", cursor("0", "", true)}})));
+    CHECK(incomplete(*out, 0));
+    shutdown(*out);
+  }
+  const std::string advice =
+      ", not a regular file: extract writes only regular files in its output directory; remove "
+      "it or choose another --output-dir";
+  const auto create = [&](std::vector<TableSpec> tables = {{"t", "ks", kCols}}) {
+    auto saved = load_state(fx.dir.path);
+    REQUIRE(saved.ok());
+    return FileOutput::create(fx.options(settings), std::move(tables), std::move(*saved));
+  };
+  write_file(target, "0123456789abcdefghijklmnopqrstuvwxyz\n");
+  SUBCASE(
+      "the table's .part is a link: refused, the target keeps every byte and the link stays a "
+      "link") {
+    fs::remove(fx.dir / "t.jsonl.part");
+    fs::create_symlink(target, fx.dir / "t.jsonl.part");
+    auto out = create();
+    REQUIRE_FALSE(out.ok());
+    CHECK(out.error().type == sv::FailureType::config_error);
+    CHECK(out.error().message == fx.dir / "t.jsonl.part" + " is a symbolic link" + advice);
+    CHECK(read_file(target) == "0123456789abcdefghijklmnopqrstuvwxyz\n");
+    CHECK(fs::is_symlink(fx.dir / "t.jsonl.part"));
+    CHECK_FALSE(exists(fx.dir / "t.jsonl"));
+  }
+  SUBCASE("a stale .part the state does not cover is a link: not emptied through it") {
+    fs::create_symlink(target, fx.dir / "t.-80.jsonl.part");
+    Settings split = settings;
+    split.split_per_shard = true;
+    fs::remove(fx.dir / "_state.json");
+    fs::remove(fx.dir / "t.jsonl.part");
+    auto out = FileOutput::create(fx.options(split), {{"t", "ks", kCols}}, std::nullopt);
+    REQUIRE_FALSE(out.ok());
+    CHECK(out.error().message == fx.dir / "t.-80.jsonl.part" + " is a symbolic link" + advice);
+    CHECK(read_file(target) == "0123456789abcdefghijklmnopqrstuvwxyz\n");
+  }
+  SUBCASE("_state.json.tmp is a link: the checkpoint fails, nothing is written through it") {
+    fs::create_symlink(target, fx.dir / "_state.json.tmp");
+    auto out = create();
+    REQUIRE_FALSE(out.ok());
+    CHECK(out.error().message == fx.dir / "_state.json.tmp" + " is a symbolic link" + advice);
+    CHECK(read_file(target) == "0123456789abcdefghijklmnopqrstuvwxyz\n");
+  }
+  SUBCASE("_state.json is a link or a FIFO: not read") {
+    const std::string state = fx.dir / "_state.json";
+    fs::rename(state, outside / "state.json");
+    fs::create_symlink(outside / "state.json", state);
+    const std::string refused =
+        state +
+        " is not a regular file (a symbolic link, FIFO or device): extract reads only "
+        "the _state.json it wrote; remove it or choose another --output-dir";
+    auto linked = load_state(fx.dir.path);
+    REQUIRE_FALSE(linked.ok());
+    CHECK(linked.error().type == sv::FailureType::config_error);
+    CHECK(linked.error().message == refused);
+    fs::remove(state);
+    REQUIRE(::mkfifo(state.c_str(), 0600) == 0);
+    auto fifo = load_state(fx.dir.path);  // returns at once: O_NONBLOCK, then not a regular file
+    REQUIRE_FALSE(fifo.ok());
+    CHECK(fifo.error().message == refused);
+  }
+  SUBCASE("a table or _state.json entry whose file name would leave the directory") {
+    auto out = create({{"t", "ks", kCols}, {"../escape", "ks", kCols}});
+    REQUIRE(out.ok());
+    CHECK_FALSE(push(**out, 1, "0", rows_text(Format::jsonl, {1}), 1));
+    REQUIRE((*out)->error());
+    CHECK((*out)->error()->message ==
+          "'../escape.jsonl' cannot be a file name in the output directory (a table, shard or "
+          "_state.json entry with "
+          "'/' in its name): leave that table out with --tables");
+    CHECK_FALSE(exists(fx.dir.path + "/../escape.jsonl.part"));
+  }
 }

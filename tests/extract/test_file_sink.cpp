@@ -1,10 +1,13 @@
 // tests/extract: FileSink — exact bytes, members/frames per checkpoint, truncation, errors.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "extract/file_sink.hpp"
 #include "helpers.hpp"
 
 using namespace test_extract;
+using sv::Ok;
+using sv::Status;
 using sv::extract::Compression;
 using sv::extract::FileSink;
 
@@ -167,15 +170,18 @@ TEST_CASE("I/O errors are values naming the path") {
     CHECK(sink.error().type == sv::FailureType::config_error);
     CHECK(sink.error().message == "cannot open " + dir / "nope/x.part" + ": No such file or directory");
   }
-  SUBCASE("disk full (/dev/full)") {
-    fs::create_symlink("/dev/full", dir / "full.part");
+  SUBCASE("disk full (a file size limit)") {
     auto sink = FileSink::open(dir / "full.part", Compression::none, 0);
     REQUIRE(sink.ok());
     REQUIRE((*sink)->write("data\n").ok());  // buffered
-    auto st = (*sink)->checkpoint();
+    Status st = Ok{};
+    {
+      FileSizeLimit full(2);
+      st = (*sink)->checkpoint();
+    }
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().type == sv::FailureType::config_error);
-    CHECK(st.error().message == "cannot write " + dir / "full.part" + ": No space left on device");
+    CHECK(st.error().message == "cannot write " + dir / "full.part" + ": File too large");
   }
   SUBCASE("rename onto a directory") {
     fs::create_directory(dir / "taken");
@@ -204,5 +210,45 @@ TEST_CASE("many small writes across flushes decompress to the same bytes") {
     }
     REQUIRE((*sink)->finish(dir / "m").ok());
     CHECK(decompress(read_file(dir / "m"), c) == expected);
+  }
+}
+
+TEST_CASE(
+    "a symbolic link, a FIFO or a device at an output path is refused; a link's target is "
+    "untouched") {
+  TempDir dir;
+  TempDir outside;
+  const std::string target = outside / "precious";
+  write_file(target, "keep me\n");
+  const std::string part = dir / "t.jsonl.part";
+  const std::string advice =
+      ", not a regular file: extract writes only regular files in its output directory; remove "
+      "it or choose another --output-dir";
+  SUBCASE("a link to a file outside the directory (resume at a length: truncate and append)") {
+    fs::create_symlink(target, part);
+    auto sink = FileSink::open(part, Compression::none, 3);
+    REQUIRE_FALSE(sink.ok());
+    CHECK(sink.error().type == sv::FailureType::config_error);
+    CHECK(sink.error().message == part + " is a symbolic link" + advice);
+    CHECK(read_file(target) == "keep me\n");
+    CHECK(fs::is_symlink(part));
+  }
+  SUBCASE("a dangling link: nothing is created at its target") {
+    fs::create_symlink(outside / "new", part);
+    auto sink = FileSink::open(part, Compression::gzip, 0);
+    REQUIRE_FALSE(sink.ok());
+    CHECK(sink.error().message == part + " is a symbolic link" + advice);
+    CHECK_FALSE(fs::exists(outside / "new"));
+  }
+  SUBCASE("a FIFO nobody reads: refused at once instead of blocking") {
+    REQUIRE(::mkfifo(part.c_str(), 0600) == 0);
+    auto sink = FileSink::open(part, Compression::none, 0);
+    REQUIRE_FALSE(sink.ok());
+    CHECK(sink.error().message == part + " is a FIFO" + advice);
+  }
+  SUBCASE("a device") {
+    auto opened = sv::extract::open_output_file("/dev/null");
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error().message == std::string("/dev/null is a device or socket") + advice);
   }
 }
