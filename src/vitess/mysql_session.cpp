@@ -101,7 +101,8 @@ Result<MysqlSession> MysqlSession::connect(const MysqlOptions& o) {
     my_bool verify = (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity) ? 1 : 0;
     mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
     mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    if (!o.ca_certificate.empty()) {
+    // `required` verifies nothing, so it does not load the CA either (as the gRPC channel).
+    if (verify && !o.ca_certificate.empty()) {
       auto file = write_ca_file(o.ca_certificate);
       if (!file) {
         mysql_close(mysql);
