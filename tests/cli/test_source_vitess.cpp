@@ -563,3 +563,22 @@ TEST_CASE("cli: a tls_mode that does not match vtgate fails the read with a conf
                    " does not speak TLS but tls_mode is required: enable TLS on vtgate, or set tls_mode to disabled "
                    "if the network path is trusted");
 }
+
+TEST_CASE("cli: a mysql_port that never answers and one that does not speak MySQL get different messages") {
+  TempDir dir;
+  // vtgate's gRPC port given as mysql_port: it speaks HTTP/2 and closes the connection.
+  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers"});
+  const std::string grpc_at = "127.0.0.1:" + std::to_string(vtgate.grpc_port);
+  const std::string not_mysql = grpc_at +
+                                " closed the connection without a MySQL greeting: the port does not speak the MySQL "
+                                "protocol; check mysql_port (vtgate's -mysql_server_port)";
+  const std::string wrong_port = dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
+  expect_check_failed(run(dir, {"check", "--config", wrong_port}), not_mysql);
+  expect_trace_error(run(dir, {"discover", "--config", wrong_port}), not_mysql, "config_error");
+  // A port that accepts and stays silent: check waits its 10 s connect limit.
+  SilentPort silent;
+  expect_check_failed(run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
+                      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
+                          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
+                          "(an HTTP port, such as vtgate's web port, stays silent too)");
+}
