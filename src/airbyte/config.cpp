@@ -111,14 +111,16 @@ std::vector<std::string> split_shards(std::string_view text) {
 //! later as a retried DNS error (`[127.0.0.1:47100]:47100`). The value is not repeated: a URL may
 //! carry a password (`mysql://user:secret@host`).
 [[noreturn]] void bad_host(std::string_view what_to_change) {
-  throw ConfigProblem(fmt::format("config field 'host' must be a host name or IP address only: {}", what_to_change));
+  throw ConfigProblem(fmt::format("config field 'host' must be a host name or IP address only: {}",
+                                  what_to_change));
 }
 
 void check_host(std::string_view host) {
   const auto scheme = host.find("://");
   if (scheme != std::string_view::npos) {
     const std::string_view name = host.substr(0, scheme);
-    const bool plain = std::all_of(name.begin(), name.end(), [](unsigned char ch) { return std::isalnum(ch) != 0; });
+    const bool plain = std::all_of(name.begin(), name.end(),
+                                   [](unsigned char ch) { return std::isalnum(ch) != 0; });
     bad_host(fmt::format("remove the '{}://' prefix", plain ? name : "<scheme>"));
   }
   if (host.find('@') != std::string_view::npos) {
@@ -138,10 +140,12 @@ void check_host(std::string_view host) {
   if (!port.empty()) {
     const std::string_view digits = port.substr(1);
     const bool numeric = port.front() == ':' && !digits.empty() &&
-                         std::all_of(digits.begin(), digits.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; });
-    bad_host(fmt::format("remove the port '{}' and set grpc_port (VStream, default 443) and mysql_port (check and "
-                         "discover, default 3306) instead",
-                         numeric ? port : ":<port>"));
+                         std::all_of(digits.begin(), digits.end(),
+                                     [](unsigned char ch) { return std::isdigit(ch) != 0; });
+    bad_host(fmt::format(
+        "remove the port '{}' and set grpc_port (VStream, default 443) and mysql_port (check and "
+        "discover, default 3306) instead",
+        numeric ? port : ":<port>"));
   }
 }
 
@@ -248,9 +252,10 @@ Config parse_fields(const rapidjson::Value& root) {
     // Checked for every tls_mode: a broken certificate is the user's to fix, and finding it here
     // beats gRPC's retried "Failed to create security handshaker" at connect time.
     if (auto pem = check_pem_certificates(c.ca_certificate); !pem) {
-      throw ConfigProblem(fmt::format("config field 'ca_certificate' is not valid PEM: {}; paste the CA "
-                                      "certificate(s) exactly as exported, BEGIN and END lines included",
-                                      pem.error().message));
+      throw ConfigProblem(
+          fmt::format("config field 'ca_certificate' is not valid PEM: {}; paste the CA "
+                      "certificate(s) exactly as exported, BEGIN and END lines included",
+                      pem.error().message));
     }
   }
   get_bool(f, "capture_deletes", c.capture_deletes);

@@ -288,7 +288,9 @@ int run(int argc, char** argv) {
 void drop_grpc_trace() {
   if (std::getenv("GRPC_TRACE") == nullptr) return;
   ::unsetenv("GRPC_TRACE");
-  spdlog::warn("GRPC_TRACE is ignored: gRPC's traces would print the password (in the basic-auth header) to the log");
+  spdlog::warn(
+      "GRPC_TRACE is ignored: gRPC's traces would print the password (in the basic-auth header) to "
+      "the log");
 }
 
 }  // namespace

@@ -51,15 +51,17 @@ Error no_greeting(const std::string& server_text, const MysqlOptions& o) {
   const std::string where = fmt::format("{}:{}", o.host, o.port);
   if (server_text.find(fmt::format("system error: {}", ETIMEDOUT)) != std::string::npos) {
     return transient_error(
-        fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at once; check host "
+        fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at "
+                    "once; check host "
                     "and mysql_port (an HTTP port, such as vtgate's web port, stays silent too)",
                     where, o.connect_timeout.count()),
         server_text);
   }
-  return config_error(fmt::format("{} closed the connection without a MySQL greeting: the port does not speak the "
-                                  "MySQL protocol; check mysql_port (vtgate's -mysql_server_port)",
-                                  where),
-                      server_text);
+  return config_error(
+      fmt::format("{} closed the connection without a MySQL greeting: the port does not speak the "
+                  "MySQL protocol; check mysql_port (vtgate's -mysql_server_port)",
+                  where),
+      server_text);
 }
 
 // Turns a failed mysql_real_connect into a message that says what to fix.
@@ -86,7 +88,8 @@ Error connect_error(MYSQL* mysql, const MysqlOptions& o) {
                           server_text);
     case CR_SERVER_LOST:
     case CR_SERVER_GONE_ERROR:
-      if (server_text.find("initial communication packet") != std::string::npos) return no_greeting(server_text, o);
+      if (server_text.find("initial communication packet") != std::string::npos)
+        return no_greeting(server_text, o);
       if (o.tls_mode != TlsMode::disabled)
         return transient_error(
             fmt::format("Connection to {} was lost during the TLS handshake or login", where), server_text);

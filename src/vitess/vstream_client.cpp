@@ -430,8 +430,8 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
 
 // ---- VStream ----------------------------------------------------------------------------------
 
-VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options,
-                 std::shared_ptr<const detail::Endpoint> endpoint)
+VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call,
+                 CallOptions options, std::shared_ptr<const detail::Endpoint> endpoint)
     : call_(std::move(call)),
       endpoint_(std::move(endpoint)),
       timer_(std::make_unique<asio::steady_timer>(ex)),
@@ -514,8 +514,10 @@ asio::awaitable<StreamItem> VStream::next() {
     detail::Delivery d = co_await call->mailbox_.async_pop(timer_->get_executor(), asio::use_awaitable);
     if (d.status) {
       stop_waiting();
-      StreamItem end = end_item(*d.status, call->closing() ? call->close_cause() : EndCause::server);
-      if (auto* error = std::get_if<StreamError>(&end); error && !received_) co_await explain_connect_failure(*error);
+      StreamItem end =
+          end_item(*d.status, call->closing() ? call->close_cause() : EndCause::server);
+      if (auto* error = std::get_if<StreamError>(&end); error && !received_)
+        co_await explain_connect_failure(*error);
       end_ = std::make_unique<StreamItem>(std::move(end));
       co_return *end_;
     }
@@ -534,23 +536,25 @@ asio::awaitable<StreamItem> VStream::next() {
 // TLS), but a plaintext client to a TLS server only sees "Socket closed", like a restarting
 // vtgate would; there one TLS handshake attempt decides.
 asio::awaitable<void> VStream::explain_connect_failure(StreamError& e) const {
-  if (!endpoint_ || e.cause != EndCause::server || e.code != grpc::StatusCode::UNAVAILABLE) co_return;
+  if (!endpoint_ || e.cause != EndCause::server || e.code != grpc::StatusCode::UNAVAILABLE)
+    co_return;
   const detail::Endpoint& at = *endpoint_;
   if (at.tls_mode != TlsMode::disabled) {
     if (!contains_ci(e.message, "wrong version number")) co_return;
     e.failure_type = FailureType::config_error;
     e.message = fmt::format(
-        "{}; {}:{} does not speak TLS but tls_mode is {}: enable TLS on vtgate, or set tls_mode to disabled if the "
-        "network path is trusted",
+        "{}; {}:{} does not speak TLS but tls_mode is {}: enable TLS on vtgate, or set tls_mode to "
+        "disabled if the network path is trusted",
         e.message, at.host, at.port, to_string(at.tls_mode));
     co_return;
   }
   if (!contains_ci(e.message, "socket closed")) co_return;
   if (!co_await server_speaks_tls(at.host, at.port, std::chrono::seconds(2))) co_return;
   e.failure_type = FailureType::config_error;
-  e.message = fmt::format("{}; {}:{} expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
-                          "verify_ca or required",
-                          e.message, at.host, at.port);
+  e.message = fmt::format(
+      "{}; {}:{} expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+      "verify_ca or required",
+      e.message, at.host, at.port);
 }
 
 // ---- client -----------------------------------------------------------------------------------
@@ -573,7 +577,8 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
                        (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity);
   if (uses_ca) {
     if (o.ca_certificate.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return config_error("ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
+      return config_error(
+          "ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
     }
     if (auto pem = check_pem_certificates(o.ca_certificate); !pem) {
       return config_error(fmt::format("ca_certificate is not valid PEM: {}", pem.error().message));
@@ -636,7 +641,8 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   c->target_ = o.host.find(':') != std::string::npos && o.host.front() != '['
                    ? fmt::format("[{}]:{}", o.host, o.port)  // bare IPv6 literal
                    : fmt::format("{}:{}", o.host, o.port);
-  c->endpoint_ = std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
+  c->endpoint_ =
+      std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
   c->auth_header_ = basic_auth_header(o.username, o.password);
   c->channel_ = grpc::CreateCustomChannel(c->target_, creds, args);
   c->stub_ = vtgateservice::Vitess::NewStub(c->channel_);

@@ -170,7 +170,8 @@ struct Emulator {
 
   explicit Emulator(const std::vector<std::string>& flags) {
     const char* exe = std::getenv("VTGATE_EMULATOR");
-    REQUIRE_MESSAGE(exe != nullptr, "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
+    REQUIRE_MESSAGE(exe != nullptr,
+                    "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
     const std::string port_file = (dir.path / "ports").string();
     const std::string err_file = (dir.path / "emulator.err").string();
     pid = ::fork();
@@ -219,16 +220,18 @@ struct TestCerts {
     REQUIRE(std::system((std::string(script) + " '" + dir.path.string() + "'").c_str()) == 0);
   }
   std::vector<std::string> emulator_flags() const {
-    return {"--tls-cert=" + (dir.path / "server.pem").string(), "--tls-key=" + (dir.path / "server.key").string()};
+    return {"--tls-cert=" + (dir.path / "server.pem").string(),
+            "--tls-key=" + (dir.path / "server.key").string()};
   }
 };
 
 //! A config for a local vtgate: gRPC on `grpc_port`, MySQL on `mysql_port` (port 1 refuses at once,
 //! so a read gets no row estimates and wastes no time), `extra` fields appended.
-std::string local_config(int grpc_port, int mysql_port, const std::string& extra = R"("tls_mode":"disabled")") {
-  return std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") + kSecret +
-         R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
-         R"(,"max_retries":1,)" + extra + "}";
+std::string local_config(int grpc_port, int mysql_port,
+                         const std::string& extra = R"("tls_mode":"disabled")") {
+  return std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") +
+         kSecret + R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" +
+         std::to_string(mysql_port) + R"(,"max_retries":1,)" + extra + "}";
 }
 
 std::string good_config() {
@@ -469,7 +472,8 @@ std::pair<std::string, std::string> trace_error_of(const std::string& line) {
   REQUIRE(!d.HasParseError());
   REQUIRE(std::string(d["type"].GetString()) == "TRACE");
   REQUIRE(std::string(d["trace"]["type"].GetString()) == "ERROR");
-  return {d["trace"]["error"]["message"].GetString(), d["trace"]["error"]["failure_type"].GetString()};
+  return {d["trace"]["error"]["message"].GetString(),
+          d["trace"]["error"]["failure_type"].GetString()};
 }
 
 }  // namespace
@@ -477,24 +481,34 @@ std::pair<std::string, std::string> trace_error_of(const std::string& line) {
 TEST_CASE("cli: host with a port is a config_error for check and read alike") {
   TempDir dir;
   const std::string config = dir.write(
-      "config.json", std::string(R"({"host":"127.0.0.1:47100","database":"shop","username":"reader","password":")") +
-                         kSecret + R"(","tls_mode":"disabled","grpc_port":47100})");
+      "config.json",
+      std::string(
+          R"({"host":"127.0.0.1:47100","database":"shop","username":"reader","password":")") +
+          kSecret + R"(","tls_mode":"disabled","grpc_port":47100})");
   const std::string message =
-      "invalid configuration: config field 'host' must be a host name or IP address only: remove the port ':47100' "
-      "and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) instead";
+      "invalid configuration: config field 'host' must be a host name or IP address only: remove "
+      "the port ':47100' "
+      "and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) "
+      "instead";
   expect_check_failed(run(dir, {"check", "--config", config}), message);
-  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", dir.write("catalog.json", kCatalog)}), message);
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", dir.write("catalog.json", kCatalog)}),
+      message);
 }
 
-TEST_CASE("cli: SIGTERM while read peeks the start positions of a silent vtgate ends the read at once") {
+TEST_CASE(
+    "cli: SIGTERM while read peeks the start positions of a silent vtgate ends the read at once") {
   TempDir dir;
-  SilentPort vtgate;  // accepts the connection and never answers: gRPC's connect runs ~20 s to its timeout
+  SilentPort
+      vtgate;  // accepts the connection and never answers: gRPC's connect runs ~20 s to its timeout
   RunOptions options;
-  options.sigterm_when_stdout_has = R"("status":"STARTED")";  // the signal handler is installed by then
-  const Run r = run_with(dir,
-                         {"read", "--config", dir.write("config.json", local_config(vtgate.port, 1)), "--catalog",
-                          dir.write("catalog.json", kCatalog)},
-                         options);
+  options.sigterm_when_stdout_has =
+      R"("status":"STARTED")";  // the signal handler is installed by then
+  const Run r =
+      run_with(dir,
+               {"read", "--config", dir.write("config.json", local_config(vtgate.port, 1)),
+                "--catalog", dir.write("catalog.json", kCatalog)},
+               options);
   REQUIRE(r.after_signal.has_value());
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*r.after_signal).count();
   MESSAGE("read ended " << ms << " ms after SIGTERM");
@@ -502,83 +516,110 @@ TEST_CASE("cli: SIGTERM while read peeks the start positions of a silent vtgate 
   CHECK(r.code == 1);
   REQUIRE(r.lines().size() == 3);
   CHECK(r.lines()[0].find(R"("status":"STARTED")") != std::string::npos);
-  CHECK(trace_error_of(r.lines()[1]) == std::make_pair(std::string("interrupted by SIGTERM"), std::string("transient_error")));
+  CHECK(trace_error_of(r.lines()[1]) ==
+        std::make_pair(std::string("interrupted by SIGTERM"), std::string("transient_error")));
   CHECK(r.lines()[2].find(R"("status":"INCOMPLETE")") != std::string::npos);
 }
 
 TEST_CASE("cli: GRPC_TRACE cannot print the basic-auth header with the password") {
   TempDir dir;
-  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3", "--user=reader",
-                   std::string("--password=") + kSecret});
+  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3",
+                   "--user=reader", std::string("--password=") + kSecret});
   RunOptions options;
   options.env = {"GRPC_TRACE=http,api,all", "GRPC_VERBOSITY=debug"};
-  const Run r = run_with(dir,
-                         {"read", "--config", dir.write("config.json", local_config(vtgate.grpc_port, 1)),
-                          "--catalog", dir.write("catalog.json", kCatalog)},
-                         options);
+  const Run r =
+      run_with(dir,
+               {"read", "--config", dir.write("config.json", local_config(vtgate.grpc_port, 1)),
+                "--catalog", dir.write("catalog.json", kCatalog)},
+               options);
   CHECK(r.code == 0);  // the read itself works (3 records)
   CHECK(r.out.find(R"("status":"COMPLETE")") != std::string::npos);
-  // run_with already checks that the password is nowhere; its base64 in the header must not be either.
+  // run_with already checks that the password is nowhere; its base64 in the header must not be
+  // either.
   const std::string credentials = sv::base64_encode(std::string("reader:") + kSecret);
   CHECK(r.err.find(credentials) == std::string::npos);
   CHECK(r.out.find(credentials) == std::string::npos);
-  CHECK(r.err.find("GRPC_TRACE is ignored: gRPC's traces would print the password (in the basic-auth header) to the "
+  CHECK(r.err.find("GRPC_TRACE is ignored: gRPC's traces would print the password (in the "
+                   "basic-auth header) to the "
                    "log") != std::string::npos);
 }
 
-TEST_CASE("cli: a tls_mode that does not match vtgate fails the read with a config_error naming tls_mode") {
+TEST_CASE(
+    "cli: a tls_mode that does not match vtgate fails the read with a config_error naming "
+    "tls_mode") {
   TempDir dir;
   TestCerts certs;
   const std::string catalog = dir.write("catalog.json", kCatalog);
   {
     Emulator tls_vtgate([&] {
       auto flags = certs.emulator_flags();
-      flags.insert(flags.end(), {"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
+      flags.insert(flags.end(),
+                   {"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
       return flags;
     }());
-    const Run r = run(dir, {"read", "--config", dir.write("c1.json", local_config(tls_vtgate.grpc_port, 1)), "--catalog", catalog});
+    const Run r =
+        run(dir, {"read", "--config", dir.write("c1.json", local_config(tls_vtgate.grpc_port, 1)),
+                  "--catalog", catalog});
     CHECK(r.code == 1);
     REQUIRE(r.lines().size() == 3);
     const auto [message, type] = trace_error_of(r.lines()[1]);
     CHECK(type == "config_error");
     const std::string at = "127.0.0.1:" + std::to_string(tls_vtgate.grpc_port);
-    CHECK(message == "reading the current position of 'shop.customers': could not read the current positions of "
-                     "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last error: "
-                     "UNAVAILABLE: ipv4:" + at + ": Socket closed; " + at +
-                     " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, verify_ca or required");
+    CHECK(
+        message ==
+        "reading the current position of 'shop.customers': could not read the current positions of "
+        "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
+        "error: "
+        "UNAVAILABLE: ipv4:" +
+            at + ": Socket closed; " + at +
+            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, verify_ca or "
+            "required");
   }
   Emulator plain_vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
-  const Run r = run(dir, {"read", "--config",
-                          dir.write("c2.json", local_config(plain_vtgate.grpc_port, 1, R"("tls_mode":"required")")),
-                          "--catalog", catalog});
+  const Run r = run(
+      dir,
+      {"read", "--config",
+       dir.write("c2.json", local_config(plain_vtgate.grpc_port, 1, R"("tls_mode":"required")")),
+       "--catalog", catalog});
   CHECK(r.code == 1);
   REQUIRE(r.lines().size() == 3);
   const auto [message, type] = trace_error_of(r.lines()[1]);
   CHECK(type == "config_error");
   const std::string at = "127.0.0.1:" + std::to_string(plain_vtgate.grpc_port);
-  CHECK(message == "reading the current position of 'shop.customers': could not read the current positions of "
-                   "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last error: "
-                   "UNKNOWN: ipv4:" + at + ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL "
-                   "routines::wrong version number; " + at +
-                   " does not speak TLS but tls_mode is required: enable TLS on vtgate, or set tls_mode to disabled "
-                   "if the network path is trusted");
+  CHECK(message ==
+        "reading the current position of 'shop.customers': could not read the current positions of "
+        "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
+        "error: "
+        "UNKNOWN: ipv4:" +
+            at +
+            ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL "
+            "routines::wrong version number; " +
+            at +
+            " does not speak TLS but tls_mode is required: enable TLS on vtgate, or set tls_mode "
+            "to disabled "
+            "if the network path is trusted");
 }
 
-TEST_CASE("cli: a mysql_port that never answers and one that does not speak MySQL get different messages") {
+TEST_CASE(
+    "cli: a mysql_port that never answers and one that does not speak MySQL get different "
+    "messages") {
   TempDir dir;
   // vtgate's gRPC port given as mysql_port: it speaks HTTP/2 and closes the connection.
   Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers"});
   const std::string grpc_at = "127.0.0.1:" + std::to_string(vtgate.grpc_port);
-  const std::string not_mysql = grpc_at +
-                                " closed the connection without a MySQL greeting: the port does not speak the MySQL "
-                                "protocol; check mysql_port (vtgate's -mysql_server_port)";
-  const std::string wrong_port = dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
+  const std::string not_mysql =
+      grpc_at +
+      " closed the connection without a MySQL greeting: the port does not speak the MySQL "
+      "protocol; check mysql_port (vtgate's -mysql_server_port)";
+  const std::string wrong_port =
+      dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
   expect_check_failed(run(dir, {"check", "--config", wrong_port}), not_mysql);
   expect_trace_error(run(dir, {"discover", "--config", wrong_port}), not_mysql, "config_error");
   // A port that accepts and stays silent: check waits its 10 s connect limit.
   SilentPort silent;
-  expect_check_failed(run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
-                      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
-                          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
-                          "(an HTTP port, such as vtgate's web port, stays silent too)");
+  expect_check_failed(
+      run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
+      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
+          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
+          "(an HTTP port, such as vtgate's web port, stays silent too)");
 }

@@ -117,7 +117,7 @@ class FakeSource final : public ShardSource {
   std::size_t batch_rows = 2;
   std::vector<StreamRequest> requests;
   int position_failures = 0;  //!< current_positions fails (transient) this many times first
-  int position_calls = 0;      //!< current_positions calls so far
+  int position_calls = 0;     //!< current_positions calls so far
   //! current_positions first waits this long, as a silent vtgate does; the wait ends early when
   //! the awaiting coroutine is cancelled (the call then fails like a cancelled VStream).
   std::chrono::milliseconds position_delay{0};

@@ -282,7 +282,8 @@ TEST_CASE("stop() cancels the start-up position peek in flight: the stream ends 
   CaptureOutput out;
   const auto started = std::chrono::steady_clock::now();
   run_engine(s, src, out, test_options(), nullptr, [&] { return src.position_calls >= 1; });
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));  // the peek alone takes 30 s
+  CHECK(std::chrono::steady_clock::now() - started <
+        std::chrono::seconds(5));  // the peek alone takes 30 s
   CHECK(src.position_calls == 1);
   CHECK(out.events == std::vector<std::string>{"started 0", "incomplete 0 interrupted by SIGTERM"});
 }

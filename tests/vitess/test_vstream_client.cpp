@@ -611,7 +611,6 @@ TEST_CASE("vstream: channel option validation") {
   CHECK(VStreamClient::create(o).value()->target() == "[::1]:15991");
 }
 
-
 namespace {
 
 //! A loopback port whose server accepts each connection and closes it at once (as a proxy
@@ -651,7 +650,9 @@ struct ClosingPort {
 
 }  // namespace
 
-TEST_CASE("vstream: a tls_mode the server does not match is a config_error that says which tls_mode to set") {
+TEST_CASE(
+    "vstream: a tls_mode the server does not match is a config_error that says which tls_mode to "
+    "set") {
   Pki pki;
   TestServer tls_srv(pki.server_creds());
   TestServer plain_srv;
@@ -667,10 +668,11 @@ TEST_CASE("vstream: a tls_mode the server does not match is a config_error that 
   StreamError plain_to_tls = error_of(plain_options(tls_srv.port));
   CHECK(plain_to_tls.code == grpc::StatusCode::UNAVAILABLE);
   CHECK(plain_to_tls.failure_type == sv::FailureType::config_error);
-  CHECK(plain_to_tls.message == "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:" + tls_at +
-                                    ": Socket closed; " + tls_at +
-                                    " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
-                                    "verify_ca or required");
+  CHECK(plain_to_tls.message ==
+        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:" + tls_at +
+            ": Socket closed; " + tls_at +
+            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+            "verify_ca or required");
 
   // A TLS client to a plaintext server, verifying or not.
   for (TlsMode mode : {TlsMode::required, TlsMode::verify_ca, TlsMode::verify_identity}) {
@@ -681,11 +683,12 @@ TEST_CASE("vstream: a tls_mode the server does not match is a config_error that 
     StreamError e = error_of(o);
     CHECK(e.code == grpc::StatusCode::UNAVAILABLE);
     CHECK(e.failure_type == sv::FailureType::config_error);
-    CHECK(e.message == "failed to connect to all addresses; last error: UNKNOWN: ipv4:" + plain_at +
-                           ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version "
-                           "number; " + plain_at + " does not speak TLS but tls_mode is " +
-                           std::string(to_string(mode)) +
-                           ": enable TLS on vtgate, or set tls_mode to disabled if the network path is trusted");
+    CHECK(e.message ==
+          "failed to connect to all addresses; last error: UNKNOWN: ipv4:" + plain_at +
+              ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version "
+              "number; " +
+              plain_at + " does not speak TLS but tls_mode is " + std::string(to_string(mode)) +
+              ": enable TLS on vtgate, or set tls_mode to disabled if the network path is trusted");
   }
   CHECK(plain_srv.service.calls.load() == 0);
   CHECK(tls_srv.service.calls.load() == 0);
@@ -698,7 +701,8 @@ TEST_CASE("vstream: a tls_mode the server does not match is a config_error that 
   CHECK(closed.message.find("tls_mode") == std::string::npos);
 }
 
-TEST_CASE("vstream: tls_mode required does not load ca_certificate; the verifying modes check it first") {
+TEST_CASE(
+    "vstream: tls_mode required does not load ca_certificate; the verifying modes check it first") {
   Pki pki;
   TestServer srv(pki.server_creds());
   srv.service.script_for = [](const vtgate::VStreamRequest&) {
@@ -706,13 +710,16 @@ TEST_CASE("vstream: tls_mode required does not load ca_certificate; the verifyin
     s.responses.push_back(response_with({binlogdata::BEGIN}, "tls"));
     return s;
   };
-  const std::string garbage = "-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n";
+  const std::string garbage =
+      "-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n";
   ChannelOptions o = plain_options(srv.port);
   o.tls_mode = TlsMode::required;
   o.ca_certificate = garbage;
   StreamItem item = first_item(o);  // before: UNAVAILABLE "Failed to create security handshaker"
   auto* r = std::get_if<vtgate::VStreamResponse>(&item);
-  REQUIRE_MESSAGE(r != nullptr, (std::holds_alternative<StreamError>(item) ? std::get<StreamError>(item).message : ""));
+  REQUIRE_MESSAGE(
+      r != nullptr,
+      (std::holds_alternative<StreamError>(item) ? std::get<StreamError>(item).message : ""));
   CHECK(r->events(0).statement() == "tls");
 
   for (TlsMode mode : {TlsMode::verify_ca, TlsMode::verify_identity}) {
@@ -720,6 +727,7 @@ TEST_CASE("vstream: tls_mode required does not load ca_certificate; the verifyin
     auto client = VStreamClient::create(o);
     REQUIRE_FALSE(client.ok());
     CHECK(client.error().type == sv::FailureType::config_error);
-    CHECK(client.error().message == "ca_certificate is not valid PEM: certificate 1 of 1 does not parse (bad base64 decode)");
+    CHECK(client.error().message ==
+          "ca_certificate is not valid PEM: certificate 1 of 1 does not parse (bad base64 decode)");
   }
 }
