@@ -623,3 +623,17 @@ TEST_CASE(
           " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
           "(an HTTP port, such as vtgate's web port, stays silent too)");
 }
+
+TEST_CASE("cli: a ca_certificate with a garbage body is a config_error naming the field") {
+  TempDir dir;
+  const std::string garbage = R"("tls_mode":"required","ca_certificate":")"
+                              R"(-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n")";
+  const std::string config = dir.write("config.json", local_config(1, 1, garbage));
+  const std::string message =
+      "invalid configuration: config field 'ca_certificate' is not valid PEM: certificate 1 of 1 "
+      "does not parse (bad base64 decode); paste the CA certificate(s) exactly as exported, BEGIN "
+      "and END lines included";
+  expect_check_failed(run(dir, {"check", "--config", config}), message);
+  const std::string catalog = dir.write("catalog.json", kCatalog);
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog}), message);
+}
