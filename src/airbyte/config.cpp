@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "util/pem.hpp"
 #include "util/strings.hpp"
 
 #include "airbyte/json_input.hpp"
@@ -116,6 +117,49 @@ std::vector<std::string> split_shards(std::string_view text) {
   return out;
 }
 
+//! `host` is only a name or address: the ports are fields of their own, and the gRPC target and
+//! the MySQL connection are built from host plus port. A port, scheme or path left in it fails
+//! later as a retried DNS error (`[127.0.0.1:47100]:47100`). The value is not repeated: a URL may
+//! carry a password (`mysql://user:secret@host`).
+[[noreturn]] void bad_host(std::string_view what_to_change) {
+  throw ConfigProblem(fmt::format("config field 'host' must be a host name or IP address only: {}",
+                                  what_to_change));
+}
+
+void check_host(std::string_view host) {
+  const auto scheme = host.find("://");
+  if (scheme != std::string_view::npos) {
+    const std::string_view name = host.substr(0, scheme);
+    const bool plain = std::all_of(name.begin(), name.end(),
+                                   [](unsigned char ch) { return std::isalnum(ch) != 0; });
+    bad_host(fmt::format("remove the '{}://' prefix", plain ? name : "<scheme>"));
+  }
+  if (host.find('@') != std::string_view::npos) {
+    bad_host("remove the 'user@' part; the user goes in username and password");
+  }
+  if (host.find('/') != std::string_view::npos) {
+    bad_host("remove the path (from '/' on)");
+  }
+  // A port: "name:N" (one colon) or "[v6]:N". A bare IPv6 address has two or more colons.
+  std::string_view port;
+  if (host.starts_with('[')) {
+    const auto close = host.find(']');
+    if (close != std::string_view::npos && close + 1 < host.size()) port = host.substr(close + 1);
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    port = host.substr(host.find(':'));
+  }
+  if (!port.empty()) {
+    const std::string_view digits = port.substr(1);
+    const bool numeric = port.front() == ':' && !digits.empty() &&
+                         std::all_of(digits.begin(), digits.end(),
+                                     [](unsigned char ch) { return std::isdigit(ch) != 0; });
+    bad_host(fmt::format(
+        "remove the port '{}' and set grpc_port (VStream, default 443) and mysql_port (check and "
+        "discover, default 3306) instead",
+        numeric ? port : ":<port>"));
+  }
+}
+
 constexpr std::string_view kGtidShape =
     "a JSON object of the form {\"<keyspace>\": {\"<shard>\": \"<gtid position>\"}}";
 
@@ -198,6 +242,7 @@ Config parse_fields(const rapidjson::Value& root) {
                              {"username", &c.username}}) {
     if (trim(*value).empty()) throw ConfigProblem(fmt::format("config field '{}' must not be empty", name));
   }
+  check_host(c.host);
   get_bool(f, "use_replica", c.use_replica);
   get_bool(f, "use_rdonly", c.use_rdonly);
   c.shards = split_shards(get_string(f, "shards", false));
@@ -225,6 +270,16 @@ Config parse_fields(const rapidjson::Value& root) {
         "config field 'ca_certificate' must be PEM text containing '-----BEGIN CERTIFICATE-----'");
   }
   if (detail::is_blank(c.ca_certificate)) c.ca_certificate.clear();
+  if (!c.ca_certificate.empty()) {
+    // Checked for every tls_mode: a broken certificate is the user's to fix, and finding it here
+    // beats gRPC's retried "Failed to create security handshaker" at connect time.
+    if (auto pem = check_pem_certificates(c.ca_certificate); !pem) {
+      throw ConfigProblem(
+          fmt::format("config field 'ca_certificate' is not valid PEM: {}; paste the CA "
+                      "certificate(s) exactly as exported, BEGIN and END lines included",
+                      pem.error().message));
+    }
+  }
   get_bool(f, "capture_deletes", c.capture_deletes);
   get_uint(f, "checkpoint_interval_records", c.checkpoint_interval_records, 1);
   get_uint(f, "checkpoint_interval_seconds", c.checkpoint_interval_seconds, 1);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -282,6 +283,18 @@ int run(int argc, char** argv) {
       out, config_error(fmt::format("unknown command '{}': expected spec, check, discover, read or extract", a.command)));
 }
 
+//! gRPC's `http` and `api` tracers print every header of a call, and with them the basic-auth
+//! header `authorization: Basic <base64 of username:password>`. gRPC reads GRPC_TRACE once, when
+//! the first channel initializes the library, so unsetting it before any gRPC call keeps the
+//! credentials out of the log (GRPC_VERBOSITY alone enables no tracer).
+void drop_grpc_trace() {
+  if (std::getenv("GRPC_TRACE") == nullptr) return;
+  ::unsetenv("GRPC_TRACE");
+  spdlog::warn(
+      "GRPC_TRACE is ignored: gRPC's traces would print the password (in the basic-auth header) to "
+      "the log");
+}
+
 }  // namespace
 }  // namespace sv::cli
 
@@ -291,6 +304,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern(sv::cli::kLogPattern);
   spdlog::cfg::load_env_levels();
+  sv::cli::drop_grpc_trace();
   // A closed stdout must show up as EPIPE from write(2), which we report, not kill us silently.
   ::signal(SIGPIPE, SIG_IGN);
   try {

@@ -2,6 +2,8 @@
 #include "engine/sync.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -206,6 +208,7 @@ class Sync {
       for (auto* s : r.open_streams) s->cancel();
     }
     for (auto* t : sleeping_) t->cancel();
+    for (auto* p : peeks_) p->emit(asio::cancellation_type::terminal);
   }
 
   //! The output refused an event: stdout was closed or failed, or the extract's disk did. Nothing
@@ -741,8 +744,11 @@ class Sync {
   awaitable<Result<T>> with_retries(F& make, const std::string& what) {
     const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
     for (std::uint32_t attempt = 1;; ++attempt) {
-      Result<T> res = co_await make();
+      // stop() cancels the peek in flight and the backoff; neither may lead to another attempt.
+      if (stop_reason_) co_return *stop_reason_;
+      Result<T> res = co_await stoppable<T>(make);
       if (res) co_return res;
+      if (stop_reason_) co_return *stop_reason_;
       if (res.error().type != FailureType::transient_error || attempt >= allowed) {
         Error e = res.error();
         e.message = fmt::format("{}: {}", what, e.message);
@@ -750,9 +756,27 @@ class Sync {
       }
       spdlog::warn("{}: {}; retrying ({}/{})", what, res.error().message, attempt, allowed);
       ++m_.retries;
-      if (stop_reason_) co_return *stop_reason_;
       co_await backoff(attempt);
     }
+  }
+
+  //! Runs one peek on a cancellation slot that stop() fires. The VStream's next() turns that
+  //! into a cancelled call, so a peek at a silent or unreachable vtgate ends at once instead of
+  //! at gRPC's connect timeout (about 20 s), as open streams do through EventStream::cancel().
+  template <class T, class F>
+  awaitable<Result<T>> stoppable(F& make) {
+    asio::cancellation_signal signal;
+    peeks_.insert(&signal);
+    struct Unregister {
+      std::set<asio::cancellation_signal*>& peeks;
+      asio::cancellation_signal* signal;
+      ~Unregister() { peeks.erase(signal); }
+    } unregister{peeks_, &signal};
+    std::optional<Result<T>> res;
+    co_await asio::co_spawn(
+        io_, [&]() -> awaitable<void> { res.emplace(co_await make()); },
+        asio::bind_cancellation_slot(signal.slot(), use_awaitable));
+    co_return std::move(*res);
   }
 
   awaitable<void> backoff(std::uint32_t failures) {
@@ -778,6 +802,7 @@ class Sync {
   Metrics& m_;
   std::optional<Error> stop_reason_;
   std::set<asio::steady_timer*> sleeping_;
+  std::set<asio::cancellation_signal*> peeks_;  //!< position peeks in flight (see stoppable)
   asio::thread_pool pool_;
   Slots slots_;
   std::mt19937_64 rng_;

@@ -77,7 +77,8 @@ class Engine {
   //! Reads until every stream ended, then calls output.shutdown(). Never throws: an internal
   //! failure is logged (critical) and the coroutine completes.
   boost::asio::awaitable<void> run();
-  //! Ends the sync early (SIGINT/SIGTERM): open VStreams are cancelled, and every stream that has
+  //! Ends the sync early (SIGINT/SIGTERM): open VStreams, position peeks in flight and retry
+  //! backoffs are cancelled (none starts again), and every stream that has
   //! not ended checkpoints what it has read and ends incomplete with `reason`.
   void stop(Error reason);
   //! The reason given to the first stop(), if any.

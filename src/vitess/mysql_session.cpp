@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -42,6 +43,27 @@ Result<std::string> write_ca_file(const std::string& pem) {
   return std::string(path);
 }
 
+// Before its greeting a MySQL server says nothing, and libmariadb reports a port where nothing
+// answers and a port that answered in another protocol (or closed) alike: "Lost connection to
+// server at 'handshake: reading initial communication packet', system error: N". N tells them
+// apart: ETIMEDOUT means nothing came within connect_timeout.
+Error no_greeting(const std::string& server_text, const MysqlOptions& o) {
+  const std::string where = fmt::format("{}:{}", o.host, o.port);
+  if (server_text.find(fmt::format("system error: {}", ETIMEDOUT)) != std::string::npos) {
+    return transient_error(
+        fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at "
+                    "once; check host "
+                    "and mysql_port (an HTTP port, such as vtgate's web port, stays silent too)",
+                    where, o.connect_timeout.count()),
+        server_text);
+  }
+  return config_error(
+      fmt::format("{} closed the connection without a MySQL greeting: the port does not speak the "
+                  "MySQL protocol; check mysql_port (vtgate's -mysql_server_port)",
+                  where),
+      server_text);
+}
+
 // Turns a failed mysql_real_connect into a message that says what to fix.
 Error connect_error(MYSQL* mysql, const MysqlOptions& o) {
   const unsigned code = mysql_errno(mysql);
@@ -66,6 +88,8 @@ Error connect_error(MYSQL* mysql, const MysqlOptions& o) {
                           server_text);
     case CR_SERVER_LOST:
     case CR_SERVER_GONE_ERROR:
+      if (server_text.find("initial communication packet") != std::string::npos)
+        return no_greeting(server_text, o);
       if (o.tls_mode != TlsMode::disabled)
         return transient_error(
             fmt::format("Connection to {} was lost during the TLS handshake or login", where), server_text);
@@ -101,7 +125,8 @@ Result<MysqlSession> MysqlSession::connect(const MysqlOptions& o) {
     my_bool verify = (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity) ? 1 : 0;
     mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
     mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    if (!o.ca_certificate.empty()) {
+    // `required` verifies nothing, so it does not load the CA either (as the gRPC channel).
+    if (verify && !o.ca_certificate.empty()) {
       auto file = write_ca_file(o.ca_certificate);
       if (!file) {
         mysql_close(mysql);

@@ -16,6 +16,8 @@
 #include <optional>
 
 #include "util/base64.hpp"
+#include "util/pem.hpp"
+#include "vitess/tls_probe.hpp"
 
 namespace sv::vitess {
 
@@ -428,8 +430,12 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
 
 // ---- VStream ----------------------------------------------------------------------------------
 
-VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options)
-    : call_(std::move(call)), timer_(std::make_unique<asio::steady_timer>(ex)), options_(options) {
+VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call,
+                 CallOptions options, std::shared_ptr<const detail::Endpoint> endpoint)
+    : call_(std::move(call)),
+      endpoint_(std::move(endpoint)),
+      timer_(std::make_unique<asio::steady_timer>(ex)),
+      options_(options) {
   if (options_.deadline.count() > 0) deadline_at_ = std::chrono::steady_clock::now() + options_.deadline;
 }
 
@@ -439,6 +445,8 @@ VStream& VStream::operator=(VStream&& other) noexcept {
   if (this != &other) {
     if (call_ && !end_) call_->close(EndCause::cancelled, true);
     call_ = std::move(other.call_);
+    endpoint_ = std::move(other.endpoint_);
+    received_ = other.received_;
     timer_ = std::move(other.timer_);
     options_ = other.options_;
     deadline_at_ = other.deadline_at_;
@@ -506,15 +514,47 @@ asio::awaitable<StreamItem> VStream::next() {
     detail::Delivery d = co_await call->mailbox_.async_pop(timer_->get_executor(), asio::use_awaitable);
     if (d.status) {
       stop_waiting();
-      end_ = std::make_unique<StreamItem>(end_item(*d.status, call->closing() ? call->close_cause() : EndCause::server));
+      StreamItem end =
+          end_item(*d.status, call->closing() ? call->close_cause() : EndCause::server);
+      if (auto* error = std::get_if<StreamError>(&end); error && !received_)
+        co_await explain_connect_failure(*error);
+      end_ = std::make_unique<StreamItem>(std::move(end));
       co_return *end_;
     }
     if (call->closing()) continue;  // closed while this message was queued: wait for the end
     stop_waiting();
+    received_ = true;
     StreamItem item{std::in_place_index<0>, std::move(*d.message)};
     call->start_read();  // read N+1 only now that the consumer has N
     co_return item;
   }
+}
+
+// A connection that fails because client and server disagree about TLS fails the same way on
+// every retry: the user has to change tls_mode. gRPC names the TLS-client-to-plaintext-server
+// case ("Tls handshake failed: ... wrong version number": the answer to the ClientHello was not
+// TLS), but a plaintext client to a TLS server only sees "Socket closed", like a restarting
+// vtgate would; there one TLS handshake attempt decides.
+asio::awaitable<void> VStream::explain_connect_failure(StreamError& e) const {
+  if (!endpoint_ || e.cause != EndCause::server || e.code != grpc::StatusCode::UNAVAILABLE)
+    co_return;
+  const detail::Endpoint& at = *endpoint_;
+  if (at.tls_mode != TlsMode::disabled) {
+    if (!contains_ci(e.message, "wrong version number")) co_return;
+    e.failure_type = FailureType::config_error;
+    e.message = fmt::format(
+        "{}; {}:{} does not speak TLS but tls_mode is {}: enable TLS on vtgate, or set tls_mode to "
+        "disabled if the network path is trusted",
+        e.message, at.host, at.port, to_string(at.tls_mode));
+    co_return;
+  }
+  if (!contains_ci(e.message, "socket closed")) co_return;
+  if (!co_await server_speaks_tls(at.host, at.port, std::chrono::seconds(2))) co_return;
+  e.failure_type = FailureType::config_error;
+  e.message = fmt::format(
+      "{}; {}:{} expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+      "verify_ca or required",
+      e.message, at.host, at.port);
 }
 
 // ---- client -----------------------------------------------------------------------------------
@@ -530,15 +570,26 @@ std::string VStreamClient::basic_auth_header(std::string_view username, std::str
 Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOptions& o) {
   if (o.host.empty()) return config_error("host is empty");
   if (o.port == 0) return config_error("gRPC port is 0");
-  if (!o.ca_certificate.empty() && o.ca_certificate.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-    return config_error("ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
+  // Only the verifying modes use the CA. gRPC loads whatever roots it is given even when it does
+  // not verify, and an unparsable PEM then fails every connect ("Failed to create security
+  // handshaker"), so `required` never hands it over.
+  const bool uses_ca = !o.ca_certificate.empty() &&
+                       (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity);
+  if (uses_ca) {
+    if (o.ca_certificate.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return config_error(
+          "ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
+    }
+    if (auto pem = check_pem_certificates(o.ca_certificate); !pem) {
+      return config_error(fmt::format("ca_certificate is not valid PEM: {}", pem.error().message));
+    }
   }
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (o.tls_mode == TlsMode::disabled) {
     creds = grpc::InsecureChannelCredentials();
   } else {
     grpc::experimental::TlsChannelCredentialsOptions tls;
-    if (!o.ca_certificate.empty()) {
+    if (uses_ca) {
       tls.set_certificate_provider(
           std::make_shared<grpc::experimental::StaticDataCertificateProvider>(o.ca_certificate));
       tls.watch_root_certs();
@@ -590,6 +641,8 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   c->target_ = o.host.find(':') != std::string::npos && o.host.front() != '['
                    ? fmt::format("[{}]:{}", o.host, o.port)  // bare IPv6 literal
                    : fmt::format("{}:{}", o.host, o.port);
+  c->endpoint_ =
+      std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
   c->auth_header_ = basic_auth_header(o.username, o.password);
   c->channel_ = grpc::CreateCustomChannel(c->target_, creds, args);
   c->stub_ = vtgateservice::Vitess::NewStub(c->channel_);
@@ -607,7 +660,7 @@ VStream VStreamClient::open(asio::any_io_executor ex, const vtgate::VStreamReque
   if (call.deadline.count() > 0) c->ctx_.set_deadline(std::chrono::system_clock::now() + call.deadline);
   c->tracker_ = tracker_;
   tracker_->started();
-  VStream stream(ex, c, call);
+  VStream stream(ex, c, call, endpoint_);
   c->start(c, *stub_);
   return stream;
 }

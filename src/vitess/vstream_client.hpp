@@ -146,7 +146,13 @@ std::string_view status_code_name(grpc::StatusCode code);
 namespace detail {
 class VStreamCall;
 struct CallTracker;
-}
+//! Where a client's streams go, for messages that say which tls_mode to set.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  TlsMode tls_mode = TlsMode::verify_identity;
+};
+}  // namespace detail
 
 //! One open VStream call. Move-only; destroying it cancels the call. Use and destroy it on the
 //! executor it was opened with, before that io_context is destroyed.
@@ -166,10 +172,14 @@ class VStream {
 
  private:
   friend class VStreamClient;
-  VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options);
+  VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options,
+          std::shared_ptr<const detail::Endpoint> endpoint);
   StreamItem end_item(const grpc::Status& status, EndCause cause);
+  asio::awaitable<void> explain_connect_failure(StreamError& error) const;
 
   std::shared_ptr<detail::VStreamCall> call_;
+  std::shared_ptr<const detail::Endpoint> endpoint_;
+  bool received_ = false;  //!< a message arrived: the connection was fine
   std::unique_ptr<asio::steady_timer> timer_;
   CallOptions options_;
   std::chrono::steady_clock::time_point deadline_at_{};
@@ -207,6 +217,7 @@ class VStreamClient {
  private:
   VStreamClient();
   std::string target_;
+  std::shared_ptr<const detail::Endpoint> endpoint_;
   std::string auth_header_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vtgateservice::Vitess::Stub> stub_;

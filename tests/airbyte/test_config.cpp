@@ -11,6 +11,20 @@ using sv::airbyte::TlsMode;
 
 namespace {
 
+//! A real (throw-away, self-signed) CA certificate, as JSON string text.
+constexpr const char* kCaPem =
+    "-----BEGIN CERTIFICATE-----\\n"
+    "MIIBpjCCAUugAwIBAgIUbcEeKv/K8RVU3pXu6maSGqnfEL0wCgYIKoZIzj0EAwIw\\n"
+    "JzElMCMGA1UEAwwcc291cmNlLXZpdGVzcyBjb25maWcgdGVzdCBDQTAgFw0yNjEy\\n"
+    "MDcxNjQyMThaGA8yMTI2MTExMzE2NDIxOFowJzElMCMGA1UEAwwcc291cmNlLXZp\\n"
+    "dGVzcyBjb25maWcgdGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABALW\\n"
+    "JbJMZGcTNjgfpxryQwiGMuOVJI9nitCvGVvjrSaHheW1csrtL8Vi2lOkQ7VhesGA\\n"
+    "Iz5awX8wVBCiQjj1ChGjUzBRMB0GA1UdDgQWBBSBVPez7NuG2PIq0u0cXI3pr0am\\n"
+    "/jAfBgNVHSMEGDAWgBSBVPez7NuG2PIq0u0cXI3pr0am/jAPBgNVHRMBAf8EBTAD\\n"
+    "AQH/MAoGCCqGSM49BAMCA0kAMEYCIQClKTI1ptDyHFWfMsgpxppGHMOMHAVTTBkG\\n"
+    "FCgxhXgg3QIhALUkY5DZO2SqAu+uDynZzPr7yZSIwCujXxEbxumxprKn\\n"
+    "-----END CERTIFICATE-----\\n";
+
 constexpr const char* kMinimal = R"({"host":"h.example","database":"shop","username":"u","password":"pw-XYZZY"})";
 
 //! The config error message for `extra` fields added to the minimal config.
@@ -71,7 +85,9 @@ TEST_CASE("config: every field set") {
       R"("max_retries":0,"timeout_seconds":600,"use_gtid_with_table_pks":true,)"
       R"("options":{"storage":"HTTPS","do_not_treat_tiny_int_as_boolean":true},)"
       R"("grpc_port":15991,"mysql_port":15306,"tls_mode":"disabled",)"
-      R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",)"
+      R"("ca_certificate":")" +
+      std::string(kCaPem) +
+      R"(",)"
       R"("capture_deletes":false,"checkpoint_interval_records":5,"checkpoint_interval_seconds":2,)"
       R"("max_concurrent_readers":3,"invalid_dates":"go_connector","some_future_field":{"x":1})");
   CHECK(c.use_replica);
@@ -87,7 +103,10 @@ TEST_CASE("config: every field set") {
   CHECK(c.grpc_port == 15991);
   CHECK(c.mysql_port == 15306);
   CHECK(c.tls_mode == TlsMode::disabled);
-  CHECK(c.ca_certificate == "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  CHECK(c.ca_certificate.starts_with(
+      "-----BEGIN CERTIFICATE-----\nMIIBpjCCAUugAwIBAgIUbcEeKv/K8RVU3pXu6maSGqnfEL0w"));
+  CHECK(c.ca_certificate.ends_with(
+      "FCgxhXgg3QIhALUkY5DZO2SqAu+uDynZzPr7yZSIwCujXxEbxumxprKn\n-----END CERTIFICATE-----\n"));
   CHECK(!c.capture_deletes);
   CHECK(c.checkpoint_interval_records == 5);
   CHECK(c.checkpoint_interval_seconds == 2);
@@ -203,4 +222,80 @@ TEST_CASE("config: describe() never shows the password") {
   CHECK(d.find("pw-XYZZY") == std::string::npos);
   CHECK(d.find("host=h.example") != std::string::npos);
   CHECK(d.find("shards=[-80]") != std::string::npos);
+}
+
+TEST_CASE("config: every certificate of ca_certificate must parse, whatever the tls_mode") {
+  const std::string ca = kCaPem;
+  CHECK(ok_with(R"("ca_certificate":")" + ca + ca + R"(")").ca_certificate.size() >
+        1000);  // a bundle of two
+  const std::string prefix = "config field 'ca_certificate' is not valid PEM: ";
+  const std::string suffix =
+      "; paste the CA certificate(s) exactly as exported, BEGIN and END lines included";
+  for (std::string mode : {"verify_identity", "verify_ca", "required", "disabled"}) {
+    CAPTURE(mode);
+    const std::string tls = R"("tls_mode":")" + mode + R"(",)";
+    // A garbage body: not base64 at all, and base64 that is not a certificate.
+    CHECK(
+        error_with(
+            tls +
+            R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n")") ==
+        prefix + "certificate 1 of 1 does not parse (bad base64 decode)" + suffix);
+    CHECK(
+        error_with(
+            tls +
+            R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")") ==
+        prefix + "certificate 1 of 1 does not parse (header too long)" + suffix);
+    // The second certificate of a bundle is cut off after two lines, or its END line is missing.
+    CHECK(error_with(tls + R"("ca_certificate":")" + ca + ca.substr(0, 161) +
+                     R"(-----END CERTIFICATE-----\n")") ==
+          prefix + "certificate 2 of 2 does not parse (too long)" + suffix);
+    CHECK(error_with(tls + R"("ca_certificate":")" + ca + ca.substr(0, 200) + R"(")") ==
+          prefix + "certificate 2 of 2 has no '-----END CERTIFICATE-----' line" + suffix);
+  }
+}
+
+TEST_CASE("config: host takes no port, scheme, user or path; the message says what to change") {
+  const std::string field = "config field 'host' must be a host name or IP address only: ";
+  const std::string ports =
+      " and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) "
+      "instead";
+  CHECK(parse_config(R"({"host":"127.0.0.1:47100","database":"d","username":"u","password":"p"})")
+            .error()
+            .message == field + "remove the port ':47100'" + ports);
+  CHECK(parse_config(
+            R"({"host":"vtgate.internal:15991","database":"d","username":"u","password":"p"})")
+            .error()
+            .message == field + "remove the port ':15991'" + ports);
+  CHECK(parse_config(R"({"host":"[::1]:15991","database":"d","username":"u","password":"p"})")
+            .error()
+            .message == field + "remove the port ':15991'" + ports);
+  CHECK(parse_config(R"({"host":"h:x","database":"d","username":"u","password":"p"})")
+            .error()
+            .message == field + "remove the port ':<port>'" + ports);
+  CHECK(
+      parse_config(
+          R"({"host":"https://aws.connect.psdb.cloud","database":"d","username":"u","password":"p"})")
+          .error()
+          .message == field + "remove the 'https://' prefix");
+  CHECK(
+      parse_config(
+          R"({"host":"aws.connect.psdb.cloud/shop","database":"d","username":"u","password":"p"})")
+          .error()
+          .message == field + "remove the path (from '/' on)");
+  // A user and password in the host are not echoed.
+  const auto with_user =
+      parse_config(
+          R"({"host":"reader:s3cr3t@vtgate","database":"d","username":"u","password":"p"})")
+          .error();
+  CHECK(with_user.type == FailureType::config_error);
+  CHECK(with_user.message ==
+        field + "remove the 'user@' part; the user goes in username and password");
+  // Names, IPv4 and IPv6 addresses (bare or in brackets) are fine.
+  for (const char* host :
+       {"vtgate", "aws.connect.psdb.cloud", "10.0.0.7", "::1", "fe80::1", "[::1]"}) {
+    CAPTURE(host);
+    auto r = parse_config(std::string(R"({"host":")") + host +
+                          R"(","database":"d","username":"u","password":"p"})");
+    CHECK(r.ok());
+  }
 }

@@ -3,8 +3,12 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,10 +17,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "util/base64.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,6 +35,7 @@ struct Run {
   int code = -1;
   std::string out;
   std::string err;
+  std::optional<std::chrono::steady_clock::duration> after_signal;  //!< SIGTERM to exit
   std::vector<std::string> lines() const {
     std::vector<std::string> v;
     std::istringstream in(out);
@@ -68,8 +76,15 @@ struct TempDir {
   }
 };
 
+struct RunOptions {
+  bool protocol_output = true;
+  std::vector<std::string> env;  //!< extra NAME=VALUE entries
+  //! Once stdout contains this text, send SIGTERM (and record when: Run::after_signal).
+  std::string sigterm_when_stdout_has;
+};
+
 //! Runs source-vitess with args; stdout/stderr go to files. Bounded: killed after 20 s.
-Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_output = true) {
+Run run_with(const TempDir& dir, const std::vector<std::string>& args, const RunOptions& options) {
   const auto out_path = dir.path / "stdout";
   const auto err_path = dir.path / "stderr";
   const pid_t pid = ::fork();
@@ -79,6 +94,7 @@ Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_
     const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(o, 1);
     ::dup2(e, 2);
+    for (const auto& kv : options.env) ::putenv(const_cast<char*>(kv.c_str()));
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(binary()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -88,21 +104,28 @@ Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_
   }
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::optional<std::chrono::steady_clock::time_point> signalled;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       FAIL("source-vitess did not finish within 20 s");
     }
+    if (!signalled && !options.sigterm_when_stdout_has.empty() &&
+        slurp(out_path).find(options.sigterm_when_stdout_has) != std::string::npos) {
+      ::kill(pid, SIGTERM);
+      signalled = std::chrono::steady_clock::now();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   Run r;
+  if (signalled) r.after_signal = std::chrono::steady_clock::now() - *signalled;
   REQUIRE_MESSAGE(WIFEXITED(status), "source-vitess was killed by a signal");
   r.code = WEXITSTATUS(status);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   // Always: stdout holds only JSON protocol lines, and the password is nowhere.
-  for (const auto& l : protocol_output ? r.lines() : std::vector<std::string>{}) {
+  for (const auto& l : options.protocol_output ? r.lines() : std::vector<std::string>{}) {
     rapidjson::Document d;
     d.Parse(l.c_str());
     CHECK_MESSAGE(!d.HasParseError(), "stdout line is not JSON: " << l);
@@ -111,6 +134,104 @@ Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_
   CHECK(r.out.find(kSecret) == std::string::npos);
   CHECK(r.err.find(kSecret) == std::string::npos);
   return r;
+}
+
+Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_output = true) {
+  RunOptions options;
+  options.protocol_output = protocol_output;
+  return run_with(dir, args, options);
+}
+
+//! A loopback port that accepts TCP connections (the kernel completes them) and never answers.
+struct SilentPort {
+  int fd = -1;
+  int port = 0;
+  SilentPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~SilentPort() { ::close(fd); }
+};
+
+//! A vtgate-emulator process (synthetic backend) with `flags`; killed at the end.
+struct Emulator {
+  TempDir dir;
+  pid_t pid = -1;
+  int grpc_port = 0;
+  int control_port = 0;
+
+  explicit Emulator(const std::vector<std::string>& flags) {
+    const char* exe = std::getenv("VTGATE_EMULATOR");
+    REQUIRE_MESSAGE(exe != nullptr,
+                    "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
+    const std::string port_file = (dir.path / "ports").string();
+    const std::string err_file = (dir.path / "emulator.err").string();
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(e, 1);
+      ::dup2(e, 2);
+      std::vector<std::string> args{exe, "--port-file=" + port_file, "--log-level=warn"};
+      args.insert(args.end(), flags.begin(), flags.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 1000; ++i) {  // bounded: 10 s
+      const std::string ports = slurp(port_file);
+      if (ports.find('}') != std::string::npos) {
+        rapidjson::Document d;
+        d.Parse(ports.c_str());
+        REQUIRE(!d.HasParseError());
+        grpc_port = d["grpc_port"].GetInt();
+        control_port = d["control_port"].GetInt();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("vtgate-emulator did not start: " << slurp(err_file));
+  }
+  ~Emulator() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+//! A test CA and a server certificate for 127.0.0.1 (tests/emulator/gen_test_certs.sh).
+struct TestCerts {
+  TempDir dir;
+  TestCerts() {
+    const char* script = std::getenv("GEN_TEST_CERTS");
+    REQUIRE_MESSAGE(script != nullptr, "GEN_TEST_CERTS must name tests/emulator/gen_test_certs.sh");
+    REQUIRE(std::system((std::string(script) + " '" + dir.path.string() + "'").c_str()) == 0);
+  }
+  std::vector<std::string> emulator_flags() const {
+    return {"--tls-cert=" + (dir.path / "server.pem").string(),
+            "--tls-key=" + (dir.path / "server.key").string()};
+  }
+};
+
+//! A config for a local vtgate: gRPC on `grpc_port`, MySQL on `mysql_port` (port 1 refuses at once,
+//! so a read gets no row estimates and wastes no time), `extra` fields appended.
+std::string local_config(int grpc_port, int mysql_port,
+                         const std::string& extra = R"("tls_mode":"disabled")") {
+  return std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") +
+         kSecret + R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" +
+         std::to_string(mysql_port) + R"(,"max_retries":1,)" + extra + "}";
 }
 
 std::string good_config() {
@@ -434,4 +555,179 @@ TEST_CASE("cli: a catalog's sync_mode of the wrong type, a config key given twic
                       "invalid configuration: config field 'host' is given twice, as 'host' and "
                       "'Host' (field names "
                       "ignore case): remove one");
+}
+
+namespace {
+
+//! The TRACE ERROR line's error message and failure_type.
+std::pair<std::string, std::string> trace_error_of(const std::string& line) {
+  rapidjson::Document d;
+  d.Parse(line.c_str());
+  REQUIRE(!d.HasParseError());
+  REQUIRE(std::string(d["type"].GetString()) == "TRACE");
+  REQUIRE(std::string(d["trace"]["type"].GetString()) == "ERROR");
+  return {d["trace"]["error"]["message"].GetString(),
+          d["trace"]["error"]["failure_type"].GetString()};
+}
+
+}  // namespace
+
+TEST_CASE("cli: host with a port is a config_error for check and read alike") {
+  TempDir dir;
+  const std::string config = dir.write(
+      "config.json",
+      std::string(
+          R"({"host":"127.0.0.1:47100","database":"shop","username":"reader","password":")") +
+          kSecret + R"(","tls_mode":"disabled","grpc_port":47100})");
+  const std::string message =
+      "invalid configuration: config field 'host' must be a host name or IP address only: remove "
+      "the port ':47100' "
+      "and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) "
+      "instead";
+  expect_check_failed(run(dir, {"check", "--config", config}), message);
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", dir.write("catalog.json", kCatalog)}),
+      message);
+}
+
+TEST_CASE(
+    "cli: SIGTERM while read peeks the start positions of a silent vtgate ends the read at once") {
+  TempDir dir;
+  SilentPort
+      vtgate;  // accepts the connection and never answers: gRPC's connect runs ~20 s to its timeout
+  RunOptions options;
+  options.sigterm_when_stdout_has =
+      R"("status":"STARTED")";  // the signal handler is installed by then
+  const Run r =
+      run_with(dir,
+               {"read", "--config", dir.write("config.json", local_config(vtgate.port, 1)),
+                "--catalog", dir.write("catalog.json", kCatalog)},
+               options);
+  REQUIRE(r.after_signal.has_value());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*r.after_signal).count();
+  MESSAGE("read ended " << ms << " ms after SIGTERM");
+  CHECK(ms < 5000);  // a bound for a loaded machine; it takes about 0.1 s (before the fix ~20 s)
+  CHECK(r.code == 1);
+  REQUIRE(r.lines().size() == 3);
+  CHECK(r.lines()[0].find(R"("status":"STARTED")") != std::string::npos);
+  CHECK(trace_error_of(r.lines()[1]) ==
+        std::make_pair(std::string("interrupted by SIGTERM"), std::string("transient_error")));
+  CHECK(r.lines()[2].find(R"("status":"INCOMPLETE")") != std::string::npos);
+}
+
+TEST_CASE("cli: GRPC_TRACE cannot print the basic-auth header with the password") {
+  TempDir dir;
+  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3",
+                   "--user=reader", std::string("--password=") + kSecret});
+  RunOptions options;
+  options.env = {"GRPC_TRACE=http,api,all", "GRPC_VERBOSITY=debug"};
+  const Run r =
+      run_with(dir,
+               {"read", "--config", dir.write("config.json", local_config(vtgate.grpc_port, 1)),
+                "--catalog", dir.write("catalog.json", kCatalog)},
+               options);
+  CHECK(r.code == 0);  // the read itself works (3 records)
+  CHECK(r.out.find(R"("status":"COMPLETE")") != std::string::npos);
+  // run_with already checks that the password is nowhere; its base64 in the header must not be
+  // either.
+  const std::string credentials = sv::base64_encode(std::string("reader:") + kSecret);
+  CHECK(r.err.find(credentials) == std::string::npos);
+  CHECK(r.out.find(credentials) == std::string::npos);
+  CHECK(r.err.find("GRPC_TRACE is ignored: gRPC's traces would print the password (in the "
+                   "basic-auth header) to the "
+                   "log") != std::string::npos);
+}
+
+TEST_CASE(
+    "cli: a tls_mode that does not match vtgate fails the read with a config_error naming "
+    "tls_mode") {
+  TempDir dir;
+  TestCerts certs;
+  const std::string catalog = dir.write("catalog.json", kCatalog);
+  {
+    Emulator tls_vtgate([&] {
+      auto flags = certs.emulator_flags();
+      flags.insert(flags.end(),
+                   {"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
+      return flags;
+    }());
+    const Run r =
+        run(dir, {"read", "--config", dir.write("c1.json", local_config(tls_vtgate.grpc_port, 1)),
+                  "--catalog", catalog});
+    CHECK(r.code == 1);
+    REQUIRE(r.lines().size() == 3);
+    const auto [message, type] = trace_error_of(r.lines()[1]);
+    CHECK(type == "config_error");
+    const std::string at = "127.0.0.1:" + std::to_string(tls_vtgate.grpc_port);
+    CHECK(
+        message ==
+        "reading the current position of 'shop.customers': could not read the current positions of "
+        "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
+        "error: "
+        "UNAVAILABLE: ipv4:" +
+            at + ": Socket closed; " + at +
+            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, verify_ca or "
+            "required");
+  }
+  Emulator plain_vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
+  const Run r = run(
+      dir,
+      {"read", "--config",
+       dir.write("c2.json", local_config(plain_vtgate.grpc_port, 1, R"("tls_mode":"required")")),
+       "--catalog", catalog});
+  CHECK(r.code == 1);
+  REQUIRE(r.lines().size() == 3);
+  const auto [message, type] = trace_error_of(r.lines()[1]);
+  CHECK(type == "config_error");
+  const std::string at = "127.0.0.1:" + std::to_string(plain_vtgate.grpc_port);
+  CHECK(message ==
+        "reading the current position of 'shop.customers': could not read the current positions of "
+        "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
+        "error: "
+        "UNKNOWN: ipv4:" +
+            at +
+            ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL "
+            "routines::wrong version number; " +
+            at +
+            " does not speak TLS but tls_mode is required: enable TLS on vtgate, or set tls_mode "
+            "to disabled "
+            "if the network path is trusted");
+}
+
+TEST_CASE(
+    "cli: a mysql_port that never answers and one that does not speak MySQL get different "
+    "messages") {
+  TempDir dir;
+  // vtgate's gRPC port given as mysql_port: it speaks HTTP/2 and closes the connection.
+  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers"});
+  const std::string grpc_at = "127.0.0.1:" + std::to_string(vtgate.grpc_port);
+  const std::string not_mysql =
+      grpc_at +
+      " closed the connection without a MySQL greeting: the port does not speak the MySQL "
+      "protocol; check mysql_port (vtgate's -mysql_server_port)";
+  const std::string wrong_port =
+      dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
+  expect_check_failed(run(dir, {"check", "--config", wrong_port}), not_mysql);
+  expect_trace_error(run(dir, {"discover", "--config", wrong_port}), not_mysql, "config_error");
+  // A port that accepts and stays silent: check waits its 10 s connect limit.
+  SilentPort silent;
+  expect_check_failed(
+      run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
+      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
+          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
+          "(an HTTP port, such as vtgate's web port, stays silent too)");
+}
+
+TEST_CASE("cli: a ca_certificate with a garbage body is a config_error naming the field") {
+  TempDir dir;
+  const std::string garbage = R"("tls_mode":"required","ca_certificate":")"
+                              R"(-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n")";
+  const std::string config = dir.write("config.json", local_config(1, 1, garbage));
+  const std::string message =
+      "invalid configuration: config field 'ca_certificate' is not valid PEM: certificate 1 of 1 "
+      "does not parse (bad base64 decode); paste the CA certificate(s) exactly as exported, BEGIN "
+      "and END lines included";
+  expect_check_failed(run(dir, {"check", "--config", config}), message);
+  const std::string catalog = dir.write("catalog.json", kCatalog);
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog}), message);
 }

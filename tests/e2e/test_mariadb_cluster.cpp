@@ -226,6 +226,25 @@ void exercise(bool tls) {
   write_file(dir.file("nodb.json"), cluster.config("vtpass", "nosuchdb"));
   Run nodb = run_connector(dir, {"check", "--config", dir.file("nodb.json")});
   CHECK(nodb.out.find(R"("status":"FAILED")") != std::string::npos);
+
+  // The other tls_mode than vtgate's: check says which tls_mode to set (issue 17).
+  std::string mismatched = cluster.config();
+  mismatched.resize(mismatched.find(R"("tls_mode")"));
+  mismatched += tls ? R"("tls_mode":"disabled"})" : R"("tls_mode":"required"})";
+  write_file(dir.file("tls.json"), mismatched);
+  Run wrong_tls = run_connector(dir, {"check", "--config", dir.file("tls.json")});
+  CHECK(wrong_tls.code == 0);
+  INFO(wrong_tls.out);
+  CHECK(wrong_tls.out.find(R"("status":"FAILED")") != std::string::npos);
+  if (tls) {  // the MySQL front also takes plaintext logins; the gRPC port refuses them
+    CHECK(wrong_tls.out.find("VStream is not usable: ") != std::string::npos);
+    CHECK(wrong_tls.out.find(":" + std::to_string(cluster.grpc_port) +
+                             " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+                             "verify_ca or required") != std::string::npos);
+  } else {
+    CHECK(wrong_tls.out.find(":" + std::to_string(cluster.mysql_port) +
+                             " failed (tls_mode required): the server does not offer TLS") != std::string::npos);
+  }
 }
 
 // ---- text in every character set --------------------------------------------------------

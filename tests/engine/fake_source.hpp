@@ -118,6 +118,10 @@ class FakeSource final : public ShardSource {
   std::size_t batch_rows = 2;
   std::vector<StreamRequest> requests;
   int position_failures = 0;  //!< current_positions fails (transient) this many times first
+  int position_calls = 0;     //!< current_positions calls so far
+  //! current_positions first waits this long, as a silent vtgate does; the wait ends early when
+  //! the awaiting coroutine is cancelled (the call then fails like a cancelled VStream).
+  std::chrono::milliseconds position_delay{0};
   //! Scripted streams: when set and it returns items, they replace the generated ones.
   std::function<std::optional<std::deque<SourceItem>>(const StreamRequest&)> script;
 
@@ -130,6 +134,12 @@ class FakeSource final : public ShardSource {
 
   asio::awaitable<Result<std::map<std::string, std::string>>> current_positions(const std::string& ks,
                                                                                 const std::string&) override {
+    ++position_calls;
+    if (position_delay.count() > 0) {
+      asio::steady_timer wait(co_await asio::this_coro::executor, position_delay);
+      auto [ec] = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return transient_error("fake: position peek cancelled");
+    }
     if (position_failures > 0) {
       --position_failures;
       co_return transient_error("fake: positions unavailable");

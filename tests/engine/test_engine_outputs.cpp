@@ -273,3 +273,33 @@ TEST_CASE("follow: a quiet source still gets a checkpoint every checkpoint_inter
   CHECK(took >= std::chrono::milliseconds(1900));
   CHECK(out.events.back() == "incomplete 0 interrupted by SIGTERM");
 }
+
+TEST_CASE("stop() cancels the start-up position peek in flight: the stream ends at once") {
+  FakeSource src;
+  src.add_shard("-", 1, 3);
+  src.position_delay = std::chrono::seconds(30);  // a silent vtgate
+  auto s = setup("incremental", "", kIdName);
+  CaptureOutput out;
+  const auto started = std::chrono::steady_clock::now();
+  run_engine(s, src, out, test_options(), nullptr, [&] { return src.position_calls >= 1; });
+  CHECK(std::chrono::steady_clock::now() - started <
+        std::chrono::seconds(5));  // the peek alone takes 30 s
+  CHECK(src.position_calls == 1);
+  CHECK(out.events == std::vector<std::string>{"started 0", "incomplete 0 interrupted by SIGTERM"});
+}
+
+TEST_CASE("stop() during the backoff between position peeks starts no further peek") {
+  FakeSource src;
+  src.add_shard("-", 1, 3);
+  src.position_failures = 100;
+  auto s = setup("incremental", R"("max_retries":5)", kIdName);
+  auto opt = test_options();
+  opt.retry_base = std::chrono::seconds(10);  // the stop comes while the engine waits to retry
+  opt.retry_max = std::chrono::seconds(10);
+  CaptureOutput out;
+  const auto started = std::chrono::steady_clock::now();
+  run_engine(s, src, out, opt, nullptr, [&] { return src.position_calls >= 1; });
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  CHECK(src.position_calls == 1);
+  CHECK(out.events == std::vector<std::string>{"started 0", "incomplete 0 interrupted by SIGTERM"});
+}

@@ -14,6 +14,12 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "vitess/vstream_client.hpp"
 #include "vstream_test_server.hpp"
 
@@ -603,4 +609,125 @@ TEST_CASE("vstream: channel option validation") {
   o.host = "::1";
   o.port = 15991;
   CHECK(VStreamClient::create(o).value()->target() == "[::1]:15991");
+}
+
+namespace {
+
+//! A loopback port whose server accepts each connection and closes it at once (as a proxy
+//! without backends does), for as long as it lives.
+struct ClosingPort {
+  int fd = -1;
+  int port = 0;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  ClosingPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+    thread = std::thread([this] {
+      while (!stop.load()) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 50) == 1) {
+          const int c = ::accept(fd, nullptr, nullptr);
+          if (c >= 0) ::close(c);
+        }
+      }
+    });
+  }
+  ~ClosingPort() {
+    stop = true;
+    thread.join();
+    ::close(fd);
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "vstream: a tls_mode the server does not match is a config_error that says which tls_mode to "
+    "set") {
+  Pki pki;
+  TestServer tls_srv(pki.server_creds());
+  TestServer plain_srv;
+  auto error_of = [](const ChannelOptions& o) {
+    StreamItem item = first_item(o);
+    REQUIRE(std::holds_alternative<StreamError>(item));
+    return std::get<StreamError>(item);
+  };
+  const std::string tls_at = "127.0.0.1:" + std::to_string(tls_srv.port);
+  const std::string plain_at = "127.0.0.1:" + std::to_string(plain_srv.port);
+
+  // A plaintext client to a TLS server: gRPC only says "Socket closed"; a handshake probe tells.
+  StreamError plain_to_tls = error_of(plain_options(tls_srv.port));
+  CHECK(plain_to_tls.code == grpc::StatusCode::UNAVAILABLE);
+  CHECK(plain_to_tls.failure_type == sv::FailureType::config_error);
+  CHECK(plain_to_tls.message ==
+        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:" + tls_at +
+            ": Socket closed; " + tls_at +
+            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+            "verify_ca or required");
+
+  // A TLS client to a plaintext server, verifying or not.
+  for (TlsMode mode : {TlsMode::required, TlsMode::verify_ca, TlsMode::verify_identity}) {
+    CAPTURE(to_string(mode));
+    ChannelOptions o = plain_options(plain_srv.port);
+    o.tls_mode = mode;
+    o.ca_certificate = pki.ca;
+    StreamError e = error_of(o);
+    CHECK(e.code == grpc::StatusCode::UNAVAILABLE);
+    CHECK(e.failure_type == sv::FailureType::config_error);
+    CHECK(e.message ==
+          "failed to connect to all addresses; last error: UNKNOWN: ipv4:" + plain_at +
+              ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version "
+              "number; " +
+              plain_at + " does not speak TLS but tls_mode is " + std::string(to_string(mode)) +
+              ": enable TLS on vtgate, or set tls_mode to disabled if the network path is trusted");
+  }
+  CHECK(plain_srv.service.calls.load() == 0);
+  CHECK(tls_srv.service.calls.load() == 0);
+
+  // A server that closes every connection without speaking TLS stays a retried transient error.
+  ClosingPort closing;
+  StreamError closed = error_of(plain_options(closing.port));
+  CHECK(closed.code == grpc::StatusCode::UNAVAILABLE);
+  CHECK(closed.failure_type == sv::FailureType::transient_error);
+  CHECK(closed.message.find("tls_mode") == std::string::npos);
+}
+
+TEST_CASE(
+    "vstream: tls_mode required does not load ca_certificate; the verifying modes check it first") {
+  Pki pki;
+  TestServer srv(pki.server_creds());
+  srv.service.script_for = [](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses.push_back(response_with({binlogdata::BEGIN}, "tls"));
+    return s;
+  };
+  const std::string garbage =
+      "-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n";
+  ChannelOptions o = plain_options(srv.port);
+  o.tls_mode = TlsMode::required;
+  o.ca_certificate = garbage;
+  StreamItem item = first_item(o);  // before: UNAVAILABLE "Failed to create security handshaker"
+  auto* r = std::get_if<vtgate::VStreamResponse>(&item);
+  REQUIRE_MESSAGE(
+      r != nullptr,
+      (std::holds_alternative<StreamError>(item) ? std::get<StreamError>(item).message : ""));
+  CHECK(r->events(0).statement() == "tls");
+
+  for (TlsMode mode : {TlsMode::verify_ca, TlsMode::verify_identity}) {
+    o.tls_mode = mode;
+    auto client = VStreamClient::create(o);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().type == sv::FailureType::config_error);
+    CHECK(client.error().message ==
+          "ca_certificate is not valid PEM: certificate 1 of 1 does not parse (bad base64 decode)");
+  }
 }
