@@ -173,4 +173,11 @@ std::string GtidSet::set_string() const {
 
 std::string GtidSet::to_string() const { return std::string(kFlavorPrefix) + set_string(); }
 
+std::string mysql_binlog_error(const GtidSet& position, std::string_view text) {
+  // vstreamer.go wrapError: "stream (at source tablet) error @ %v: %v"; the SQL error prints its
+  // number and state after the text (sqlerror.SQLError.Error()).
+  return "stream (at source tablet) error @ " + position.set_string() + ": " + std::string(text) +
+         " (errno 1236) (sqlstate HY000)";
+}
+
 }  // namespace sv::emulator

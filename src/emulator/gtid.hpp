@@ -69,4 +69,17 @@ class GtidSet {
   std::map<std::string, std::vector<GtidInterval>> sets_;
 };
 
+//! MySQL's errno 1236 text for a position whose binlogs were purged (MySQL 8.0.26+ wording, the
+//! variant for sets too long to print).
+inline constexpr std::string_view kPurgedBinlogs =
+    "Cannot replicate because the source purged required binary logs. Replicate the missing "
+    "transactions from elsewhere, or provision a new replica from backup. Consider increasing the "
+    "source's binary log expiration period. The GTID sets and the missing purged transactions are "
+    "too long to print in this message. For more information, please see the source's error log "
+    "or the manual for GTID_SUBTRACT";
+
+//! A MySQL binlog-dump error (errno 1236) as vttablet's vstreamer reports it:
+//! `stream (at source tablet) error @ <set>: <text> (errno 1236) (sqlstate HY000)`.
+std::string mysql_binlog_error(const GtidSet& position, std::string_view text);
+
 }  // namespace sv::emulator

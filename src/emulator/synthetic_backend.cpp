@@ -230,16 +230,19 @@ asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> SyntheticBackend
   const std::string uuid = dataset_.shard_uuid(shard);
   const std::size_t have = binlog(shard).size();
   const std::uint64_t n = from.last(uuid);
-  // MySQL's own binlog-dump checks, with its messages (vtgate passes them on as UNKNOWN).
+  // MySQL's own binlog-dump checks (errno 1236), as vstreamer wraps them (vitessio/vitess
+  // go/vt/vttablet/tabletserver/vstreamer/vstreamer.go, wrapError); vtgate passes them on as
+  // UNKNOWN. The server already refused positions ahead of the source (GTIDSet Mismatch).
   if (!position_after(shard, have).contains(from)) {
-    co_return sv::system_error(
-        "Cannot replicate because the source has fewer GTIDs than the replica (the requested position " +
-        from.to_string() + " is not contained in " + position_after(shard, have).to_string() + ")");
+    co_return sv::system_error(mysql_binlog_error(
+        from,
+        "Replica has more GTIDs than the source has, using the source's SERVER_UUID. This may "
+        "indicate that the end of the binary log was truncated or that the last binary log file "
+        "was lost"));
   }
+  // The binlog starts after the schema setup (uuid:1-kInitialSeq): older positions are purged.
   if (n < Dataset::kInitialSeq || from != GtidSet::single(uuid, n)) {
-    co_return sv::system_error(
-        "Cannot replicate because the source purged required binary logs: position " + from.to_string() +
-        " lacks GTIDs of " + position_after(shard, 0).to_string());
+    co_return sv::system_error(mysql_binlog_error(from, kPurgedBinlogs));
   }
   co_return std::unique_ptr<ReplicationCursor>(
       std::make_unique<SyntheticReplicationCursor>(*this, shard, static_cast<std::size_t>(n - Dataset::kInitialSeq)));

@@ -703,7 +703,10 @@ asio::awaitable<void> Session::run() {
     }
   }
   if (!error) {
-    // A shard vtgate has no tablet for: vtgate retries UNAVAILABLE three times, then gives up.
+    // A shard the keyspace does not have (neither serving nor a retired shard of a reshard):
+    // vtgate refuses it while checking for a reshard (vitessio/vitess
+    // go/vt/vtgate/vstream_manager.go, keyspaceHasBeenResharded), and wraps it per shard
+    // (startOneStream).
     for (const auto& [sh, gtid, pks] : starts) {
       const auto* k = find_ks(sh->keyspace);
       bool serving = k && std::find(k->shards.begin(), k->shards.end(), sh->shard) != k->shards.end();
@@ -714,9 +717,12 @@ asio::awaitable<void> Session::run() {
         retired_ok = pos.ok();
       }
       if (!serving && !retired_ok) {
-        error = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             "no healthy tablet available for 'keyspace:\"" + sh->keyspace + "\" shard:\"" + sh->shard +
-                                 "\" tablet_type:" + topodata::TabletType_Name(req_.tablet_type()) + "'");
+        error = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                             "error starting stream from shard GTID keyspace:\"" + sh->keyspace +
+                                 "\" shard:\"" + sh->shard + "\" gtid:\"" + gtid +
+                                 "\": failed to determine if keyspace " + sh->keyspace +
+                                 " has been resharded: shard provided in VGTID, " + sh->shard +
+                                 ", not found in the " + sh->keyspace + " keyspace");
         break;
       }
     }
@@ -789,6 +795,18 @@ asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string
     if (!co_await push_events(evlist(vgtid_event(*sh), make(binlogdata::OTHER, sh.get())), sh->shard)) co_return;
   } else if (!gtid.empty()) {
     pos = *GtidSet::parse(gtid);
+    // vttablet refuses a start position its server does not contain before reading any binlog
+    // (vitessio/vitess go/vt/vttablet/tabletserver/vstreamer/uvstreamer.go,
+    // setStreamStartPosition): a restore, a failover to a server with fewer transactions, or a
+    // position of another server. vtgate passes the INVALID_ARGUMENT on to the client.
+    auto cur = co_await be.current_position(sh->keyspace, sh->shard);
+    if (!cur) co_return fail(cur.error());
+    if (!cur->contains(*pos)) {
+      co_return stop(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "GTIDSet Mismatch: requested source position:" + pos->to_string() +
+                           ", current target vrep position: " + cur->to_string()));
+    }
   }
   if (gtid.empty() || !pks.empty()) {
     if (!co_await copy_phase(*sh, pos, std::move(pks))) co_return;

@@ -302,6 +302,17 @@ class Sync {
         }
         if (c->shard().empty()) c->set_shard(shard);
         if (c->keyspace().empty()) c->set_keyspace(s.keyspace);
+        // An empty position means "copy not finished"; anything else must be a real GTID set, or
+        // vtgate would answer a malformed one with an unexplained error (and "current" would
+        // silently skip every change since the state was saved).
+        if (!c->position().empty()) {
+          if (auto g = vitess::GtidSet::parse(c->position()); !g) {
+            co_return config_error(
+                fmt::format("the saved state of stream '{}' has an invalid position for shard "
+                            "'{}': {}; reset the stream '{}'",
+                            s.name, shard, g.error().message, s.name));
+          }
+        }
         r.cursors[shard] = std::move(*c);
       }
       co_return Ok{};
@@ -318,16 +329,50 @@ class Sync {
     } else {
       shards = keys(r.current);
     }
+    const auto* starts = r.full_refresh ? nullptr : starting_gtids_of(s.keyspace);
+    if (starts) {
+      if (auto checked = check_starting_gtids(r, *starts); !checked) co_return checked.error();
+    }
     for (const auto& sh : shards) {
       std::string start;
-      if (!r.full_refresh) {
-        if (auto ks = in_.config.starting_gtids.find(s.keyspace); ks != in_.config.starting_gtids.end()) {
-          if (auto g = ks->second.find(sh); g != ks->second.end()) start = g->second;
-        }
+      if (starts) {
+        if (auto g = starts->find(sh); g != starts->end()) start = g->second;
       }
+      // "current" means "from now on": the peeked position, so that no STATE ever carries the
+      // keyword (a sync resumed from it would skip the changes made in between).
+      if (start == "current") start = r.current.at(sh);
       r.cursors[sh] = vitess::make_cursor(s.keyspace, sh, start);
     }
     co_return Ok{};
+  }
+
+  const std::map<std::string, std::string>* starting_gtids_of(const std::string& keyspace) const {
+    auto ks = in_.config.starting_gtids.find(keyspace);
+    return ks == in_.config.starting_gtids.end() ? nullptr : &ks->second;
+  }
+
+  //! Every starting_gtids position of the stream's keyspace names a serving shard and is "current"
+  //! or a real GTID set (a typo would otherwise be ignored, or fail later as an unexplained
+  //! vtgate error).
+  Status check_starting_gtids(const StreamRun& r,
+                              const std::map<std::string, std::string>& starts) const {
+    const auto& ks = r.cfg->keyspace;
+    for (const auto& [shard, position] : starts) {
+      if (!r.current.count(shard)) {
+        return config_error(
+            fmt::format("config field 'starting_gtids' names shard {} of keyspace '{}', which "
+                        "vtgate does not serve (serving shards: {})",
+                        shard, ks, fmt::join(keys(r.current), ",")));
+      }
+      if (position == "current") continue;
+      if (auto g = vitess::GtidSet::parse(position); !g) {
+        return config_error(
+            fmt::format("config field 'starting_gtids' has an invalid position for shard {} of "
+                        "keyspace '{}': {}",
+                        shard, ks, g.error().message));
+      }
+    }
+    return Ok{};
   }
 
   static std::vector<std::string> keys(const std::map<std::string, std::string>& m) {
@@ -344,7 +389,10 @@ class Sync {
     auto stop = stop_of(r, c.shard());
     if (!stop) return false;
     auto pos = vitess::GtidSet::parse(c.position());
-    return pos && pos->contains(*stop);
+    // Only a position equal to the shard's current one has nothing to read. One that contains
+    // more is ahead of the server (a restore, or a failover to a server with fewer transactions):
+    // only vtgate can judge it, and it must fail loudly rather than end the stream with nothing.
+    return pos && *pos == *stop;
   }
 
   std::optional<vitess::GtidSet> stop_of(const StreamRun& r, const std::string& shard) const {
@@ -701,6 +749,8 @@ class Sync {
       failures = progressed ? 1 : failures + 1;
       if (!attempt.transient || failures >= allowed) {
         e.message = fmt::format("following the reshard of '{}': {}", r.cfg->keyspace, e.message);
+        if (auto unserved = unserved_shards(r); !unserved.empty())
+          e.message += unserved_advice(r, unserved);
         co_await fail_stream(r, e);
         co_return false;
       }
@@ -730,6 +780,26 @@ class Sync {
     }
     for (auto& [shard, pos] : *positions) r.current[shard] = pos;
     co_return true;
+  }
+
+  //! The stream's shards that the start-of-read peek did not list (saved state of an older shard
+  //! layout, or of another keyspace).
+  static std::vector<std::string> unserved_shards(const StreamRun& r) {
+    std::vector<std::string> out;
+    for (const auto& [shard, c] : r.cursors) {
+      if (!r.current.count(shard)) out.push_back(shard);
+    }
+    return out;
+  }
+
+  //! Why following a reshard of shards the saved state names can fail, and what to change.
+  static std::string unserved_advice(const StreamRun& r, const std::vector<std::string>& unserved) {
+    return fmt::format(
+        " (the saved state of stream '{}' names shard(s) {} that keyspace '{}' does not serve; "
+        "serving shards: {}. If those shards were deleted after a reshard, or the state belongs "
+        "to another keyspace, reset the stream '{}')",
+        r.cfg->name, fmt::join(unserved, ","), r.cfg->keyspace, fmt::join(keys(r.current), ","),
+        r.cfg->name);
   }
 
   static std::vector<std::string> keys_of(const std::map<std::string, vitess::TableCursor>& m) {

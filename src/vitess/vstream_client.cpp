@@ -1,6 +1,8 @@
 // src/vitess: VStream gRPC client — channel setup, the reactor↔Asio bridge, status classification.
 #include "vitess/vstream_client.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -160,6 +162,44 @@ bool tls_verification_failure(std::string_view m) {
                        "peer name", "custom verification check failed", "unable to get local issuer"});
 }
 
+// vtgate answers that name a cause the user must act on, whatever status code carries them
+// (vtgate's code depends on its version and on how many tablets it tried first).
+struct KnownAnswer {
+  std::array<std::string_view, 4> needles;  //!< any of them (the non-empty ones), case-insensitive
+  std::string_view advice;
+
+  bool matches(std::string_view message) const {
+    return std::any_of(needles.begin(), needles.end(),
+                       [&](std::string_view n) { return !n.empty() && contains_ci(message, n); });
+  }
+};
+
+const KnownAnswer kKnownAnswers[] = {
+    // vttablet refuses a start position its server does not contain (uvstreamer.go,
+    // setStreamStartPosition: INVALID_ARGUMENT "GTIDSet Mismatch: requested source position:…,
+    // current target vrep position: …"); MySQL's binlog dump says the same as errno 1236
+    // ER_SLAVE_HAS_MORE_GTIDS_THAN_MASTER ("…has more GTIDs than the source has…").
+    {{"gtidset mismatch", "gtid set mismatch", "more gtids than the", "fewer gtids than the"},
+     "The position names transactions this shard's server does not have: the server was "
+     "restored from a backup or failed over to one with fewer transactions, or the position "
+     "comes from another database. Reset the stream to copy it again (with use_replica or "
+     "use_rdonly a lagging replica can answer this too: retry the sync first)"},
+    // MySQL errno 1236 / 1789 through vstreamer's "stream (at source tablet) error @ <pos>: …",
+    // code UNKNOWN (vstreamer.go wrapError; discovery/utils.go ShouldRetryTabletError).
+    {{"purged required binary logs", "purged required gtids", "errno 1789"},
+     "The shard's server no longer has the binary logs this position needs (they were purged). "
+     "Reset the stream to copy it again, and sync more often than the server keeps its binary "
+     "logs"},
+    // vtgate's vstream_manager.go keyspaceHasBeenResharded: FAILED_PRECONDITION.
+    {{"shard provided in vgtid"},
+     "vtgate does not know this shard of the keyspace: fix the config's shards or "
+     "starting_gtids, or reset a stream whose saved state names shards that no longer exist"},
+    // vstreamer / rowstreamer in copy mode: UNKNOWN "table X is not present in the database".
+    {{"is not present in the database"},
+     "The table does not exist in the keyspace: refresh the source schema in Airbyte and "
+     "deselect the stream (or recreate the table)"},
+};
+
 }  // namespace
 
 // Classification (also in the report):
@@ -184,6 +224,8 @@ bool tls_verification_failure(std::string_view m) {
 //   UNAVAILABLE                → transient, except TLS certificate verification → config_error
 //   DATA_LOSS                  → system_error
 //   UNAUTHENTICATED            → config_error
+// Whatever the code, a message of kKnownAnswers (a position the shard does not have, purged
+// binlogs, an unknown shard or table) is a config_error with the advice appended.
 StreamError classify_status(const grpc::Status& status, EndCause cause) {
   StreamError e;
   e.code = status.error_code();
@@ -228,6 +270,14 @@ StreamError classify_status(const grpc::Status& status, EndCause cause) {
     case C::UNAUTHENTICATED: t = FailureType::config_error; break;
     default: t = FailureType::system_error; break;
   }
+  if (e.code != C::OK) {
+    for (const auto& known : kKnownAnswers) {
+      if (!known.matches(m)) continue;
+      t = FailureType::config_error;
+      e.advice = known.advice;
+      break;
+    }
+  }
   e.failure_type = t;
   return e;
 }
@@ -240,6 +290,7 @@ sv::Error StreamError::to_error() const {
     case EndCause::idle_timeout: what = fmt::format("VStream idle: {}", message); break;
     case EndCause::cancelled: what = fmt::format("VStream cancelled: {}", message); break;
   }
+  if (!advice.empty()) what += fmt::format(". {}", advice);
   return sv::Error{failure_type, std::move(what), fmt::format("grpc status {} ({}), cause {}",
                                                               static_cast<int>(code), status_code_name(code),
                                                               to_string(cause))};

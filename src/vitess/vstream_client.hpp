@@ -128,9 +128,12 @@ struct StreamError {
   std::string message;  //!< the gRPC status message (or ours for idle timeout)
   EndCause cause = EndCause::server;
   FailureType failure_type = FailureType::system_error;
+  //! What the user must do, for vtgate answers whose cause is known (a position the shard does
+  //! not have, purged binlogs, an unknown shard or table); empty otherwise.
+  std::string_view advice;
 
   bool transient() const { return failure_type == FailureType::transient_error; }
-  //! "VStream failed: UNAVAILABLE: <message>" with the failure type.
+  //! "VStream failed: UNAVAILABLE: <message>" (". <advice>" appended) with the failure type.
   sv::Error to_error() const;
 };
 

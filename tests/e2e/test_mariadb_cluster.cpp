@@ -3,7 +3,6 @@
 // drives it: check, discover, a full read, SQL writes, an incremental read from the saved state.
 // Plain and over TLS (test CA from tests/emulator/gen_test_certs.sh).
 #include <doctest/doctest.h>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -15,6 +14,7 @@
 #include "e2e_support.hpp"
 #include "emulator/mysql/mariadb_instance.hpp"
 #include "protocol_validator.hpp"
+#include "vitess/cursor.hpp"
 
 using namespace sv::e2e;
 
@@ -215,6 +215,46 @@ void exercise(bool tls) {
   }
   std::sort(kinds.begin(), kinds.end());
   CHECK(kinds == std::vector<std::string>{"delete 5", "upsert 2", "upsert 7"});
+
+  // A saved position ahead of the shard (as after a restore from an older backup): the emulator
+  // refuses it as vttablet does, and the read fails with a config_error instead of reading nothing.
+  {
+    REQUIRE_FALSE(report2.streams["commerce.customers"].states.empty());
+    rapidjson::Document st;
+    st.Parse(report2.streams["commerce.customers"].states.back().c_str());
+    auto& cursor = st["shards"]["-80"]["cursor"];
+    auto c = sv::vitess::decode_cursor(cursor.GetString());
+    REQUIRE(c.ok());
+    const std::string pos = c->position();
+    const std::string ahead = pos.substr(0, pos.find(':') + 1) + "1-99999999";
+    c->set_position(ahead);
+    const std::string encoded = sv::vitess::encode_cursor(*c);
+    cursor.SetString(encoded.c_str(), static_cast<rapidjson::SizeType>(encoded.size()),
+                     st.GetAllocator());
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    st.Accept(w);
+    write_file(
+        dir.file("ahead.json"),
+        R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":)" +
+            std::string(sb.GetString()) + "}}]");
+    Run ahead_run =
+        run_connector(dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"),
+                            "--state", dir.file("ahead.json")});
+    CHECK(ahead_run.code == 1);
+    auto ahead_report = sv::testing::validate_read_output(ahead_run.out, catalog);
+    CHECK(ahead_report.ok());
+    CHECK(ahead_report.streams["commerce.customers"].statuses.back() == "INCOMPLETE");
+    CHECK(ahead_report.streams["commerce.customers"].states.empty());
+    CHECK(ahead_report.failure_types == std::vector<std::string>{"config_error"});
+    REQUIRE(ahead_report.errors.size() == 1);
+    CHECK(ahead_report.errors[0].rfind(
+              "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source "
+              "position:" +
+                  ahead + ", current target vrep position: " + pos.substr(0, pos.find(':') + 1),
+              0) == 0);
+    CHECK(ahead_report.errors[0].find("Reset the stream to copy it again") != std::string::npos);
+  }
 
   // failures named plainly
   write_file(dir.file("bad.json"), cluster.config("wrong"));

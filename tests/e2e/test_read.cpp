@@ -403,6 +403,96 @@ TEST_CASE("a reshard between two syncs: the next sync follows the journal to the
   CHECK(shards == std::vector<std::string>{"-40", "40-80", "80-c0", "c0-"});
 }
 
+namespace {
+
+//! A STREAM state of commerce.customers with one position-only cursor per shard.
+std::string customers_state(const std::map<std::string, std::string>& positions) {
+  std::string shards;
+  for (const auto& [shard, pos] : positions) {
+    if (!shards.empty()) shards += ",";
+    shards += "\"" + shard + R"(":{"cursor":")" +
+              vitess::encode_cursor(vitess::make_cursor("commerce", shard, pos)) + "\"}";
+  }
+  return R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},)"
+         R"("stream_state":{"shards":{)" +
+         shards + "}}}}]";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "positions the server does not have: a config_error from vtgate's answer, never an empty "
+    "COMPLETE") {
+  Emulator emu(dataset({"customers"}, 50, 2));
+  emulator::Dataset ds(emu.data);
+  const auto catalog = catalog_json(ds, {{"customers", "incremental", {}}});
+  const std::string u80 = ds.shard_uuid("-80");
+  const std::string now80 = "MySQL56/" + u80 + ":1-10";  // no writes yet: the schema setup only
+  const std::string now80_ = "MySQL56/" + ds.shard_uuid("80-") + ":1-10";
+  auto check_failed = [](const ReadResult& r) {
+    CHECK(r.exit_code == 1);
+    CHECK(r.last_status("customers") == "INCOMPLETE");
+    CHECK(r.records("customers").empty());
+    CHECK(r.report.streams.at("commerce.customers")
+              .states.empty());  // nothing confirms the bad position
+    CHECK(r.report.failure_types == std::vector<std::string>{"config_error"});
+    REQUIRE(r.report.errors.size() == 1);
+  };
+
+  SUBCASE(
+      "a saved position ahead of the shard (restore or failover to a server with fewer "
+      "transactions)") {
+    const std::string ahead = "MySQL56/" + u80 + ":1-99999999";
+    auto r = read(emu, catalog, customers_state({{"-80", ahead}, {"80-", now80_}}));
+    check_failed(r);
+    CHECK(r.report.errors[0] ==
+          "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source position:" + ahead +
+              ", current target vrep position: " + now80 +
+              ". The position names transactions this shard's server does not have: the server was "
+              "restored from a "
+              "backup or failed over to one with fewer transactions, or the position comes from "
+              "another database. "
+              "Reset the stream to copy it again (with use_replica or use_rdonly a lagging replica "
+              "can answer this "
+              "too: retry the sync first)");
+  }
+  SUBCASE("starting_gtids ahead of the shard") {
+    const std::string ahead = "MySQL56/" + u80 + ":1-99999999";
+    auto r = read(emu, catalog, "",
+                  R"("starting_gtids":{"commerce":{"-80":")" + ahead + R"(","80-":"current"}})");
+    check_failed(r);
+    CHECK(r.report.errors[0].rfind("VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: ", 0) == 0);
+  }
+  SUBCASE("a saved position whose binlogs were purged") {
+    auto r =
+        read(emu, catalog, customers_state({{"-80", "MySQL56/" + u80 + ":1-5"}, {"80-", now80_}}));
+    check_failed(r);
+    CHECK(r.report.errors[0] == "VStream failed: UNKNOWN: stream (at source tablet) error @ " +
+                                    u80 + ":1-5: " + std::string(emulator::kPurgedBinlogs) +
+                                    " (errno 1236) (sqlstate HY000). The shard's server no longer "
+                                    "has the binary logs this position needs "
+                                    "(they were purged). Reset the stream to copy it again, and "
+                                    "sync more often than the server keeps its "
+                                    "binary logs");
+  }
+  SUBCASE("a saved state naming a shard the keyspace does not have") {
+    auto r = read(emu, catalog, customers_state({{"-40", now80}, {"80-", now80_}}),
+                  R"("max_retries":5)");
+    check_failed(r);
+    const std::string& m = r.report.errors[0];
+    CHECK(m.rfind("following the reshard of 'commerce': VStream failed: FAILED_PRECONDITION: ",
+                  0) == 0);
+    CHECK(m.find("shard provided in VGTID, -40, not found in the commerce keyspace") !=
+          std::string::npos);
+    CHECK(m.find("(the saved state of stream 'customers' names shard(s) -40 that keyspace "
+                 "'commerce' does not "
+                 "serve; serving shards: -80,80-. If those shards were deleted after a reshard, or "
+                 "the state belongs "
+                 "to another keyspace, reset the stream 'customers')") != std::string::npos);
+    CHECK(r.err.find("retrying") == std::string::npos);  // answered at once, not retried
+  }
+}
+
 TEST_CASE("a DDL between syncs: selected columns go on, the new column is left out with a warning") {
   Emulator emu(dataset({"customers"}, 100));
   emulator::Dataset ds(emu.data);

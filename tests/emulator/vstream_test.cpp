@@ -591,17 +591,49 @@ TEST_CASE("request validation answers as vtgate") {
   vtgate::VStreamRequest empty;
   CHECK(status_of(empty).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(status_of(request("nosuch", "-80", "", {"customers"})).error_code() == grpc::StatusCode::UNAVAILABLE);
+  // vtgate's answer for a shard the keyspace does not have (vstream_manager.go).
   auto bad_shard = status_of(request(c.keyspace, "-40", "", {"customers"}));
-  CHECK(bad_shard.error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK(bad_shard.error_message().find("no healthy tablet available") != std::string::npos);
+  CHECK(bad_shard.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(bad_shard.error_message() ==
+        "error starting stream from shard GTID keyspace:\"" + c.keyspace +
+            "\" shard:\"-40\" gtid:\"\": failed to determine if keyspace " + c.keyspace +
+            " has been resharded: shard provided in VGTID, -40, not found in the " + c.keyspace +
+            " keyspace");
   CHECK(status_of(request(c.keyspace, "-80", "MySQL56/not-a-gtid", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
   CHECK(status_of(request(c.keyspace, "-80", "MariaDB/0-1-5", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
   auto no_table = status_of(request(c.keyspace, "-80", "", {"nosuch"}));
   CHECK(no_table.error_code() == grpc::StatusCode::UNKNOWN);
   CHECK(no_table.error_message() == "table nosuch is not present in the database");
   CHECK(status_of(request(c.keyspace, "", pos(ds, "-80", 0), {"customers"})).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  // A position from the future: MySQL's own error, reported as UNKNOWN.
-  CHECK(status_of(request(c.keyspace, "-80", pos(ds, "-80", 5), {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
+}
+
+TEST_CASE("positions the shard does not have answer as vttablet and MySQL do") {
+  auto c = config({"customers"}, 5);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  auto status_of = [&](const std::string& gtid) {
+    Stream s(channel(emu), request(c.keyspace, "-80", gtid, {"customers"}));
+    s.drain();
+    return s.status();
+  };
+  // Ahead of the shard (a restore or failover to a server with fewer transactions): vttablet's
+  // uvstreamer refuses it before reading any binlog, as INVALID_ARGUMENT.
+  const std::string ahead = pos(ds, "-80", 5);
+  auto refused = status_of(ahead);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(refused.error_message() == "GTIDSet Mismatch: requested source position:" + ahead +
+                                       ", current target vrep position: " + pos(ds, "-80", 0));
+  // Another server's GTIDs: the same refusal.
+  const std::string foreign = "MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3";
+  CHECK(status_of(foreign).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // Older than the binlog (which starts after the schema setup): MySQL's errno 1236 through
+  // vstreamer, as UNKNOWN.
+  const std::string uuid = ds.shard_uuid("-80");
+  auto purged = status_of("MySQL56/" + uuid + ":1-5");
+  CHECK(purged.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(purged.error_message() == "stream (at source tablet) error @ " + uuid +
+                                      ":1-5: " + std::string(sv::emulator::kPurgedBinlogs) +
+                                      " (errno 1236) (sqlstate HY000)");
 }
 
 TEST_CASE("basic auth: wrong or missing credentials are UNAUTHENTICATED") {

@@ -8,7 +8,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <deque>
 #include <functional>
 #include <map>
@@ -17,6 +16,8 @@
 #include <vector>
 
 #include "engine/shard_source.hpp"
+#include "vitess/gtid.hpp"
+#include "vitess/vstream_client.hpp"
 
 namespace sv::engine::testing {
 
@@ -162,6 +163,8 @@ class FakeSource final : public ShardSource {
       auto it = shards.find(req.shards[0].shard);
       if (it == shards.end()) {
         items.push_back(SourceError{transient_error("no healthy tablet")});
+      } else if (auto refused = refuse_position(it->second, req.shards[0])) {
+        items.push_back(std::move(*refused));
       } else {
         table = req.table;  // every table of the fake has the same rows
         items = generate(it->first, it->second, req.shards[0]);
@@ -171,6 +174,26 @@ class FakeSource final : public ShardSource {
       items.push_back(SourceError{system_error("fake: multi-shard streams need a script")});
     }
     co_return std::make_unique<FakeStream>(std::move(items));
+  }
+
+  //! vttablet refuses a start position its server does not contain (vitessio/vitess
+  //! go/vt/vttablet/tabletserver/vstreamer/uvstreamer.go, setStreamStartPosition), and vtgate
+  //! passes the INVALID_ARGUMENT on; classified as the gRPC client classifies it.
+  static std::optional<SourceItem> refuse_position(const FakeShard& s, const ShardStartPoint& sp) {
+    if (sp.gtid.empty() || sp.gtid == "current") return std::nullopt;
+    const std::string now = position(s, s.log.size());
+    auto requested = vitess::GtidSet::parse(sp.gtid);
+    auto current = vitess::GtidSet::parse(now);
+    if (!requested) {
+      grpc::Status status(grpc::StatusCode::INTERNAL,
+                          "could not decode position: " + requested.error().message);
+      return SourceItem(SourceError{vitess::classify_status(status).to_error()});
+    }
+    if (current && current->contains(*requested)) return std::nullopt;
+    grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "GTIDSet Mismatch: requested source position:" + sp.gtid +
+                            ", current target vrep position: " + now);
+    return SourceItem(SourceError{vitess::classify_status(status).to_error()});
   }
 
   static std::string fmt_uuid(std::size_t n) {
@@ -317,6 +340,10 @@ class FakeSource final : public ShardSource {
       binlogdata::VEvent all;
       all.set_type(binlogdata::COPY_COMPLETED);
       respond({make(binlogdata::COPY_COMPLETED, shard), all});
+      from = now;
+    } else if (sp.gtid == "current") {
+      // vtgate starts from the shard's position now and reports it right away (VGTID, OTHER).
+      respond({vgtid(shard, position(s, now), std::nullopt), make(binlogdata::OTHER, shard)});
       from = now;
     } else {
       from = seq_of(sp.gtid);

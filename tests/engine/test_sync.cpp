@@ -414,6 +414,162 @@ TEST_CASE("config shards restrict a fresh stream; an unknown shard is a config_e
 
 namespace {
 
+//! A STREAM state of stream ks.t with one cursor (position only) per shard.
+std::string state_with(const std::map<std::string, std::string>& positions) {
+  std::string shards;
+  for (const auto& [shard, pos] : positions) {
+    if (!shards.empty()) shards += ",";
+    shards += "\"" + shard + R"(":{"cursor":")" +
+              vitess::encode_cursor(vitess::make_cursor("ks", shard, pos)) + "\"}";
+  }
+  return R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{)" +
+         shards + "}}}}]";
+}
+
+const std::string kAhead = "MySQL56/00000000-0000-0000-0000-000000000001:1-99999999";
+
+}  // namespace
+
+TEST_CASE(
+    "a saved position ahead of the server goes to vtgate and fails with a config_error, not "
+    "COMPLETE") {
+  FakeSource src;
+  src.add_shard("-", 1, 1);
+  src.shards["-"].log.push_back(tx({Change{2, std::nullopt, "n2"}}));
+  // The state saved before a restore to a backup with fewer transactions.
+  auto o = run(src, "", catalog_json("incremental"), state_with({{"-", kAhead}}));
+  CHECK(o.exit_code == 1);
+  CHECK(o.stream().statuses.back() == "INCOMPLETE");
+  CHECK(o.stream().records.empty());
+  CHECK(o.stream().states.empty());  // the ahead position is never confirmed as a checkpoint
+  REQUIRE(src.requests.size() == 1);
+  CHECK(src.requests[0].shards[0].gtid == kAhead);
+  CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
+  REQUIRE(o.report.errors.size() == 1);
+  CHECK(o.report.errors[0] ==
+        "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source position:" + kAhead +
+            ", current target vrep position: " + position(src.shards["-"], 1) +
+            ". The position names transactions this shard's server does not have: the server was "
+            "restored from a "
+            "backup or failed over to one with fewer transactions, or the position comes from "
+            "another database. "
+            "Reset the stream to copy it again (with use_replica or use_rdonly a lagging replica "
+            "can answer this "
+            "too: retry the sync first)");
+}
+
+TEST_CASE("starting_gtids ahead of the server fails the same way") {
+  FakeSource src;
+  src.add_shard("-", 1, 1);
+  auto o = run(src, R"("starting_gtids":"{\"ks\":{\"-\":\")" + kAhead + R"(\"}}")",
+               catalog_json("incremental"));
+  CHECK(o.exit_code == 1);
+  CHECK(o.stream().records.empty());
+  CHECK(o.stream().states.empty());
+  CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
+  REQUIRE(src.requests.size() == 1);
+  CHECK(src.requests[0].shards[0].gtid == kAhead);
+}
+
+TEST_CASE("invalid saved positions are config errors naming the stream and the shard") {
+  FakeSource src;
+  src.add_shard("-80", 1, 1);
+  src.add_shard("80-", 101, 1);
+  const std::pair<std::string, std::string> cases[] = {
+      {"MariaDB/0-1-5",
+       "unsupported GTID flavor 'MariaDB' in position 'MariaDB/0-1-5' (only MySQL56 is supported)"},
+      {"current", "'current' is a VStream request keyword, not a GTID set"},
+      {"MySQL56/3e11fa47-71ca-11e1-9e33-c80aa942956:1-5",
+       "invalid server UUID '3e11fa47-71ca-11e1-9e33-c80aa942956' in GTID set (expected 8-4-4-4-12 "
+       "hex digits) in "
+       "'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa942956:1-5'"},
+      {"MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:9-5",
+       "GTID interval '9-5' is reversed in 'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:9-5'"},
+      {"MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:0-5",
+       "GTID interval '0-5' starts at 0 in 'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:0-5' "
+       "(numbers start at 1)"},
+  };
+  for (const auto& [pos, reason] : cases) {
+    CAPTURE(pos);
+    src.requests.clear();
+    auto o = run(src, "", catalog_json("incremental"),
+                 state_with({{"-80", position(src.shards["-80"], 0)}, {"80-", pos}}));
+    CHECK(o.exit_code == 1);
+    CHECK(o.stream().states.empty());
+    CHECK(src.requests.empty());  // nothing goes to vtgate
+    CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
+    REQUIRE(o.report.errors.size() == 1);
+    CHECK(o.report.errors[0] ==
+          "the saved state of stream 't' has an invalid position for shard '80-': " + reason +
+              "; reset the stream 't'");
+  }
+}
+
+TEST_CASE("invalid starting_gtids are config errors naming the shard") {
+  FakeSource src;
+  src.add_shard("-80", 1, 1);
+  src.add_shard("80-", 101, 1);
+  auto gtids = [](const std::string& shard, const std::string& pos) {
+    return R"("starting_gtids":{"ks":{")" + shard + R"(":")" + pos + R"("}})";
+  };
+  auto bad = run(src, gtids("80-", "MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:7-3"),
+                 catalog_json("incremental"));
+  CHECK(bad.exit_code == 1);
+  CHECK(src.requests.empty());
+  CHECK(bad.report.failure_types == std::vector<std::string>{"config_error"});
+  REQUIRE(bad.report.errors.size() == 1);
+  CHECK(bad.report.errors[0] ==
+        "config field 'starting_gtids' has an invalid position for shard 80- of keyspace 'ks': "
+        "GTID interval '7-3' is "
+        "reversed in 'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:7-3'");
+
+  // A shard vtgate does not serve is no longer ignored.
+  auto unknown =
+      run(src, gtids("c0-", position(src.shards["80-"], 0)), catalog_json("incremental"));
+  CHECK(unknown.exit_code == 1);
+  CHECK(src.requests.empty());
+  CHECK(unknown.report.failure_types == std::vector<std::string>{"config_error"});
+  REQUIRE(unknown.report.errors.size() == 1);
+  CHECK(unknown.report.errors[0] ==
+        "config field 'starting_gtids' names shard c0- of keyspace 'ks', which vtgate does not "
+        "serve (serving shards: "
+        "-80,80-)");
+}
+
+TEST_CASE(
+    "starting_gtids 'current' starts from the peeked position, and no STATE carries 'current'") {
+  FakeSource src;
+  src.add_shard("-80", 1, 2);
+  src.add_shard("80-", 101, 1);
+  src.shards["80-"].log.push_back(tx({Change{102, std::nullopt, "n102"}}));
+  // -80 is copied first, with a STATE after every record, while 80- has not started yet.
+  auto o = run(src,
+               R"("starting_gtids":{"ks":{"80-":"current"}},"max_concurrent_readers":1,)"
+               R"("checkpoint_interval_records":1)",
+               catalog_json("incremental"));
+  CHECK(o.exit_code == 0);
+  CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1"), rec(2, "n2")});
+  REQUIRE(o.stream().states.size() >= 2);
+  for (const auto& st : o.stream().states) {
+    for (const auto& [shard, cursor] : cursors_of(st)) {
+      CAPTURE(shard);
+      CHECK(cursor.rfind("current", 0) != 0);
+    }
+  }
+  CHECK(cursors_of(o.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-80", position(src.shards["-80"], 0) + "|-"},
+                                           {"80-", position(src.shards["80-"], 1) + "|-"}});
+  for (const auto& r : src.requests) CHECK(r.shards[0].gtid != "current");
+
+  // The next sync resumes from the real position: a change made in between is read.
+  src.shards["80-"].log.push_back(tx({Change{103, std::nullopt, "n103"}}));
+  auto next = run(src, "", catalog_json("incremental"), last_state_file(o));
+  CHECK(next.exit_code == 0);
+  CHECK(next.stream().records == std::vector<std::string>{rec(103, "n103")});
+}
+
+namespace {
+
 //! Two shards -80/80- whose binlogs end in a reshard journal to -40/40-, each with its own rows.
 struct ReshardFixture {
   FakeSource src;
@@ -528,6 +684,41 @@ TEST_CASE("a state whose shards are no longer served follows the journal first")
   CHECK(cursors_of(o.stream().states.back()) ==
         std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 1) + "|-"},
                                            {"40-", position(f.src.shards["40-"], 1) + "|-"}});
+}
+
+TEST_CASE("a state naming shards that do not exist: a config_error that says to reset the stream") {
+  FakeSource src;
+  src.add_shard("-80", 1, 0);
+  src.add_shard("80-", 101, 0);
+  // vtgate's answer for a shard the keyspace does not have (vstream_manager.go,
+  // keyspaceHasBeenResharded), classified as the gRPC client classifies it.
+  src.script = [](const StreamRequest& r) -> std::optional<std::deque<SourceItem>> {
+    for (const auto& sp : r.shards) {
+      if (sp.shard != "-40") continue;
+      grpc::Status st(grpc::StatusCode::FAILED_PRECONDITION,
+                      "error starting stream from shard GTID keyspace:\"ks\" shard:\"-40\": failed "
+                      "to determine if "
+                      "keyspace ks has been resharded: shard provided in VGTID, -40, not found in "
+                      "the ks keyspace");
+      return std::deque<SourceItem>{SourceError{vitess::classify_status(st).to_error()}};
+    }
+    return std::nullopt;
+  };
+  auto o = run(src, R"("max_retries":5)", catalog_json("incremental"),
+               state_with({{"-40", "MySQL56/00000000-0000-0000-0000-000000000009:1-12"},
+                           {"-80", position(src.shards["-80"], 0)}}));
+  CHECK(o.exit_code == 1);
+  CHECK(src.requests.size() == 1);  // not retried: retrying cannot make the shard exist
+  CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
+  REQUIRE(o.report.errors.size() == 1);
+  const std::string& m = o.report.errors[0];
+  CHECK(m.rfind("following the reshard of 'ks': VStream failed: FAILED_PRECONDITION: ", 0) == 0);
+  CHECK(m.find("vtgate does not know this shard of the keyspace") != std::string::npos);
+  CHECK(m.find(" (the saved state of stream 't' names shard(s) -40 that keyspace 'ks' does not "
+               "serve; serving "
+               "shards: -80,80-. If those shards were deleted after a reshard, or the state "
+               "belongs to another "
+               "keyspace, reset the stream 't')") != std::string::npos);
 }
 
 TEST_CASE("every STATE covers every record printed before it, even with a full emitter queue") {

@@ -190,6 +190,70 @@ TEST_CASE("vstream: status classification table") {
   CHECK(err.internal == "grpc status 14 (UNAVAILABLE), cause server");
 }
 
+TEST_CASE(
+    "vstream: vtgate's position, shard and table errors are config errors that say what to do") {
+  using C = grpc::StatusCode;
+  struct Case {
+    C code;
+    std::string message;
+    std::string advice_start;
+  };
+  // The texts as vtgate and vttablet produce them (vitessio/vitess: uvstreamer.go,
+  // vstreamer.go wrapError, vstream_manager.go), and MySQL's errno 1236 texts.
+  const Case cases[] = {
+      {C::INVALID_ARGUMENT,
+       "GTIDSet Mismatch: requested source "
+       "position:MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:1-99999999, current "
+       "target vrep position: MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:1-29",
+       "The position names transactions this shard's server does not have"},
+      {C::UNKNOWN,
+       "stream (at source tablet) error @ 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-99: Replica has "
+       "more GTIDs than the "
+       "source has, using the source's SERVER_UUID (errno 1236) (sqlstate HY000)",
+       "The position names transactions this shard's server does not have"},
+      {C::UNKNOWN,
+       "vttablet: rpc error: code = Unknown desc = stream (at source tablet) error @ "
+       "013c5ddc-dd89-11ed-b3a1-"
+       "125a006436b9:1-305627274: Cannot replicate because the source purged required binary logs "
+       "(errno 1236) "
+       "(sqlstate HY000)",
+       "The shard's server no longer has the binary logs"},
+      {C::FAILED_PRECONDITION,
+       "error starting stream from shard GTID keyspace:\"ks\" shard:\"c0-\": failed to determine "
+       "if keyspace ks has been "
+       "resharded: shard provided in VGTID, c0-, not found in the ks keyspace",
+       "vtgate does not know this shard of the keyspace"},
+      {C::UNKNOWN, "table nope is not present in the database",
+       "The table does not exist in the keyspace"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.message);
+    auto e = classify_status(grpc::Status(c.code, c.message));
+    CHECK(e.failure_type == sv::FailureType::config_error);
+    auto err = e.to_error();
+    CHECK(err.type == sv::FailureType::config_error);
+    CHECK(err.message == "VStream failed: " + std::string(status_code_name(c.code)) + ": " +
+                             c.message + ". " + std::string(e.advice));
+    CHECK(std::string(e.advice).rfind(c.advice_start, 0) == 0);
+    const bool says_what_to_do = err.message.find("Reset the stream") != std::string::npos ||
+                                 err.message.find("reset a stream") != std::string::npos ||
+                                 err.message.find("refresh the source schema") != std::string::npos;
+    CHECK(says_what_to_do);
+  }
+  // Unrelated answers keep their plain classification and carry no advice.
+  auto plain = classify_status(grpc::Status(C::UNKNOWN, "vtgate: syntax error"));
+  CHECK(plain.advice.empty());
+  CHECK(plain.to_error().message == "VStream failed: UNKNOWN: vtgate: syntax error");
+}
+
+TEST_CASE("vstream: to_error without advice") {
+  using C = grpc::StatusCode;
+  auto err = classify_status(grpc::Status(C::UNAVAILABLE, "down")).to_error();
+  CHECK(err.type == sv::FailureType::transient_error);
+  CHECK(err.message == "VStream failed: UNAVAILABLE: down");
+  CHECK(err.internal == "grpc status 14 (UNAVAILABLE), cause server");
+}
+
 TEST_CASE("vstream: normal stream, EOF, auth header, request on the wire") {
   TestServer srv;
   srv.service.script_for = [](const vtgate::VStreamRequest&) {

@@ -302,7 +302,13 @@ Result<std::optional<BinlogTransaction>> BinlogReader::next(std::chrono::millise
     if (event_ == nullptr) {
       unsigned e = mysql_errno(conn_.raw());
       std::string msg = mysql_error(conn_.raw());
-      if (e == 1236)  // ER_MASTER_FATAL_ERROR_READING_BINLOG: position unknown/purged/ahead
+      // ER_MASTER_FATAL_ERROR_READING_BINLOG: position unknown/purged/ahead. The emulator serves
+      // MySQL56 positions, so a purge is reported in MySQL's words, as vtgate would pass it on.
+      if (e == 1236 && msg.find("purged") != std::string::npos)
+        return system_error(
+            mysql_binlog_error(position_for(options_.uuid, last_seq_), kPurgedBinlogs),
+            fmt::format("MariaDB: {}", msg));
+      if (e == 1236)
         return system_error(fmt::format("MariaDB cannot serve binlog position {}-{}-{}: {}", options_.domain_id,
                                         options_.server_id, last_seq_, msg));
       return transient_error("MariaDB binlog stream ended", fmt::format("{} ({})", msg, e));

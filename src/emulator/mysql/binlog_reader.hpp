@@ -66,6 +66,7 @@ class BinlogReader {
     uint32_t domain_id = 1;
     uint32_t server_id = 1;   //!< the source server's id (the GTIDs it wrote)
     uint64_t start_seq = 0;   //!< return transactions with seq > start_seq
+    std::string uuid;         //!< the shard's MySQL56 server uuid (for MySQL-style error texts)
     std::chrono::milliseconds heartbeat{100};  //!< server heartbeat while idle (bounds next())
   };
 

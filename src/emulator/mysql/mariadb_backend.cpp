@@ -215,6 +215,7 @@ asio::awaitable<Result<std::unique_ptr<ReplicationCursor>>> MariaDbBackend::open
   o.domain_id = s->config.domain_id;
   o.server_id = s->config.server_id;
   o.start_seq = *seq;
+  o.uuid = s->uuid;
   o.heartbeat = options_.heartbeat;
   auto job = [o]() { return BinlogReader::open(o); };
   auto reader = co_await offload(std::move(job));
