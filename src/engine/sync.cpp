@@ -477,6 +477,19 @@ class Sync {
           t = std::max(t, out.last_event_time);
         }
       }
+      // Before the rows that leave the new columns out, so the warning precedes them on stdout.
+      if (!out.new_columns.empty()) {
+        std::vector<std::string> fresh;
+        for (auto& c : out.new_columns) {
+          if (r.warned_columns.insert(c).second) fresh.push_back(c);
+        }
+        if (!fresh.empty()) {
+          co_await warn_user(fmt::format(
+              "stream {}: table '{}.{}' has column(s) {} that the configured catalog does not select; they are left "
+              "out. Refresh the source schema in Airbyte to sync them.",
+              r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", ")));
+        }
+      }
       for (auto& c : out.commits) {
         if (!co_await commit(r, c)) {
           stream->cancel();
@@ -484,18 +497,6 @@ class Sync {
           co_return result;
         }
         progressed = true;
-      }
-      if (!out.new_columns.empty()) {
-        std::vector<std::string> fresh;
-        for (auto& c : out.new_columns) {
-          if (r.warned_columns.insert(c).second) fresh.push_back(c);
-        }
-        if (!fresh.empty()) {
-          spdlog::warn(
-              "stream {}: table '{}.{}' has column(s) {} that the configured catalog does not select; they are left "
-              "out. Refresh the source schema in Airbyte to sync them.",
-              r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", "));
-        }
       }
       if (out.error) {
         stream->cancel();
@@ -590,6 +591,12 @@ class Sync {
     spdlog::error("stream {}: {}", r.cfg->name, error.message);
     r.failure = std::move(error);
     for (auto* s : r.open_streams) s->cancel();
+  }
+
+  //! A warning the user should act on: on stderr, and through the output (a LOG on stdout in `read`).
+  awaitable<void> warn_user(std::string message) {
+    spdlog::warn("{}", message);
+    co_await em_.warning(std::move(message));
   }
 
   void start_reshard(StreamRun& r) {

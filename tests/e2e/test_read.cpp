@@ -442,6 +442,10 @@ TEST_CASE("a DDL between syncs: selected columns go on, the new column is left o
   CHECK(got.size() == want.size());
   CHECK(second.err.find("note1") != std::string::npos);
   CHECK(second.err.find("Refresh the source schema") != std::string::npos);
+  // Also in the Airbyte UI: a LOG message on stdout.
+  CHECK(second.out.find(R"({"type":"LOG","log":{"level":"WARN","message":"stream customers: table )"
+                        R"('commerce.customers' has column(s) note1 that the configured catalog does not select)") !=
+        std::string::npos);
 }
 
 TEST_CASE("SIGKILL during a write load, resume with use_gtid_with_table_pks: every change exactly once") {
