@@ -205,7 +205,9 @@ Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte
   if (!client) return client.error();
   engine::VStreamSourceOptions options;
   options.request = vstream_request_options(config);
-  options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  // A silent stream (no heartbeat either) is broken; timeout_seconds is the sync's time limit per
+  // shard instead (engine::EngineOptions::shard_time_limit).
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   return std::make_unique<engine::VStreamSource>(std::move(*client), options);
 }
 

@@ -117,7 +117,11 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   hooks.finish = [&] {
     if (companions) companions->finish();
   };
-  return engine::run_read(inputs, **source, out, {}, &metrics, hooks);
+  engine::EngineOptions options;
+  // The Go connector's per-attempt deadline: each shard reads at most this long per sync, then
+  // stops at its last checkpoint; the next sync continues there.
+  options.shard_time_limit = std::chrono::seconds(config.timeout_seconds);
+  return engine::run_read(inputs, **source, out, options, &metrics, hooks);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class Latch {
 };
 
 //! How a shard reader ended.
-enum class ReaderEnd { done, failed, interrupted, reshard };
+enum class ReaderEnd { done, failed, interrupted, reshard, time_limit };
 
 struct StreamRun {
   std::size_t index = 0;
@@ -104,6 +104,7 @@ struct StreamRun {
   bool resharding = false;
   std::set<EventStream*> open_streams;
   std::set<std::string> warned_columns;
+  std::set<std::string> time_limited;  //!< shards stopped by EngineOptions::shard_time_limit
   //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
   //! stream is still handing to the emitter (they would be printed before it, uncovered).
   std::unique_ptr<Slots> push_lock;
@@ -244,7 +245,7 @@ class Sync {
       }
       Latch shards(io_.get_executor());
       for (const auto& [shard, c] : r.cursors) {
-        if (shard_finished(r, c)) continue;
+        if (shard_finished(r, c) || r.time_limited.count(shard)) continue;
         shards.add();
         asio::co_spawn(io_, read_shard(r, shard), [&shards, &r](std::exception_ptr e, ReaderEnd) {
           if (e) {
@@ -261,6 +262,7 @@ class Sync {
       if (!r.resharding) break;
       spdlog::info("stream {}: keyspace resharded, following the journal", s.name);
     }
+    if (r.full_refresh && !r.time_limited.empty() && !r.failure) r.failure = unfinished_copy_error(r);
     co_await finish_stream(r);
   }
 
@@ -363,6 +365,7 @@ class Sync {
     Decoder decoder(r.decoder);
     std::uint32_t failures = 0;
     const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
+    std::optional<Clock::time_point> deadline;  // shard_time_limit, counted from the first VStream
     for (;;) {
       if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
       ++m_.readers_waiting;
@@ -372,10 +375,17 @@ class Sync {
         slots_.release();
         co_return ReaderEnd::interrupted;
       }
+      if (!deadline && opt_.shard_time_limit.count() > 0) deadline = Clock::now() + opt_.shard_time_limit;
+      if (deadline && Clock::now() >= *deadline) {
+        slots_.release();
+        co_return co_await stop_at_time_limit(r, shard);
+      }
       bool progressed = false;
       std::vector<vitess::TableCursor> from{r.cursors.at(shard)};
-      auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false);
+      auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false,
+                                           deadline.value_or(Clock::time_point::max()));
       slots_.release();
+      if (attempt.end == ReaderEnd::time_limit) co_return co_await stop_at_time_limit(r, shard);
       if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
         co_await checkpoint(r);  // a finished shard is checkpointed right away
       }
@@ -404,10 +414,32 @@ class Sync {
     std::optional<binlogdata::Journal> journal;
   };
 
+  //! shard_time_limit during one attempt: at `deadline` the attempt's VStream is cancelled and
+  //! `passed` set. Destroying it (when the attempt ends) cancels the timer, and an expiry already
+  //! queued then finds nothing to do, so the stream is never touched after the attempt.
+  struct TimeLimit {
+    explicit TimeLimit(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    bool passed = false;
+  };
+  std::shared_ptr<TimeLimit> watch_deadline(Clock::time_point deadline, EventStream& stream) {
+    auto limit = std::make_shared<TimeLimit>(io_);
+    if (deadline == Clock::time_point::max()) return limit;
+    limit->timer.expires_at(deadline);
+    limit->timer.async_wait([weak = std::weak_ptr<TimeLimit>(limit), &stream](const boost::system::error_code& ec) {
+      auto l = weak.lock();
+      if (ec || !l) return;
+      l->passed = true;
+      stream.cancel();
+    });
+    return limit;
+  }
+
   //! One VStream over `cursors` (one shard normally; all of a stream's shards while following a
-  //! reshard journal, then `until_journal`).
+  //! reshard journal, then `until_journal`), cancelled at `deadline`.
   awaitable<Attempt> read_attempt(StreamRun& r, std::vector<vitess::TableCursor> cursors, Decoder& decoder,
-                                  bool& progressed, bool until_journal) {
+                                  bool& progressed, bool until_journal,
+                                  Clock::time_point deadline = Clock::time_point::max()) {
     Attempt result;
     std::vector<ShardPlan> plans;
     StreamRequest req;
@@ -438,12 +470,17 @@ class Sync {
       }
     } unregister{r, stream.get(), m_.readers_active};
     if (r.failure) stream->cancel();  // stopped while the stream was being opened
+    auto limit = watch_deadline(deadline, *stream);  // after `stream`: destroyed before it
 
     for (;;) {
       SourceItem item = co_await stream->next();
       if (r.failure || r.resharding) {
         stream->cancel();
         result.end = ReaderEnd::interrupted;
+        co_return result;
+      }
+      if (limit->passed) {
+        result.end = ReaderEnd::time_limit;  // rows after the last committed cursor go with the stream
         co_return result;
       }
       if (auto* err = std::get_if<SourceError>(&item)) {
@@ -592,6 +629,35 @@ class Sync {
     r.failure = std::move(error);
     for (auto* s : r.open_streams) s->cancel();
   }
+
+  //! shard_time_limit passed for a shard: it stops at its last committed cursor (the rows after it
+  //! went with the cancelled VStream), a STATE saves that cursor now, and the next sync (or, for a
+  //! full_refresh stream, the next attempt) continues from there, as the Go connector does after
+  //! its per-attempt deadline (go-connector-reference.md §4.7).
+  awaitable<ReaderEnd> stop_at_time_limit(StreamRun& r, const std::string& shard) {
+    r.time_limited.insert(shard);
+    if (r.failure) co_return ReaderEnd::interrupted;
+    if (r.changed_since_state) co_await checkpoint(r);
+    if (!r.full_refresh) {  // a full_refresh stream says it in its error (unfinished_copy_error)
+      co_await warn_user(fmt::format(
+          "stream {}: shard {} was read for timeout_seconds ({:g} s) without reaching the end of this sync; it "
+          "stops at its last saved position and the next sync continues from there. Raise timeout_seconds to read "
+          "more per sync.",
+          r.cfg->name, shard, seconds_of(opt_.shard_time_limit)));
+    }
+    co_return ReaderEnd::time_limit;
+  }
+
+  //! A full_refresh stream whose copy did not finish within shard_time_limit: its rows are not the
+  //! whole table, so the stream cannot be COMPLETE; its last STATE holds the copy's progress.
+  Error unfinished_copy_error(const StreamRun& r) const {
+    return transient_error(fmt::format(
+        "stream {}: the copy of shard(s) {} did not finish within timeout_seconds ({:g} s); its progress is saved "
+        "and the next attempt continues the copy from there. Raise timeout_seconds to copy the table in one attempt.",
+        r.cfg->name, fmt::join(r.time_limited, ","), seconds_of(opt_.shard_time_limit)));
+  }
+
+  static double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
   //! A warning the user should act on: on stderr, and through the output (a LOG on stdout in `read`).
   awaitable<void> warn_user(std::string message) {

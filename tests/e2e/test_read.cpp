@@ -248,6 +248,7 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
     std::vector<std::string> flags;
     std::string config;
     bool succeeds;
+    std::string log_says = {};  //!< stderr must contain it (the fault was noticed the intended way)
   };
   const std::vector<Case> cases = {
       {"end-after-events unavailable", {"--end-after-events=60", "--end-mode=unavailable"}, "", true},
@@ -256,7 +257,8 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
       {"end-after-events eof (closed without error)", {"--end-after-events=60", "--end-mode=eof"}, "", true},
       {"fail-streams unavailable", {"--fail-streams=3", "--fail-mode=unavailable"}, "", true},
       {"fail-streams deadline_exceeded", {"--fail-streams=2", "--fail-mode=deadline_exceeded"}, "", true},
-      {"stall (idle timeout)", {"--stall-after-events=40", "--stall-seconds=3"}, R"("timeout_seconds":1)", true},
+      {"stall (idle timeout)", {"--stall-after-events=40", "--stall-seconds=30"}, R"("idle_timeout_seconds":1)", true,
+       "no VStream message for 1000 ms; retrying"},
       {"slow shard", {"--slow-shard=-40:20", "--slow-shard=c0-:10"}, "", true},
       {"end-after-events internal (permanent)", {"--end-after-events=60", "--end-mode=internal"}, "", false},
   };
@@ -276,6 +278,7 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
           INFO("table ", std::string(t));
           CHECK(normalized(r.records(t)) == sorted(expected_rows(ds, *ds.table_index(t), 0)));
         }
+        CHECK(r.err.find(c.log_says) != std::string::npos);
       } else {
         CHECK(r.exit_code == 1);
         CHECK(r.last_status("customers") == "INCOMPLETE");
@@ -401,6 +404,31 @@ TEST_CASE("a reshard between two syncs: the next sync follows the journal to the
   std::vector<std::string> shards;
   for (const auto& m : st["shards"].GetObject()) shards.push_back(m.name.GetString());
   CHECK(shards == std::vector<std::string>{"-40", "40-80", "80-c0", "c0-"});
+}
+
+TEST_CASE("timeout_seconds bounds each shard per sync: COMPLETE with a LOG, the next syncs continue, every row once") {
+  // 80- answers slowly: its copy takes several seconds, more than timeout_seconds.
+  Emulator emu(dataset({"customers"}, 300, 2), {"--copy-packet-bytes=1500", "--slow-shard=80-:150"});
+  emulator::Dataset ds(emu.data);
+  const auto t = *ds.table_index("customers");
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}});
+  std::vector<std::string> all;
+  std::string state;
+  int limited = 0;
+  for (int sync = 0; sync < 20; ++sync) {
+    auto r = read(emu, catalog, state, R"("timeout_seconds":1)");
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.last_status("customers") == "COMPLETE");
+    all.insert(all.end(), r.records("customers").begin(), r.records("customers").end());
+    state = state_file(r.out);
+    if (r.out.find(R"({"type":"LOG","log":{"level":"WARN","message":"stream customers: shard 80- was read for )"
+                   R"(timeout_seconds (1 s) without reaching the end of this sync)") == std::string::npos) {
+      break;
+    }
+    ++limited;
+  }
+  CHECK(limited >= 1);
+  CHECK(normalized(all) == sorted(expected_rows(ds, t, 0)));  // every row, none twice
 }
 
 TEST_CASE("a DDL between syncs: selected columns go on, the new column is left out with a warning") {

@@ -49,7 +49,7 @@ struct Output {
 
 Output run(FakeSource& src, const std::string& config_extra, const std::string& catalog_text,
            const std::string& state_text = "", std::size_t emitter_queue = 16,
-           std::map<std::size_t, std::uint64_t> estimates = {}) {
+           std::map<std::size_t, std::uint64_t> estimates = {}, std::chrono::milliseconds shard_time_limit = {}) {
   const std::string cfg_text = R"({"host":"h","database":"ks","username":"u","password":"p")" +
                                (config_extra.empty() ? std::string() : "," + config_extra) + "}";
   auto config = airbyte::parse_config(cfg_text);
@@ -74,6 +74,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.retry_max = std::chrono::milliseconds(5);
     opt.jitter_seed = 7;
     opt.emitter_queue = emitter_queue;
+    opt.shard_time_limit = shard_time_limit;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
     ReadInputs in{*config, *catalog, state, estimates};
@@ -349,6 +350,68 @@ TEST_CASE("a new column is announced once as a LOG WARN on stdout, before the ro
                     "are left out. Refresh the source schema in Airbyte to sync them.",
                     "RECORD 3", "RECORD 4"});
   CHECK(o.stream().statuses == std::vector<std::string>{"STARTED", "RUNNING", "COMPLETE"});
+}
+
+namespace {
+
+//! A shard of ids 1..6 whose first VStream delivers the copy up to id 4 (committed at a VGTID),
+//! then row 5 without its VGTID, then nothing: a copy that cannot finish within a time limit.
+void first_stream_stalls_after_id_4(FakeSource& src) {
+  src.add_shard("-", 1, 6);
+  src.script = [&src, opened = 0](const StreamRequest& r) mutable -> std::optional<std::deque<SourceItem>> {
+    if (opened++ > 0) return std::nullopt;
+    auto items = src.generate("-", src.shards["-"], r.shards[0]);
+    // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT] [BEGIN ROW 3 ROW 4 VGTID COMMIT] [BEGIN ROW 5 …]
+    items.erase(items.begin() + 4, items.end());
+    auto& partial = std::get<vtgate::VStreamResponse>(items.back());
+    partial.mutable_events()->DeleteSubrange(2, partial.events_size() - 2);
+    return items;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("timeout_seconds: an incremental shard stops at its last committed cursor; COMPLETE; the next sync goes on") {
+  FakeSource src;
+  first_stream_stalls_after_id_4(src);
+  auto o = run(src, "", catalog_json("incremental"), "", 16, {}, std::chrono::milliseconds(300));
+  CHECK(o.exit_code == 0);
+  CHECK(records_and_logs(o.text) ==
+        std::vector<std::string>{"RECORD 1", "RECORD 2", "RECORD 3", "RECORD 4",
+                                 "WARN stream t: shard - was read for timeout_seconds (0.3 s) without reaching the end "
+                                 "of this sync; it stops at its last saved position and the next sync continues from "
+                                 "there. Raise timeout_seconds to read more per sync."});
+  CHECK(o.stream().statuses == std::vector<std::string>{"STARTED", "RUNNING", "COMPLETE"});
+  CHECK(cursors_of(o.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|4"}});
+  CHECK(src.requests.size() == 1);  // not retried: the shard is done for this sync
+
+  auto next = run(src, "", catalog_json("incremental"), last_state_file(o), 16, {}, std::chrono::milliseconds(300));
+  CHECK(next.exit_code == 0);
+  CHECK(next.stream().records == std::vector<std::string>{rec(5, "n5"), rec(6, "n6")});
+  CHECK(cursors_of(next.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|-"}});
+}
+
+TEST_CASE("timeout_seconds: a full_refresh copy cut short ends INCOMPLETE (transient) with a STATE to resume from") {
+  FakeSource src;
+  first_stream_stalls_after_id_4(src);
+  auto o = run(src, "", catalog_json("full_refresh"), "", 16, {}, std::chrono::milliseconds(300));
+  CHECK(o.exit_code == 1);
+  CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1"), rec(2, "n2"), rec(3, "n3"), rec(4, "n4")});
+  CHECK(o.stream().statuses.back() == "INCOMPLETE");
+  CHECK(o.report.failure_types == std::vector<std::string>{"transient_error"});
+  CHECK(o.report.errors == std::vector<std::string>{
+                               "stream t: the copy of shard(s) - did not finish within timeout_seconds (0.3 s); its "
+                               "progress is saved and the next attempt continues the copy from there. Raise "
+                               "timeout_seconds to copy the table in one attempt."});
+  CHECK(cursors_of(o.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|4"}});
+
+  auto retry = run(src, "", catalog_json("full_refresh"), last_state_file(o), 16, {}, std::chrono::milliseconds(300));
+  CHECK(retry.exit_code == 0);
+  CHECK(retry.stream().records == std::vector<std::string>{rec(5, "n5"), rec(6, "n6")});
+  CHECK(retry.stream().statuses.back() == "COMPLETE");
 }
 
 TEST_CASE("a Go connector state with lastpk resumes the copy after it") {
