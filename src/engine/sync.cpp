@@ -710,14 +710,7 @@ class Sync {
   awaitable<bool> migrate(StreamRun& r) {
     std::vector<vitess::TableCursor> cursors;
     for (const auto& [shard, c] : r.cursors) {
-      if (vitess::copy_pending(c)) {
-        co_await fail_stream(
-            r, transient_error(fmt::format(
-                   "keyspace '{}' was resharded while table '{}' was being copied on shard {}; the copy cannot "
-                   "continue on the old shards: reset the stream '{}' to copy it again from the new shards",
-                   r.cfg->keyspace, r.cfg->name, shard, r.cfg->name)));
-        co_return false;
-      }
+      if (vitess::copy_pending(c)) co_return co_await restart_copy_on_new_shards(r);
       cursors.push_back(c);
     }
     Decoder decoder(r.decoder);
@@ -770,6 +763,64 @@ class Sync {
     }
     for (auto& [shard, pos] : *positions) r.current[shard] = pos;
     co_return true;
+  }
+
+  //! A reshard met while the table is still being copied: the copy cannot follow the journal.
+  //! vtgate ends a stop_on_reshard stream at the JOURNAL (vitessio/vitess
+  //! go/vt/vtgate/vstream_manager.go), before the old shards' copy finished, and an old shard's
+  //! lastpk does not bound what a new shard still has to copy (the rows are spread by keyspace id,
+  //! not by primary key). So the shards that are no longer served are replaced by the serving
+  //! shards that replaced them, each with a fresh cursor: the table is copied again from scratch
+  //! there. Rows the old shards already delivered come again (at-least-once, docs/state.md
+  //! "Resharding"); shards the reshard did not touch keep their cursors.
+  awaitable<bool> restart_copy_on_new_shards(StreamRun& r) {
+    auto peek = [&]() { return source_.current_positions(r.cfg->keyspace, r.cfg->name); };
+    std::string what = fmt::format("reading the current position of '{}.{}'", r.cfg->keyspace, r.cfg->name);
+    auto positions = co_await with_retries<std::map<std::string, std::string>>(peek, what);
+    if (!positions) {
+      co_await fail_stream(r, positions.error());
+      co_return false;
+    }
+    std::vector<std::string> gone, added;
+    for (const auto& [shard, c] : r.cursors) {
+      if (!positions->count(shard)) gone.push_back(shard);
+    }
+    // The new shards are the serving ones that cover a gone shard's key range (not the serving
+    // shards the stream never read, e.g. left out by the config's `shards`).
+    for (const auto& [shard, pos] : *positions) {
+      const bool covers =
+          std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return ranges_overlap(g, shard); });
+      if (!r.cursors.count(shard) && covers) added.push_back(shard);
+    }
+    if (gone.empty() || added.empty()) {
+      // The journal came before vtgate serves the new shards: the next attempt finds them.
+      co_await fail_stream(r, transient_error(fmt::format(
+                                  "keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
+                                  "serve the new shards yet (serving: {}); the next attempt continues the copy there",
+                                  r.cfg->keyspace, r.cfg->name, fmt::join(keys(*positions), ","))));
+      co_return false;
+    }
+    for (const auto& shard : gone) r.cursors.erase(shard);
+    for (const auto& shard : added) r.cursors[shard] = vitess::make_cursor(r.cfg->keyspace, shard);
+    for (const auto& [shard, pos] : *positions) r.current[shard] = pos;
+    co_await warn_user(fmt::format(
+        "stream {}: keyspace '{}' was resharded while table '{}' was being copied; the copy starts again on the new "
+        "shards {} (replacing {}), so rows already sent from the old shards are sent again",
+        r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
+    co_await checkpoint(r);  // fresh cursors of the new shards: a resumed sync copies them too
+    co_return true;
+  }
+
+  //! Whether two shards' key ranges ("-80", "40-80", "c0-": lower-case hex bounds, empty = open)
+  //! overlap. Names that are not ranges ("0", an unsharded keyspace) cover everything.
+  static bool ranges_overlap(const std::string& a, const std::string& b) {
+    const auto da = a.find('-');
+    const auto db = b.find('-');
+    if (da == std::string::npos || db == std::string::npos) return true;
+    const std::string a_start = a.substr(0, da), a_end = a.substr(da + 1);
+    const std::string b_start = b.substr(0, db), b_end = b.substr(db + 1);
+    // Hex strings (even length) compare like the key bytes they encode.
+    return (b_end.empty() || a_start < b_end) && (a_end.empty() || b_start < a_end);
   }
 
   static std::vector<std::string> keys_of(const std::map<std::string, vitess::TableCursor>& m) {

@@ -431,6 +431,53 @@ TEST_CASE("timeout_seconds bounds each shard per sync: COMPLETE with a LOG, the 
   CHECK(normalized(all) == sorted(expected_rows(ds, t, 0)));  // every row, none twice
 }
 
+TEST_CASE("a reshard in the middle of the copy: the copy starts again on the new shards, every row arrives") {
+  // 80- copies slowly. Once it has committed rows, the keyspace is resharded and every VStream is
+  // cut: 80- resumes its copy from its position (use_gtid_with_table_pks), whose catch-up meets
+  // the journal while the copy is unfinished.
+  Emulator emu(dataset({"customers"}, 600, 2), {"--copy-packet-bytes=1500", "--slow-shard=80-:250"});
+  emulator::Dataset ds(emu.data);
+  const auto t = *ds.table_index("customers");
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}});
+  TempDir dir;
+  write_file(dir.file("config.json"), config_json(emu, R"("use_gtid_with_table_pks":true)"));
+  write_file(dir.file("catalog.json"), catalog);
+  const int port = free_port();
+  auto argv = read_args(dir, false);
+  argv.push_back("--metrics-address");
+  argv.push_back("127.0.0.1:" + std::to_string(port));
+  Child c = Child::spawn(argv, dir.file("out"), dir.file("err"));
+  const std::string copied_80 = R"(source_vitess_records_total{stream="customers",namespace="commerce",shard="80-"} )";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    const auto [status, metrics] = http_get(port, "/metrics");
+    const auto at = metrics.find(copied_80);
+    if (at != std::string::npos && metrics.compare(at + copied_80.size(), 2, "0\n") != 0) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  emu.control("POST", "/reshard?keyspace=commerce&shards=-40,40-80,80-c0,c0-");
+  emu.control("POST", "/fault/end-streams?mode=unavailable");
+  const int code = c.wait(std::chrono::seconds(60));
+  auto r = finish(read_file(dir.file("out")), read_file(dir.file("err")), code, catalog);
+  if (code != 0) MESSAGE("source-vitess stderr:\n", r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.last_status("customers") == "COMPLETE");
+  // Exactly the table's rows; those the old shards sent before the reshard come twice at most.
+  auto got = normalized(r.records("customers"));
+  CHECK(got.size() <= 2 * expected_rows(ds, t, 0).size());
+  got.erase(std::unique(got.begin(), got.end()), got.end());
+  CHECK(got == sorted(expected_rows(ds, t, 0)));
+  CHECK(r.out.find("keyspace 'commerce' was resharded while table 'customers' was being copied; the copy starts again "
+                   "on the new shards -40,40-80,80-c0,c0- (replacing -80,80-)") != std::string::npos);
+  REQUIRE(!r.report.streams.at("commerce.customers").states.empty());
+  rapidjson::Document st;
+  st.Parse(r.report.streams.at("commerce.customers").states.back().c_str());
+  std::vector<std::string> shards;
+  for (const auto& m : st["shards"].GetObject()) shards.push_back(m.name.GetString());
+  CHECK(shards == std::vector<std::string>{"-40", "40-80", "80-c0", "c0-"});
+}
+
 TEST_CASE("a DDL between syncs: selected columns go on, the new column is left out with a warning") {
   Emulator emu(dataset({"customers"}, 100));
   emulator::Dataset ds(emu.data);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -590,6 +591,99 @@ TEST_CASE("a state whose shards are no longer served follows the journal first")
   CHECK(cursors_of(o.stream().states.back()) ==
         std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 1) + "|-"},
                                            {"40-", position(f.src.shards["40-"], 1) + "|-"}});
+}
+
+namespace {
+
+//! A reshard of -80,80- into -40,40- while the table is being copied: the old shards hold ids
+//! 1..4 and 101..104; after the reshard -40 holds 1,2 and 40- the rest.
+struct CopyReshardFixture {
+  FakeSource src;
+  CopyReshardFixture() {
+    src.add_shard("-80", 1, 4);
+    src.add_shard("80-", 101, 4);
+    src.add_shard("-40", 1, 2);
+    src.add_shard("40-", 3, 2);
+    for (std::int64_t id = 101; id <= 104; ++id) src.shards["40-"].initial[id] = "n" + std::to_string(id);
+    src.shards["-40"].serving = false;
+    src.shards["40-"].serving = false;
+  }
+  void switch_traffic() {
+    src.shards["-80"].serving = false;
+    src.shards["80-"].serving = false;
+    src.shards["-40"].serving = true;
+    src.shards["40-"].serving = true;
+  }
+  //! -80 copies ids 1 and 2, then meets the journal (vtgate refuses a single-shard stream there);
+  //! 80- copies its rows and waits.
+  void reshard_after_first_batch() {
+    src.script = [this](const StreamRequest& r) -> std::optional<std::deque<SourceItem>> {
+      const std::string shard = r.shards[0].shard;
+      if (shard != "-80" && shard != "80-") return std::nullopt;
+      auto items = src.generate(shard, src.shards[shard], r.shards[0]);
+      if (shard == "80-") return items;
+      items.erase(items.begin() + 2, items.end());  // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT]
+      items.push_back(SourceError{config_error(
+          "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
+          "[ks/-80,ks/80-], stream: [ks/-80]")});
+      switch_traffic();
+      return items;
+    };
+  }
+  std::vector<std::string> all_rows() const {
+    std::vector<std::string> out;
+    for (std::int64_t id : {1, 2, 3, 4, 101, 102, 103, 104}) out.push_back(rec(id, "n" + std::to_string(id)));
+    return out;
+  }
+};
+
+std::vector<std::string> unique_sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("reshard during the copy: the copy starts again on the new shards, every row arrives") {
+  for (const char* mode : {"incremental", "full_refresh"}) {
+    CAPTURE(mode);
+    CopyReshardFixture f;
+    f.reshard_after_first_batch();
+    auto o = run(f.src, "", catalog_json(mode));
+    CHECK(o.exit_code == 0);
+    CHECK(o.stream().statuses.back() == "COMPLETE");
+    CHECK(unique_sorted(o.stream().records) == sorted(f.all_rows()));
+    // Rows of the old shards come again from the new ones: at most once more each.
+    CHECK(o.stream().records.size() <= 2 * f.all_rows().size());
+    const auto logs = records_and_logs(o.text);
+    CHECK(std::count(logs.begin(), logs.end(),
+                     "WARN stream t: keyspace 'ks' was resharded while table 't' was being copied; the copy starts "
+                     "again on the new shards -40,40- (replacing -80,80-), so rows already sent from the old shards "
+                     "are sent again") == 1);
+    std::set<std::string> shards;
+    for (const auto& [shard, cursor] : cursors_of(o.stream().states.back())) shards.insert(shard);
+    CHECK(shards == std::set<std::string>{"-40", "40-"});
+    if (std::string(mode) == "incremental") {
+      CHECK(cursors_of(o.stream().states.back()) ==
+            std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 0) + "|-"},
+                                               {"40-", position(f.src.shards["40-"], 0) + "|-"}});
+    }
+  }
+}
+
+TEST_CASE("a saved copy position on shards no longer served: the copy starts again on the new shards") {
+  CopyReshardFixture f;
+  f.switch_traffic();
+  vitess::TableCursor copying = vitess::make_cursor("ks", "-80", position(f.src.shards["-80"], 0));
+  *copying.mutable_last_known_pk() = FakeSource::lastpk(2);
+  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
+               vitess::encode_cursor(copying) + R"("},"80-":{"cursor":")" +
+               vitess::encode_cursor(vitess::make_cursor("ks", "80-")) + R"("}}}}}])";
+  auto o = run(f.src, "", catalog_json("incremental"), state);
+  CHECK(o.exit_code == 0);
+  CHECK(sorted(o.stream().records) == sorted(f.all_rows()));
+  CHECK(o.stream().statuses.back() == "COMPLETE");
 }
 
 TEST_CASE("every STATE covers every record printed before it, even with a full emitter queue") {
