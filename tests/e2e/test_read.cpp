@@ -421,11 +421,13 @@ TEST_CASE("timeout_seconds bounds each shard per sync: COMPLETE with a LOG, the 
     CHECK(r.last_status("customers") == "COMPLETE");
     all.insert(all.end(), r.records("customers").begin(), r.records("customers").end());
     state = state_file(r.out);
+    // The slow shard runs into the limit at least once; on a busy machine the other may too.
     if (r.out.find(R"({"type":"LOG","log":{"level":"WARN","message":"stream customers: shard 80- was read for )"
-                   R"(timeout_seconds (1 s) without reaching the end of this sync)") == std::string::npos) {
+                   R"(timeout_seconds (1 s) without reaching the end of this sync)") != std::string::npos) {
+      ++limited;
+    } else if (r.out.find("was read for timeout_seconds (1 s)") == std::string::npos) {
       break;
     }
-    ++limited;
   }
   CHECK(limited >= 1);
   CHECK(normalized(all) == sorted(expected_rows(ds, t, 0)));  // every row, none twice
