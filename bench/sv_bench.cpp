@@ -485,8 +485,10 @@ struct RunResult {
 };
 
 std::string config_json(const Emulator& emu) {
+  // timeout_seconds bounds each shard's read per sync (300 s by default): a benchmark measures a
+  // whole copy, however slow the machine (or callgrind) makes it.
   return R"({"host":"127.0.0.1","grpc_port":)" + std::to_string(emu.grpc_port) +
-         R"(,"tls_mode":"disabled","database":"commerce","username":"bench","password":""})";
+         R"(,"tls_mode":"disabled","database":"commerce","username":"bench","password":"","timeout_seconds":86400})";
 }
 
 std::string catalog_json(const std::string& table, const std::string& mode) {

@@ -285,13 +285,15 @@ Config parse_fields(const rapidjson::Value& root) {
   get_uint(f, "checkpoint_interval_seconds", c.checkpoint_interval_seconds, 1);
   get_uint(f, "max_concurrent_readers", c.max_concurrent_readers, 1, 1024);
   c.invalid_dates_as_null = parse_invalid_dates_as_null(f);
+  get_uint(f, "idle_timeout_seconds", c.idle_timeout_seconds, 1);
 
   static const char* const known[] = {
       "host", "database", "username", "password", "use_replica", "use_rdonly", "shards",
       "include_metadata", "starting_gtids", "max_retries", "timeout_seconds",
       "use_gtid_with_table_pks", "options", "grpc_port", "mysql_port", "tls_mode",
       "ca_certificate", "capture_deletes", "checkpoint_interval_records",
-      "checkpoint_interval_seconds", "max_concurrent_readers", "invalid_dates"};
+      "checkpoint_interval_seconds", "max_concurrent_readers", "invalid_dates",
+      "idle_timeout_seconds"};
   for (const auto& [name, value] : f) {
     if (std::find(std::begin(known), std::end(known), name) == std::end(known)) {
       spdlog::info("ignoring unknown config field '{}'", name);
@@ -330,13 +332,15 @@ std::string describe(const Config& c) {
       "host={} grpc_port={} mysql_port={} database={} username={} tls_mode={} ca_certificate={} "
       "tablet={} shards=[{}] starting_gtids={} keyspace(s) include_metadata={} capture_deletes={} "
       "max_retries={} timeout_seconds={} use_gtid_with_table_pks={} do_not_treat_tiny_int_as_boolean={} "
-      "checkpoint_interval_records={} checkpoint_interval_seconds={} max_concurrent_readers={} invalid_dates={}",
+      "checkpoint_interval_records={} checkpoint_interval_seconds={} max_concurrent_readers={} invalid_dates={} "
+      "idle_timeout_seconds={}",
       c.host, c.grpc_port, c.mysql_port, c.database, c.username, to_string(c.tls_mode),
       c.ca_certificate.empty() ? "none" : "given",
       c.use_rdonly ? "rdonly" : (c.use_replica ? "replica" : "primary"), shards, c.starting_gtids.size(),
       c.include_metadata, c.capture_deletes, c.max_retries, c.timeout_seconds, c.use_gtid_with_table_pks,
       c.do_not_treat_tiny_int_as_boolean, c.checkpoint_interval_records, c.checkpoint_interval_seconds,
-      c.max_concurrent_readers, c.invalid_dates_as_null ? "null" : "go_connector");
+      c.max_concurrent_readers, c.invalid_dates_as_null ? "null" : "go_connector",
+      c.idle_timeout_seconds);
 }
 
 }  // namespace sv::airbyte

@@ -44,8 +44,10 @@ struct Config {
   //! default; the Go connector uses 0 then only because its struct field starts at zero, and a
   //! retry here resumes from the last cursor so it costs nothing in correctness.
   std::uint32_t max_retries = 3;
-  //! Per-attempt deadline. Absent/null ⇒ 300 like Go. Must be ≥ 1 (Go accepts 0, which can
-  //! never succeed); the spec's `minimum: 300` is a UI hint, not enforced (as in Go).
+  //! How long one shard is read per sync (the Go connector's per-attempt deadline): then it stops
+  //! at its last committed cursor and the next sync continues. Absent/null ⇒ 300 like Go. Must be
+  //! ≥ 1 (Go accepts 0, which can never succeed); the spec's `minimum: 300` is a UI hint, not
+  //! enforced (as in Go).
   std::uint32_t timeout_seconds = 300;
   bool use_gtid_with_table_pks = false;
   bool do_not_treat_tiny_int_as_boolean = false;  //!< `options.do_not_treat_tiny_int_as_boolean`
@@ -62,6 +64,9 @@ struct Config {
   //! `invalid_dates`: zero and invalid DATE/DATETIME/TIMESTAMP values become null (false =
   //! "go_connector": the epoch for zero values, the text as received for invalid ones).
   bool invalid_dates_as_null = true;
+  //! A VStream that sends nothing at all (vtgate sends a heartbeat every 10 s while idle) for this
+  //! long is broken: the attempt ends with a transient error and is retried from the last cursor.
+  std::uint32_t idle_timeout_seconds = 60;
 };
 
 //! Parses the text of a config file. Errors are config_error and say which field and what was

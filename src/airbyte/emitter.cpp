@@ -41,6 +41,9 @@ asio::awaitable<bool> Emitter::incomplete(std::size_t stream, Error error) {
   return send(detail::Incomplete{stream, std::move(error)});
 }
 asio::awaitable<bool> Emitter::sync_error(Error error) { return send(detail::SyncError{std::move(error)}); }
+asio::awaitable<bool> Emitter::log(LogLevel level, std::string message) {
+  return send(detail::Log(level, std::move(message)));
+}
 asio::awaitable<void> Emitter::shutdown() { co_await send(detail::Shutdown{}); }
 
 asio::awaitable<int> Emitter::run() {
@@ -96,6 +99,9 @@ bool Emitter::handle(detail::EmitterEvent& event) {
           on_incomplete(e.stream, e.error);
         } else if constexpr (std::is_same_v<T, detail::SyncError>) {
           emit_error(e.error, nullptr);
+          commit_scratch();
+        } else if constexpr (std::is_same_v<T, detail::Log>) {
+          append_log(scratch_, e.level, e.message);
           commit_scratch();
         } else {
           return false;  // Shutdown

@@ -22,6 +22,7 @@
 //   - Exactly one terminal status per stream. Anything pushed for a stream after its terminal
 //     status is dropped with an error log. At shutdown every stream without one gets
 //     INCOMPLETE (with a TRACE ERROR system_error if no error had been reported at all).
+//   - LOG messages (log()) belong to no stream: they come between any two of the lines above.
 //   - Exit code (returned by run()): 0 when every stream ended COMPLETE and no error was
 //     reported; 1 otherwise (any TRACE ERROR, any INCOMPLETE, stdout failure).
 // Typical use (all on one io_context thread):
@@ -105,8 +106,14 @@ struct Estimate { std::size_t stream; std::uint64_t rows; std::uint64_t bytes; }
 struct Complete { std::size_t stream; };
 struct Incomplete { std::size_t stream; Error error; };
 struct SyncError { Error error; };
+//! Has a constructor: braced aggregates with a std::string inside co_await hit the GCC 12 bug above.
+struct Log {
+  Log(LogLevel l, std::string m) : level(l), message(std::move(m)) {}
+  LogLevel level;
+  std::string message;
+};
 struct Shutdown {};
-using EmitterEvent = std::variant<Batch, Started, Estimate, Complete, Incomplete, SyncError, Shutdown>;
+using EmitterEvent = std::variant<Batch, Started, Estimate, Complete, Incomplete, SyncError, Log, Shutdown>;
 }  // namespace detail
 
 class Emitter {
@@ -136,6 +143,9 @@ class Emitter {
   boost::asio::awaitable<bool> incomplete(std::size_t stream, Error error);
   //! TRACE ERROR without a stream (e.g. discovery failed); makes the exit code 1.
   boost::asio::awaitable<bool> sync_error(Error error);
+  //! A LOG message (shown in the Airbyte UI), written in order with the other events. It belongs
+  //! to no stream, so it changes no stream's phase; it does not change the exit code.
+  boost::asio::awaitable<bool> log(LogLevel level, std::string message);
   //! Ends the stream of events: after the ones already queued, run() gives every unfinished
   //! stream its INCOMPLETE, flushes and returns. Call once, after all producers finished.
   boost::asio::awaitable<void> shutdown();

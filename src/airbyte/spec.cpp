@@ -95,11 +95,11 @@ void write_properties(JsonWriter& w) {
   order(w, 8);
   w.EndObject();
   integer_property(w, "max_retries", "Max retries", 3, 0, 0, 9,
-                   "How many times a shard is read before giving up when vtgate fails or the timeout passes. Each "
+                   "How many times a shard is read before giving up when vtgate fails or the stream goes silent. Each "
                    "new attempt resumes from the last position read. 0 and 1 both mean a single attempt.");
   integer_property(w, "timeout_seconds", "Timeout (in seconds)", 300, 300, 0, 10,
-                   "Time limit for one attempt at reading a shard. When it passes, the attempt ends, the progress so "
-                   "far is saved and the next attempt continues from there.");
+                   "Time limit for reading one shard in a sync. When it passes, the shard stops at its last saved "
+                   "position and the next sync continues from there.");
   boolean_property(w, "use_gtid_with_table_pks", "Use GTID with table primary keys", false, 11,
                    "When resuming an interrupted table copy, also send the saved GTID position along with the last "
                    "copied primary key. Turn on only if PlanetScale support advised it.");
@@ -189,6 +189,10 @@ void write_properties(JsonWriter& w) {
   w.String("null");
   order(w, 20);
   w.EndObject();
+  integer_property(w, "idle_timeout_seconds", "Idle timeout (in seconds)", 60, 1, 0, 21,
+                   "A shard stream that sends nothing at all for this long, not even the heartbeat vtgate sends every "
+                   "10 seconds, is treated as broken and reconnected from the last saved position. Keep it well above "
+                   "10.");
   w.EndObject();
 }
 

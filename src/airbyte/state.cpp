@@ -44,7 +44,9 @@ class Collector {
     }
     auto parsed = parse_stream_state(stream_state, label);
     if (result_.streams[*index] && parsed) {
-      spdlog::warn("the input state names stream '{}:{}' twice; the later entry wins", keyspace, name);
+      result_.warnings.push_back(
+          fmt::format("the input state names stream '{}:{}' twice; the later entry wins", keyspace, name));
+      spdlog::warn("{}", result_.warnings.back());
     }
     if (!parsed) spdlog::info("the {} is empty: the stream starts from scratch", label);
     result_.streams[*index] = std::move(parsed);

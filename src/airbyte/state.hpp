@@ -44,6 +44,8 @@ struct InputState {
   std::vector<std::optional<StreamState>> streams;
   //! Entries for streams that are not in the configured catalog (each was logged and skipped).
   std::size_t ignored_entries = 0;
+  //! Warnings for the user about the input (already logged on stderr; `read` repeats them as LOG).
+  std::vector<std::string> warnings;
 };
 
 //! Parses the text of a --state file. Accepts every shape listed in StateShape (a LEGACY

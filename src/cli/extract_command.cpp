@@ -469,7 +469,7 @@ int run_extract(int argc, char** argv) {
   if (!selected) return fail(selected.error());
   if (args->catalog) {
     // A catalog has no row counts; information_schema may (best effort, for the progress percent).
-    const auto estimates = row_estimates(*config);
+    const auto estimates = row_estimates(*config).rows;
     for (auto& t : *selected) {
       if (auto it = estimates.find(t.name); it != estimates.end()) t.row_estimate = it->second;
     }

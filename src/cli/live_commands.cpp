@@ -206,29 +206,33 @@ Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte
   if (!client) return client.error();
   engine::VStreamSourceOptions options;
   options.request = vstream_request_options(config);
-  options.idle_timeout = std::chrono::seconds(config.timeout_seconds);
+  // A silent stream (no heartbeat either) is broken; timeout_seconds is the sync's time limit per
+  // shard instead (engine::EngineOptions::shard_time_limit).
+  options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
   return std::make_unique<engine::VStreamSource>(std::move(*client), options);
 }
 
-std::map<std::string, std::uint64_t> row_estimates(const airbyte::Config& config) {
-  std::map<std::string, std::uint64_t> estimates;
+RowEstimates row_estimates(const airbyte::Config& config) {
+  RowEstimates estimates;
   auto options = mysql_options(config);
   options.connect_timeout = std::chrono::seconds(5);
   auto session = vitess::MysqlSession::connect(options);
   if (!session) {
-    spdlog::warn("No row estimates (MySQL connection failed: {})", session.error().message);
+    estimates.unavailable = fmt::format("No row estimates (MySQL connection failed: {})", session.error().message);
+    spdlog::warn("{}", estimates.unavailable);
     return estimates;
   }
   auto rows = session->query("SELECT table_name, table_rows FROM information_schema.tables WHERE table_schema = " +
                              session->quote(config.database));
   if (!rows) {
-    spdlog::warn("No row estimates: {}", rows.error().message);
+    estimates.unavailable = fmt::format("No row estimates: {}", rows.error().message);
+    spdlog::warn("{}", estimates.unavailable);
     return estimates;
   }
   for (const auto& row : rows->rows)
     if (row.size() > 1 && row[0] && row[1] && !row[1]->empty() &&
         std::all_of(row[1]->begin(), row[1]->end(), [](char c) { return c >= '0' && c <= '9'; }))
-      estimates[*row[0]] = std::stoull(*row[1]);
+      estimates.rows[*row[0]] = std::stoull(*row[1]);
   return estimates;
 }
 

@@ -37,7 +37,12 @@ Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& o
 //! The engine's VStream source for the config (tablet type, cells, idle timeout).
 Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte::Config& config);
 
-//! Row estimates for the ESTIMATE traces, keyed by table name. Best effort: empty on any error.
-std::map<std::string, std::uint64_t> row_estimates(const airbyte::Config& config);
+//! Row estimates for the ESTIMATE traces. Best effort: on any error `rows` is empty and
+//! `unavailable` says why (already logged on stderr; `read` repeats it as a LOG for the UI).
+struct RowEstimates {
+  std::map<std::string, std::uint64_t> rows;  //!< keyed by table name
+  std::string unavailable;
+};
+RowEstimates row_estimates(const airbyte::Config& config);
 
 }  // namespace sv::cli

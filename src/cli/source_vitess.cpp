@@ -84,7 +84,18 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   // ESTIMATE traces before copies: information_schema row counts, best effort.
   const auto estimates = row_estimates(config);
   for (std::size_t i = 0; i < catalog.streams.size(); ++i) {
-    if (auto it = estimates.find(catalog.streams[i].name); it != estimates.end()) inputs.row_estimates[i] = it->second;
+    if (auto it = estimates.rows.find(catalog.streams[i].name); it != estimates.rows.end()) {
+      inputs.row_estimates[i] = it->second;
+    }
+  }
+  // Warnings the user should see in the Airbyte UI, not only in the log: LOG messages, written
+  // before the sync's first message (no stream has started, so no stream order is at stake).
+  std::vector<std::string> warnings = state.warnings;
+  if (!estimates.unavailable.empty()) warnings.push_back(estimates.unavailable);
+  for (const auto& w : warnings) {
+    std::string line;
+    airbyte::append_log(line, airbyte::LogLevel::warn, w);
+    (void)out.write_now(line);
   }
   // Beside the sync: SIGINT/SIGTERM end it cleanly (final STATE, INCOMPLETE), progress lines go to
   // stderr (the platform's log) and, when asked, Prometheus metrics are served.
@@ -107,7 +118,11 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   hooks.finish = [&] {
     if (companions) companions->finish();
   };
-  return engine::run_read(inputs, **source, out, {}, &metrics, hooks);
+  engine::EngineOptions options;
+  // The Go connector's per-attempt deadline: each shard reads at most this long per sync, then
+  // stops at its last checkpoint; the next sync continues there.
+  options.shard_time_limit = std::chrono::seconds(config.timeout_seconds);
+  return engine::run_read(inputs, **source, out, options, &metrics, hooks);
 }
 
 // ---------------------------------------------------------------------------------------------

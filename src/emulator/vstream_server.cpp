@@ -711,8 +711,11 @@ asio::awaitable<void> Session::run() {
       const auto* k = find_ks(sh->keyspace);
       bool serving = k && std::find(k->shards.begin(), k->shards.end(), sh->shard) != k->shards.end();
       bool retired_ok = false;
-      if (!serving && gtid != "" && gtid != "current" && pks.empty()) {
-        // Old shards stay readable after a reshard until deleted (their binlog ends in a journal).
+      if (!serving && gtid != "" && gtid != "current") {
+        // Old shards stay readable after a reshard until deleted (their binlog ends in a journal),
+        // from a position: replication, or a copy resumed with its position, whose catch-up meets
+        // the journal before the copy goes on (vitessio/vitess
+        // go/vt/vttablet/tabletserver/vstreamer/uvstreamer_copy.go, catchupAndCopy).
         auto pos = co_await srv_.backend_.current_position(sh->keyspace, sh->shard);
         retired_ok = pos.ok();
       }

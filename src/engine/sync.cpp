@@ -88,7 +88,7 @@ class Latch {
 };
 
 //! How a shard reader ended.
-enum class ReaderEnd { done, failed, interrupted, reshard };
+enum class ReaderEnd { done, failed, interrupted, reshard, time_limit };
 
 struct StreamRun {
   std::size_t index = 0;
@@ -107,6 +107,7 @@ struct StreamRun {
   std::set<EventStream*> open_streams;
   std::set<std::string> warned_columns;
   std::set<std::string> warned_types;  //!< `column (column_type)` reported as no longer matching the catalog
+  std::set<std::string> time_limited;  //!< shards stopped by EngineOptions::shard_time_limit
   //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
   //! stream is still handing to the emitter (they would be printed before it, uncovered).
   std::unique_ptr<Slots> push_lock;
@@ -264,7 +265,7 @@ class Sync {
       }
       Latch shards(io_.get_executor());
       for (const auto& [shard, c] : r.cursors) {
-        if (shard_finished(r, c)) continue;
+        if (shard_finished(r, c) || r.time_limited.count(shard)) continue;
         shards.add();
         asio::co_spawn(io_, read_shard(r, shard), [&shards, &r](std::exception_ptr e, ReaderEnd) {
           if (e) {
@@ -281,6 +282,7 @@ class Sync {
       if (!r.resharding) break;
       spdlog::info("stream {}: keyspace resharded, following the journal", s.name);
     }
+    if (r.full_refresh && !r.time_limited.empty() && !r.failure) r.failure = unfinished_copy_error(r);
     co_await finish_stream(r);
   }
 
@@ -431,6 +433,7 @@ class Sync {
     Decoder decoder(r.decoder);
     std::uint32_t failures = 0;
     const std::uint32_t allowed = std::max<std::uint32_t>(in_.config.max_retries, 1);
+    std::optional<Clock::time_point> deadline;  // shard_time_limit, counted from the first VStream
     for (;;) {
       if (r.failure || r.resharding) co_return ReaderEnd::interrupted;
       ++m_.readers_waiting;
@@ -440,10 +443,17 @@ class Sync {
         slots_.release();
         co_return ReaderEnd::interrupted;
       }
+      if (!deadline && opt_.shard_time_limit.count() > 0) deadline = Clock::now() + opt_.shard_time_limit;
+      if (deadline && Clock::now() >= *deadline) {
+        slots_.release();
+        co_return co_await stop_at_time_limit(r, shard);
+      }
       bool progressed = false;
       std::vector<vitess::TableCursor> from{r.cursors.at(shard)};
-      auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false);
+      auto attempt = co_await read_attempt(r, std::move(from), decoder, progressed, false,
+                                           deadline.value_or(Clock::time_point::max()));
       slots_.release();
+      if (attempt.end == ReaderEnd::time_limit) co_return co_await stop_at_time_limit(r, shard);
       if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
         co_await checkpoint(r);  // a finished shard is checkpointed right away
       }
@@ -472,10 +482,32 @@ class Sync {
     std::optional<binlogdata::Journal> journal;
   };
 
+  //! shard_time_limit during one attempt: at `deadline` the attempt's VStream is cancelled and
+  //! `passed` set. Destroying it (when the attempt ends) cancels the timer, and an expiry already
+  //! queued then finds nothing to do, so the stream is never touched after the attempt.
+  struct TimeLimit {
+    explicit TimeLimit(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    bool passed = false;
+  };
+  std::shared_ptr<TimeLimit> watch_deadline(Clock::time_point deadline, EventStream& stream) {
+    auto limit = std::make_shared<TimeLimit>(io_);
+    if (deadline == Clock::time_point::max()) return limit;
+    limit->timer.expires_at(deadline);
+    limit->timer.async_wait([weak = std::weak_ptr<TimeLimit>(limit), &stream](const boost::system::error_code& ec) {
+      auto l = weak.lock();
+      if (ec || !l) return;
+      l->passed = true;
+      stream.cancel();
+    });
+    return limit;
+  }
+
   //! One VStream over `cursors` (one shard normally; all of a stream's shards while following a
-  //! reshard journal, then `until_journal`).
+  //! reshard journal, then `until_journal`), cancelled at `deadline`.
   awaitable<Attempt> read_attempt(StreamRun& r, std::vector<vitess::TableCursor> cursors, Decoder& decoder,
-                                  bool& progressed, bool until_journal) {
+                                  bool& progressed, bool until_journal,
+                                  Clock::time_point deadline = Clock::time_point::max()) {
     Attempt result;
     std::vector<ShardPlan> plans;
     StreamRequest req;
@@ -506,12 +538,17 @@ class Sync {
       }
     } unregister{r, stream.get(), m_.readers_active};
     if (r.failure) stream->cancel();  // stopped while the stream was being opened
+    auto limit = watch_deadline(deadline, *stream);  // after `stream`: destroyed before it
 
     for (;;) {
       SourceItem item = co_await stream->next();
       if (r.failure || r.resharding) {
         stream->cancel();
         result.end = ReaderEnd::interrupted;
+        co_return result;
+      }
+      if (limit->passed) {
+        result.end = ReaderEnd::time_limit;  // rows after the last committed cursor go with the stream
         co_return result;
       }
       if (auto* err = std::get_if<SourceError>(&item)) {
@@ -545,24 +582,17 @@ class Sync {
           t = std::max(t, out.last_event_time);
         }
       }
-      for (auto& c : out.commits) {
-        if (!co_await commit(r, c)) {
-          stream->cancel();
-          result.end = ReaderEnd::interrupted;
-          co_return result;
-        }
-        progressed = true;
-      }
+      // Before the rows that leave the new columns out, so the warning precedes them on stdout.
       if (!out.new_columns.empty()) {
         std::vector<std::string> fresh;
         for (auto& c : out.new_columns) {
           if (r.warned_columns.insert(c).second) fresh.push_back(c);
         }
         if (!fresh.empty()) {
-          spdlog::warn(
+          co_await warn_user(fmt::format(
               "stream {}: table '{}.{}' has column(s) {} that the configured catalog does not select; they are left "
               "out. Refresh the source schema in Airbyte to sync them.",
-              r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", "));
+              r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", ")));
         }
       }
       std::vector<std::string> retyped;
@@ -570,10 +600,18 @@ class Sync {
         if (r.warned_types.insert(c).second) retyped.push_back(c);
       }
       if (!retyped.empty()) {
-        spdlog::warn(
+        co_await warn_user(fmt::format(
             "stream {}: column(s) {} of table '{}.{}' no longer have the type the configured catalog declares; "
             "their values follow the new type. Refresh the source schema in Airbyte so the destination expects it.",
-            r.cfg->name, fmt::join(retyped, ", "), r.cfg->keyspace, r.cfg->name);
+            r.cfg->name, fmt::join(retyped, ", "), r.cfg->keyspace, r.cfg->name));
+      }
+      for (auto& c : out.commits) {
+        if (!co_await commit(r, c)) {
+          stream->cancel();
+          result.end = ReaderEnd::interrupted;
+          co_return result;
+        }
+        progressed = true;
       }
       if (out.error) {
         stream->cancel();
@@ -671,6 +709,41 @@ class Sync {
     for (auto* s : r.open_streams) s->cancel();
   }
 
+  //! shard_time_limit passed for a shard: it stops at its last committed cursor (the rows after it
+  //! went with the cancelled VStream), a STATE saves that cursor now, and the next sync (or, for a
+  //! full_refresh stream, the next attempt) continues from there, as the Go connector does after
+  //! its per-attempt deadline (go-connector-reference.md §4.7).
+  awaitable<ReaderEnd> stop_at_time_limit(StreamRun& r, const std::string& shard) {
+    r.time_limited.insert(shard);
+    if (r.failure) co_return ReaderEnd::interrupted;
+    if (r.changed_since_state) co_await checkpoint(r);
+    if (!r.full_refresh) {  // a full_refresh stream says it in its error (unfinished_copy_error)
+      co_await warn_user(fmt::format(
+          "stream {}: shard {} was read for timeout_seconds ({:g} s) without reaching the end of this sync; it "
+          "stops at its last saved position and the next sync continues from there. Raise timeout_seconds to read "
+          "more per sync.",
+          r.cfg->name, shard, seconds_of(opt_.shard_time_limit)));
+    }
+    co_return ReaderEnd::time_limit;
+  }
+
+  //! A full_refresh stream whose copy did not finish within shard_time_limit: its rows are not the
+  //! whole table, so the stream cannot be COMPLETE; its last STATE holds the copy's progress.
+  Error unfinished_copy_error(const StreamRun& r) const {
+    return transient_error(fmt::format(
+        "stream {}: the copy of shard(s) {} did not finish within timeout_seconds ({:g} s); its progress is saved "
+        "and the next attempt continues the copy from there. Raise timeout_seconds to copy the table in one attempt.",
+        r.cfg->name, fmt::join(r.time_limited, ","), seconds_of(opt_.shard_time_limit)));
+  }
+
+  static double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+
+  //! A warning the user should act on: on stderr, and through the output (a LOG on stdout in `read`).
+  awaitable<void> warn_user(std::string message) {
+    spdlog::warn("{}", message);
+    co_await em_.warning(std::move(message));
+  }
+
   void start_reshard(StreamRun& r) {
     if (r.resharding) return;
     r.resharding = true;
@@ -718,14 +791,7 @@ class Sync {
   awaitable<bool> migrate(StreamRun& r) {
     std::vector<vitess::TableCursor> cursors;
     for (const auto& [shard, c] : r.cursors) {
-      if (vitess::copy_pending(c)) {
-        co_await fail_stream(
-            r, transient_error(fmt::format(
-                   "keyspace '{}' was resharded while table '{}' was being copied on shard {}; the copy cannot "
-                   "continue on the old shards: reset the stream '{}' to copy it again from the new shards",
-                   r.cfg->keyspace, r.cfg->name, shard, r.cfg->name)));
-        co_return false;
-      }
+      if (vitess::copy_pending(c)) co_return co_await restart_copy_on_new_shards(r);
       cursors.push_back(c);
     }
     Decoder decoder(r.decoder);
@@ -800,6 +866,64 @@ class Sync {
         "to another keyspace, reset the stream '{}')",
         r.cfg->name, fmt::join(unserved, ","), r.cfg->keyspace, fmt::join(keys(r.current), ","),
         r.cfg->name);
+  }
+
+  //! A reshard met while the table is still being copied: the copy cannot follow the journal.
+  //! vtgate ends a stop_on_reshard stream at the JOURNAL (vitessio/vitess
+  //! go/vt/vtgate/vstream_manager.go), before the old shards' copy finished, and an old shard's
+  //! lastpk does not bound what a new shard still has to copy (the rows are spread by keyspace id,
+  //! not by primary key). So the shards that are no longer served are replaced by the serving
+  //! shards that replaced them, each with a fresh cursor: the table is copied again from scratch
+  //! there. Rows the old shards already delivered come again (at-least-once, docs/state.md
+  //! "Resharding"); shards the reshard did not touch keep their cursors.
+  awaitable<bool> restart_copy_on_new_shards(StreamRun& r) {
+    auto peek = [&]() { return source_.current_positions(r.cfg->keyspace, r.cfg->name); };
+    std::string what = fmt::format("reading the current position of '{}.{}'", r.cfg->keyspace, r.cfg->name);
+    auto positions = co_await with_retries<std::map<std::string, std::string>>(peek, what);
+    if (!positions) {
+      co_await fail_stream(r, positions.error());
+      co_return false;
+    }
+    std::vector<std::string> gone, added;
+    for (const auto& [shard, c] : r.cursors) {
+      if (!positions->count(shard)) gone.push_back(shard);
+    }
+    // The new shards are the serving ones that cover a gone shard's key range (not the serving
+    // shards the stream never read, e.g. left out by the config's `shards`).
+    for (const auto& [shard, pos] : *positions) {
+      const bool covers =
+          std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return ranges_overlap(g, shard); });
+      if (!r.cursors.count(shard) && covers) added.push_back(shard);
+    }
+    if (gone.empty() || added.empty()) {
+      // The journal came before vtgate serves the new shards: the next attempt finds them.
+      co_await fail_stream(r, transient_error(fmt::format(
+                                  "keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
+                                  "serve the new shards yet (serving: {}); the next attempt continues the copy there",
+                                  r.cfg->keyspace, r.cfg->name, fmt::join(keys(*positions), ","))));
+      co_return false;
+    }
+    for (const auto& shard : gone) r.cursors.erase(shard);
+    for (const auto& shard : added) r.cursors[shard] = vitess::make_cursor(r.cfg->keyspace, shard);
+    for (const auto& [shard, pos] : *positions) r.current[shard] = pos;
+    co_await warn_user(fmt::format(
+        "stream {}: keyspace '{}' was resharded while table '{}' was being copied; the copy starts again on the new "
+        "shards {} (replacing {}), so rows already sent from the old shards are sent again",
+        r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
+    co_await checkpoint(r);  // fresh cursors of the new shards: a resumed sync copies them too
+    co_return true;
+  }
+
+  //! Whether two shards' key ranges ("-80", "40-80", "c0-": lower-case hex bounds, empty = open)
+  //! overlap. Names that are not ranges ("0", an unsharded keyspace) cover everything.
+  static bool ranges_overlap(const std::string& a, const std::string& b) {
+    const auto da = a.find('-');
+    const auto db = b.find('-');
+    if (da == std::string::npos || db == std::string::npos) return true;
+    const std::string a_start = a.substr(0, da), a_end = a.substr(da + 1);
+    const std::string b_start = b.substr(0, db), b_end = b.substr(db + 1);
+    // Hex strings (even length) compare like the key bytes they encode.
+    return (b_end.empty() || a_start < b_end) && (a_end.empty() || b_start < a_end);
   }
 
   static std::vector<std::string> keys_of(const std::map<std::string, vitess::TableCursor>& m) {

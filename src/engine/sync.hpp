@@ -48,6 +48,10 @@ struct EngineOptions {
   bool follow = false;
   //! Checkpoint as soon as a shard's table copy completes (`extract` switches files there).
   bool checkpoint_at_copy_end = false;
+  //! How long one shard is read in this sync, from its first VStream (`read`: timeout_seconds, the
+  //! Go connector's per-attempt deadline); 0 = no limit. When it passes, the shard stops at its
+  //! last committed cursor and the next sync continues there (docs/state.md, "Time limit").
+  std::chrono::milliseconds shard_time_limit{0};
   RowFormat row_format = RowFormat::airbyte_record;
 };
 

@@ -76,6 +76,7 @@ TEST_CASE("config: defaults when only the required fields are given") {
   CHECK(c.checkpoint_interval_seconds == 60);
   CHECK(c.max_concurrent_readers == 8);
   CHECK(c.invalid_dates_as_null);
+  CHECK(c.idle_timeout_seconds == 60);
 }
 
 TEST_CASE("config: every field set") {
@@ -89,7 +90,7 @@ TEST_CASE("config: every field set") {
       std::string(kCaPem) +
       R"(",)"
       R"("capture_deletes":false,"checkpoint_interval_records":5,"checkpoint_interval_seconds":2,)"
-      R"("max_concurrent_readers":3,"invalid_dates":"go_connector","some_future_field":{"x":1})");
+      R"("max_concurrent_readers":3,"invalid_dates":"go_connector","idle_timeout_seconds":45,"some_future_field":{"x":1})");
   CHECK(c.use_replica);
   CHECK(c.use_rdonly);
   CHECK(c.shards == std::vector<std::string>{"-80", "80-"});
@@ -112,6 +113,7 @@ TEST_CASE("config: every field set") {
   CHECK(c.checkpoint_interval_seconds == 2);
   CHECK(c.max_concurrent_readers == 3);
   CHECK(!c.invalid_dates_as_null);
+  CHECK(c.idle_timeout_seconds == 45);
 }
 
 TEST_CASE("config: keys match case-insensitively like Go, null means absent") {
@@ -175,6 +177,8 @@ TEST_CASE("config: errors name the field and what was expected") {
   CHECK(error_with(R"("max_retries":-1)") == "config field 'max_retries' must be an integer of at least 0, got -1");
   CHECK(error_with(R"("max_retries":2.5)") == "config field 'max_retries' must be an integer of at least 0, got a number");
   CHECK(error_with(R"("timeout_seconds":0)") == "config field 'timeout_seconds' must be an integer of at least 1, got 0");
+  CHECK(error_with(R"("idle_timeout_seconds":0)") ==
+        "config field 'idle_timeout_seconds' must be an integer of at least 1, got 0");
   CHECK(error_with(R"("grpc_port":70000)") == "config field 'grpc_port' must be an integer from 1 to 65535, got 70000");
   CHECK(error_with(R"("use_replica":"yes")") == "config field 'use_replica' must be a boolean (true or false), got a string");
   CHECK(error_with(R"("shards":["-80"])") == "config field 'shards' must be a string, got an array");

@@ -192,6 +192,32 @@ TEST_CASE("emitter: a stream with no batches still gets STARTED, RUNNING, COMPLE
                                                 status_line("users", "COMPLETE")});
 }
 
+TEST_CASE("emitter: a LOG is written in its place among the stream's messages and changes no phase") {
+  asio::io_context io;
+  Capture cap;
+  MessageWriter out(cap.fd());
+  Emitter em(io.get_executor(), {kUsers}, out, pinned());
+  const int code = run_with(io, em, [&]() -> asio::awaitable<void> {
+    CHECK(co_await em.log(LogLevel::warn, "before anything"));
+    CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 1, 1), 1, {}}));
+    CHECK(co_await em.log(LogLevel::warn, "a \"quoted\" column left out"));
+    CHECK(co_await em.push(Batch{0, "", 0, ShardCursor{"-80", "AAAA"}}));
+    CHECK(co_await em.complete(0));
+    co_await em.shutdown();
+  });
+  CHECK(code == 0);  // a warning is no error
+  const std::vector<std::string> expected = {
+      R"({"type":"LOG","log":{"level":"WARN","message":"before anything"}})",
+      status_line("users", "STARTED"),
+      status_line("users", "RUNNING"),
+      record_line("users", "-80", 1),
+      R"({"type":"LOG","log":{"level":"WARN","message":"a \"quoted\" column left out"}})",
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users","namespace":"db"},"stream_state":{"shards":{"-80":{"cursor":"AAAA"}}}},"sourceStats":{"recordCount":1.0}}})",
+      status_line("users", "COMPLETE"),
+  };
+  CHECK(cap.lines() == expected);
+}
+
 TEST_CASE("emitter: a failing stream gets TRACE ERROR then INCOMPLETE; a sync error fails the exit code") {
   asio::io_context io;
   Capture cap;

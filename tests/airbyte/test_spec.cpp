@@ -74,6 +74,7 @@ TEST_CASE("spec: every field with its type, title and default") {
       {"checkpoint_interval_seconds", {"integer", "Checkpoint every N seconds", "60"}},
       {"max_concurrent_readers", {"integer", "Max concurrent readers", "8"}},
       {"invalid_dates", {"string", "Zero and invalid dates", R"("null")"}},
+      {"idle_timeout_seconds", {"integer", "Idle timeout (in seconds)", "60"}},
   };
   rapidjson::Document d;
   d.Parse(sv::airbyte::connection_specification_json().c_str());
@@ -113,6 +114,7 @@ TEST_CASE("spec: every field with its type, title and default") {
   CHECK(dump(props["tls_mode"]["enum"]) == R"(["verify_identity","verify_ca","required","disabled"])");
   CHECK(dump(props["invalid_dates"]["enum"]) == R"(["null","go_connector"])");
   CHECK(props["timeout_seconds"]["minimum"].GetInt() == 300);
+  CHECK(props["idle_timeout_seconds"]["minimum"].GetInt() == 1);
   CHECK(props["grpc_port"]["minimum"].GetInt() == 1);
   CHECK(props["grpc_port"]["maximum"].GetInt() == 65535);
   CHECK(props["mysql_port"]["maximum"].GetInt() == 65535);

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "airbyte/catalog.hpp"
 #include "airbyte/state.hpp"
@@ -86,6 +87,17 @@ TEST_CASE("state: v2 array of STREAM states; missing namespace means the databas
   CHECK(s.streams[0] == kTwoShards);
   CHECK(s.streams[1] == kCopying);
   CHECK(s.ignored_entries == 0);
+}
+
+TEST_CASE("state: a stream named twice keeps the later entry and warns the user") {
+  const InputState s = parse_ok(std::string(R"([
+    {"type":"STREAM","stream":{"stream_descriptor":{"name":"orders"},
+      "stream_state":{"shards":{"-80":{"cursor":")") + kWithLastPk + R"("}}}}},
+    {"type":"STREAM","stream":{"stream_descriptor":{"name":"orders","namespace":"shop"},
+      "stream_state":{"shards":{"-80":{"cursor":")" + kFreshLeft + R"("},"80-":{"cursor":")" + kFreshRight + R"("}}}}}])");
+  CHECK(s.streams[1] == kTwoShards);
+  CHECK(s.warnings ==
+        std::vector<std::string>{"the input state names stream 'shop:orders' twice; the later entry wins"});
 }
 
 TEST_CASE("state: entries of streams not in the catalog are ignored; null or {} stream_state = from scratch") {

@@ -248,6 +248,7 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
     std::vector<std::string> flags;
     std::string config;
     bool succeeds;
+    std::string log_says = {};  //!< stderr must contain it (the fault was noticed the intended way)
   };
   const std::vector<Case> cases = {
       {"end-after-events unavailable", {"--end-after-events=60", "--end-mode=unavailable"}, "", true},
@@ -256,7 +257,8 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
       {"end-after-events eof (closed without error)", {"--end-after-events=60", "--end-mode=eof"}, "", true},
       {"fail-streams unavailable", {"--fail-streams=3", "--fail-mode=unavailable"}, "", true},
       {"fail-streams deadline_exceeded", {"--fail-streams=2", "--fail-mode=deadline_exceeded"}, "", true},
-      {"stall (idle timeout)", {"--stall-after-events=40", "--stall-seconds=3"}, R"("timeout_seconds":1)", true},
+      {"stall (idle timeout)", {"--stall-after-events=40", "--stall-seconds=30"}, R"("idle_timeout_seconds":1)", true,
+       "no VStream message for 1000 ms; retrying"},
       {"slow shard", {"--slow-shard=-40:20", "--slow-shard=c0-:10"}, "", true},
       {"end-after-events internal (permanent)", {"--end-after-events=60", "--end-mode=internal"}, "", false},
   };
@@ -276,6 +278,7 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
           INFO("table ", std::string(t));
           CHECK(normalized(r.records(t)) == sorted(expected_rows(ds, *ds.table_index(t), 0)));
         }
+        CHECK(r.err.find(c.log_says) != std::string::npos);
       } else {
         CHECK(r.exit_code == 1);
         CHECK(r.last_status("customers") == "INCOMPLETE");
@@ -493,6 +496,80 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("timeout_seconds bounds each shard per sync: COMPLETE with a LOG, the next syncs continue, every row once") {
+  // 80- answers slowly: its copy takes several seconds, more than timeout_seconds.
+  Emulator emu(dataset({"customers"}, 300, 2), {"--copy-packet-bytes=1500", "--slow-shard=80-:150"});
+  emulator::Dataset ds(emu.data);
+  const auto t = *ds.table_index("customers");
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}});
+  std::vector<std::string> all;
+  std::string state;
+  int limited = 0;
+  for (int sync = 0; sync < 20; ++sync) {
+    auto r = read(emu, catalog, state, R"("timeout_seconds":1)");
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.last_status("customers") == "COMPLETE");
+    all.insert(all.end(), r.records("customers").begin(), r.records("customers").end());
+    state = state_file(r.out);
+    // The slow shard runs into the limit at least once; on a busy machine the other may too.
+    if (r.out.find(R"({"type":"LOG","log":{"level":"WARN","message":"stream customers: shard 80- was read for )"
+                   R"(timeout_seconds (1 s) without reaching the end of this sync)") != std::string::npos) {
+      ++limited;
+    } else if (r.out.find("was read for timeout_seconds (1 s)") == std::string::npos) {
+      break;
+    }
+  }
+  CHECK(limited >= 1);
+  CHECK(normalized(all) == sorted(expected_rows(ds, t, 0)));  // every row, none twice
+}
+
+TEST_CASE("a reshard in the middle of the copy: the copy starts again on the new shards, every row arrives") {
+  // 80- copies slowly. Once it has committed rows, the keyspace is resharded and every VStream is
+  // cut: 80- resumes its copy from its position (use_gtid_with_table_pks), whose catch-up meets
+  // the journal while the copy is unfinished.
+  Emulator emu(dataset({"customers"}, 600, 2), {"--copy-packet-bytes=1500", "--slow-shard=80-:250"});
+  emulator::Dataset ds(emu.data);
+  const auto t = *ds.table_index("customers");
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}});
+  TempDir dir;
+  write_file(dir.file("config.json"), config_json(emu, R"("use_gtid_with_table_pks":true)"));
+  write_file(dir.file("catalog.json"), catalog);
+  const int port = free_port();
+  auto argv = read_args(dir, false);
+  argv.push_back("--metrics-address");
+  argv.push_back("127.0.0.1:" + std::to_string(port));
+  Child c = Child::spawn(argv, dir.file("out"), dir.file("err"));
+  const std::string copied_80 = R"(source_vitess_records_total{stream="customers",namespace="commerce",shard="80-"} )";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    const auto [status, metrics] = http_get(port, "/metrics");
+    const auto at = metrics.find(copied_80);
+    if (at != std::string::npos && metrics.compare(at + copied_80.size(), 2, "0\n") != 0) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  emu.control("POST", "/reshard?keyspace=commerce&shards=-40,40-80,80-c0,c0-");
+  emu.control("POST", "/fault/end-streams?mode=unavailable");
+  const int code = c.wait(std::chrono::seconds(60));
+  auto r = finish(read_file(dir.file("out")), read_file(dir.file("err")), code, catalog);
+  if (code != 0) MESSAGE("source-vitess stderr:\n", r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.last_status("customers") == "COMPLETE");
+  // Exactly the table's rows; those the old shards sent before the reshard come twice at most.
+  auto got = normalized(r.records("customers"));
+  CHECK(got.size() <= 2 * expected_rows(ds, t, 0).size());
+  got.erase(std::unique(got.begin(), got.end()), got.end());
+  CHECK(got == sorted(expected_rows(ds, t, 0)));
+  CHECK(r.out.find("keyspace 'commerce' was resharded while table 'customers' was being copied; the copy starts again "
+                   "on the new shards -40,40-80,80-c0,c0- (replacing -80,80-)") != std::string::npos);
+  REQUIRE(!r.report.streams.at("commerce.customers").states.empty());
+  rapidjson::Document st;
+  st.Parse(r.report.streams.at("commerce.customers").states.back().c_str());
+  std::vector<std::string> shards;
+  for (const auto& m : st["shards"].GetObject()) shards.push_back(m.name.GetString());
+  CHECK(shards == std::vector<std::string>{"-40", "40-80", "80-c0", "c0-"});
+}
+
 TEST_CASE("a DDL between syncs: selected columns go on, the new column is left out with a warning") {
   Emulator emu(dataset({"customers"}, 100));
   emulator::Dataset ds(emu.data);
@@ -532,6 +609,10 @@ TEST_CASE("a DDL between syncs: selected columns go on, the new column is left o
   CHECK(got.size() == want.size());
   CHECK(second.err.find("note1") != std::string::npos);
   CHECK(second.err.find("Refresh the source schema") != std::string::npos);
+  // Also in the Airbyte UI: a LOG message on stdout.
+  CHECK(second.out.find(R"({"type":"LOG","log":{"level":"WARN","message":"stream customers: table )"
+                        R"('commerce.customers' has column(s) note1 that the configured catalog does not select)") !=
+        std::string::npos);
 }
 
 TEST_CASE("SIGKILL during a write load, resume with use_gtid_with_table_pks: every change exactly once") {

@@ -490,6 +490,29 @@ TEST_CASE("reshard under a single-shard stream: INVALID_ARGUMENT as vtgate") {
   CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
 }
 
+TEST_CASE("reshard during a copy: the copy resumed on an old shard from its position meets the journal") {
+  auto c = config({"customers"}, 30);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  const std::string p0 = pos(ds, "-80", 0);
+  emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
+  // The copy of -80 stopped after id 12 before the reshard; it resumes with its position.
+  auto req = request(c.keyspace, "-80", p0, {"customers"});
+  auto* pk = req.mutable_vgtid()->mutable_shard_gtids(0)->add_table_p_ks();
+  pk->set_table_name("customers");
+  auto* f = pk->mutable_lastpk()->add_fields();
+  f->set_name("id");
+  f->set_type(query::INT64);
+  *pk->mutable_lastpk()->add_rows() = ds.pk_row(0, 12);
+  Stream s(channel(emu), req);
+  CHECK(s.drain().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
+  // Without a position there is no catch-up, and a retired shard has no snapshot to copy from.
+  auto fresh = request(c.keyspace, "-80", "", {"customers"});
+  Stream f2(channel(emu), fresh);
+  CHECK(f2.drain().error_code() == grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_CASE("faults: end after N events with each end mode") {
   auto c = config({"customers"}, 30);
   struct Case {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,7 @@ struct Output {
 
 Output run(FakeSource& src, const std::string& config_extra, const std::string& catalog_text,
            const std::string& state_text = "", std::size_t emitter_queue = 16,
-           std::map<std::size_t, std::uint64_t> estimates = {}) {
+           std::map<std::size_t, std::uint64_t> estimates = {}, std::chrono::milliseconds shard_time_limit = {}) {
   const std::string cfg_text = R"({"host":"h","database":"ks","username":"u","password":"p")" +
                                (config_extra.empty() ? std::string() : "," + config_extra) + "}";
   auto config = airbyte::parse_config(cfg_text);
@@ -76,6 +77,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.retry_max = std::chrono::milliseconds(5);
     opt.jitter_seed = 7;
     opt.emitter_queue = emitter_queue;
+    opt.shard_time_limit = shard_time_limit;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
     ReadInputs in{*config, *catalog, state, estimates};
@@ -116,6 +118,22 @@ std::string rec(std::int64_t id, const std::string& name) {
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
+}
+
+//! RECORD ids and LOG lines ("WARN <message>") in stdout order.
+std::vector<std::string> records_and_logs(const std::string& text) {
+  std::vector<std::string> seen;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    const std::string type = d["type"].GetString();
+    if (type == "RECORD") seen.push_back("RECORD " + std::to_string(d["record"]["data"]["id"].GetInt64()));
+    if (type == "LOG") {
+      seen.push_back(std::string(d["log"]["level"].GetString()) + " " + d["log"]["message"].GetString());
+    }
+  }
+  return seen;
 }
 
 //! The state file a previous read leaves: its last STATE message as a one-element array.
@@ -350,6 +368,90 @@ TEST_CASE("schema change: a column whose type changes decodes by its new type an
   CHECK(text.find(warning) == text.rfind(warning));  // once per column and type
   CHECK(text.find("decimal") == std::string::npos);  // number is declared
   CHECK(text.find("varchar") == std::string::npos);  // the catalog's own type is no change
+}
+
+TEST_CASE("a new column is announced once as a LOG WARN on stdout, before the rows that leave it out") {
+  FakeSource src;
+  src.add_shard("-", 1, 1);
+  auto& s = src.shards["-"];
+  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  s.log.push_back(tx({Change{2, std::nullopt, "n2"}}));
+  s.log.push_back(ddl({"id", "name", "extra"}));
+  s.log.push_back(tx({Change{3, std::nullopt, "n3"}}));
+  s.log.push_back(tx({Change{4, std::nullopt, "n4"}}));
+  auto o = run(src, "", catalog_json("incremental"), state);
+  CHECK(o.exit_code == 0);
+  // RECORD and LOG lines in stdout order (the validator checked the per-stream order around them).
+  const auto seen = records_and_logs(o.text);
+  CHECK(seen == std::vector<std::string>{
+                    "RECORD 2",
+                    "WARN stream t: table 'ks.t' has column(s) extra that the configured catalog does not select; they "
+                    "are left out. Refresh the source schema in Airbyte to sync them.",
+                    "RECORD 3", "RECORD 4"});
+  CHECK(o.stream().statuses == std::vector<std::string>{"STARTED", "RUNNING", "COMPLETE"});
+}
+
+namespace {
+
+//! A shard of ids 1..6 whose first VStream delivers the copy up to id 4 (committed at a VGTID),
+//! then row 5 without its VGTID, then nothing: a copy that cannot finish within a time limit.
+void first_stream_stalls_after_id_4(FakeSource& src) {
+  src.add_shard("-", 1, 6);
+  src.script = [&src, opened = 0](const StreamRequest& r) mutable -> std::optional<std::deque<SourceItem>> {
+    if (opened++ > 0) return std::nullopt;
+    auto items = src.generate("-", src.shards["-"], r.shards[0]);
+    // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT] [BEGIN ROW 3 ROW 4 VGTID COMMIT] [BEGIN ROW 5 …]
+    items.erase(items.begin() + 4, items.end());
+    auto& partial = std::get<vtgate::VStreamResponse>(items.back());
+    partial.mutable_events()->DeleteSubrange(2, partial.events_size() - 2);
+    return items;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("timeout_seconds: an incremental shard stops at its last committed cursor; COMPLETE; the next sync goes on") {
+  FakeSource src;
+  first_stream_stalls_after_id_4(src);
+  auto o = run(src, "", catalog_json("incremental"), "", 16, {}, std::chrono::milliseconds(300));
+  CHECK(o.exit_code == 0);
+  CHECK(records_and_logs(o.text) ==
+        std::vector<std::string>{"RECORD 1", "RECORD 2", "RECORD 3", "RECORD 4",
+                                 "WARN stream t: shard - was read for timeout_seconds (0.3 s) without reaching the end "
+                                 "of this sync; it stops at its last saved position and the next sync continues from "
+                                 "there. Raise timeout_seconds to read more per sync."});
+  CHECK(o.stream().statuses == std::vector<std::string>{"STARTED", "RUNNING", "COMPLETE"});
+  CHECK(cursors_of(o.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|4"}});
+  CHECK(src.requests.size() == 1);  // not retried: the shard is done for this sync
+
+  auto next = run(src, "", catalog_json("incremental"), last_state_file(o), 16, {}, std::chrono::milliseconds(300));
+  CHECK(next.exit_code == 0);
+  CHECK(next.stream().records == std::vector<std::string>{rec(5, "n5"), rec(6, "n6")});
+  CHECK(cursors_of(next.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|-"}});
+}
+
+TEST_CASE("timeout_seconds: a full_refresh copy cut short ends INCOMPLETE (transient) with a STATE to resume from") {
+  FakeSource src;
+  first_stream_stalls_after_id_4(src);
+  auto o = run(src, "", catalog_json("full_refresh"), "", 16, {}, std::chrono::milliseconds(300));
+  CHECK(o.exit_code == 1);
+  CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1"), rec(2, "n2"), rec(3, "n3"), rec(4, "n4")});
+  CHECK(o.stream().statuses.back() == "INCOMPLETE");
+  CHECK(o.report.failure_types == std::vector<std::string>{"transient_error"});
+  CHECK(o.report.errors == std::vector<std::string>{
+                               "stream t: the copy of shard(s) - did not finish within timeout_seconds (0.3 s); its "
+                               "progress is saved and the next attempt continues the copy from there. Raise "
+                               "timeout_seconds to copy the table in one attempt."});
+  CHECK(cursors_of(o.stream().states.back()) ==
+        std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|4"}});
+
+  auto retry = run(src, "", catalog_json("full_refresh"), last_state_file(o), 16, {}, std::chrono::milliseconds(300));
+  CHECK(retry.exit_code == 0);
+  CHECK(retry.stream().records == std::vector<std::string>{rec(5, "n5"), rec(6, "n6")});
+  CHECK(retry.stream().statuses.back() == "COMPLETE");
 }
 
 TEST_CASE("a Go connector state with lastpk resumes the copy after it") {
@@ -719,6 +821,99 @@ TEST_CASE("a state naming shards that do not exist: a config_error that says to 
                "shards: -80,80-. If those shards were deleted after a reshard, or the state "
                "belongs to another "
                "keyspace, reset the stream 't')") != std::string::npos);
+}
+
+namespace {
+
+//! A reshard of -80,80- into -40,40- while the table is being copied: the old shards hold ids
+//! 1..4 and 101..104; after the reshard -40 holds 1,2 and 40- the rest.
+struct CopyReshardFixture {
+  FakeSource src;
+  CopyReshardFixture() {
+    src.add_shard("-80", 1, 4);
+    src.add_shard("80-", 101, 4);
+    src.add_shard("-40", 1, 2);
+    src.add_shard("40-", 3, 2);
+    for (std::int64_t id = 101; id <= 104; ++id) src.shards["40-"].initial[id] = "n" + std::to_string(id);
+    src.shards["-40"].serving = false;
+    src.shards["40-"].serving = false;
+  }
+  void switch_traffic() {
+    src.shards["-80"].serving = false;
+    src.shards["80-"].serving = false;
+    src.shards["-40"].serving = true;
+    src.shards["40-"].serving = true;
+  }
+  //! -80 copies ids 1 and 2, then meets the journal (vtgate refuses a single-shard stream there);
+  //! 80- copies its rows and waits.
+  void reshard_after_first_batch() {
+    src.script = [this](const StreamRequest& r) -> std::optional<std::deque<SourceItem>> {
+      const std::string shard = r.shards[0].shard;
+      if (shard != "-80" && shard != "80-") return std::nullopt;
+      auto items = src.generate(shard, src.shards[shard], r.shards[0]);
+      if (shard == "80-") return items;
+      items.erase(items.begin() + 2, items.end());  // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT]
+      items.push_back(SourceError{config_error(
+          "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
+          "[ks/-80,ks/80-], stream: [ks/-80]")});
+      switch_traffic();
+      return items;
+    };
+  }
+  std::vector<std::string> all_rows() const {
+    std::vector<std::string> out;
+    for (std::int64_t id : {1, 2, 3, 4, 101, 102, 103, 104}) out.push_back(rec(id, "n" + std::to_string(id)));
+    return out;
+  }
+};
+
+std::vector<std::string> unique_sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("reshard during the copy: the copy starts again on the new shards, every row arrives") {
+  for (const char* mode : {"incremental", "full_refresh"}) {
+    CAPTURE(mode);
+    CopyReshardFixture f;
+    f.reshard_after_first_batch();
+    auto o = run(f.src, "", catalog_json(mode));
+    CHECK(o.exit_code == 0);
+    CHECK(o.stream().statuses.back() == "COMPLETE");
+    CHECK(unique_sorted(o.stream().records) == sorted(f.all_rows()));
+    // Rows of the old shards come again from the new ones: at most once more each.
+    CHECK(o.stream().records.size() <= 2 * f.all_rows().size());
+    const auto logs = records_and_logs(o.text);
+    CHECK(std::count(logs.begin(), logs.end(),
+                     "WARN stream t: keyspace 'ks' was resharded while table 't' was being copied; the copy starts "
+                     "again on the new shards -40,40- (replacing -80,80-), so rows already sent from the old shards "
+                     "are sent again") == 1);
+    std::set<std::string> shards;
+    for (const auto& [shard, cursor] : cursors_of(o.stream().states.back())) shards.insert(shard);
+    CHECK(shards == std::set<std::string>{"-40", "40-"});
+    if (std::string(mode) == "incremental") {
+      CHECK(cursors_of(o.stream().states.back()) ==
+            std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 0) + "|-"},
+                                               {"40-", position(f.src.shards["40-"], 0) + "|-"}});
+    }
+  }
+}
+
+TEST_CASE("a saved copy position on shards no longer served: the copy starts again on the new shards") {
+  CopyReshardFixture f;
+  f.switch_traffic();
+  vitess::TableCursor copying = vitess::make_cursor("ks", "-80", position(f.src.shards["-80"], 0));
+  *copying.mutable_last_known_pk() = FakeSource::lastpk(2);
+  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
+               vitess::encode_cursor(copying) + R"("},"80-":{"cursor":")" +
+               vitess::encode_cursor(vitess::make_cursor("ks", "80-")) + R"("}}}}}])";
+  auto o = run(f.src, "", catalog_json("incremental"), state);
+  CHECK(o.exit_code == 0);
+  CHECK(sorted(o.stream().records) == sorted(f.all_rows()));
+  CHECK(o.stream().statuses.back() == "COMPLETE");
 }
 
 TEST_CASE("every STATE covers every record printed before it, even with a full emitter queue") {
