@@ -3,7 +3,10 @@
 #include <mariadb/errmsg.h>
 #include <mariadb/mysql.h>
 #include <mariadb/mysqld_error.h>
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,6 +46,40 @@ Result<std::string> write_ca_file(const std::string& pem) {
   return std::string(path);
 }
 
+// Whether host:port answers an HTTP request (vtgate's web port, a load balancer's HTTP listener):
+// such a server waits for the client to speak first, exactly like a port where nothing answers,
+// so only asking tells them apart. One HEAD request, each step bounded by `limit`.
+bool speaks_http(const std::string& host, std::uint16_t port, std::chrono::milliseconds limit) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || !found) return false;
+  const int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, found->ai_protocol);
+  bool http = false;
+  auto wait_for = [&](short events) {
+    pollfd p{fd, events, 0};
+    return ::poll(&p, 1, static_cast<int>(limit.count())) == 1 && (p.revents & events);
+  };
+  if (fd >= 0) {
+    int rc = ::connect(fd, found->ai_addr, found->ai_addrlen);
+    if (rc == 0 || (errno == EINPROGRESS && wait_for(POLLOUT))) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      static constexpr std::string_view kRequest = "HEAD / HTTP/1.0\r\n\r\n";
+      if (err == 0 && ::send(fd, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(kRequest.size()) &&
+          wait_for(POLLIN)) {
+        char reply[5] = {};
+        http = ::recv(fd, reply, sizeof reply, 0) == static_cast<ssize_t>(sizeof reply) &&
+               std::string_view(reply, sizeof reply) == "HTTP/";
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return http;
+}
+
 // Before its greeting a MySQL server says nothing, and libmariadb reports a port where nothing
 // answers and a port that answered in another protocol (or closed) alike: "Lost connection to
 // server at 'handshake: reading initial communication packet', system error: N". N tells them
@@ -50,10 +87,17 @@ Result<std::string> write_ca_file(const std::string& pem) {
 Error no_greeting(const std::string& server_text, const MysqlOptions& o) {
   const std::string where = fmt::format("{}:{}", o.host, o.port);
   if (server_text.find(fmt::format("system error: {}", ETIMEDOUT)) != std::string::npos) {
+    if (speaks_http(o.host, o.port, std::chrono::seconds(2))) {
+      return config_error(
+          fmt::format("{} answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port "
+                      "(its -mysql_server_port, often 3306 or 15306), not a web port",
+                      where),
+          server_text);
+    }
     return transient_error(
         fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at "
                     "once; check host "
-                    "and mysql_port (an HTTP port, such as vtgate's web port, stays silent too)",
+                    "and mysql_port",
                     where, o.connect_timeout.count()),
         server_text);
   }

@@ -730,8 +730,17 @@ TEST_CASE(
   expect_check_failed(
       run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
       "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
-          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port "
-          "(an HTTP port, such as vtgate's web port, stays silent too)");
+          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port");
+  // An HTTP port (the emulator's control API, like vtgate's web port) is as silent as that one
+  // until asked in HTTP: the message names it.
+  const std::string http_at = "127.0.0.1:" + std::to_string(vtgate.control_port);
+  const std::string http_port = dir.write("c3.json", local_config(vtgate.grpc_port, vtgate.control_port));
+  const std::string answers_http =
+      http_at +
+      " answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port (its "
+      "-mysql_server_port, often 3306 or 15306), not a web port";
+  expect_check_failed(run(dir, {"check", "--config", http_port}), answers_http);
+  expect_trace_error(run(dir, {"discover", "--config", http_port}), answers_http, "config_error");
 }
 
 TEST_CASE("cli: a ca_certificate with a garbage body is a config_error naming the field") {
