@@ -1,9 +1,9 @@
 // src/airbyte: the discovered catalog (see discovered_catalog.hpp).
 #include "airbyte/discovered_catalog.hpp"
 
-#include <algorithm>
-
 #include <rapidjson/document.h>
+
+#include <algorithm>
 
 #include "util/json.hpp"
 
@@ -100,13 +100,15 @@ std::string stream_json(const DiscoveredStream& stream) {
 
 std::string as_configured_catalog(std::string text) {
   rapidjson::Document d;
-  if (d.Parse(text.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("catalog")) return text;
+  if (d.Parse(text.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("catalog"))
+    return text;
   JsonBuffer b;
   JsonWriter w(b);
   w.StartObject();
   w.Key("streams");
   w.StartArray();
-  if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") && d["catalog"]["streams"].IsArray()) {
+  if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") &&
+      d["catalog"]["streams"].IsArray()) {
     for (auto& st : d["catalog"]["streams"].GetArray()) {
       w.StartObject();
       w.Key("stream");

@@ -15,8 +15,8 @@ namespace sv::cli {
 
 //! Whether an option takes a value.
 enum class OptionValue {
-  none,      //!< a flag; `--flag=x` is an unexpected_value item
-  required,  //!< `--name value` or `--name=value`; missing_value when argv ends first
+  none,         //!< a flag; `--flag=x` is an unexpected_value item
+  required,     //!< `--name value` or `--name=value`; missing_value when argv ends first
   inline_only,  //!< a flag that may also be given as `--name=value` (no separate argument)
 };
 

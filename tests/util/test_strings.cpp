@@ -36,5 +36,6 @@ TEST_CASE("TlsMode: spellings round-trip; anything else is a config_error naming
   auto bad = sv::parse_tls_mode("preferred");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().type == sv::FailureType::config_error);
-  CHECK(bad.error().message == "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
+  CHECK(bad.error().message ==
+        "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
 }
