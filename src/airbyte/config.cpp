@@ -304,16 +304,6 @@ Config parse_fields(const rapidjson::Value& root) {
 
 }  // namespace
 
-const char* to_string(TlsMode m) {
-  switch (m) {
-    case TlsMode::verify_identity: return "verify_identity";
-    case TlsMode::verify_ca: return "verify_ca";
-    case TlsMode::required: return "required";
-    case TlsMode::disabled: return "disabled";
-  }
-  return "verify_identity";
-}
-
 Result<Config> parse_config(std::string_view text) {
   if (detail::is_blank(text)) return config_error("the config is empty: expected a JSON object");
   auto doc = detail::parse_json(text, "the config");

@@ -13,16 +13,11 @@
 #include <vector>
 
 #include "util/result.hpp"
+#include "util/tls_mode.hpp"
 
 namespace sv::airbyte {
 
-enum class TlsMode {
-  verify_identity,  //!< TLS, certificate chain and host name verified (default)
-  verify_ca,        //!< TLS, certificate chain verified, host name not
-  required,         //!< TLS, certificate not verified
-  disabled,         //!< plain TCP (local test setups only)
-};
-const char* to_string(TlsMode m);
+using sv::TlsMode;  // one type for the config, the gRPC channel and the MySQL session
 
 //! keyspace → shard → GTID position, e.g. {"shop":{"-80":"MySQL56/…:1-100"}}.
 using StartingGtids = std::map<std::string, std::map<std::string, std::string>>;

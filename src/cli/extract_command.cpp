@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,10 @@
 
 #include "airbyte/catalog.hpp"
 #include "airbyte/config.hpp"
+#include "airbyte/discovered_catalog.hpp"
 #include "airbyte/json_input.hpp"
 #include "airbyte/state.hpp"
+#include "cli/args.hpp"
 #include "cli/companions.hpp"
 #include "cli/live_commands.hpp"
 #include "engine/decoder.hpp"
@@ -84,34 +87,36 @@ Result<std::uint64_t> parse_count(std::string_view name, const std::string& text
   return static_cast<std::uint64_t>(v);
 }
 
+constexpr OptionSpec kExtractOptions[] = {
+    {"help", OptionValue::none, "-h"}, {"split-per-shard", OptionValue::none}, {"follow", OptionValue::none},
+    {"config"}, {"output-dir"}, {"tables"}, {"catalog"}, {"format"}, {"compress"}, {"metrics-address"},
+    {"roll-seconds"}, {"roll-rows"}, {"progress-interval"},
+};
+
+//! extract's options (argv[2] on); the first problem is the answer.
 Result<ExtractArgs> parse_extract_args(int argc, char** argv) {
   ExtractArgs a;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
+  for (auto& item : scan_args(std::span(argv, static_cast<std::size_t>(argc)).subspan(2), kExtractOptions)) {
+    using Kind = ArgItem::Kind;
+    const std::string& name = item.text;
+    switch (item.kind) {
+      case Kind::positional: return config_error(fmt::format("unexpected argument '{}'", name));
+      case Kind::unknown_option: return config_error(fmt::format("unknown option '--{}'", name));
+      case Kind::missing_value: return config_error(fmt::format("option '--{}' needs a value", name));
+      case Kind::unexpected_value:
+        if (name == "help") return config_error("unknown option '--help'");
+        return config_error(fmt::format("option '--{}' takes no value", name));
+      case Kind::option: break;
+    }
+    if (name == "help") {
       a.help = true;
       continue;
     }
-    if (!arg.starts_with("--")) return config_error(fmt::format("unexpected argument '{}'", arg));
-    std::string name(arg.substr(2));
-    std::optional<std::string> value;
-    if (const auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    }
     if (name == "split-per-shard" || name == "follow") {
-      if (value) return config_error(fmt::format("option '--{}' takes no value", name));
       (name == "follow" ? a.settings.follow : a.settings.split_per_shard) = true;
       continue;
     }
-    static const std::set<std::string> with_value = {"config",       "output-dir",        "tables",  "catalog",
-                                                     "format",       "compress",          "metrics-address",
-                                                     "roll-seconds", "roll-rows",         "progress-interval"};
-    if (!with_value.count(name)) return config_error(fmt::format("unknown option '--{}'", name));
-    if (!value) {
-      if (i + 1 >= argc) return config_error(fmt::format("option '--{}' needs a value", name));
-      value = argv[++i];
-    }
+    const std::optional<std::string>& value = item.value;
     if (name == "config") {
       a.config = *value;
     } else if (name == "output-dir") {
@@ -198,29 +203,7 @@ Result<std::vector<vitess::TableInfo>> tables_from_catalog(const std::string& pa
   if (!text) return text.error();
   // `discover` prints {"type":"CATALOG","catalog":{…}}; a configured catalog is {"streams":[…]}
   // with each stream under "stream". Accept both.
-  std::string catalog_text = *text;
-  if (rapidjson::Document d; !d.Parse(catalog_text.c_str()).HasParseError() && d.IsObject() && d.HasMember("catalog")) {
-    JsonBuffer b;
-    JsonWriter w(b);
-    w.StartObject();
-    w.Key("streams");
-    w.StartArray();
-    if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") && d["catalog"]["streams"].IsArray()) {
-      for (auto& st : d["catalog"]["streams"].GetArray()) {
-        w.StartObject();
-        w.Key("stream");
-        st.Accept(w);
-        w.Key("sync_mode");
-        w.String("full_refresh");
-        w.Key("destination_sync_mode");
-        w.String("overwrite");
-        w.EndObject();
-      }
-    }
-    w.EndArray();
-    w.EndObject();
-    catalog_text.assign(b.GetString(), b.GetSize());
-  }
+  const std::string catalog_text = airbyte::as_configured_catalog(std::move(*text));
   auto catalog = airbyte::parse_configured_catalog(catalog_text, config.database);
   if (!catalog) return config_error(fmt::format("--catalog {}: {}", path, catalog.error().message));
   std::vector<vitess::TableInfo> tables;

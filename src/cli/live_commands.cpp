@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "airbyte/discovered_catalog.hpp"
 #include "airbyte/messages.hpp"
 #include "util/json.hpp"
 #include "vitess/values.hpp"
@@ -15,21 +16,11 @@
 namespace sv::cli {
 namespace asio = boost::asio;
 
-vitess::TlsMode tls_mode_of(const airbyte::Config& config) {
-  switch (config.tls_mode) {
-    case airbyte::TlsMode::disabled: return vitess::TlsMode::disabled;
-    case airbyte::TlsMode::required: return vitess::TlsMode::required;
-    case airbyte::TlsMode::verify_ca: return vitess::TlsMode::verify_ca;
-    case airbyte::TlsMode::verify_identity: return vitess::TlsMode::verify_identity;
-  }
-  return vitess::TlsMode::verify_identity;
-}
-
 vitess::ChannelOptions channel_options(const airbyte::Config& config) {
   vitess::ChannelOptions channel;
   channel.host = config.host;
   channel.port = static_cast<std::uint16_t>(config.grpc_port);
-  channel.tls_mode = tls_mode_of(config);
+  channel.tls_mode = config.tls_mode;
   channel.ca_certificate = config.ca_certificate;
   channel.username = config.username;
   channel.password = config.password;
@@ -44,102 +35,28 @@ vitess::MysqlOptions mysql_options(const airbyte::Config& config) {
   o.password = config.password;
   o.database = config.database;
   o.tablet_type = vitess::tablet_type_from(config.use_replica, config.use_rdonly);
-  o.tls_mode = tls_mode_of(config);
+  o.tls_mode = config.tls_mode;
   o.ca_certificate = config.ca_certificate;
   return o;
 }
-
-namespace {
-
-void write_string(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_nullable_timestamp(JsonWriter& w) {
-  w.StartObject();
-  w.Key("type");
-  w.StartArray();
-  w.String("null");
-  w.String("string");
-  w.EndArray();
-  w.Key("format");
-  w.String("date-time");
-  w.Key("airbyte_type");
-  w.String("timestamp_with_timezone");
-  w.EndObject();
-}
-
-}  // namespace
 
 std::string stream_json(const vitess::TableInfo& table, const airbyte::Config& config) {
   vitess::ValueOptions value_options;
   value_options.tiny_int_as_boolean = !config.do_not_treat_tiny_int_as_boolean;
   value_options.invalid_dates_as_null = config.invalid_dates_as_null;
-
-  // Properties sorted by name, as the Go connector writes them (its schema is a Go map).
-  std::vector<const vitess::ColumnInfo*> columns;
-  for (const auto& c : table.columns) columns.push_back(&c);
-  std::sort(columns.begin(), columns.end(), [](auto* a, auto* b) { return a->name < b->name; });
-
-  JsonBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  w.Key("name");
-  write_string(w, table.name);
-  w.Key("json_schema");
-  w.StartObject();
-  w.Key("type");
-  w.String("object");
-  w.Key("properties");
-  w.StartObject();
-  for (const auto* c : columns) {
-    w.Key(c->name.data(), static_cast<rapidjson::SizeType>(c->name.size()));
-    vitess::write_property_schema(w, vitess::property_schema(c->column_type, c->nullable, value_options));
+  airbyte::DiscoveredStream stream;
+  stream.name = table.name;
+  stream.ns = config.database;
+  stream.primary_key = table.primary_key;
+  stream.cdc_columns = config.capture_deletes;
+  stream.metadata_column = config.include_metadata;
+  for (const auto& c : table.columns) {
+    JsonBuffer schema;
+    JsonWriter w(schema);
+    vitess::write_property_schema(w, vitess::property_schema(c.column_type, c.nullable, value_options));
+    stream.columns.push_back({c.name, std::string(schema.GetString(), schema.GetSize())});
   }
-  if (config.capture_deletes) {
-    w.Key("_ab_cdc_deleted_at");
-    write_nullable_timestamp(w);
-    w.Key("_ab_cdc_updated_at");
-    write_nullable_timestamp(w);
-  }
-  if (config.include_metadata) {
-    w.Key("_planetscale_metadata");
-    w.StartObject();
-    w.Key("type");
-    w.StartArray();
-    w.String("object");
-    w.EndArray();
-    w.Key("airbyte_type");
-    w.String("object");
-    w.EndObject();
-  }
-  w.EndObject();
-  w.EndObject();
-  w.Key("supported_sync_modes");
-  w.StartArray();
-  w.String("full_refresh");
-  w.String("incremental");
-  w.EndArray();
-  w.Key("namespace");
-  write_string(w, config.database);
-  w.Key("source_defined_primary_key");
-  w.StartArray();
-  for (const auto& key : table.primary_key) {
-    w.StartArray();
-    write_string(w, key);
-    w.EndArray();
-  }
-  w.EndArray();
-  w.Key("source_defined_cursor");
-  w.Bool(true);
-  w.Key("default_cursor_field");
-  w.StartArray();
-  if (!table.primary_key.empty()) write_string(w, table.primary_key.back());
-  w.EndArray();
-  w.Key("is_resumable");
-  w.Bool(true);
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  return airbyte::stream_json(stream);
 }
 
 vitess::VStreamRequestOptions vstream_request_options(const airbyte::Config& config) {
@@ -166,26 +83,30 @@ Result<std::string> check_connection(const airbyte::Config& config) {
   const vitess::VStreamRequestOptions request = vstream_request_options(config);
 
   asio::io_context io;
-  std::optional<Result<std::string>> position;
+  std::optional<Result<std::map<std::string, std::string>>> positions;
   std::string keyspace = config.database;
-  std::string shard = shards->front();
-  std::vector<std::string> tables;  // no table filter: the peek only needs a position
+  std::vector<std::string> tables;  // no table filter: the peek only needs positions
   auto peek = [&]() -> asio::awaitable<void> {
-    position.emplace(co_await (*client)->peek_current_position(io.get_executor(), keyspace, shard, tables,
-                                                               request, std::chrono::seconds(20)));
+    positions.emplace(co_await (*client)->peek_current_positions(io.get_executor(), keyspace, tables, request,
+                                                                 std::chrono::seconds(20)));
   };
   asio::co_spawn(io, peek(), [&](std::exception_ptr e) {
-    if (e) position.emplace(system_error("VStream check failed unexpectedly"));
+    if (e) positions.emplace(system_error("VStream check failed unexpectedly"));
   });
   io.run();
-  if (!position || !*position) {
-    Error error = position ? position->error() : system_error("VStream check did not finish");
+  if (!positions || !*positions) {
+    Error error = positions ? positions->error() : system_error("VStream check did not finish");
     error.message = "VStream is not usable: " + error.message;
     return error;
   }
+  // The first shard MySQL listed; vtgate's VGTID names the same shards.
+  std::string shard = shards->front();
+  auto position = (*positions)->find(shard);
+  if (position == (*positions)->end()) position = (*positions)->begin();
   return fmt::format("Successfully connected to database {} at host {} with username {}: {} shard(s), "
                      "VStream position of shard {} is {}",
-                     config.database, config.host, config.username, shards->size(), shard, position->value());
+                     config.database, config.host, config.username, shards->size(), position->first,
+                     position->second);
 }
 
 Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& out) {

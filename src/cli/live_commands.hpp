@@ -16,19 +16,19 @@
 
 namespace sv::cli {
 
-vitess::TlsMode tls_mode_of(const airbyte::Config& config);
 vitess::ChannelOptions channel_options(const airbyte::Config& config);
 vitess::MysqlOptions mysql_options(const airbyte::Config& config);
 //! Tablet type and cells of every VStream the config asks for (check's and the sync's).
 vitess::VStreamRequestOptions vstream_request_options(const airbyte::Config& config);
 
-//! The AirbyteStream JSON of one table: the Go connector's stream (name, namespace, schema,
-//! sync modes, primary key, source-defined cursor) plus is_resumable, the CDC columns when
-//! capture_deletes is on and `_planetscale_metadata` when include_metadata is on.
+//! The AirbyteStream JSON of one table (airbyte::stream_json): each column's property from its
+//! MySQL type and the config's value options, the CDC columns when capture_deletes is on and
+//! `_planetscale_metadata` when include_metadata is on.
 std::string stream_json(const vitess::TableInfo& table, const airbyte::Config& config);
 
-//! `check`: logs in over MySQL (credentials, database), lists the keyspace's shards, and opens
-//! a VStream at "current" on the first shard (VStream permission). Returns the SUCCEEDED message.
+//! `check`: logs in over MySQL (credentials, database), lists the keyspace's shards, and peeks
+//! the keyspace's current positions as `read` does (VStream permission). Returns the SUCCEEDED
+//! message.
 Result<std::string> check_connection(const airbyte::Config& config);
 
 //! `discover`: writes one CATALOG message.

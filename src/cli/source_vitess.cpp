@@ -1,8 +1,7 @@
-// source-vitess: the Airbyte source connector's main program. It parses the command line,
-// validates --config/--catalog/--state with src/airbyte, and answers in the Airbyte protocol on
-// stdout (logs on stderr). The live parts (check's connection test, discover's schema queries,
-// read's sync) are the run_* functions below; each is the single place to plug the
-// vitess/engine implementation into.
+// source-vitess: the Airbyte source connector's program (its main is main_source_vitess.cpp). It
+// parses the command line, validates --config/--catalog/--state with src/airbyte, and answers in
+// the Airbyte protocol on stdout (logs on stderr). check and discover talk to vtgate through
+// live_commands.*, read runs the engine's sync, extract is extract_command.*.
 #include <signal.h>
 
 #include <spdlog/cfg/env.h>
@@ -13,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +26,9 @@
 #include "airbyte/messages.hpp"
 #include "airbyte/spec.hpp"
 #include "airbyte/state.hpp"
+#include "cli/args.hpp"
 #include "cli/companions.hpp"
+#include "cli/programs.hpp"
 #include "cli/extract_command.hpp"
 #include "cli/live_commands.hpp"
 #include "engine/sync.hpp"
@@ -58,14 +60,7 @@ constexpr std::string_view kUsage =
     "log level: SPDLOG_LEVEL=debug (or trace, info, warn, error)\n";
 
 // ---------------------------------------------------------------------------------------------
-// The live work of each command. These are the functions the vitess/engine layers replace.
-
-//! `check` after the configuration is valid: test the connection. Success → the message for
-//! CONNECTION_STATUS SUCCEEDED; an error → FAILED with error.message.
-Result<std::string> run_check(const airbyte::Config& config) { return check_connection(config); }
-
-//! `discover` after the configuration is valid: write one CATALOG message to `out`.
-Status run_discover(const airbyte::Config& config, MessageWriter& out) { return discover_catalog(config, out); }
+// read's sync.
 
 //! `read` after config, catalog and state are valid: run the sync, writing every message to
 //! `out`; returns the process exit code.
@@ -136,48 +131,44 @@ struct Args {
   std::optional<std::string> problem;  //!< a usage error, reported in the command's protocol form
 };
 
+constexpr OptionSpec kOptions[] = {
+    {"help", OptionValue::none, "-h"}, {"version", OptionValue::none}, {"config"}, {"catalog"}, {"state"},
+    {"metrics-address"},
+};
+
+//! The command and its options. Every problem is kept (the first one is reported, in the
+//! command's protocol form); `--help=x` and `--version=x` are unknown options.
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      a.help = true;
-      continue;
-    }
-    if (arg == "--version") {
-      a.version = true;
-      continue;
-    }
-    if (arg.starts_with("--")) {
-      std::string name(arg.substr(2));
-      std::optional<std::string> value;
-      if (const auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name.resize(eq);
-      }
-      std::optional<std::string>* slot = name == "config"    ? &a.config
-                                         : name == "catalog" ? &a.catalog
-                                         : name == "state"   ? &a.state
-                                         : name == "metrics-address" ? &a.metrics_address
-                                                             : nullptr;
-      if (slot == nullptr) {
-        if (!a.problem) a.problem = fmt::format("unknown option '--{}'", name);
-        continue;
-      }
-      if (!value) {
-        if (i + 1 >= argc) {
-          if (!a.problem) a.problem = fmt::format("option '--{}' needs a file path", name);
-          continue;
+  auto problem = [&](std::string message) {
+    if (!a.problem) a.problem = std::move(message);
+  };
+  for (auto& item : scan_args(std::span(argv, static_cast<std::size_t>(argc)).subspan(1), kOptions)) {
+    using Kind = ArgItem::Kind;
+    switch (item.kind) {
+      case Kind::unknown_option:
+      case Kind::unexpected_value: problem(fmt::format("unknown option '--{}'", item.text)); break;
+      case Kind::missing_value: problem(fmt::format("option '--{}' needs a file path", item.text)); break;
+      case Kind::positional:
+        if (a.command.empty()) {
+          a.command = std::move(item.text);
+        } else {
+          problem(fmt::format("unexpected argument '{}'", item.text));
         }
-        value = argv[++i];
-      }
-      *slot = std::move(*value);
-      continue;
-    }
-    if (a.command.empty()) {
-      a.command = std::string(arg);
-    } else if (!a.problem) {
-      a.problem = fmt::format("unexpected argument '{}'", arg);
+        break;
+      case Kind::option:
+        if (item.text == "help") {
+          a.help = true;
+        } else if (item.text == "version") {
+          a.version = true;
+        } else {
+          std::optional<std::string>& slot = item.text == "config"    ? a.config
+                                             : item.text == "catalog" ? a.catalog
+                                             : item.text == "state"   ? a.state
+                                                                      : a.metrics_address;
+          slot = std::move(item.value);
+        }
+        break;
     }
   }
   return a;
@@ -225,7 +216,7 @@ int cmd_check(const Args& a, MessageWriter& out) {
   if (a.problem) return fail_check(out, *a.problem);
   auto config = load_config(a, "check");
   if (!config) return fail_check(out, config.error().message);
-  auto result = run_check(*config);
+  auto result = check_connection(*config);
   if (!result) return fail_check(out, result.error().message);
   std::string line;
   airbyte::append_connection_status(line, true, *result);
@@ -236,7 +227,7 @@ int cmd_discover(const Args& a, MessageWriter& out) {
   if (a.problem) return fail_with_trace(out, config_error(*a.problem));
   auto config = load_config(a, "discover");
   if (!config) return fail_with_trace(out, config.error());
-  if (auto s = run_discover(*config, out); !s) return fail_with_trace(out, s.error());
+  if (auto s = discover_catalog(*config, out); !s) return fail_with_trace(out, s.error());
   return out.failed() ? 1 : 0;
 }
 
@@ -311,25 +302,26 @@ void drop_grpc_trace() {
 }
 
 }  // namespace
-}  // namespace sv::cli
 
-int main(int argc, char** argv) {
+int source_vitess_main(int argc, char** argv) {
   // stdout carries only protocol messages: every log goes to stderr, from the first line on.
   auto logger = spdlog::stderr_color_mt("source-vitess");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern(sv::cli::kLogPattern);
+  spdlog::set_pattern(kLogPattern);
   spdlog::cfg::load_env_levels();
-  sv::cli::drop_grpc_trace();
+  drop_grpc_trace();
   // A closed stdout must show up as EPIPE from write(2), which we report, not kill us silently.
   ::signal(SIGPIPE, SIG_IGN);
   try {
-    return sv::cli::run(argc, argv);
+    return run(argc, argv);
   } catch (const std::exception& e) {
     // Exceptions stay inside subsystems; reaching here is a bug, still answered in protocol form.
     std::string line;
-    sv::airbyte::append_error_trace(line, sv::system_error("internal error", e.what()), nullptr, sv::airbyte::now_ms());
+    airbyte::append_error_trace(line, system_error("internal error", e.what()), nullptr, airbyte::now_ms());
     std::fwrite(line.data(), 1, line.size(), stdout);
     spdlog::critical("internal error: {}", e.what());
     return 1;
   }
 }
+
+}  // namespace sv::cli

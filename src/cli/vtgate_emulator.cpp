@@ -1,5 +1,5 @@
-// src/cli/vtgate_emulator.cpp — vtgate-emulator: a vtgate stand-in serving VStream over gRPC from
-// the synthetic backend, with faults on demand (flags or the HTTP control API). Logs go to
+// src/cli/vtgate_emulator.cpp — vtgate-emulator (main in main_vtgate_emulator.cpp): a vtgate
+// stand-in serving VStream over gRPC from the synthetic backend, with faults on demand (flags or the HTTP control API). Logs go to
 // stderr; stdout carries exactly one line: {"grpc_port":P,"control_port":C}.
 #include <chrono>
 #include <csignal>
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <span>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -24,6 +25,9 @@
 #include "emulator/synthetic_backend.hpp"
 #include "emulator/tcp_proxy.hpp"
 #include "emulator/vstream_server.hpp"
+#include "util/file.hpp"
+#include "cli/args.hpp"
+#include "cli/programs.hpp"
 
 namespace asio = boost::asio;
 using namespace sv::emulator;
@@ -113,12 +117,12 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+//! The whole file (util/file, the one reader); nullopt when it cannot be read or passes 16 MiB
+//! (certificates, keys and shards.json are a few KiB).
 std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto file = sv::read_whole_file(path, {16u << 20});
+  if (file.error != 0) return std::nullopt;
+  return std::move(file.text);
 }
 
 //! The shards.json of scripts/cluster: [{"shard","host","port","user","password","server_id",
@@ -161,7 +165,9 @@ int die(const std::string& msg) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace sv::cli {
+
+int vtgate_emulator_main(int argc, char** argv) {
   auto logger = spdlog::stderr_logger_mt("emulator");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -172,20 +178,22 @@ int main(int argc, char** argv) {
       "end-after-events", "end-mode", "fail-streams", "fail-mode", "stall-after-events", "stall-seconds",
       "slow-shard", "reshard-after", "ddl-after", "log-level", "tcp-proxy", "help", "backend", "mariadb-shards",
       "mysql-listen"};
+  // Flags take a value, except these three (which accept one only as --flag=value).
+  std::vector<OptionSpec> options;
+  for (const auto& name : known) {
+    const bool flag = name == "help" || name == "pre-encoded" || name == "tcp-proxy";
+    options.push_back({name, flag ? OptionValue::inline_only : OptionValue::required});
+  }
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) return die("unexpected argument '" + a + "'");
-    a = a.substr(2);
-    auto eq = a.find('=');
-    std::string k = a.substr(0, eq);
-    std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (!known.count(k)) return die("unknown flag --" + k);
-    if (eq == std::string::npos && k != "help" && k != "pre-encoded" && k != "tcp-proxy") {
-      if (i + 1 >= argc) return die("flag --" + k + " needs a value");
-      v = argv[++i];
+  for (auto& item : scan_args(std::span(argv, static_cast<std::size_t>(argc)).subspan(1), options)) {
+    using Kind = ArgItem::Kind;
+    switch (item.kind) {
+      case Kind::positional: return die("unexpected argument '" + item.text + "'");
+      case Kind::unknown_option: return die("unknown flag --" + item.text);
+      case Kind::missing_value: return die("flag --" + item.text + " needs a value");
+      case Kind::unexpected_value:  // no flag of ours is OptionValue::none
+      case Kind::option: args.values[item.text].push_back(item.value.value_or("")); break;
     }
-    args.values[k].push_back(v);
   }
   if (args.has("help")) {
     std::fputs(kHelp, stdout);
@@ -410,3 +418,5 @@ int main(int argc, char** argv) {
   if (stopper.joinable()) stopper.join();
   return 0;
 }
+
+}  // namespace sv::cli

@@ -3,8 +3,6 @@
 
 #include <boost/asio/this_coro.hpp>
 
-#include <fmt/format.h>
-
 namespace sv::engine {
 
 namespace asio = boost::asio;
@@ -66,54 +64,8 @@ asio::awaitable<std::unique_ptr<EventStream>> VStreamSource::open(const StreamRe
 asio::awaitable<Result<std::map<std::string, std::string>>> VStreamSource::current_positions(
     const std::string& keyspace, const std::string& table) {
   auto ex = co_await asio::this_coro::executor;
-  // One stream over every shard (empty shard) at "current": vtgate lists all serving shards in
-  // its VGTID events, each shard's entry filled in once that shard reported its position.
-  vitess::ShardStart start;
-  start.keyspace = keyspace;
-  start.gtid = "current";
-  std::vector<vitess::ShardStart> starts{start};
   std::vector<std::string> tables{table};
-  vitess::VStreamRequestOptions ro = options_.request;
-  ro.heartbeat_interval_seconds = 0;
-  auto req = vitess::build_vstream_request(starts, tables, ro);
-  vitess::CallOptions call;
-  call.deadline = options_.peek_timeout;
-  vitess::VStream stream = client_->open(ex, req, call);
-  std::map<std::string, std::string> positions;
-  for (;;) {
-    vitess::StreamItem item = co_await stream.next();
-    if (auto* err = std::get_if<vitess::StreamError>(&item)) {
-      Error e = err->to_error();
-      e.message = fmt::format("could not read the current positions of keyspace '{}': {}", keyspace, e.message);
-      co_return e;
-    }
-    if (std::holds_alternative<vitess::StreamEof>(item)) {
-      co_return transient_error(fmt::format("VStream at 'current' for keyspace '{}' ended before reporting positions", keyspace));
-    }
-    const auto& response = std::get<vtgate::VStreamResponse>(item);
-    bool complete = false;
-    for (const auto& ev : response.events()) {
-      if (ev.type() != binlogdata::VGTID) continue;
-      complete = true;
-      for (const auto& sg : ev.vgtid().shard_gtids()) {
-        if (!sg.keyspace().empty() && sg.keyspace() != keyspace) continue;
-        if (!sg.gtid().empty() && sg.gtid() != "current") {
-          positions[sg.shard()] = sg.gtid();
-        } else {
-          positions.try_emplace(sg.shard());
-          complete = false;
-        }
-      }
-      for (const auto& [shard, pos] : positions) {
-        if (pos.empty()) complete = false;
-      }
-      if (complete) break;
-    }
-    if (complete && !positions.empty()) {
-      stream.cancel();
-      co_return positions;
-    }
-  }
+  co_return co_await client_->peek_current_positions(ex, keyspace, tables, options_.request, options_.peek_timeout);
 }
 
 }  // namespace sv::engine

@@ -1,5 +1,5 @@
 // src/util: splitting the comma-separated lists users type (config `shards`, `extract --tables`,
-// benchmark options).
+// benchmark options); case-insensitive search in the messages servers send.
 #pragma once
 
 #include <string>
@@ -26,6 +26,22 @@ inline std::vector<std::string> split_list(std::string_view text, char sep = ','
     pos = end + 1;
   }
   return out;
+}
+
+//! Whether `haystack` contains `needle`, ignoring the case of ASCII letters in `haystack`;
+//! `needle` must be lower case ("Socket closed" contains "socket closed").
+inline bool contains_ci(std::string_view haystack, std::string_view needle) {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    bool match = true;
+    for (std::size_t j = 0; j < needle.size() && match; ++j) {
+      char a = haystack[i + j], b = needle[j];
+      if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+      match = a == b;
+    }
+    if (match) return true;
+  }
+  return false;
 }
 
 }  // namespace sv

@@ -13,11 +13,14 @@
 
 #include "util/result.hpp"
 #include "util/sql.hpp"
-#include "vitess/vstream_client.hpp"
+#include "util/tls_mode.hpp"
+#include "vitess/vstream_request.hpp"
 
 struct st_mysql;
 
 namespace sv::vitess {
+
+using sv::TlsMode;
 
 struct MysqlOptions {
   std::string host;

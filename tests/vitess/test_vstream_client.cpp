@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -497,64 +498,91 @@ TEST_CASE("vstream: call deadline and idle timeout") {
   CHECK(srv.service.done.load() == 2);
 }
 
-TEST_CASE("vstream: peek_current_position") {
+TEST_CASE("vstream: peek_current_positions") {
   TestServer srv;
   std::atomic<int> mode{0};
+  const std::string pos_a = "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-42";
+  const std::string pos_b = "MySQL56/3174b383-5441-11e8-b90a-c80aa9429562:1-7";
   srv.service.script_for = [&](const vtgate::VStreamRequest& req) {
     Script s;
     CHECK(req.vgtid().shard_gtids(0).gtid() == "current");
     switch (mode.load()) {
       case 0:  // an empty response first, then the position
         s.responses.push_back(vtgate::VStreamResponse{});
-        s.responses.push_back(vgtid_response("shop", "-80", "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-42"));
+        s.responses.push_back(vgtid_response("shop", "-80", pos_a));
         s.stall = true;
         break;
-      case 1:  // events without a VGTID
+      case 1: {  // events without a VGTID, a VGTID with one shard still unknown, then both
         s.responses.push_back(response_with({binlogdata::BEGIN, binlogdata::COMMIT}));
+        auto partial = vgtid_response("shop", "-80", pos_a);
+        auto* sg = partial.mutable_events(0)->mutable_vgtid()->add_shard_gtids();
+        sg->set_keyspace("shop");
+        sg->set_shard("80-");
+        sg->set_gtid("current");
+        s.responses.push_back(partial);
+        auto full = partial;
+        full.mutable_events(0)->mutable_vgtid()->mutable_shard_gtids(1)->set_gtid(pos_b);
+        s.responses.push_back(full);
         s.stall = true;
         break;
+      }
       case 2:  // nothing at all
         s.stall = true;
         break;
       case 3:
         s.final_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no vstream for you");
         break;
+      case 4:  // OK before any position
+        break;
     }
     return s;
   };
   auto client = make_client(plain_options(srv.port));
   std::vector<std::string> tables{"customers"};
+  using Positions = std::map<std::string, std::string>;
   run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
     // Arguments are lvalues on purpose: GCC 12 mishandles braced prvalue temporaries that live
     // across a co_await in the caller coroutine.
     VStreamRequestOptions opts;
     mode = 0;
-    auto pos = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
-    REQUIRE_MESSAGE(pos.ok(), (pos.ok() ? "" : pos.error().message));
-    CHECK(*pos == "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-42");
+    auto one = co_await client->peek_current_positions(ex, "shop", tables, opts);
+    REQUIRE_MESSAGE(one.ok(), (one.ok() ? "" : one.error().message));
+    CHECK(*one == Positions{{"-80", pos_a}});
 
     mode = 1;
-    auto none = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
-    REQUIRE_FALSE(none.ok());
-    CHECK(none.error().message == "the first VStream response for shop/-80 at 'current' has events but no VGTID");
-    CHECK(none.error().type == sv::FailureType::system_error);
+    auto two = co_await client->peek_current_positions(ex, "shop", tables, opts);
+    REQUIRE_MESSAGE(two.ok(), (two.ok() ? "" : two.error().message));
+    CHECK(*two == Positions{{"-80", pos_a}, {"80-", pos_b}});
 
     mode = 2;
-    auto slow = co_await client->peek_current_position(ex, "shop", "-80", tables, opts, 300ms);
+    auto slow = co_await client->peek_current_positions(ex, "shop", tables, opts, 300ms);
     REQUIRE_FALSE(slow.ok());
     CHECK(slow.error().type == sv::FailureType::transient_error);
-    CHECK(slow.error().message.find("could not read the current position of shop/-80: VStream call deadline passed") == 0);
+    CHECK(slow.error().message.find(
+              "could not read the current positions of keyspace 'shop': VStream call deadline passed") == 0);
 
     mode = 3;
-    auto denied = co_await client->peek_current_position(ex, "shop", "-80", tables, opts);
+    auto denied = co_await client->peek_current_positions(ex, "shop", tables, opts);
     REQUIRE_FALSE(denied.ok());
     CHECK(denied.error().type == sv::FailureType::config_error);
     CHECK(denied.error().message ==
-          "could not read the current position of shop/-80: VStream failed: PERMISSION_DENIED: no vstream for you");
+          "could not read the current positions of keyspace 'shop': VStream failed: PERMISSION_DENIED: no vstream "
+          "for you");
+
+    mode = 4;
+    auto ended = co_await client->peek_current_positions(ex, "shop", tables, opts);
+    REQUIRE_FALSE(ended.ok());
+    CHECK(ended.error().type == sv::FailureType::transient_error);
+    CHECK(ended.error().message == "VStream at 'current' for keyspace 'shop' ended before reporting positions");
   });
   std::lock_guard lock(srv.service.mu);
-  REQUIRE(srv.service.requests.size() == 4);
-  CHECK(srv.service.requests[0].filter().rules(0).filter() == "SELECT * FROM `customers`");
+  REQUIRE(srv.service.requests.size() == 5);
+  const auto& first = srv.service.requests[0];
+  CHECK(first.vgtid().shard_gtids_size() == 1);
+  CHECK(first.vgtid().shard_gtids(0).keyspace() == "shop");
+  CHECK(first.vgtid().shard_gtids(0).shard() == "");  // the whole keyspace
+  CHECK(first.flags().heartbeat_interval() == 0);
+  CHECK(first.filter().rules(0).filter() == "SELECT * FROM `customers`");
 }
 
 // ---- TLS --------------------------------------------------------------------------------------
@@ -666,9 +694,7 @@ TEST_CASE("vstream: channel option validation") {
   o.ca_certificate = "not pem";
   CHECK(VStreamClient::create(o).error().message ==
         "ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
-  CHECK(parse_tls_mode("verify_ca").value() == TlsMode::verify_ca);
-  CHECK(parse_tls_mode("preferred").error().message ==
-        "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
+  // parse_tls_mode: tests/util/test_strings.cpp ("TlsMode: spellings ...").
   o.ca_certificate.clear();
   o.host = "::1";
   o.port = 15991;

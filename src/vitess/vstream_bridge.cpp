@@ -1,0 +1,76 @@
+// src/vitess: the reactor→Asio bridge (see vstream_bridge.hpp).
+#include "vitess/vstream_bridge.hpp"
+
+namespace sv::vitess::detail {
+
+// ---- CallTracker ------------------------------------------------------------------------------
+
+void CallTracker::started() {
+  std::lock_guard lock(mu_);
+  ++active_;
+}
+
+void CallTracker::finished() {
+  std::lock_guard lock(mu_);
+  if (--active_ == 0) cv_.notify_all();
+}
+
+void CallTracker::wait_idle(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, limit, [&] { return active_ == 0; });
+}
+
+// ---- VStreamCall ------------------------------------------------------------------------------
+
+VStreamCall::VStreamCall(const vtgate::VStreamRequest& request, std::string_view auth_header,
+                         std::chrono::milliseconds deadline, std::shared_ptr<CallTracker> tracker)
+    : request_(request), tracker_(std::move(tracker)) {
+  ctx_.AddMetadata("authorization", std::string(auth_header));
+  if (deadline.count() > 0) ctx_.set_deadline(std::chrono::system_clock::now() + deadline);
+  tracker_->started();
+}
+
+void VStreamCall::start(std::shared_ptr<VStreamCall> self, vtgateservice::Vitess::Stub& stub) {
+  self_ = std::move(self);
+  stub.async()->VStream(&ctx_, &request_, this);
+  AddHold();
+  start_read();  // the first read ahead; later ones after the consumer took a message
+  StartCall();
+}
+
+void VStreamCall::start_read() {
+  pending_ = std::make_unique<vtgate::VStreamResponse>();
+  in_flight_.store(true);
+  StartRead(pending_.get());
+}
+
+void VStreamCall::close(EndCause cause, bool abandon) {
+  if (abandon) abandoned_.store(true);
+  if (closing_.exchange(true)) return;
+  close_cause_ = cause;
+  ctx_.TryCancel();
+  if (!in_flight_.load()) release_hold();
+}
+
+void VStreamCall::OnReadDone(bool ok) {
+  in_flight_.store(false);
+  if (ok && !closing_.load()) {
+    mailbox_.push(Delivery{std::move(pending_), std::nullopt});
+    return;
+  }
+  pending_.reset();
+  release_hold();  // a failed read means the call is over: let OnDone come
+}
+
+void VStreamCall::OnDone(const grpc::Status& status) {
+  if (!abandoned_.load()) mailbox_.push(Delivery{nullptr, status});
+  std::shared_ptr<CallTracker> tracker = std::move(tracker_);
+  { auto last = std::move(self_); }  // may destroy *this; nothing touches it after
+  if (tracker) tracker->finished();
+}
+
+void VStreamCall::release_hold() {
+  if (!hold_released_.exchange(true)) RemoveHold();
+}
+
+}  // namespace sv::vitess::detail
