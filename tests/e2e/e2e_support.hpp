@@ -30,7 +30,10 @@
 
 #include "emulator/dataset.hpp"
 #include "emulator/mysql/mariadb_instance.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
 #include "vitess/values.hpp"
+#include "wait.hpp"
 
 namespace sv::e2e {
 
@@ -52,15 +55,8 @@ inline void write_file(const std::string& path, const std::string& text) {
 }
 
 //! A fresh temp directory per test (removed by the destructor).
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sv_e2e_XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
+struct TempDir : sv::testing::TempDir {
+  TempDir() : sv::testing::TempDir("sv_e2e") {}
 };
 
 //! A child process with stdout (and stderr) redirected to files, or stdout to a pipe.
@@ -110,20 +106,12 @@ struct Child {
 
   //! Waits up to `timeout`; kills (SIGKILL) and returns -1 on timeout.
   int wait(std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (std::chrono::steady_clock::now() > end) {
-        kill_now();
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (const auto code = sv::testing::wait_for_exit(pid, timeout)) {
+      pid = -1;
+      return *code;
     }
+    kill_now();
+    return -1;
   }
   void kill_now() {
     if (pid > 0) {
@@ -198,18 +186,18 @@ struct Emulator {
                                   "--log-level=warn"};
     for (auto& e : extra) argv.push_back(e);
     child = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
-    for (int i = 0; i < 1000; ++i) {
-      std::string text = read_file(dir.file("ports"));
-      if (!text.empty() && text.find('}') != std::string::npos) {
-        rapidjson::Document d;
-        d.Parse(text.c_str());
-        grpc_port = d["grpc_port"].GetInt();
-        control_port = d["control_port"].GetInt();
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+    std::string text;
+    const bool started = sv::testing::wait_until(
+        [&] {
+          text = read_file(dir.file("ports"));
+          return !text.empty() && text.find('}') != std::string::npos;
+        },
+        std::chrono::seconds(10));
+    if (!started) throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+    rapidjson::Document d;
+    d.Parse(text.c_str());
+    grpc_port = d["grpc_port"].GetInt();
+    control_port = d["control_port"].GetInt();
   }
   std::string control(const std::string& method, const std::string& target) { return http(control_port, method, target); }
   std::uint64_t ops_done() {
@@ -419,18 +407,18 @@ struct MariaDbCluster {
     std::remove(dir.file("ports").c_str());
     grpc_port = mysql_port = 0;
     emulator = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
-    for (int i = 0; i < 500 && grpc_port == 0; ++i) {
-      const std::string text = read_file(dir.file("ports"));
-      if (text.find('}') != std::string::npos) {
-        rapidjson::Document d;
-        d.Parse(text.c_str());
-        grpc_port = d["grpc_port"].GetInt();
-        mysql_port = d["mysql_port"].GetInt();
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    if (grpc_port == 0) throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+    std::string text;
+    const bool started = sv::testing::wait_until(
+        [&] {
+          text = read_file(dir.file("ports"));
+          return text.find('}') != std::string::npos;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(20));
+    if (!started) throw std::runtime_error("emulator did not start: " + read_file(dir.file("emu.err")));
+    rapidjson::Document d;
+    d.Parse(text.c_str());
+    grpc_port = d["grpc_port"].GetInt();
+    mysql_port = d["mysql_port"].GetInt();
   }
 
   //! A new emulator process on the same shards (new ports): nothing of the old one survives.

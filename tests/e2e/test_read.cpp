@@ -222,7 +222,7 @@ TEST_CASE("incremental with a concurrent write load: the next sync catches up, e
   const auto catalog = catalog_json(ds, {{"customers", "incremental", cdc}, {"order_items", "incremental", cdc}});
   auto first = read(emu, catalog, "", R"("checkpoint_interval_records":50)");
   CHECK(first.exit_code == 0);
-  for (int i = 0; i < 500 && emu.ops_done() < 2000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  sv::testing::wait_until([&] { return emu.ops_done() >= 2000; }, std::chrono::seconds(10));
   REQUIRE(emu.ops_done() == 2000);
   auto second = read(emu, catalog, state_file(first.out));
   CHECK(second.exit_code == 0);
@@ -540,14 +540,13 @@ TEST_CASE("a reshard in the middle of the copy: the copy starts again on the new
   argv.push_back("127.0.0.1:" + std::to_string(port));
   Child c = Child::spawn(argv, dir.file("out"), dir.file("err"));
   const std::string copied_80 = R"(source_vitess_records_total{stream="customers",namespace="commerce",shard="80-"} )";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    const auto [status, metrics] = http_get(port, "/metrics");
-    const auto at = metrics.find(copied_80);
-    if (at != std::string::npos && metrics.compare(at + copied_80.size(), 2, "0\n") != 0) break;
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  REQUIRE(sv::testing::wait_until(
+      [&] {
+        const auto [status, metrics] = http_get(port, "/metrics");
+        const auto at = metrics.find(copied_80);
+        return at != std::string::npos && metrics.compare(at + copied_80.size(), 2, "0\n") != 0;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20)));
   emu.control("POST", "/reshard?keyspace=commerce&shards=-40,40-80,80-c0,c0-");
   emu.control("POST", "/fault/end-streams?mode=unavailable");
   const int code = c.wait(std::chrono::seconds(60));
@@ -627,7 +626,7 @@ TEST_CASE("SIGKILL during a write load, resume with use_gtid_with_table_pks: eve
     const std::string config = R"("checkpoint_interval_records":100,"use_gtid_with_table_pks":true)";
     const auto kill_after = std::chrono::milliseconds(30 + rng() % 500);
     Killed k = run_and_kill(emu, catalog, config, SIZE_MAX, kill_after);
-    for (int i = 0; i < 500 && emu.ops_done() < 2400; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sv::testing::wait_until([&] { return emu.ops_done() >= 2400; }, std::chrono::seconds(10));
     REQUIRE(emu.ops_done() == 2400);
     const std::string state = state_file(k.out);
     auto resumed = read(emu, catalog, state == "[]" ? "" : state, config);
@@ -664,11 +663,9 @@ TEST_CASE("SIGTERM mid-read: a last STATE covers every printed record, INCOMPLET
   argv.push_back("127.0.0.1:" + std::to_string(port));
   Child c = Child::spawn(argv, dir.file("out"), dir.file("err"));
   // Wait (bounded) for the first STATE, then look at the metrics endpoint while the copy runs.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (read_file(dir.file("out")).find(R"({"type":"STATE")") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  sv::testing::wait_until(
+      [&] { return read_file(dir.file("out")).find(R"({"type":"STATE")") != std::string::npos; },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
   const std::string metrics = http(port, "GET", "/metrics");
   CHECK(metrics.find(R"(source_vitess_stream_records_total{stream="customers",namespace="commerce"} )") !=
         std::string::npos);

@@ -62,7 +62,8 @@ inline Tx ddl(std::vector<std::string> columns) {
 
 struct Fault {
   std::size_t after_events = 0;  //!< events delivered before the end
-  SourceItem end;                //!< SourceError or SourceEof
+  //! SourceError or SourceEof; none: the stream stalls after them (idles like a silent vtgate).
+  std::optional<SourceItem> end;
 };
 
 struct FakeShard {
@@ -420,7 +421,7 @@ class FakeSource final : public ShardSource {
         cut.push_back(std::move(it));
       }
     }
-    cut.push_back(f.end);
+    if (f.end) cut.push_back(*f.end);
     items = std::move(cut);
   }
 };

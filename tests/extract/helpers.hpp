@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "extract/file_output.hpp"
+#include "temp_dir.hpp"
 #include "vitess/cursor.hpp"
 
 namespace test_extract {
@@ -26,18 +27,8 @@ namespace test_extract {
 namespace fs = std::filesystem;
 
 //! A fresh directory under /tmp, removed at the end of the test.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/sv-extract-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-  std::string path;
+struct TempDir : sv::testing::TempDir {
+  TempDir() : sv::testing::TempDir("sv-extract-test") {}
 };
 
 inline std::string read_file(const std::string& path) {

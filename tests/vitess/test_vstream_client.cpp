@@ -412,7 +412,7 @@ TEST_CASE("vstream: cancellation reaches the server") {
     CHECK(e->cause == EndCause::cancelled);
     CHECK(e->transient());
   });
-  for (int i = 0; i < 100 && srv.service.done.load() < 1; ++i) std::this_thread::sleep_for(20ms);
+  srv.service.done.wait_at_least(1, 2s);
   CHECK(srv.service.cancels.load() == 1);
   CHECK(srv.service.done.load() == 1);
 }
@@ -433,7 +433,7 @@ TEST_CASE("vstream: cancelling the awaiting coroutine cancels the stream") {
     REQUIRE(e != nullptr);
     CHECK(e->cause == EndCause::cancelled);
   });
-  for (int i = 0; i < 100 && srv.service.done.load() < 1; ++i) std::this_thread::sleep_for(20ms);
+  srv.service.done.wait_at_least(1, 2s);
   CHECK(srv.service.cancels.load() == 1);
 }
 
@@ -494,7 +494,7 @@ TEST_CASE("vstream: call deadline and idle timeout") {
     CHECK(e->message == "no VStream message for 200 ms");
     CHECK(e->transient());
   });
-  for (int i = 0; i < 100 && srv.service.done.load() < 2; ++i) std::this_thread::sleep_for(20ms);
+  srv.service.done.wait_at_least(2, 2s);
   CHECK(srv.service.done.load() == 2);
 }
 

@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "vtgateservice.grpc.pb.h"
+#include "wait.hpp"
 
 namespace sv::vitess::test {
 
@@ -34,7 +35,7 @@ class TestVStreamService final : public vtgateservice::Vitess::CallbackService {
   std::atomic<int> calls{0};
   std::atomic<int> writes_done{0};
   std::atomic<int> cancels{0};
-  std::atomic<int> done{0};
+  sv::testing::Counter done;  //!< calls ended (OnDone); tests wait on it
 
   grpc::ServerWriteReactor<vtgate::VStreamResponse>* VStream(grpc::CallbackServerContext* ctx,
                                                              const vtgate::VStreamRequest* request) override {

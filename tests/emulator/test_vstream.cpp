@@ -1,4 +1,4 @@
-// tests/emulator/vstream_test.cpp — vtgate-emulator end to end over gRPC: every event sequence,
+// tests/emulator/test_vstream.cpp — vtgate-emulator end to end over gRPC: every event sequence,
 // checked event by event against rows computed from the Dataset description (suite integration).
 #include <algorithm>
 #include <cstdlib>

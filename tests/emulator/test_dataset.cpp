@@ -1,4 +1,4 @@
-// tests/emulator/unit_test.cpp — GTID sets and the synthetic dataset model (suite unit).
+// tests/emulator/test_dataset.cpp — GTID sets and the synthetic dataset model (suite unit).
 #include <map>
 
 #include <doctest/doctest.h>
