@@ -90,7 +90,7 @@ TEST_CASE("check_starting_gtids names the shard that is not served or not a GTID
 
 TEST_CASE(
     "plan_cursors: the saved state's cursors win; a bad one is a config_error naming the shard") {
-  airbyte::StreamState saved({{"-80", vitess::encode_cursor(vitess::make_cursor("", "", pos(7)))}});
+  airbyte::StreamState saved(Positions{{"-80", vitess::encode_cursor(vitess::make_cursor("", "", pos(7)))}});
   auto from_state = plan(config(), ReadMode{}, saved);
   REQUIRE(from_state.ok());
   CHECK(keys(*from_state) == std::vector<std::string>{"-80"});
@@ -98,7 +98,7 @@ TEST_CASE(
   CHECK(from_state->at("-80").keyspace() == "ks");  // and from the stream
   CHECK(from_state->at("-80").position() == pos(7));
 
-  airbyte::StreamState garbage({{"80-", "not a cursor"}});
+  airbyte::StreamState garbage(Positions{{"80-", "not a cursor"}});
   auto bad = plan(config(), ReadMode{}, garbage);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().type == FailureType::config_error);
