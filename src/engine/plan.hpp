@@ -4,7 +4,9 @@
 #pragma once
 
 // First: Asio must be parsed before the protobuf namespace `query` exists (its query() trait).
+// clang-format off
 #include "engine/shard_source.hpp"
+// clang-format on
 
 #include <map>
 #include <optional>
