@@ -31,6 +31,7 @@
 #include "cli/programs.hpp"
 #include "cli/extract_command.hpp"
 #include "cli/live_commands.hpp"
+#include "cli/read_command.hpp"
 #include "engine/sync.hpp"
 #include "engine/vstream_source.hpp"
 #include "vitess/vstream_client.hpp"
@@ -99,25 +100,11 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   companion_options.metrics_address = metrics_address;
   companion_options.progress.mode = telemetry::ProgressMode::log;
   companion_options.progress.interval = std::chrono::seconds(10);
-  std::unique_ptr<Companions> companions;
-  engine::ReadCompanions hooks;
-  hooks.start = [&](boost::asio::io_context& io, engine::Engine& engine) {
-    auto started = Companions::start(io, engine, metrics, companion_options);
-    if (!started) {
-      // Reported in protocol form: every stream ends INCOMPLETE with this config_error.
-      engine.stop(started.error());
-      return;
-    }
-    companions = std::move(*started);
-  };
-  hooks.finish = [&] {
-    if (companions) companions->finish();
-  };
   engine::EngineOptions options;
   // The Go connector's per-attempt deadline: each shard reads at most this long per sync, then
   // stops at its last checkpoint; the next sync continues there.
   options.shard_time_limit = std::chrono::seconds(config.timeout_seconds);
-  return engine::run_read(inputs, **source, out, options, &metrics, hooks);
+  return run_sync(inputs, **source, out, options, &metrics, &companion_options);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,10 +24,20 @@ namespace sv::engine {
 //! stream closed without status by a proxy).
 struct SourceEof {};
 
+//! Why a stream ended with an error, where the engine acts on it (never on the error's text).
+enum class SourceCause {
+  other,
+  //! vtgate met a reshard JOURNAL whose participant shards are not all in the stream: the
+  //! stream must follow the reshard over every shard (vtgate's "not all journaling participants
+  //! are in the stream").
+  reshard_journal,
+};
+
 //! The stream ended with an error. `error.type == transient_error` means a retry from the last
 //! cursor may succeed (UNAVAILABLE, DEADLINE_EXCEEDED, reset connection, idle timeout).
 struct SourceError {
   Error error;
+  SourceCause cause = SourceCause::other;
   bool transient() const { return error.type == FailureType::transient_error; }
 };
 

@@ -4,7 +4,9 @@
 // coordinator that merges shard cursors into the Go connector's state shape and checkpoints, and
 // retries / schema-change / reshard handling. Everything reaches stdout through the ordered
 // airbyte::Emitter. Vitess is reached only through ShardSource (shard_source.hpp).
-// docs/state.md describes the state format, checkpoints and delivery guarantees.
+// The work is split by job over src/engine (see sync_impl.hpp); `read` wires it to stdout in
+// src/cli/read_command.cpp. docs/state.md describes the state format, checkpoints and delivery
+// guarantees.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -20,7 +22,6 @@
 
 #include "airbyte/catalog.hpp"
 #include "airbyte/config.hpp"
-#include "airbyte/message_writer.hpp"
 #include "airbyte/state.hpp"
 #include "engine/decoder.hpp"
 #include "engine/metrics.hpp"
@@ -93,19 +94,5 @@ class Engine {
   std::unique_ptr<Metrics> own_metrics_;
   std::unique_ptr<Sync> sync_;
 };
-
-//! Runs a whole read: every configured stream, all their shards, to the emitter on `out`.
-//! Returns the process exit code (0 = every stream COMPLETE).
-//! What runs beside a read on its io_context (the CLI's signal handling, metrics endpoint and
-//! progress display): `start` before the read begins, `finish` once every stream ended, so that
-//! whatever `start` spawned ends too and the read returns.
-struct ReadCompanions {
-  std::function<void(boost::asio::io_context&, Engine&)> start;
-  std::function<void()> finish;
-};
-
-//! `metrics`, when given, is kept up to date on the read's thread.
-int run_read(const ReadInputs& inputs, ShardSource& source, airbyte::MessageWriter& out,
-             const EngineOptions& options = {}, Metrics* metrics = nullptr, const ReadCompanions& companions = {});
 
 }  // namespace sv::engine

@@ -3,9 +3,31 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <fmt/format.h>
+
+#include <string_view>
+
 namespace sv::engine {
 
 namespace asio = boost::asio;
+
+namespace {
+
+//! vtgate's answer when a stream that does not contain every shard of a reshard meets the
+//! journal (vitessio/vitess go/vt/vtgate/vstream_manager.go, getJournalEvent: an UNKNOWN error
+//! in older releases, INTERNAL in newer ones, so only the text identifies it).
+constexpr std::string_view kJournalParticipants = "not all journaling participants are in the stream";
+
+}  // namespace
+
+SourceError to_source_error(const vitess::StreamError& error) {
+  SourceError e;
+  e.error = error.to_error();
+  if (error.message.find(kJournalParticipants) != std::string::npos) {
+    e.cause = SourceCause::reshard_journal;
+  }
+  return e;
+}
 
 namespace {
 
@@ -16,9 +38,7 @@ class GrpcEventStream final : public EventStream {
     vitess::StreamItem item = co_await stream_.next();
     if (auto* r = std::get_if<vtgate::VStreamResponse>(&item)) co_return SourceItem(std::move(*r));
     if (std::holds_alternative<vitess::StreamEof>(item)) co_return SourceItem(SourceEof{});
-    SourceError e;
-    e.error = std::get<vitess::StreamError>(item).to_error();
-    co_return SourceItem(std::move(e));
+    co_return SourceItem(to_source_error(std::get<vitess::StreamError>(item)));
   }
   void cancel() override { stream_.cancel(); }
 

@@ -15,6 +15,9 @@ struct VStreamSourceOptions {
   std::chrono::milliseconds peek_timeout{45'000};   //!< current_positions deadline (Go: 45 s)
 };
 
+//! A failed VStream in engine terms: its Error, and the cause the engine acts on.
+SourceError to_source_error(const vitess::StreamError& error);
+
 class VStreamSource final : public ShardSource {
  public:
   VStreamSource(std::shared_ptr<vitess::VStreamClient> client, VStreamSourceOptions options);

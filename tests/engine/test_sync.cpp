@@ -18,6 +18,7 @@
 #include "airbyte/catalog.hpp"
 #include "airbyte/config.hpp"
 #include "airbyte/state.hpp"
+#include "cli/read_command.hpp"
 #include "engine/sync.hpp"
 #include "fake_source.hpp"
 #include "protocol_validator.hpp"
@@ -81,7 +82,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
     ReadInputs in{*config, *catalog, state, estimates};
-    o.exit_code = run_read(in, src, out, opt);
+    o.exit_code = sv::cli::run_sync(in, src, out, opt);
   }
   FILE* f = std::fopen(path, "rb");
   char buf[65536];
@@ -717,7 +718,8 @@ struct ReshardFixture {
           if (is_journal(it)) {
             items.push_back(SourceError{config_error(
                 "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
-                "[ks/-80,ks/80-], stream: [ks/" + r.shards[0].shard + "]")});
+                "[ks/-80,ks/80-], stream: [ks/" + r.shards[0].shard + "]"),
+                SourceCause::reshard_journal});
             return items;
           }
           items.push_back(std::move(it));
@@ -855,7 +857,8 @@ struct CopyReshardFixture {
       items.erase(items.begin() + 2, items.end());  // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT]
       items.push_back(SourceError{config_error(
           "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
-          "[ks/-80,ks/80-], stream: [ks/-80]")});
+          "[ks/-80,ks/80-], stream: [ks/-80]"),
+          SourceCause::reshard_journal});
       switch_traffic();
       return items;
     };
