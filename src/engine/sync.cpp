@@ -177,7 +177,9 @@ class Sync {
       r.decoder.capture_deletes = in_.config.capture_deletes;
       r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
       r.decoder.values.invalid_dates_as_null = in_.config.invalid_dates_as_null;
-      r.decoder.row_format = opt_.row_format;
+      r.decoder.row_writer = [this, &stream = streams[i]] {
+        return em_.row_writer(stream.descriptor(), stream.columns);
+      };
       if (stop_reason_) r.failure = stop_reason_;
       r.push_lock = std::make_unique<Slots>(io_.get_executor(), 1);
     }
@@ -658,8 +660,7 @@ class Sync {
     metrics_of(r).bytes += c.lines.size();
     if (!due) {
       if (c.count > 0) {
-        airbyte::Batch batch(r.index, std::move(c.lines), c.count);
-        batch.shard = c.shard;
+        Batch batch(r.index, std::move(c.lines), c.count, c.shard);
         if (!co_await em_.push(std::move(batch))) co_return output_refused();
       }
       // Only now: a STATE built from here on may name this cursor, its rows are queued before it.
@@ -669,7 +670,7 @@ class Sync {
       co_return true;
     }
     r.cursors[c.shard] = c.cursor;
-    airbyte::Batch batch = state_batch(r, std::move(c.lines), c.count);
+    Batch batch = state_batch(r, std::move(c.lines), c.count);
     batch.shard = c.shard;
     if (!co_await em_.push(std::move(batch))) co_return output_refused();
     co_return true;
@@ -677,8 +678,8 @@ class Sync {
 
   //! `lines` followed by the stream's STATE (fresh cursors when `blank`); the stream's
   //! checkpoint bookkeeping starts over from here.
-  airbyte::Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank = false) {
-    airbyte::Batch batch(r.index, std::move(lines), count, airbyte::BatchCursor(state_of(r, blank)));
+  Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank = false) {
+    Batch batch(r.index, std::move(lines), count, {}, state_of(r, blank));
     r.records_since_state = 0;
     r.changed_since_state = false;
     r.last_state = Clock::now();
@@ -698,7 +699,7 @@ class Sync {
   awaitable<void> checkpoint(StreamRun& r, bool blank = false) {
     co_await r.push_lock->acquire();
     SlotGuard guard(*r.push_lock);
-    airbyte::Batch batch = state_batch(r, std::string(), 0, blank);
+    Batch batch = state_batch(r, std::string(), 0, blank);
     if (!co_await em_.push(std::move(batch))) output_refused();
   }
 
