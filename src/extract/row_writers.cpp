@@ -68,7 +68,7 @@ class CsvWriter final : public engine::RowWriter {
   }
   std::uint64_t count() const override { return count_; }
   std::string take() override {
-    std::string lines = std::move(lines_);
+    std::string lines = lines_;  // a copy: lines_ keeps its capacity for the next rows
     lines_.clear();
     count_ = 0;
     return lines;
