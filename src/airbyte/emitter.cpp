@@ -14,12 +14,8 @@ Emitter::Emitter(asio::any_io_executor executor, std::vector<StreamDescriptor> s
                  EmitterOptions options)
     : channel_(std::move(executor), options.queue_capacity), out_(out), options_(std::move(options)) {
   slots_.reserve(streams.size());
-  for (auto& d : streams) slots_.push_back(Slot{std::move(d), Phase::pending, 0, {}});
+  for (auto& d : streams) slots_.push_back(Slot{std::move(d), Phase::pending, 0});
   stats_.resize(slots_.size());
-}
-
-void Emitter::set_initial_state(std::size_t stream, StreamState state) {
-  if (stream < slots_.size()) slots_[stream].state = std::move(state);
 }
 
 asio::awaitable<bool> Emitter::send(detail::EmitterEvent event) {
@@ -40,7 +36,6 @@ asio::awaitable<bool> Emitter::complete(std::size_t stream) { return send(detail
 asio::awaitable<bool> Emitter::incomplete(std::size_t stream, Error error) {
   return send(detail::Incomplete{stream, std::move(error)});
 }
-asio::awaitable<bool> Emitter::sync_error(Error error) { return send(detail::SyncError{std::move(error)}); }
 asio::awaitable<bool> Emitter::log(LogLevel level, std::string message) {
   return send(detail::Log(level, std::move(message)));
 }
@@ -71,11 +66,9 @@ asio::awaitable<int> Emitter::run() {
     // The one line that says why the sync stops (the engine then ends every stream incomplete
     // without a line of its own).
     spdlog::error("{}; the sync stops here and no stream is complete", out_.error().message);
-    exit_code_ = 1;
-  } else {
-    exit_code_ = (errors_ == 0 && all_complete) ? 0 : 1;
+    co_return 1;
   }
-  co_return exit_code_;
+  co_return (errors_ == 0 && all_complete) ? 0 : 1;
 }
 
 bool Emitter::handle(detail::EmitterEvent& event) {
@@ -97,9 +90,6 @@ bool Emitter::handle(detail::EmitterEvent& event) {
           on_complete(e.stream);
         } else if constexpr (std::is_same_v<T, detail::Incomplete>) {
           on_incomplete(e.stream, e.error);
-        } else if constexpr (std::is_same_v<T, detail::SyncError>) {
-          emit_error(e.error, nullptr);
-          commit_scratch();
         } else if constexpr (std::is_same_v<T, detail::Log>) {
           append_log(scratch_, e.level, e.message);
           commit_scratch();
@@ -164,23 +154,8 @@ void Emitter::on_batch(Batch& batch) {
   auto& st = stats_[batch.stream];
   st.records += batch.count;
 
-  std::string rendered;
-  std::visit(
-      [&](auto& c) {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, ShardCursor>) {
-          s->state.shards[c.shard] = std::move(c.cursor);
-          rendered = render_stream_state(s->state);
-        } else if constexpr (std::is_same_v<T, StreamState>) {
-          s->state = std::move(c);
-          rendered = render_stream_state(s->state);
-        } else if constexpr (std::is_same_v<T, RenderedState>) {
-          rendered = std::move(c.json);
-        }
-      },
-      batch.cursor);
-  if (!std::holds_alternative<std::monostate>(batch.cursor)) {
-    append_state(scratch_, s->descriptor, rendered, s->since_state);
+  if (batch.state) {
+    append_state(scratch_, s->descriptor, render_stream_state(*batch.state), s->since_state);
     s->since_state = 0;
     ++st.states;
     commit_scratch();

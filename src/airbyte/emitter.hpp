@@ -9,16 +9,17 @@
 //
 // GCC 12 caveat (the project's compiler): a braced temporary of an *aggregate* with non-trivial
 // members inside a co_await expression is destroyed twice (double free). The event types here
-// have constructors, so `co_await em.push(Batch{i, lines, n, ShardCursor{"-80", c}})` is safe;
-// for aggregates of your own, build a named local first.
+// have constructors, so `co_await em.push(Batch{i, lines, n, state})` is safe; for aggregates of
+// your own, build a named local first.
 //
 // What it guarantees, per configured stream:
 //   STARTED → [ESTIMATE] → RUNNING → (RECORD… STATE)* → COMPLETE | (TRACE ERROR, INCOMPLETE)
 //   - STARTED is written before anything else of the stream (implicitly if started() was not
 //     called); RUNNING before the stream's first batch (or just before COMPLETE if it had none).
-//   - A STATE is written right after the records of the batch that carried it, so it never
-//     covers records that are not yet on stdout; its sourceStats.recordCount is the number of
-//     RECORDs of that stream written since the stream's previous STATE.
+//   - A STATE (the batch's whole stream state) is written right after the records of the batch
+//     that carried it, so it never covers records that are not yet on stdout; its
+//     sourceStats.recordCount is the number of RECORDs of that stream written since the stream's
+//     previous STATE.
 //   - Exactly one terminal status per stream. Anything pushed for a stream after its terminal
 //     status is dropped with an error log. At shutdown every stream without one gets
 //     INCOMPLETE (with a TRACE ERROR system_error if no error had been reported at all).
@@ -28,7 +29,7 @@
 // Typical use (all on one io_context thread):
 //   Emitter em(io.get_executor(), descriptors, writer);
 //   co_spawn(io, em.run(), [&](std::exception_ptr, int code) { exit_code = code; });
-//   … producers: co_await em.started(i); co_await em.push({i, lines, n, ShardCursor{"-80", c}});
+//   … producers: co_await em.started(i); co_await em.push(Batch(i, lines, n, state));
 //                co_await em.complete(i);  or  co_await em.incomplete(i, err);
 //   … when every producer is done: co_await em.shutdown();
 #pragma once
@@ -39,6 +40,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -51,38 +53,17 @@
 
 namespace sv::airbyte {
 
-//! A new cursor for one shard of a stream. The emitter merges it into the stream's state (all
-//! shards, seeded by set_initial_state) and writes the whole per-stream state.
-struct ShardCursor {
-  ShardCursor() = default;
-  ShardCursor(std::string shard_name, std::string base64_cursor)
-      : shard(std::move(shard_name)), cursor(std::move(base64_cursor)) {}
-  std::string shard;
-  std::string cursor;  //!< base64 TableCursor
-};
-
-//! An already rendered `stream_state` JSON object, written verbatim (replaces nothing in the
-//! merged state: do not mix with ShardCursor/StreamState for the same stream).
-struct RenderedState {
-  RenderedState() = default;
-  explicit RenderedState(std::string stream_state_json) : json(std::move(stream_state_json)) {}
-  std::string json;
-};
-
-//! What a batch says about progress: nothing, one shard's cursor, or the stream's whole state.
-using BatchCursor = std::variant<std::monostate, ShardCursor, StreamState, RenderedState>;
-
-//! Records of one stream plus, optionally, the cursor that follows them.
+//! RECORD lines of one stream plus, optionally, the stream's state that follows them.
 struct Batch {
   Batch() = default;
-  Batch(std::size_t stream_index, std::string record_lines, std::uint64_t record_count, BatchCursor next = {})
-      : stream(stream_index), lines(std::move(record_lines)), count(record_count), cursor(std::move(next)) {}
+  Batch(std::size_t stream_index, std::string record_lines, std::uint64_t record_count,
+        std::optional<StreamState> next = {})
+      : stream(stream_index), lines(std::move(record_lines)), count(record_count), state(std::move(next)) {}
 
   std::size_t stream = 0;  //!< index into the emitter's stream list (= configured catalog order)
   std::string lines;       //!< complete RECORD lines (RecordBatch::take()), may be empty
   std::uint64_t count = 0; //!< number of RECORD lines in `lines`
-  BatchCursor cursor;      //!< when set, a STATE follows the lines
-  std::string shard;       //!< the shard of the rows (informational; outputs that split files use it)
+  std::optional<StreamState> state;  //!< when set, a STATE with it follows the lines
 };
 
 struct EmitterOptions {
@@ -105,7 +86,6 @@ struct Started { std::size_t stream; };
 struct Estimate { std::size_t stream; std::uint64_t rows; std::uint64_t bytes; };
 struct Complete { std::size_t stream; };
 struct Incomplete { std::size_t stream; Error error; };
-struct SyncError { Error error; };
 //! Has a constructor: braced aggregates with a std::string inside co_await hit the GCC 12 bug above.
 struct Log {
   Log(LogLevel l, std::string m) : level(l), message(std::move(m)) {}
@@ -113,7 +93,7 @@ struct Log {
   std::string message;
 };
 struct Shutdown {};
-using EmitterEvent = std::variant<Batch, Started, Estimate, Complete, Incomplete, SyncError, Log, Shutdown>;
+using EmitterEvent = std::variant<Batch, Started, Estimate, Complete, Incomplete, Log, Shutdown>;
 }  // namespace detail
 
 class Emitter {
@@ -124,10 +104,6 @@ class Emitter {
           EmitterOptions options = {});
   Emitter(const Emitter&) = delete;
   Emitter& operator=(const Emitter&) = delete;
-
-  //! Seeds a stream's state from the input state, before run(): ShardCursor updates merge
-  //! into it, so shards that do not move keep their saved cursor.
-  void set_initial_state(std::size_t stream, StreamState state);
 
   //! Writes until shutdown() is processed or stdout fails; returns the process exit code.
   //! Events pushed before shutdown() are all written first. Ends with everything flushed.
@@ -141,8 +117,6 @@ class Emitter {
   boost::asio::awaitable<bool> complete(std::size_t stream);
   //! TRACE ERROR (with the stream's descriptor and error.type as failure_type), then INCOMPLETE.
   boost::asio::awaitable<bool> incomplete(std::size_t stream, Error error);
-  //! TRACE ERROR without a stream (e.g. discovery failed); makes the exit code 1.
-  boost::asio::awaitable<bool> sync_error(Error error);
   //! A LOG message (shown in the Airbyte UI), written in order with the other events. It belongs
   //! to no stream, so it changes no stream's phase; it does not change the exit code.
   boost::asio::awaitable<bool> log(LogLevel level, std::string message);
@@ -150,8 +124,6 @@ class Emitter {
   //! stream its INCOMPLETE, flushes and returns. Call once, after all producers finished.
   boost::asio::awaitable<void> shutdown();
 
-  //! Valid after run() returned.
-  int exit_code() const { return exit_code_; }
   //! Events sent and not yet written (for metrics).
   std::size_t queued() const { return queued_; }
   const std::vector<EmitterStreamStats>& stats() const { return stats_; }
@@ -162,7 +134,6 @@ class Emitter {
     StreamDescriptor descriptor;
     Phase phase = Phase::pending;
     std::uint64_t since_state = 0;
-    StreamState state;
   };
   using Channel = boost::asio::experimental::channel<void(boost::system::error_code, detail::EmitterEvent)>;
 
@@ -186,7 +157,6 @@ class Emitter {
   std::vector<EmitterStreamStats> stats_;
   std::string scratch_;
   std::uint64_t errors_ = 0;
-  int exit_code_ = 1;
   std::size_t queued_ = 0;
 };
 

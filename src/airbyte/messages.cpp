@@ -310,27 +310,6 @@ void RecordBatch::end() {
   ++count_;
 }
 
-JsonWriter& RecordBatch::begin_bare() {
-  assert(!open_);
-  line_start_ = buffer_.GetSize();
-  writer_.Reset(buffer_);
-  open_ = true;
-  return writer_;
-}
-
-void RecordBatch::end_bare() {
-  assert(open_ && writer_.IsComplete());
-  push_bytes(buffer_, "\n");
-  open_ = false;
-  ++count_;
-}
-
-void RecordBatch::append_line(std::string_view line) {
-  assert(!open_);
-  push_bytes(buffer_, line);
-  ++count_;
-}
-
 void RecordBatch::abandon() {
   if (!open_) return;
   buffer_.Pop(buffer_.GetSize() - line_start_);

@@ -90,15 +90,8 @@ class RecordBatch {
   JsonWriter& begin(const RecordSerializer& serializer, std::int64_t emitted_at);
   //! Closes the line started by begin(). Requires the data object to be complete.
   void end();
-  //! Drops a record started by begin() or begin_bare() (e.g. a value failed to serialize).
+  //! Drops a record started by begin() (e.g. a value failed to serialize).
   void abandon();
-
-  //! Starts a line that is just the JSON object (no RECORD envelope), as `extract` writes JSONL.
-  JsonWriter& begin_bare();
-  //! Closes the line started by begin_bare().
-  void end_bare();
-  //! Adds one finished line (it must end with a line break), e.g. a CSV record.
-  void append_line(std::string_view line);
 
   std::uint64_t count() const { return count_; }
   std::size_t size_bytes() const { return buffer_.GetSize(); }

@@ -369,8 +369,6 @@ struct RunEnd {
 Result<RunEnd> run_engine(const engine::ReadInputs& inputs, engine::ShardSource& source, extract::FileOutput& output,
                           const ExtractArgs& args) {
   engine::EngineOptions engine_options;
-  engine_options.row_format =
-      args.settings.format == extract::Format::csv ? engine::RowFormat::csv_line : engine::RowFormat::json_line;
   engine_options.follow = args.settings.follow;
   engine_options.checkpoint_at_copy_end = args.settings.follow;  // the base file ends with the copy
 

@@ -30,8 +30,7 @@ awaitable<bool> Sync::commit(StreamRun& r, Commit& c) {
   metrics_of(r).bytes += c.lines.size();
   if (!due) {
     if (c.count > 0) {
-      airbyte::Batch batch(r.index, std::move(c.lines), c.count);
-      batch.shard = c.shard;
+      Batch batch(r.index, std::move(c.lines), c.count, c.shard);
       if (!co_await em_.push(std::move(batch))) co_return output_refused();
     }
     // Only now: a STATE built from here on may name this cursor, its rows are queued before it.
@@ -41,7 +40,7 @@ awaitable<bool> Sync::commit(StreamRun& r, Commit& c) {
     co_return true;
   }
   r.cursors[c.shard] = c.cursor;
-  airbyte::Batch batch = state_batch(r, std::move(c.lines), c.count);
+  Batch batch = state_batch(r, std::move(c.lines), c.count);
   batch.shard = c.shard;
   if (!co_await em_.push(std::move(batch))) co_return output_refused();
   co_return true;
@@ -49,8 +48,8 @@ awaitable<bool> Sync::commit(StreamRun& r, Commit& c) {
 
 //! `lines` followed by the stream's STATE (fresh cursors when `blank`); the stream's
 //! checkpoint bookkeeping starts over from here.
-airbyte::Batch Sync::state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank) {
-  airbyte::Batch batch(r.index, std::move(lines), count, airbyte::BatchCursor(state_of(r, blank)));
+Batch Sync::state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank) {
+  Batch batch(r.index, std::move(lines), count, {}, state_of(r, blank));
   r.records_since_state = 0;
   r.changed_since_state = false;
   r.last_state = Clock::now();
@@ -69,7 +68,7 @@ airbyte::StreamState Sync::state_of(const StreamRun& r, bool blank) const {
 
 awaitable<void> Sync::checkpoint(StreamRun& r, bool blank) {
   async::Permit turn = co_await r.push_lock->acquire();
-  airbyte::Batch batch = state_batch(r, std::string(), 0, blank);
+  Batch batch = state_batch(r, std::string(), 0, blank);
   if (!co_await em_.push(std::move(batch))) output_refused();
 }
 

@@ -1,12 +1,10 @@
-// src/engine: VStream responses → committed chunks of RECORD lines (see decoder.hpp).
+// src/engine: VStream responses → committed chunks of rows (see decoder.hpp).
 #include "engine/decoder.hpp"
 
 #include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
-
-#include "util/csv.hpp"
 
 namespace sv::engine {
 
@@ -32,7 +30,7 @@ std::string_view bare_table(std::string_view name) {
 
 }  // namespace
 
-Decoder::Decoder(DecoderOptions options) : options_(std::move(options)), serializer_(options_.descriptor) {
+Decoder::Decoder(DecoderOptions options) : options_(std::move(options)) {
   for (const auto& c : options_.columns) {
     if (c == kUpdatedAtColumn) select_updated_at_ = true;
     if (c == kDeletedAtColumn) select_deleted_at_ = true;
@@ -49,6 +47,7 @@ void Decoder::reset(const std::vector<ShardPlan>& plans) {
     s.plan = p;
     s.working = p.cursor;
     s.copying = p.copying;
+    s.pending = options_.row_writer();
   }
 }
 
@@ -219,82 +218,39 @@ void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t e
 
 bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
                            bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out) {
-  JsonWriter& w = begin_row(s, emitted_at);
-  w.StartObject();
-  if (auto st = vitess::write_row_members(w, s.columns, row, s.selection); !st) {
-    if (options_.row_format != RowFormat::csv_line) s.pending.abandon();
+  if (auto st = vitess::split_row(row, s.columns.size(), cells_); !st) {
     out.error = system_error(fmt::format("malformed row of '{}' on shard {}: {}", options_.table, s.plan.shard,
                                          st.error().message));
     return false;
   }
+  RowView view;
+  view.emitted_at = emitted_at;
+  view.columns = s.columns;
+  view.cells = cells_;
+  view.selection = s.selection;
+  std::string updated_at;
   if (select_updated_at_) {
-    w.Key(kUpdatedAtColumn);
-    if (event_time > 0) {
-      const std::string t = format_utc_seconds(event_time);
-      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
-    } else {
-      w.Null();  // copy-phase rows have no change time
+    view.updated_at.present = true;
+    if (event_time > 0) {  // copy-phase rows have no change time: null
+      updated_at = format_utc_seconds(event_time);
+      view.updated_at = ComputedText{true, false, updated_at};
     }
   }
+  std::string deleted_at;
   if (select_deleted_at_ || deleted) {
-    w.Key(kDeletedAtColumn);
+    view.deleted_at.present = true;
     if (deleted) {
-      const std::string t = format_utc_seconds(event_time > 0 ? event_time : emitted_at / 1000);
-      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
-    } else {
-      w.Null();
+      deleted_at = format_utc_seconds(event_time > 0 ? event_time : emitted_at / 1000);
+      view.deleted_at = ComputedText{true, false, deleted_at};
     }
   }
+  RowMetadata metadata;
   if (options_.include_metadata) {
-    w.Key(kMetadataColumn);
-    w.StartObject();
-    w.Key("extracted_at");
-    w.Int64(now_ns);
-    w.Key("sequence_number");
-    w.Uint64(++sequence_);
-    w.Key("vgtid_position");
-    w.String(position.data(), static_cast<rapidjson::SizeType>(position.size()));
-    w.EndObject();
+    metadata = RowMetadata{now_ns, ++sequence_, position};
+    view.metadata = &metadata;
   }
-  w.EndObject();
-  if (auto st = end_row(s); !st) {
-    out.error = system_error(fmt::format("row of '{}' on shard {} could not be rendered: {}", options_.table,
-                                         s.plan.shard, st.error().message));
-    return false;
-  }
+  s.pending->write(view);
   return true;
-}
-
-JsonWriter& Decoder::begin_row(ShardState& s, std::int64_t emitted_at) {
-  switch (options_.row_format) {
-    case RowFormat::airbyte_record:
-      return s.pending.begin(serializer_, emitted_at);
-    case RowFormat::json_line:
-      return s.pending.begin_bare();
-    case RowFormat::csv_line:
-      break;
-  }
-  csv_scratch_.Clear();
-  csv_writer_.Reset(csv_scratch_);
-  return csv_writer_;
-}
-
-Status Decoder::end_row(ShardState& s) {
-  switch (options_.row_format) {
-    case RowFormat::airbyte_record:
-      s.pending.end();
-      return Ok{};
-    case RowFormat::json_line:
-      s.pending.end_bare();
-      return Ok{};
-    case RowFormat::csv_line:
-      break;
-  }
-  csv_line_.clear();
-  auto st = csv::append_row_from_json(csv_line_, std::string_view(csv_scratch_.GetString(), csv_scratch_.GetSize()),
-                                      options_.columns);
-  if (st) s.pending.append_line(csv_line_);
-  return st;
 }
 
 void Decoder::on_vgtid(ShardState& s, const binlogdata::VGtid& vgtid, DecodeOutput& out) {
@@ -342,8 +298,8 @@ void Decoder::commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOut
   s.plan.cursor = cursor;
   Commit c;
   c.shard = s.plan.shard;
-  c.count = s.pending.count();
-  c.lines = s.pending.take();
+  c.count = s.pending->count();
+  c.lines = s.pending->take();
   c.cursor = cursor;
   out.commits.push_back(std::move(c));
 }

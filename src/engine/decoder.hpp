@@ -1,12 +1,15 @@
 // src/engine: turns VStream responses of one stream (one table; one shard, or several while a
-// reshard is followed) into committed chunks of RECORD lines, each with the shard cursor that
+// reshard is followed) into committed chunks of rows (rendered by the output's RowWriter, in its
+// format), each with the shard cursor that
 // follows its rows. Rows are held until the VGTID that covers them arrives, so a stream that breaks
 // mid-transaction loses nothing the cursor does not bring back. Pure data processing: a Decoder is
 // used by one thread at a time (the reader hands it to the thread pool and takes it back).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +18,7 @@
 #include "airbyte/catalog.hpp"
 #include "airbyte/messages.hpp"
 #include "binlogdata.pb.h"
+#include "engine/row_writer.hpp"
 #include "util/result.hpp"
 #include "vitess/cursor.hpp"
 #include "vitess/gtid.hpp"
@@ -23,17 +27,8 @@
 
 namespace sv::engine {
 
-//! Names of the computed columns a catalog may select.
-inline constexpr const char* kUpdatedAtColumn = "_ab_cdc_updated_at";
-inline constexpr const char* kDeletedAtColumn = "_ab_cdc_deleted_at";
-inline constexpr const char* kMetadataColumn = "_planetscale_metadata";
-
-//! How a row becomes a line.
-enum class RowFormat {
-  airbyte_record,  //!< an Airbyte RECORD message (`read`)
-  json_line,       //!< the RECORD's data object alone (`extract --format jsonl`)
-  csv_line,        //!< one RFC 4180 record of `columns` (`extract --format csv`)
-};
+//! A new RowWriter for one shard's rows (the output's row_writer for the stream).
+using RowWriterFactory = std::function<std::unique_ptr<RowWriter>()>;
 
 struct DecoderOptions {
   airbyte::StreamDescriptor descriptor;
@@ -47,7 +42,8 @@ struct DecoderOptions {
   bool include_metadata = false;
   bool capture_deletes = true;
   vitess::ValueOptions values;
-  RowFormat row_format = RowFormat::airbyte_record;
+  //! How rows become lines: set by the engine from its SyncOutput.
+  RowWriterFactory row_writer;
 };
 
 //! How one shard starts in this decoder.
@@ -64,7 +60,7 @@ struct ShardPlan {
 //! Rows of one shard that are now covered by `cursor`.
 struct Commit {
   std::string shard;
-  std::string lines;  //!< complete RECORD lines
+  std::string lines;  //!< complete rows in the output's format
   std::uint64_t count = 0;
   vitess::TableCursor cursor;
 };
@@ -108,7 +104,7 @@ class Decoder {
     bool have_fields = false;
     std::vector<vitess::Column> columns;
     std::vector<std::uint32_t> selection;
-    airbyte::RecordBatch pending;
+    std::unique_ptr<RowWriter> pending;  //!< rows not yet covered by a commit
   };
 
   ShardState* shard_for(const binlogdata::VEvent& ev);
@@ -120,22 +116,17 @@ class Decoder {
   void on_copy_completed(ShardState& s, DecodeOutput& out);
   void commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOutput& out);
   void check_stop(ShardState& s, DecodeOutput& out);
-  JsonWriter& begin_row(ShardState& s, std::int64_t emitted_at);
-  Status end_row(ShardState& s);
   bool write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
                     bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out);
 
   DecoderOptions options_;
-  airbyte::RecordSerializer serializer_;
   std::map<std::string, ShardState> shards_;
   std::set<std::string> warned_columns_;
   std::set<std::string> warned_types_;  //!< `name (column_type)` already reported
   bool select_updated_at_ = false;
   bool select_deleted_at_ = false;
   std::uint64_t sequence_ = 0;
-  JsonBuffer csv_scratch_;  //!< a CSV row's data object before it becomes the CSV record
-  JsonWriter csv_writer_{csv_scratch_};
-  std::string csv_line_;
+  std::vector<vitess::Cell> cells_;  //!< the row being written, split (reused)
 };
 
 //! `2024-01-02T03:04:05Z` from Unix seconds.

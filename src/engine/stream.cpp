@@ -38,7 +38,7 @@ void Sync::init_stream(StreamRun& r, std::size_t index) {
   r.decoder.capture_deletes = in_.config.capture_deletes;
   r.decoder.values.tiny_int_as_boolean = !in_.config.do_not_treat_tiny_int_as_boolean;
   r.decoder.values.invalid_dates_as_null = in_.config.invalid_dates_as_null;
-  r.decoder.row_format = opt_.row_format;
+  r.decoder.row_writer = [this, &s] { return em_.row_writer(s.descriptor(), s.columns); };
   if (stop_reason_) r.failure = stop_reason_;
   r.push_lock = std::make_unique<async::Slots>(io_.get_executor(), 1);
 }

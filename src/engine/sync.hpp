@@ -53,7 +53,6 @@ struct EngineOptions {
   //! Go connector's per-attempt deadline); 0 = no limit. When it passes, the shard stops at its
   //! last committed cursor and the next sync continues there (docs/state.md, "Time limit").
   std::chrono::milliseconds shard_time_limit{0};
-  RowFormat row_format = RowFormat::airbyte_record;
 };
 
 //! What `read` needs besides the source.

@@ -105,7 +105,7 @@ class Sync {
   // ---- checkpointing (checkpoint.cpp) -------------------------------------------------------
   //! Hands a committed chunk to the output; adds the stream's STATE when a checkpoint is due.
   awaitable<bool> commit(StreamRun& r, Commit& c);
-  airbyte::Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count,
+  Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count,
                              bool blank = false);
   airbyte::StreamState state_of(const StreamRun& r, bool blank = false) const;
   awaitable<void> checkpoint(StreamRun& r, bool blank = false);

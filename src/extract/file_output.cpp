@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "extract/row_writers.hpp"
 #include "util/csv.hpp"
 #include "vitess/cursor.hpp"
 
@@ -414,7 +415,13 @@ FileOutput::Table* FileOutput::table(std::size_t stream) {
   return stream < tables_.size() ? &tables_[stream] : nullptr;
 }
 
-bool FileOutput::on_push(airbyte::Batch& batch) {
+std::unique_ptr<engine::RowWriter> FileOutput::row_writer(const airbyte::StreamDescriptor&,
+                                                          const std::vector<std::string>& columns) const {
+  if (options_.settings.format == Format::csv) return make_csv_writer(columns);
+  return make_jsonl_writer();
+}
+
+bool FileOutput::on_push(engine::Batch& batch) {
   if (error_) return false;
   Table* t = table(batch.stream);
   if (t == nullptr) return fail(system_error("a batch for unknown stream " + std::to_string(batch.stream)));
@@ -429,30 +436,8 @@ bool FileOutput::on_push(airbyte::Batch& batch) {
     (*file)->rows += batch.count;
     t->summary.rows += batch.count;
   }
-  bool is_checkpoint = true;
-  Status parsed = Ok{};
-  std::visit(
-      [&](auto& cursor) {
-        using C = std::decay_t<decltype(cursor)>;
-        if constexpr (std::is_same_v<C, std::monostate>) {
-          is_checkpoint = false;
-        } else if constexpr (std::is_same_v<C, airbyte::ShardCursor>) {
-          if (!t->current) t->current.emplace();
-          t->current->shards[cursor.shard] = cursor.cursor;
-        } else if constexpr (std::is_same_v<C, airbyte::StreamState>) {
-          t->current = std::move(cursor);
-        } else {
-          auto state = parse_stream_state(cursor.json);
-          if (state) {
-            t->current = std::move(*state);
-          } else {
-            parsed = state.error();
-          }
-        }
-      },
-      batch.cursor);
-  if (!parsed) return fail(parsed.error());
-  if (is_checkpoint) {
+  if (batch.state) {
+    t->current = std::move(*batch.state);
     if (auto st = checkpoint(*t, false); !st) return fail(st.error());
   }
   return true;
@@ -526,7 +511,7 @@ boost::asio::awaitable<bool> FileOutput::estimate(std::size_t, std::uint64_t, st
   return on_disk([this] { return !error_; });
 }
 
-boost::asio::awaitable<bool> FileOutput::push(airbyte::Batch batch) {
+boost::asio::awaitable<bool> FileOutput::push(engine::Batch batch) {
   co_return co_await on_disk([this, &batch] { return on_push(batch); });
 }
 

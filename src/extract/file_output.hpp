@@ -63,16 +63,19 @@ class FileOutput final : public engine::SyncOutput {
                                                     std::optional<ExtractState> saved);
   ~FileOutput() override;
 
+  //! JSONL or CSV per the settings' format.
+  std::unique_ptr<engine::RowWriter> row_writer(const airbyte::StreamDescriptor& stream,
+                                                const std::vector<std::string>& columns) const override;
   boost::asio::awaitable<bool> started(std::size_t stream) override;
   boost::asio::awaitable<bool> estimate(std::size_t stream, std::uint64_t rows, std::uint64_t bytes) override;
-  boost::asio::awaitable<bool> push(airbyte::Batch batch) override;
+  boost::asio::awaitable<bool> push(engine::Batch batch) override;
   boost::asio::awaitable<bool> complete(std::size_t stream) override;
   boost::asio::awaitable<bool> incomplete(std::size_t stream, Error error) override;
   boost::asio::awaitable<void> shutdown() override;
 
   //! Synchronous forms of the calls above: the awaitables run these on the output's disk thread
   //! (tests call them directly).
-  bool on_push(airbyte::Batch& batch);
+  bool on_push(engine::Batch& batch);
   bool on_complete(std::size_t stream);
   bool on_incomplete(std::size_t stream);
   void on_shutdown();
@@ -99,7 +102,7 @@ class FileOutput final : public engine::SyncOutput {
     TableSpec spec;
     std::size_t record_index = 0;  //!< into state_.tables
     std::map<std::string, Key> keys;
-    std::optional<airbyte::StreamState> current;  //!< newest state seen (merged ShardCursors)
+    std::optional<airbyte::StreamState> current;  //!< newest state seen
     bool ended = false;
     TableSummary summary;
   };

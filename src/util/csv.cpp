@@ -6,6 +6,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include <charconv>
 #include <cstring>
 #include <limits>
 
@@ -188,6 +189,26 @@ struct Scratch {
 };
 
 }  // namespace
+
+void append_quoted(std::string& out, std::string_view text) { append_quoted(out, text.data(), text.size()); }
+
+bool FieldWriter::Uint64(std::uint64_t v) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out_->append(digits, end);
+  return true;
+}
+
+bool FieldWriter::RawValue(const char* json, std::size_t length, rapidjson::Type type) {
+  if (type == rapidjson::kStringType && length >= 2) {
+    append_quoted(*out_, json + 1, length - 2);  // the literal without its quotes
+  } else if (type == rapidjson::kObjectType || type == rapidjson::kArrayType) {
+    append_quoted(*out_, json, length);
+  } else {
+    out_->append(json, length);
+  }
+  return true;
+}
 
 void append_header(std::string& out, const std::vector<std::string>& columns) {
   for (std::size_t i = 0; i < columns.size(); ++i) {

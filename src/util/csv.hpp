@@ -1,8 +1,12 @@
-// src/util: RFC 4180 CSV rendering of the connector's JSON rows, for `extract --format csv`.
-// The engine renders a row's Airbyte `data` object as JSON first; append_row_from_json turns that
-// text into one CSV record, so CSV values are exactly the JSON values of `read` (docs/extract.md).
+// src/util: RFC 4180 CSV rendering for `extract --format csv`. The extract's CSV row writer
+// renders each value straight into a field with FieldWriter; append_row_from_json turns a row's
+// JSON object into the same record (its tests pin the rules: CSV values are exactly the JSON
+// values of `read`, docs/extract.md).
 #pragma once
 
+#include <rapidjson/rapidjson.h>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +14,34 @@
 #include "util/result.hpp"
 
 namespace sv::csv {
+
+//! Appends `text` as one quoted field: `"` around it, inner quotes doubled (a CSV string value).
+void append_quoted(std::string& out, std::string_view text);
+
+//! Appends one scalar value as a CSV field, taking the calls a RapidJSON writer would get for it,
+//! so the value renderer (vitess::write_value) writes CSV straight from a cell. The field is the
+//! one append_row_from_json gives for that value's JSON: null → nothing; a string → quoted
+//! (append_quoted, the text as it is: no JSON escapes to decode); a number → its text; a bool →
+//! true/false. A RawValue string must be a JSON string literal without escapes (base64 text).
+class FieldWriter {
+ public:
+  explicit FieldWriter(std::string& out) : out_(&out) {}
+  bool Null() { return true; }
+  bool Bool(bool b) {
+    out_->append(b ? "true" : "false");
+    return true;
+  }
+  bool Uint64(std::uint64_t v);
+  bool String(const char* text, rapidjson::SizeType length, bool copy = false) {
+    (void)copy;
+    append_quoted(*out_, std::string_view(text, length));
+    return true;
+  }
+  bool RawValue(const char* json, std::size_t length, rapidjson::Type type);
+
+ private:
+  std::string* out_;
+};
 
 //! Appends the header record: the column names, comma-separated, CRLF-terminated. A name is
 //! quoted only when it needs it (contains `,` `"` CR or LF, or starts/ends with a space); inner

@@ -1,7 +1,8 @@
-// src/vitess: value decoding (query.Row cell → JSON) and column → JSON-schema property.
+// src/vitess: value decoding (query.Row cell → JSON or a CSV field) and column → JSON-schema property.
 #include "vitess/values.hpp"
 
 #include "util/base64.hpp"
+#include "util/csv.hpp"
 
 #include <cstring>
 #include <fmt/format.h>
@@ -83,7 +84,8 @@ bool valid_utf8(std::string_view s) {
 
 // Writes text as a JSON string; each byte that is not part of valid UTF-8 becomes U+FFFD (as Go's
 // encoder does), so the output is always valid JSON.
-void write_text(JsonWriter& w, std::string_view s) {
+template <class W>
+void write_text(W& w, std::string_view s) {
   if (valid_utf8(s)) {
     w.String(s.data(), size_of(s.size()));
     return;
@@ -107,7 +109,8 @@ void write_text(JsonWriter& w, std::string_view s) {
 
 // Writes text stored in a column's character set as a JSON string in UTF-8. ASCII-only cells of
 // ASCII-based sets (nearly all) need no conversion.
-void write_text_in(JsonWriter& w, const TextEncoding& enc, std::string_view s) {
+template <class W>
+void write_text_in(W& w, const TextEncoding& enc, std::string_view s) {
   if (enc.kind == TextEncoding::Kind::utf8 || (enc.ascii_compatible && is_ascii(s))) {
     write_text(w, s);
     return;
@@ -123,7 +126,8 @@ void write_text_in(JsonWriter& w, const TextEncoding& enc, std::string_view s) {
 // Writes MySQL numeric text as a JSON number with its digits unchanged. Zerofill leading zeros are
 // dropped, a missing integer part gets a `0` (`.5`, `-.5`), a bare trailing `.` is dropped. Text
 // that is no number at all is written as a string so the JSON stays valid.
-void write_number(JsonWriter& w, std::string_view s, bool integral) {
+template <class W>
+void write_number(W& w, std::string_view s, bool integral) {
   std::size_t i = 0, n = s.size();
   bool neg = i < n && s[i] == '-';
   if (neg) ++i;
@@ -202,7 +206,8 @@ bool valid_date(int year, int month, int day) {
 // A zero or invalid date (docs/type-mapping.md, "Zero and invalid dates"): null by default;
 // with invalid_dates "go_connector" the Go connector's value: `go_zero` for the zero value
 // (when given), the text as received otherwise.
-void write_invalid_date(JsonWriter& w, const Column& c, std::string_view s, std::string_view go_zero) {
+template <class W>
+void write_invalid_date(W& w, const Column& c, std::string_view s, std::string_view go_zero) {
   if (c.invalid_dates_as_null) {
     w.Null();
   } else if (!go_zero.empty()) {
@@ -215,7 +220,8 @@ void write_invalid_date(JsonWriter& w, const Column& c, std::string_view s, std:
 // Writes `YYYY-MM-DD HH:MM:SS[.f{1,9}]` as `YYYY-MM-DDTHH:MM:SS.ffffff` (+ zone suffix). The zero
 // value (any fraction of zeros) and anything that is not a real date-time (zero month,
 // 2021-02-30, 24:00:00, text of another shape) go to write_invalid_date.
-void write_datetime(JsonWriter& w, const Column& c, std::string_view s, std::string_view zone) {
+template <class W>
+void write_datetime(W& w, const Column& c, std::string_view s, std::string_view zone) {
   int year, month, day, hour, minute, second;
   bool ok = s.size() >= 19 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
             s[7] == '-' && digits_at(s, 8, 2, day) && s[10] == ' ' && digits_at(s, 11, 2, hour) &&
@@ -249,7 +255,8 @@ void write_datetime(JsonWriter& w, const Column& c, std::string_view s, std::str
   w.String(buf, size_of(26 + zone.size()));
 }
 
-void write_date(JsonWriter& w, const Column& c, std::string_view s) {
+template <class W>
+void write_date(W& w, const Column& c, std::string_view s) {
   int year, month, day;
   const bool ok = s.size() == 10 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
                   s[7] == '-' && digits_at(s, 8, 2, day);
@@ -262,7 +269,8 @@ void write_date(JsonWriter& w, const Column& c, std::string_view s) {
 
 // ---- binary -----------------------------------------------------------------------------------
 
-void write_base64(JsonWriter& w, std::string_view s) {
+template <class W>
+void write_base64(W& w, std::string_view s) {
   std::string& out = t_scratch;
   out.resize(2 + base64_encoded_size(s.size()));
   out.front() = '"';
@@ -313,7 +321,8 @@ bool is_label_list(const Column& c, std::string_view s) {
 
 // An ENUM/SET cell that is label text: labels from column_type are UTF-8 already, anything else
 // is in the column's character set.
-void write_label_text(JsonWriter& w, const Column& c, std::string_view s) {
+template <class W>
+void write_label_text(W& w, const Column& c, std::string_view s) {
   if (c.kind == ValueKind::enum_label ? is_label(c, s) : is_label_list(c, s)) {
     write_text(w, s);
   } else {
@@ -321,7 +330,8 @@ void write_label_text(JsonWriter& w, const Column& c, std::string_view s) {
   }
 }
 
-void write_enum(JsonWriter& w, const Column& c, std::string_view s) {
+template <class W>
+void write_enum(W& w, const Column& c, std::string_view s) {
   std::uint64_t index = 0;
   if (!numeric_enum_cell(c, s) || !parse_u64(s, index) || index > c.labels.size()) {
     write_label_text(w, c, s);
@@ -334,7 +344,8 @@ void write_enum(JsonWriter& w, const Column& c, std::string_view s) {
   write_text(w, c.labels[index - 1]);
 }
 
-void write_set(JsonWriter& w, const Column& c, std::string_view s) {
+template <class W>
+void write_set(W& w, const Column& c, std::string_view s) {
   std::uint64_t mask = 0;
   if (!numeric_enum_cell(c, s) || !parse_u64(s, mask) ||
       (c.labels.size() < 64 && (mask >> c.labels.size()) != 0)) {
@@ -356,7 +367,8 @@ void write_set(JsonWriter& w, const Column& c, std::string_view s) {
 
 // ---- bit --------------------------------------------------------------------------------------
 
-void write_bit(JsonWriter& w, const Column& c, std::string_view s) {
+template <class W>
+void write_bit(W& w, const Column& c, std::string_view s) {
   if (c.kind == ValueKind::bit_bool) {
     bool any = false;
     for (char b : s) any = any || b != 0;
@@ -505,7 +517,8 @@ std::vector<Column> make_columns(const google::protobuf::RepeatedPtrField<query:
 
 // ---- cells ------------------------------------------------------------------------------------
 
-void write_value(JsonWriter& w, const Column& c, std::string_view raw, bool is_null) {
+template <class W>
+void write_value(W& w, const Column& c, std::string_view raw, bool is_null) {
   if (is_null) {
     w.Null();
     return;
@@ -539,6 +552,9 @@ void write_value(JsonWriter& w, const Column& c, std::string_view raw, bool is_n
   }
   write_text(w, raw);
 }
+
+template void write_value(JsonWriter&, const Column&, std::string_view, bool);
+template void write_value(csv::FieldWriter&, const Column&, std::string_view, bool);
 
 Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out) {
   const auto& lengths = row.lengths();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "query.pb.h"
+#include "util/csv.hpp"
 #include "util/json.hpp"
 #include "vitess/charsets.hpp"
 #include "util/result.hpp"
@@ -91,7 +92,10 @@ std::vector<std::string> parse_enum_labels(std::string_view column_type);
 
 //! Writes one cell as a JSON value. Never writes invalid JSON: text that cannot be what the type
 //! promises (e.g. non-numeric text in an INT column) is written as a JSON string instead.
-void write_value(JsonWriter& w, const Column& column, std::string_view raw, bool is_null);
+//! `Writer` is JsonWriter, or csv::FieldWriter for the same value as one CSV field (`extract
+//! --format csv`, without a JSON round trip); values.cpp instantiates both.
+template <class Writer>
+void write_value(Writer& w, const Column& column, std::string_view raw, bool is_null);
 
 //! Writes `"name":value` members for the selected columns (indexes into `columns`, in the order
 //! given) of one query.Row. The row is checked first (value count, lengths within the packed

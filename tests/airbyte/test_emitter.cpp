@@ -106,12 +106,15 @@ TEST_CASE("emitter: exact output for one stream that completes and one that neve
   Capture cap;
   MessageWriter out(cap.fd());
   Emitter em(io.get_executor(), {kUsers, kOrders}, out, pinned());
+  // Built outside the coroutine: GCC 12 rejects initializer lists inside coroutine bodies.
+  const StreamState first{{{"-80", "AAAA"}}};
+  const StreamState second{{{"-80", "AAAA"}, {"80-", "BBBB"}}};
   const int code = run_with(io, em, [&]() -> asio::awaitable<void> {
     CHECK(co_await em.started(0));
     CHECK(co_await em.started(0));  // idempotent
     CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 1, 2), 2, {}}));
-    CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 3, 1), 1, ShardCursor{"-80", "AAAA"}}));
-    CHECK(co_await em.push(Batch{0, "", 0, ShardCursor{"80-", "BBBB"}}));
+    CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 3, 1), 1, first}));
+    CHECK(co_await em.push(Batch{0, "", 0, second}));
     CHECK(co_await em.estimate(0, 10, 100));
     CHECK(co_await em.complete(0));
     CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 4, 1), 1, {}}));  // after COMPLETE: dropped
@@ -120,7 +123,6 @@ TEST_CASE("emitter: exact output for one stream that completes and one that neve
     CHECK(!co_await em.push(Batch{0, "", 0, {}}));  // the emitter is gone
   });
   CHECK(code == 1);  // `orders` never finished
-  CHECK(em.exit_code() == 1);
   const std::vector<std::string> expected = {
       status_line("users", "STARTED"),
       status_line("users", "RUNNING"),
@@ -143,19 +145,21 @@ TEST_CASE("emitter: exact output for one stream that completes and one that neve
   CHECK(!em.stats()[1].complete);
 }
 
-TEST_CASE("emitter: all complete exits 0; initial state merges; whole and pre-rendered states") {
+TEST_CASE("emitter: all complete exits 0; each STATE is the batch's whole state") {
   asio::io_context io;
   Capture cap;
   MessageWriter out(cap.fd());
   Emitter em(io.get_executor(), {kUsers, kOrders}, out, pinned());
-  em.set_initial_state(0, StreamState{{{"-80", "OLD1"}, {"80-", "OLD2"}}});
   // Built outside the coroutine: GCC 12 rejects initializer lists inside coroutine bodies.
+  const StreamState users{{{"-80", "OLD1"}, {"80-", "NEW2"}}};
   StreamState whole;
   whole.shards["-"] = "W";
+  StreamState next;
+  next.shards["-"] = "W2";
   const int code = run_with(io, em, [&]() -> asio::awaitable<void> {
-    co_await em.push(Batch{0, record_lines(kUsers, "80-", 1, 1), 1, ShardCursor{"80-", "NEW2"}});
+    co_await em.push(Batch{0, record_lines(kUsers, "80-", 1, 1), 1, users});
     co_await em.push(Batch{1, record_lines(kOrders, "-", 1, 2), 2, whole});
-    co_await em.push(Batch{1, "", 0, RenderedState{std::string(R"({"custom":true})")}});
+    co_await em.push(Batch{1, "", 0, next});
     co_await em.complete(1);
     co_await em.complete(0);
     co_await em.shutdown();
@@ -171,7 +175,7 @@ TEST_CASE("emitter: all complete exits 0; initial state merges; whole and pre-re
       record_line("orders", "-", 1),
       record_line("orders", "-", 2),
       R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"orders","namespace":"db"},"stream_state":{"shards":{"-":{"cursor":"W"}}}},"sourceStats":{"recordCount":2.0}}})",
-      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"orders","namespace":"db"},"stream_state":{"custom":true}},"sourceStats":{"recordCount":0.0}}})",
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"orders","namespace":"db"},"stream_state":{"shards":{"-":{"cursor":"W2"}}}},"sourceStats":{"recordCount":0.0}}})",
       status_line("orders", "COMPLETE"),
       status_line("users", "COMPLETE"),
   };
@@ -197,11 +201,12 @@ TEST_CASE("emitter: a LOG is written in its place among the stream's messages an
   Capture cap;
   MessageWriter out(cap.fd());
   Emitter em(io.get_executor(), {kUsers}, out, pinned());
+  const StreamState state{{{"-80", "AAAA"}}};
   const int code = run_with(io, em, [&]() -> asio::awaitable<void> {
     CHECK(co_await em.log(LogLevel::warn, "before anything"));
     CHECK(co_await em.push(Batch{0, record_lines(kUsers, "-80", 1, 1), 1, {}}));
     CHECK(co_await em.log(LogLevel::warn, "a \"quoted\" column left out"));
-    CHECK(co_await em.push(Batch{0, "", 0, ShardCursor{"-80", "AAAA"}}));
+    CHECK(co_await em.push(Batch{0, "", 0, state}));
     CHECK(co_await em.complete(0));
     co_await em.shutdown();
   });
@@ -218,7 +223,7 @@ TEST_CASE("emitter: a LOG is written in its place among the stream's messages an
   CHECK(cap.lines() == expected);
 }
 
-TEST_CASE("emitter: a failing stream gets TRACE ERROR then INCOMPLETE; a sync error fails the exit code") {
+TEST_CASE("emitter: a failing stream gets TRACE ERROR then INCOMPLETE and fails the exit code") {
   asio::io_context io;
   Capture cap;
   MessageWriter out(cap.fd());
@@ -227,7 +232,6 @@ TEST_CASE("emitter: a failing stream gets TRACE ERROR then INCOMPLETE; a sync er
     co_await em.push(Batch{0, record_lines(kUsers, "-80", 1, 1), 1, {}});
     co_await em.incomplete(0, sv::transient_error("shard -80: vtgate unavailable", "UNAVAILABLE"));
     co_await em.complete(1);
-    co_await em.sync_error(sv::config_error("something global"));
     co_await em.shutdown();
   });
   CHECK(code == 1);
@@ -240,7 +244,6 @@ TEST_CASE("emitter: a failing stream gets TRACE ERROR then INCOMPLETE; a sync er
       status_line("orders", "STARTED"),
       status_line("orders", "RUNNING"),
       status_line("orders", "COMPLETE"),
-      R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":7,"error":{"message":"something global","failure_type":"config_error"}}})",
   };
   CHECK(cap.lines() == expected);
 }
@@ -310,6 +313,9 @@ struct World {
   std::vector<int> open_producers;  //!< per stream
   std::vector<bool> failed;         //!< per stream
   std::vector<std::uint64_t> produced;  //!< records pushed per stream
+  //! Per stream, the shard cursors whose records were pushed (the engine's coordinator keeps the
+  //! same): a STATE carries all of them.
+  std::vector<StreamState> states;
   int running = 0;
 };
 
@@ -335,9 +341,16 @@ asio::awaitable<void> producer(Emitter& em, World& world, std::size_t index, uns
     const int n = std::uniform_int_distribution<int>(0, 5)(rng);
     Batch batch{plan.stream, record_lines(desc, plan.shard, seq + 1, n), static_cast<std::uint64_t>(n), {}};
     seq += n;
-    if (rng() % 10 < 6) batch.cursor = ShardCursor{plan.shard, cursor_for(plan.shard, seq)};
+    // As the engine does: a STATE may name this batch's cursor (its rows travel with it); without
+    // one, the cursor counts once its rows are queued.
+    const bool with_state = rng() % 10 < 6;
+    if (with_state) {
+      world.states[plan.stream].shards[plan.shard] = cursor_for(plan.shard, seq);
+      batch.state = world.states[plan.stream];
+    }
     world.produced[plan.stream] += static_cast<std::uint64_t>(n);
     co_await em.push(std::move(batch));
+    if (!with_state) world.states[plan.stream].shards[plan.shard] = cursor_for(plan.shard, seq);
     co_await yield_some(rng);
     if (b == plan.fail_after) {
       world.failed[plan.stream] = true;
@@ -348,7 +361,8 @@ asio::awaitable<void> producer(Emitter& em, World& world, std::size_t index, uns
   }
   if (!failed_here) {
     // The final cursor of the shard, with no records.
-    co_await em.push(Batch{plan.stream, "", 0, ShardCursor{plan.shard, cursor_for(plan.shard, seq)}});
+    world.states[plan.stream].shards[plan.shard] = cursor_for(plan.shard, seq);
+    co_await em.push(Batch{plan.stream, "", 0, world.states[plan.stream]});
   }
   if (--world.open_producers[plan.stream] == 0 && !world.failed[plan.stream]) co_await em.complete(plan.stream);
   if (--world.running == 0) co_await em.shutdown();
@@ -377,6 +391,7 @@ TEST_CASE("emitter: per-stream order holds under randomized interleavings of pro
     world.open_producers.assign(stream_count, 0);
     world.failed.assign(stream_count, false);
     world.produced.assign(stream_count, 0);
+    world.states.assign(stream_count, StreamState{});
     const char* shard_names[] = {"-40", "40-80", "80-c0", "c0-"};
     for (int s = 0; s < stream_count; ++s) {
       const int shards = 1 + static_cast<int>(rng() % 4);

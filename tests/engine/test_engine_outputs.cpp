@@ -16,6 +16,7 @@
 #include "airbyte/config.hpp"
 #include "airbyte/state.hpp"
 #include "engine/sync.hpp"
+#include "extract/row_writers.hpp"
 #include "fake_source.hpp"
 #include "vitess/cursor.hpp"
 
@@ -29,6 +30,8 @@ namespace {
 //! Remembers every call, in order, as one readable line each.
 class CaptureOutput final : public SyncOutput {
  public:
+  enum class Format { record, jsonl, csv };
+  Format format = Format::record;  //!< the row writer it supplies
   std::vector<std::string> events;
   std::string rows;             //!< every pushed line, in push order
   std::uint64_t row_count = 0;
@@ -43,12 +46,21 @@ class CaptureOutput final : public SyncOutput {
     events.push_back("estimate " + std::to_string(i) + " " + std::to_string(rows_));
     co_return true;
   }
-  asio::awaitable<bool> push(airbyte::Batch b) override {
+  std::unique_ptr<RowWriter> row_writer(const airbyte::StreamDescriptor& stream,
+                                        const std::vector<std::string>& columns) const override {
+    switch (format) {
+      case Format::jsonl: return extract::make_jsonl_writer();
+      case Format::csv: return extract::make_csv_writer(columns);
+      case Format::record: break;
+    }
+    return make_record_writer(stream);
+  }
+  asio::awaitable<bool> push(Batch b) override {
     rows += b.lines;
     row_count += b.count;
     std::string e = "push " + std::to_string(b.stream) + " " + b.shard + " " + std::to_string(b.count);
-    if (auto* st = std::get_if<airbyte::StreamState>(&b.cursor)) {
-      states.push_back(*st);
+    if (b.state) {
+      states.push_back(*b.state);
       e += " +state";
     }
     events.push_back(e);
@@ -138,7 +150,7 @@ TEST_CASE("json_line rows are the RECORD data objects alone, one per line") {
   auto s = setup("full_refresh", "", kIdName);
   CaptureOutput out;
   auto opt = test_options();
-  opt.row_format = RowFormat::json_line;
+  out.format = CaptureOutput::Format::jsonl;
   run_engine(s, src, out, opt);
   CHECK(out.rows == "{\"id\":1,\"name\":\"n1\"}\n{\"id\":2,\"name\":\"n2\"}\n{\"id\":3,\"name\":\"n3\"}\n");
   CHECK(out.row_count == 3);
@@ -154,7 +166,7 @@ TEST_CASE("csv_line rows follow the catalog's columns, computed columns included
                  std::string(kIdName) + R"(,"_ab_cdc_updated_at":{"type":["null","string"]},"_ab_cdc_deleted_at":{"type":["null","string"]})");
   CaptureOutput out;
   auto opt = test_options();
-  opt.row_format = RowFormat::csv_line;
+  out.format = CaptureOutput::Format::csv;
   run_engine(s, src, out, opt);
   CHECK(out.rows == "1,\"n1\",,\r\n2,\"n2\",,\r\n");
 }
@@ -212,7 +224,7 @@ TEST_CASE("follow: the copy, then changes past the current position, until stop(
   CaptureOutput out;
   auto opt = test_options();
   opt.follow = true;
-  opt.row_format = RowFormat::json_line;
+  out.format = CaptureOutput::Format::jsonl;
   Metrics metrics;
   run_engine(s, src, out, opt, &metrics, [&] { return out.row_count >= 1; });
   CHECK(out.rows == "{\"id\":3,\"name\":\"n3\",\"_ab_cdc_updated_at\":\"2023-11-14T22:15:00Z\",\"_ab_cdc_deleted_at\":null}\n");
@@ -234,7 +246,7 @@ TEST_CASE("metrics count rows and bytes per stream and shard, checkpoints and ph
   s.catalog.streams[0].columns = {"id", "name"};
   CaptureOutput out;
   auto opt = test_options();
-  opt.row_format = RowFormat::json_line;
+  out.format = CaptureOutput::Format::jsonl;
   Metrics m;
   run_engine(s, src, out, opt, &m);
   REQUIRE(m.streams.size() == 1);
@@ -261,7 +273,7 @@ TEST_CASE("follow: a quiet source still gets a checkpoint every checkpoint_inter
   CaptureOutput out;
   auto opt = test_options();
   opt.follow = true;
-  opt.row_format = RowFormat::json_line;
+  out.format = CaptureOutput::Format::jsonl;
   const auto start = std::chrono::steady_clock::now();
   run_engine(s, src, out, opt, nullptr, [&] { return out.states.size() >= 3; });
   const auto took = std::chrono::steady_clock::now() - start;

@@ -179,9 +179,8 @@ auto run(F&& f) {
 }
 
 inline bool push(sv::extract::FileOutput& out, std::size_t stream, std::string shard, std::string lines,
-                 std::uint64_t count, sv::airbyte::BatchCursor cursor = {}) {
-  sv::airbyte::Batch batch(stream, std::move(lines), count, std::move(cursor));
-  batch.shard = std::move(shard);
+                 std::uint64_t count, std::optional<sv::airbyte::StreamState> state = {}) {
+  sv::engine::Batch batch(stream, std::move(lines), count, std::move(shard), std::move(state));
   return run([&] { return out.push(std::move(batch)); });
 }
 inline bool complete(sv::extract::FileOutput& out, std::size_t stream) {

@@ -164,3 +164,31 @@ TEST_CASE("concurrent rows on worker threads give the same bytes") {
     CHECK(outs[t] == expected);
   }
 }
+
+TEST_CASE("FieldWriter: one field per value, as append_row_from_json renders the value's JSON") {
+  auto field = [](auto write) {
+    std::string out = "|";
+    sv::csv::FieldWriter w(out);
+    CHECK(write(w));
+    return out;
+  };
+  CHECK(field([](auto& w) { return w.Null(); }) == "|");
+  CHECK(field([](auto& w) { return w.Bool(true); }) == "|true");
+  CHECK(field([](auto& w) { return w.Bool(false); }) == "|false");
+  CHECK(field([](auto& w) { return w.Uint64(18446744073709551615ULL); }) == "|18446744073709551615");
+  CHECK(field([](auto& w) { return w.Uint64(0); }) == "|0");
+  CHECK(field([](auto& w) { return w.String("say \"hi\",\r\n", 11); }) == "|\"say \"\"hi\"\",\r\n\"");
+  CHECK(field([](auto& w) { return w.String("", 0); }) == "|\"\"");
+  CHECK(field([](auto& w) { return w.String("x\0y", 3); }) == std::string("|\"x\0y\"", 6));
+  CHECK(field([](auto& w) { return w.RawValue("-0.50", 5, rapidjson::kNumberType); }) == "|-0.50");
+  CHECK(field([](auto& w) { return w.RawValue("\"QUJD\"", 6, rapidjson::kStringType); }) == "|\"QUJD\"");
+  CHECK(field([](auto& w) { return w.RawValue("{\"a\":1}", 7, rapidjson::kObjectType); }) ==
+        "|\"{\"\"a\"\":1}\"");
+}
+
+TEST_CASE("append_quoted: quotes around, inner quotes doubled") {
+  std::string out;
+  sv::csv::append_quoted(out, "a\"b");
+  sv::csv::append_quoted(out, "");
+  CHECK(out == "\"a\"\"b\"\"\"");
+}

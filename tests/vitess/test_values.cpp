@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "util/csv.hpp"
 #include "vitess/values.hpp"
 
 using namespace sv::vitess;
@@ -29,6 +30,17 @@ Column column_of(const Spec& s, ValueOptions opt = {}, bool enum_labels = false)
   return make_column(f, opt, enum_labels);
 }
 
+//! The cell as a CSV field written straight from the value (extract --format csv) must be the
+//! field util/csv derives from the cell's JSON text.
+void check_csv_field(const Column& c, std::optional<std::string> raw, const std::string& json) {
+  std::string field;
+  sv::csv::FieldWriter f(field);
+  write_value(f, c, raw ? std::string_view(*raw) : std::string_view(), !raw.has_value());
+  std::string from_json;
+  REQUIRE(sv::csv::append_row_from_json(from_json, "{\"c\":" + json + "}", {"c"}).ok());
+  CHECK(field + "\r\n" == from_json);
+}
+
 std::string render(const Column& c, std::optional<std::string> raw) {
   sv::JsonBuffer buf;
   sv::JsonWriter w(buf);
@@ -37,6 +49,7 @@ std::string render(const Column& c, std::optional<std::string> raw) {
   rapidjson::Document d;
   d.Parse(out.c_str(), out.size());
   CHECK_MESSAGE(!d.HasParseError(), "invalid JSON: " << out);
+  check_csv_field(c, raw, out);
   return out;
 }
 
