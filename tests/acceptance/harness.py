@@ -34,15 +34,18 @@ class Cluster:
     serves the same shards over TLS (a throw-away CA from tests/emulator/gen_test_certs.sh)."""
 
     def __init__(self, emulator, shards=2, rows=100, tls=False, work=None):
-        self.emulator = emulator
+        self.emulator = os.path.abspath(emulator)
         self.work = work or tempfile.mkdtemp(prefix="source-vitess-acceptance-")
         self.dir = os.path.join(self.work, "cluster")
         self.rows = rows
         self.tls_proc = None
-        env = dict(os.environ, VTGATE_EMULATOR=emulator)
-        subprocess.run([os.path.join(REPO, "scripts/cluster"), "up", "--shards", str(shards), "--dir", self.dir,
-                        "--sample", "--rows", str(rows)], check=True, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        env = dict(os.environ, VTGATE_EMULATOR=self.emulator)
+        up = subprocess.run([os.path.join(REPO, "scripts/cluster"), "up", "--shards", str(shards), "--dir", self.dir,
+                             "--sample", "--rows", str(rows)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+        if up.returncode != 0:
+            self.down()
+            raise Failure(f"scripts/cluster up failed (exit {up.returncode}): {up.stderr.strip()[-500:]}")
         self.shards = json.load(open(os.path.join(self.dir, "shards.json")))
         self.plain_config = json.load(open(os.path.join(self.dir, "config.json")))
         self.tls_config = self._start_tls() if tls else None
@@ -132,7 +135,7 @@ class Connector:
     cluster listens on 127.0.0.1)."""
 
     def __init__(self, binary=None, image=None):
-        self.binary, self.image = binary, image
+        self.binary, self.image = binary and os.path.abspath(binary), image
         self.name = "image " + image if image else "binary"
 
     def podman(self, *args, **kw):

@@ -233,7 +233,10 @@ class Acceptance:
         read_ok(second, catalog, "second read")
         check(not second.records(), f"the second read gave {len(second.records())} records, nothing changed")
         check(len(second.last_states()) == len(catalog["streams"]), "the second read did not confirm every stream's state")
-        future = load_json(self.path(t["future_state"]["future_state_path"]))
+        future_path = self.path(t["future_state"]["future_state_path"])
+        if self.update:
+            dump_json(future_path, first.last_states())
+        future = load_json(future_path)
         third = self.c.run("read", config=config, catalog=catalog, state=future)
         read_ok(third, catalog, "read from future_state")
         check(not third.records(), f"the read from future_state gave {len(third.records())} records")
