@@ -19,7 +19,9 @@ connector problem).
 Prints one line per check and "image-test: PASS (N s)" or "FAIL" last.
 """
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -60,7 +62,6 @@ class ImageTest:
     # --- the image itself ---------------------------------------------------------------------
     def contract(self):
         fmt = "{{json .Config}}"
-        import json
         p = self.c.podman("image", "inspect", "--format", fmt, self.c.image, capture_output=True, text=True)
         check(p.returncode == 0, f"podman image inspect: {p.stderr.strip()}")
         cfg = json.loads(p.stdout)
@@ -80,9 +81,10 @@ class ImageTest:
         return f"ENTRYPOINT {entry[0]}, user airbyte (1000), /airbyte writable, ldd clean, --version {self.version}"
 
     def shell(self, script):
-        p = self.c.podman("run", "--rm", "--network", "host", "--ulimit", "nofile=65536:65536",
-                          "--ulimit", "nproc=65536:65536", "--entrypoint", "/bin/sh", self.c.image, "-c", script,
-                          capture_output=True, text=True)
+        p = subprocess.run(["bash", "-c", 'source "$0" && podman_cmd run --rm "${podman_run_flags[@]}" "$@"',
+                            os.path.join(REPO, "docker/podman-env"), "--entrypoint", "/bin/sh", self.c.image,
+                            "-c", script], capture_output=True, text=True)
+        check(p.returncode == 0, f"podman run: exit {p.returncode}: {p.stderr.strip()[-300:]}")
         return p.stdout.split("\n")[:-1] if p.stdout.endswith("\n") else p.stdout.split("\n")
 
     # --- the commands -------------------------------------------------------------------------
