@@ -710,16 +710,20 @@ asio::awaitable<void> Session::run() {
     for (const auto& [sh, gtid, pks] : starts) {
       const auto* k = find_ks(sh->keyspace);
       bool serving = k && std::find(k->shards.begin(), k->shards.end(), sh->shard) != k->shards.end();
-      bool retired_ok = false;
-      if (!serving && gtid != "" && gtid != "current") {
-        // Old shards stay readable after a reshard until deleted (their binlog ends in a journal),
-        // from a position: replication, or a copy resumed with its position, whose catch-up meets
-        // the journal before the copy goes on (vitessio/vitess
-        // go/vt/vttablet/tabletserver/vstreamer/uvstreamer_copy.go, catchupAndCopy).
-        auto pos = co_await srv_.backend_.current_position(sh->keyspace, sh->shard);
-        retired_ok = pos.ok();
+      // Old shards stay in the keyspace after a reshard until deleted (their binlog ends in a
+      // journal). From a position they stay readable: replication, or a copy resumed with its
+      // position, whose catch-up meets the journal before the copy goes on (vitessio/vitess
+      // go/vt/vttablet/tabletserver/vstreamer/uvstreamer_copy.go, catchupAndCopy). Without one
+      // they have no serving tablet.
+      bool retired = false;
+      if (!serving) retired = (co_await srv_.backend_.current_position(sh->keyspace, sh->shard)).ok();
+      if (!serving && retired && (gtid == "" || gtid == "current")) {
+        error = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "no healthy tablet available for 'keyspace:\"" + sh->keyspace + "\" shard:\"" + sh->shard +
+                                 "\" tablet_type:" + topodata::TabletType_Name(req_.tablet_type()) + "'");
+        break;
       }
-      if (!serving && !retired_ok) {
+      if (!serving && !retired) {
         error = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                              "error starting stream from shard GTID keyspace:\"" + sh->keyspace +
                                  "\" shard:\"" + sh->shard + "\" gtid:\"" + gtid +
