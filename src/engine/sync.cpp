@@ -25,10 +25,6 @@
 #include "vitess/cursor.hpp"
 #include "vitess/gtid.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (Asio allocates them
-// with its own operator new and frees them with the matching sized delete).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace sv::engine {
 
 namespace asio = boost::asio;
