@@ -9,9 +9,6 @@
 #include "airbyte/emitter.hpp"
 #include "engine/output.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (Asio allocates them
-// with its own operator new and frees them with the matching sized delete).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace sv::cli {
 

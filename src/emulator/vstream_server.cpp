@@ -28,10 +28,6 @@
 #include "vtgate.pb.h"
 #include "vtgateservice.grpc.pb.h"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (they use Asio's own
-// operator new/delete pair consistently).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace sv::emulator {
 namespace asio = boost::asio;
 using asio::use_awaitable;

@@ -5,9 +5,6 @@
 #include "engine/sync_impl.hpp"
 #include "vitess/cursor.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (Asio allocates them
-// with its own operator new and frees them with the matching sized delete).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace sv::engine {
 

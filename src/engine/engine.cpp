@@ -12,9 +12,6 @@
 #include "airbyte/messages.hpp"
 #include "engine/sync_impl.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (Asio allocates them
-// with its own operator new and frees them with the matching sized delete).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace sv::engine {
 

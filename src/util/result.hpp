@@ -1,4 +1,5 @@
-// src/util: small value types shared by every subsystem (errors as values, JSON buffer types).
+// src/util: errors as values across every seam: Error (with its Airbyte failure_type), Result<T>, Status.
+// Both are [[nodiscard]]: a call whose Result or Error is dropped does not compile (werror).
 #pragma once
 
 #include <string>
@@ -26,7 +27,7 @@ constexpr const char* to_string(FailureType t) {
 //! An error crossing a subsystem seam: a user-facing message, optional detail for logs.
 //! Has constructors on purpose: GCC 12 destroys a braced *aggregate* temporary inside a
 //! co_await expression twice (double free), so `co_await f(Error{...})` must not be an aggregate.
-struct Error {
+struct [[nodiscard]] Error {
   Error() = default;
   Error(FailureType failure_type, std::string user_message, std::string detail = {})
       : type(failure_type), message(std::move(user_message)), internal(std::move(detail)) {}
@@ -49,7 +50,7 @@ inline Error system_error(std::string message, std::string internal = {}) {
 
 //! Either a T or an Error (std::expected is C++23; this is the small part of it we need).
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
   Result(Error error) : v_(std::move(error)) {}

@@ -11,9 +11,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (as in engine/sync.cpp).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace sv::vitess {
 
 namespace asio = boost::asio;

@@ -2,9 +2,6 @@
 // MySQL client/server protocol (protocol 4.1, text result sets with EOF packets).
 #include "emulator/mysql/mysql_front.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete inside Asio's coroutine frame allocator.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <mariadb/mysql.h>
 #include <openssl/evp.h>
 
