@@ -51,8 +51,7 @@ std::vector<std::string> string_path(const rapidjson::Value& v, const std::strin
   std::vector<std::string> out;
   for (const auto& part : v.GetArray()) {
     if (!part.IsString()) {
-      throw CatalogProblem(
-          fmt::format("{} must be an array of strings, has {}", where, detail::json_type_name(part)));
+      throw CatalogProblem(fmt::format("{} must be an array of strings, has {}", where, detail::json_type_name(part)));
     }
     out.push_back(as_string(part));
   }
@@ -63,8 +62,8 @@ std::optional<std::int64_t> optional_int(const rapidjson::Value& obj, const char
   auto it = obj.FindMember(key);
   if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
   if (!it->value.IsInt64()) {
-    throw CatalogProblem(fmt::format("{}: '{}' must be an integer, got {}", label, key,
-                                     detail::json_type_name(it->value)));
+    throw CatalogProblem(
+        fmt::format("{}: '{}' must be an integer, got {}", label, key, detail::json_type_name(it->value)));
   }
   return it->value.GetInt64();
 }
@@ -90,8 +89,8 @@ ConfiguredStream parse_stream(const rapidjson::Value& entry, std::size_t index, 
   auto ns_it = stream.FindMember("namespace");
   if (ns_it != stream.MemberEnd() && !ns_it->value.IsNull()) {
     if (!ns_it->value.IsString()) {
-      throw CatalogProblem(fmt::format("{}: 'stream.namespace' must be a string, got {}", label,
-                                       detail::json_type_name(ns_it->value)));
+      throw CatalogProblem(
+          fmt::format("{}: 'stream.namespace' must be a string, got {}", label, detail::json_type_name(ns_it->value)));
     }
     s.ns = as_string(ns_it->value);
   }
@@ -115,12 +114,13 @@ ConfiguredStream parse_stream(const rapidjson::Value& entry, std::size_t index, 
 
   auto mode_it = entry.FindMember("sync_mode");
   if (mode_it == entry.MemberEnd() || mode_it->value.IsNull()) {
-    throw CatalogProblem(fmt::format("{}: 'sync_mode' is missing (expected \"full_refresh\" or \"incremental\")", label));
+    throw CatalogProblem(
+        fmt::format("{}: 'sync_mode' is missing (expected \"full_refresh\" or \"incremental\")", label));
   }
   if (!mode_it->value.IsString()) {
-    throw CatalogProblem(fmt::format(
-        "{}: 'sync_mode' must be a string: one of \"full_refresh\" or \"incremental\", got {}",
-        label, detail::json_type_name(mode_it->value)));
+    throw CatalogProblem(
+        fmt::format("{}: 'sync_mode' must be a string: one of \"full_refresh\" or \"incremental\", got {}", label,
+                    detail::json_type_name(mode_it->value)));
   }
   const std::string mode = as_string(mode_it->value);
   if (mode == "full_refresh") {
@@ -172,7 +172,8 @@ std::optional<std::size_t> ConfiguredCatalog::find(std::string_view keyspace, st
 }
 
 Result<ConfiguredCatalog> parse_configured_catalog(std::string_view text, const std::string& default_namespace) {
-  if (detail::is_blank(text)) return config_error("the configured catalog is empty: expected a JSON object with 'streams'");
+  if (detail::is_blank(text))
+    return config_error("the configured catalog is empty: expected a JSON object with 'streams'");
   auto doc = detail::parse_json(text, "the configured catalog");
   if (!doc) return doc.error();
   try {
@@ -195,8 +196,8 @@ Result<ConfiguredCatalog> parse_configured_catalog(std::string_view text, const 
     for (const auto& entry : streams_it->value.GetArray()) {
       auto s = parse_stream(entry, index, default_namespace);
       if (!seen.emplace(s.keyspace, s.name).second) {
-        throw CatalogProblem(fmt::format("{}: the stream '{}.{}' is configured twice", stream_label(index, s.name),
-                                         s.keyspace, s.name));
+        throw CatalogProblem(
+            fmt::format("{}: the stream '{}.{}' is configured twice", stream_label(index, s.name), s.keyspace, s.name));
       }
       catalog.streams.push_back(std::move(s));
       ++index;

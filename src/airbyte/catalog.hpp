@@ -60,7 +60,6 @@ struct ConfiguredCatalog {
 //! (config_error): invalid JSON (with location), no streams, a stream without a name, a
 //! sync_mode other than full_refresh/incremental (naming the stream), a field of the wrong type,
 //! the same stream configured twice.
-Result<ConfiguredCatalog> parse_configured_catalog(std::string_view text,
-                                                   const std::string& default_namespace);
+Result<ConfiguredCatalog> parse_configured_catalog(std::string_view text, const std::string& default_namespace);
 
 }  // namespace sv::airbyte

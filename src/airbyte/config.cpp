@@ -43,10 +43,10 @@ Fields index_fields(const rapidjson::Value& obj, std::string_view prefix = {}) {
     const std::string_view name(it->name.GetString(), it->name.GetStringLength());
     const std::string key = lower(name);
     if (auto [at, fresh] = spelled.emplace(key, name); !fresh) {
-      throw ConfigProblem(fmt::format(
-          "config field '{}{}' is given twice, as '{}' and '{}' (field names ignore case): "
-          "remove one",
-          prefix, key, at->second, name));
+      throw ConfigProblem(
+          fmt::format("config field '{}{}' is given twice, as '{}' and '{}' (field names ignore case): "
+                      "remove one",
+                      prefix, key, at->second, name));
     }
     f[key] = &it->value;
   }
@@ -61,8 +61,7 @@ const rapidjson::Value* find(const Fields& f, const std::string& name) {
 }
 
 [[noreturn]] void wrong_type(std::string_view field, std::string_view expected, const rapidjson::Value& v) {
-  throw ConfigProblem(fmt::format("config field '{}' must be {}, got {}", field, expected,
-                                  detail::json_type_name(v)));
+  throw ConfigProblem(fmt::format("config field '{}' must be {}, got {}", field, expected, detail::json_type_name(v)));
 }
 
 std::string get_string(const Fields& f, const std::string& name, bool required) {
@@ -88,8 +87,8 @@ template <class Int>
 void get_uint(const Fields& f, const std::string& name, Int& out, std::uint64_t min, std::uint64_t max = 0) {
   const auto* v = find(f, name);
   if (v == nullptr) return;
-  const auto expected = max == 0 ? fmt::format("an integer of at least {}", min)
-                                 : fmt::format("an integer from {} to {}", min, max);
+  const auto expected =
+      max == 0 ? fmt::format("an integer of at least {}", min) : fmt::format("an integer from {} to {}", min, max);
   if (max == 0) max = std::numeric_limits<Int>::max();
   if (!v->IsNumber() || !(v->IsUint64() || v->IsInt64())) wrong_type(name, expected, *v);
   if (v->IsInt64() && v->GetInt64() < 0) {
@@ -122,16 +121,14 @@ std::vector<std::string> split_shards(std::string_view text) {
 //! later as a retried DNS error (`[127.0.0.1:47100]:47100`). The value is not repeated: a URL may
 //! carry a password (`mysql://user:secret@host`).
 [[noreturn]] void bad_host(std::string_view what_to_change) {
-  throw ConfigProblem(fmt::format("config field 'host' must be a host name or IP address only: {}",
-                                  what_to_change));
+  throw ConfigProblem(fmt::format("config field 'host' must be a host name or IP address only: {}", what_to_change));
 }
 
 void check_host(std::string_view host) {
   const auto scheme = host.find("://");
   if (scheme != std::string_view::npos) {
     const std::string_view name = host.substr(0, scheme);
-    const bool plain = std::all_of(name.begin(), name.end(),
-                                   [](unsigned char ch) { return std::isalnum(ch) != 0; });
+    const bool plain = std::all_of(name.begin(), name.end(), [](unsigned char ch) { return std::isalnum(ch) != 0; });
     bad_host(fmt::format("remove the '{}://' prefix", plain ? name : "<scheme>"));
   }
   if (host.find('@') != std::string_view::npos) {
@@ -150,13 +147,13 @@ void check_host(std::string_view host) {
   }
   if (!port.empty()) {
     const std::string_view digits = port.substr(1);
-    const bool numeric = port.front() == ':' && !digits.empty() &&
-                         std::all_of(digits.begin(), digits.end(),
-                                     [](unsigned char ch) { return std::isdigit(ch) != 0; });
-    bad_host(fmt::format(
-        "remove the port '{}' and set grpc_port (VStream, default 443) and mysql_port (check and "
-        "discover, default 3306) instead",
-        numeric ? port : ":<port>"));
+    const bool numeric =
+        port.front() == ':' && !digits.empty() &&
+        std::all_of(digits.begin(), digits.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; });
+    bad_host(
+        fmt::format("remove the port '{}' and set grpc_port (VStream, default 443) and mysql_port (check and "
+                    "discover, default 3306) instead",
+                    numeric ? port : ":<port>"));
   }
 }
 
@@ -165,23 +162,23 @@ constexpr std::string_view kGtidShape =
 
 StartingGtids gtids_from_value(const rapidjson::Value& v) {
   if (!v.IsObject()) {
-    throw ConfigProblem(fmt::format("config field 'starting_gtids' must be {}; got {}", kGtidShape,
-                                    detail::json_type_name(v)));
+    throw ConfigProblem(
+        fmt::format("config field 'starting_gtids' must be {}; got {}", kGtidShape, detail::json_type_name(v)));
   }
   StartingGtids out;
   for (auto ks = v.MemberBegin(); ks != v.MemberEnd(); ++ks) {
     const std::string keyspace(ks->name.GetString(), ks->name.GetStringLength());
     if (!ks->value.IsObject()) {
-      throw ConfigProblem(fmt::format("config field 'starting_gtids' must be {}; keyspace '{}' maps to {}",
-                                      kGtidShape, keyspace, detail::json_type_name(ks->value)));
+      throw ConfigProblem(fmt::format("config field 'starting_gtids' must be {}; keyspace '{}' maps to {}", kGtidShape,
+                                      keyspace, detail::json_type_name(ks->value)));
     }
     auto& shards = out[keyspace];
     for (auto sh = ks->value.MemberBegin(); sh != ks->value.MemberEnd(); ++sh) {
       const std::string shard(sh->name.GetString(), sh->name.GetStringLength());
       if (!sh->value.IsString()) {
-        throw ConfigProblem(fmt::format(
-            "config field 'starting_gtids' must be {}; shard '{}' of keyspace '{}' maps to {}",
-            kGtidShape, shard, keyspace, detail::json_type_name(sh->value)));
+        throw ConfigProblem(
+            fmt::format("config field 'starting_gtids' must be {}; shard '{}' of keyspace '{}' maps to {}", kGtidShape,
+                        shard, keyspace, detail::json_type_name(sh->value)));
       }
       shards[shard] = std::string(sh->value.GetString(), sh->value.GetStringLength());
     }
@@ -206,8 +203,7 @@ StartingGtids parse_starting_gtids(const Fields& f) {
 TlsMode parse_tls_mode(const Fields& f) {
   const auto* v = find(f, "tls_mode");
   if (v == nullptr) return TlsMode::verify_identity;
-  constexpr std::string_view expected =
-      "one of \"verify_identity\", \"verify_ca\", \"required\", \"disabled\"";
+  constexpr std::string_view expected = "one of \"verify_identity\", \"verify_ca\", \"required\", \"disabled\"";
   if (!v->IsString()) wrong_type("tls_mode", expected, *v);
   const std::string_view s(v->GetString(), v->GetStringLength());
   for (auto m : {TlsMode::verify_identity, TlsMode::verify_ca, TlsMode::required, TlsMode::disabled}) {
@@ -266,8 +262,7 @@ Config parse_fields(const rapidjson::Value& root) {
   if (!detail::is_blank(c.ca_certificate) &&
       c.ca_certificate.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     // The content is not repeated: a user may paste a private key here by mistake.
-    throw ConfigProblem(
-        "config field 'ca_certificate' must be PEM text containing '-----BEGIN CERTIFICATE-----'");
+    throw ConfigProblem("config field 'ca_certificate' must be PEM text containing '-----BEGIN CERTIFICATE-----'");
   }
   if (detail::is_blank(c.ca_certificate)) c.ca_certificate.clear();
   if (!c.ca_certificate.empty()) {
@@ -287,13 +282,29 @@ Config parse_fields(const rapidjson::Value& root) {
   c.invalid_dates_as_null = parse_invalid_dates_as_null(f);
   get_uint(f, "idle_timeout_seconds", c.idle_timeout_seconds, 1);
 
-  static const char* const known[] = {
-      "host", "database", "username", "password", "use_replica", "use_rdonly", "shards",
-      "include_metadata", "starting_gtids", "max_retries", "timeout_seconds",
-      "use_gtid_with_table_pks", "options", "grpc_port", "mysql_port", "tls_mode",
-      "ca_certificate", "capture_deletes", "checkpoint_interval_records",
-      "checkpoint_interval_seconds", "max_concurrent_readers", "invalid_dates",
-      "idle_timeout_seconds"};
+  static const char* const known[] = {"host",
+                                      "database",
+                                      "username",
+                                      "password",
+                                      "use_replica",
+                                      "use_rdonly",
+                                      "shards",
+                                      "include_metadata",
+                                      "starting_gtids",
+                                      "max_retries",
+                                      "timeout_seconds",
+                                      "use_gtid_with_table_pks",
+                                      "options",
+                                      "grpc_port",
+                                      "mysql_port",
+                                      "tls_mode",
+                                      "ca_certificate",
+                                      "capture_deletes",
+                                      "checkpoint_interval_records",
+                                      "checkpoint_interval_seconds",
+                                      "max_concurrent_readers",
+                                      "invalid_dates",
+                                      "idle_timeout_seconds"};
   for (const auto& [name, value] : f) {
     if (std::find(std::begin(known), std::end(known), name) == std::end(known)) {
       spdlog::info("ignoring unknown config field '{}'", name);
@@ -325,11 +336,10 @@ std::string describe(const Config& c) {
       "checkpoint_interval_records={} checkpoint_interval_seconds={} max_concurrent_readers={} invalid_dates={} "
       "idle_timeout_seconds={}",
       c.host, c.grpc_port, c.mysql_port, c.database, c.username, to_string(c.tls_mode),
-      c.ca_certificate.empty() ? "none" : "given",
-      c.use_rdonly ? "rdonly" : (c.use_replica ? "replica" : "primary"), shards, c.starting_gtids.size(),
-      c.include_metadata, c.capture_deletes, c.max_retries, c.timeout_seconds, c.use_gtid_with_table_pks,
-      c.do_not_treat_tiny_int_as_boolean, c.checkpoint_interval_records, c.checkpoint_interval_seconds,
-      c.max_concurrent_readers, c.invalid_dates_as_null ? "null" : "go_connector",
+      c.ca_certificate.empty() ? "none" : "given", c.use_rdonly ? "rdonly" : (c.use_replica ? "replica" : "primary"),
+      shards, c.starting_gtids.size(), c.include_metadata, c.capture_deletes, c.max_retries, c.timeout_seconds,
+      c.use_gtid_with_table_pks, c.do_not_treat_tiny_int_as_boolean, c.checkpoint_interval_records,
+      c.checkpoint_interval_seconds, c.max_concurrent_readers, c.invalid_dates_as_null ? "null" : "go_connector",
       c.idle_timeout_seconds);
 }
 

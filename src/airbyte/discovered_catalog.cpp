@@ -11,9 +11,7 @@ namespace sv::airbyte {
 
 namespace {
 
-void write_string(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
+void write_string(JsonWriter& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
 void write_nullable_timestamp(JsonWriter& w) {
   w.StartObject();
@@ -100,15 +98,13 @@ std::string stream_json(const DiscoveredStream& stream) {
 
 std::string as_configured_catalog(std::string text) {
   rapidjson::Document d;
-  if (d.Parse(text.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("catalog"))
-    return text;
+  if (d.Parse(text.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("catalog")) return text;
   JsonBuffer b;
   JsonWriter w(b);
   w.StartObject();
   w.Key("streams");
   w.StartArray();
-  if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") &&
-      d["catalog"]["streams"].IsArray()) {
+  if (d["catalog"].IsObject() && d["catalog"].HasMember("streams") && d["catalog"]["streams"].IsArray()) {
     for (auto& st : d["catalog"]["streams"].GetArray()) {
       w.StartObject();
       w.Key("stream");

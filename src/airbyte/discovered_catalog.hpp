@@ -19,8 +19,8 @@ struct DiscoveredStream {
   std::string ns;                         //!< the namespace (the config's database)
   std::vector<DiscoveredColumn> columns;  //!< any order: written sorted by name
   std::vector<std::string> primary_key;   //!< in key order
-  bool cdc_columns = false;  //!< add `_ab_cdc_deleted_at` / `_ab_cdc_updated_at` (capture_deletes)
-  bool metadata_column = false;  //!< add `_planetscale_metadata` (include_metadata)
+  bool cdc_columns = false;               //!< add `_ab_cdc_deleted_at` / `_ab_cdc_updated_at` (capture_deletes)
+  bool metadata_column = false;           //!< add `_planetscale_metadata` (include_metadata)
 };
 
 //! The AirbyteStream JSON of one table: the Go connector's stream (name, namespace, schema with

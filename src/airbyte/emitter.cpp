@@ -1,8 +1,8 @@
 #include "airbyte/emitter.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
 
@@ -21,8 +21,8 @@ Emitter::Emitter(asio::any_io_executor executor, std::vector<StreamDescriptor> s
 asio::awaitable<bool> Emitter::send(detail::EmitterEvent event) {
   if (!channel_.is_open()) co_return false;
   ++queued_;
-  auto [ec] = co_await channel_.async_send(boost::system::error_code{}, std::move(event),
-                                            asio::as_tuple(asio::use_awaitable));
+  auto [ec] =
+      co_await channel_.async_send(boost::system::error_code{}, std::move(event), asio::as_tuple(asio::use_awaitable));
   if (ec) --queued_;
   co_return !ec;
 }

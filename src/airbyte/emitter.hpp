@@ -60,9 +60,9 @@ struct Batch {
         std::optional<StreamState> next = {})
       : stream(stream_index), lines(std::move(record_lines)), count(record_count), state(std::move(next)) {}
 
-  std::size_t stream = 0;  //!< index into the emitter's stream list (= configured catalog order)
-  std::string lines;       //!< complete RECORD lines (RecordBatch::take()), may be empty
-  std::uint64_t count = 0; //!< number of RECORD lines in `lines`
+  std::size_t stream = 0;            //!< index into the emitter's stream list (= configured catalog order)
+  std::string lines;                 //!< complete RECORD lines (RecordBatch::take()), may be empty
+  std::uint64_t count = 0;           //!< number of RECORD lines in `lines`
   std::optional<StreamState> state;  //!< when set, a STATE with it follows the lines
 };
 
@@ -82,10 +82,21 @@ struct EmitterStreamStats {
 };
 
 namespace detail {
-struct Started { std::size_t stream; };
-struct Estimate { std::size_t stream; std::uint64_t rows; std::uint64_t bytes; };
-struct Complete { std::size_t stream; };
-struct Incomplete { std::size_t stream; Error error; };
+struct Started {
+  std::size_t stream;
+};
+struct Estimate {
+  std::size_t stream;
+  std::uint64_t rows;
+  std::uint64_t bytes;
+};
+struct Complete {
+  std::size_t stream;
+};
+struct Incomplete {
+  std::size_t stream;
+  Error error;
+};
 //! Has a constructor: braced aggregates with a std::string inside co_await hit the GCC 12 bug above.
 struct Log {
   Log(LogLevel l, std::string m) : level(l), message(std::move(m)) {}

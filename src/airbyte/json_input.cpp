@@ -34,14 +34,12 @@ namespace {
 //! The first key that occurs twice in one object of `root`, with the path of that object
 //! (`streams[0].stream`), or nullopt. Depth first with an explicit stack, like the iterative
 //! parse: the nesting may be deep, and the stack is also the path.
-std::optional<std::pair<std::string, std::string>> find_duplicate_key(
-    const rapidjson::Value& root) {
+std::optional<std::pair<std::string, std::string>> find_duplicate_key(const rapidjson::Value& root) {
   struct Frame {
     const rapidjson::Value* value;
-    const rapidjson::Value*
-        key;               //!< the member name that leads here, or nullptr (array element, root)
-    std::size_t index;     //!< the array index that leads here
-    std::size_t next = 0;  //!< the next member or element to visit
+    const rapidjson::Value* key;  //!< the member name that leads here, or nullptr (array element, root)
+    std::size_t index;            //!< the array index that leads here
+    std::size_t next = 0;         //!< the next member or element to visit
   };
   std::vector<Frame> stack{{&root, nullptr, 0}};
   std::vector<std::string_view> keys;
@@ -98,15 +96,14 @@ Result<rapidjson::Document> parse_json(std::string_view text, std::string_view w
   doc.Parse<rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     const char* reason = rapidjson::GetParseError_En(doc.GetParseError());
-    return config_error(fmt::format("invalid JSON in {} at {}: {}", what,
-                                    describe_location(text, doc.GetErrorOffset()), reason));
+    return config_error(
+        fmt::format("invalid JSON in {} at {}: {}", what, describe_location(text, doc.GetErrorOffset()), reason));
   }
   // RapidJSON keeps every member, and a lookup finds the first while Go's decoder keeps the last:
   // a key given twice has no one meaning, so it is the user's to resolve.
   if (auto dup = find_duplicate_key(doc)) {
-    return config_error(
-        fmt::format("the key '{}' appears twice in one object of {} (in {}): remove one",
-                    dup->first, what, dup->second));
+    return config_error(fmt::format("the key '{}' appears twice in one object of {} (in {}): remove one", dup->first,
+                                    what, dup->second));
   }
   return doc;
 }
@@ -124,16 +121,14 @@ std::string json_type_name(const rapidjson::Value& v) {
   return "a value";
 }
 
-Result<std::string> read_file(const std::string& path, std::string_view flag,
-                              std::size_t max_bytes) {
+Result<std::string> read_file(const std::string& path, std::string_view flag, std::size_t max_bytes) {
   auto file = read_whole_file(path, {max_bytes});
   if (file.too_large) {
-    return config_error(fmt::format("{} file '{}' is larger than the {} MiB limit: check the path",
-                                    flag, path, max_bytes >> 20));
+    return config_error(
+        fmt::format("{} file '{}' is larger than the {} MiB limit: check the path", flag, path, max_bytes >> 20));
   }
   if (file.error != 0) {
-    return config_error(
-        fmt::format("cannot read {} file '{}': {}", flag, path, std::strerror(file.error)));
+    return config_error(fmt::format("cannot read {} file '{}': {}", flag, path, std::strerror(file.error)));
   }
   return std::move(file.text);
 }

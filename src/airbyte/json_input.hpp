@@ -35,8 +35,7 @@ inline constexpr std::size_t kMaxStateBytes = std::size_t{256} << 20;
 //! Reads a whole file of at most `max_bytes`. Errors name the flag and path: `cannot read
 //! --config file 'x': <strerror>`, or `--config file 'x' is larger than the 4 MiB limit: check the
 //! path`.
-Result<std::string> read_file(const std::string& path, std::string_view flag,
-                              std::size_t max_bytes);
+Result<std::string> read_file(const std::string& path, std::string_view flag, std::size_t max_bytes);
 
 //! True when text holds only JSON whitespace.
 bool is_blank(std::string_view text);

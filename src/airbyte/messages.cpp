@@ -122,8 +122,7 @@ void append_stream_status(std::string& out, const StreamDescriptor& stream, Stre
   });
 }
 
-void append_error_trace(std::string& out, const Error& error, const StreamDescriptor* stream,
-                        std::int64_t emitted_at) {
+void append_error_trace(std::string& out, const Error& error, const StreamDescriptor* stream, std::int64_t emitted_at) {
   append_line(out, [&](JsonWriter& w) {
     w.StartObject();
     key(w, "type");

@@ -39,8 +39,7 @@ void append_stream_status(std::string& out, const StreamDescriptor& stream, Stre
 
 //! TRACE ERROR line: message = error.message, internal_message = error.internal (omitted when
 //! empty), failure_type from error.type, stream_descriptor only when `stream` is non-null.
-void append_error_trace(std::string& out, const Error& error, const StreamDescriptor* stream,
-                        std::int64_t emitted_at);
+void append_error_trace(std::string& out, const Error& error, const StreamDescriptor* stream, std::int64_t emitted_at);
 
 //! TRACE ESTIMATE line of type STREAM (the connector never mixes in SYNC estimates).
 void append_estimate(std::string& out, const StreamDescriptor& stream, std::uint64_t row_estimate,

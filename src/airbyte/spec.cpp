@@ -66,8 +66,8 @@ void write_properties(JsonWriter& w) {
   string_property(w, "host", "Host", 0,
                   "Host name of the vtgate to read from, for PlanetScale the connection host of the database "
                   "(for example aws.connect.psdb.cloud). Without port: see gRPC port and MySQL port.");
-  string_property(w, "database", "Database",
-                  1, "Name of the database (Vitess keyspace) to read. Streams without a namespace belong to it.");
+  string_property(w, "database", "Database", 1,
+                  "Name of the database (Vitess keyspace) to read. Streams without a namespace belong to it.");
   string_property(w, "username", "Username", 2,
                   "User name for the MySQL connection (discovery) and for basic authentication of the VStream gRPC "
                   "calls.");

@@ -65,12 +65,14 @@ class Collector {
     if (type.empty()) type = member(msg, "stream") != nullptr ? "STREAM" : "LEGACY";  // YAML: no type = LEGACY
     if (type == "STREAM") {
       const auto* s = member(msg, "stream");
-      if (s == nullptr || !s->IsObject()) throw StateProblem(fmt::format("{}: a STREAM state needs a 'stream' object", where));
+      if (s == nullptr || !s->IsObject())
+        throw StateProblem(fmt::format("{}: a STREAM state needs a 'stream' object", where));
       add_stream_entry(*s, where);
       note_shape(StateShape::stream_array);
     } else if (type == "GLOBAL") {
       const auto* g = member(msg, "global");
-      if (g == nullptr || !g->IsObject()) throw StateProblem(fmt::format("{}: a GLOBAL state needs a 'global' object", where));
+      if (g == nullptr || !g->IsObject())
+        throw StateProblem(fmt::format("{}: a GLOBAL state needs a 'global' object", where));
       if (const auto* shared = member(*g, "shared_state");
           shared != nullptr && !shared->IsNull() && !(shared->IsObject() && shared->ObjectEmpty())) {
         spdlog::info("ignoring the GLOBAL state's shared_state: this source keeps all of its state per stream");
@@ -96,11 +98,13 @@ class Collector {
   //! The Go connector's legacy blob: `{"streams":{"<ns>:<table>":{"shards":…}}}`.
   void add_legacy_data(const rapidjson::Value& data, const std::string& where) {
     if (data.IsNull() || (data.IsObject() && data.ObjectEmpty())) return;
-    if (!data.IsObject()) throw StateProblem(fmt::format("{} must be an object, got {}", where, detail::json_type_name(data)));
+    if (!data.IsObject())
+      throw StateProblem(fmt::format("{} must be an object, got {}", where, detail::json_type_name(data)));
     reject_cdc(data, where);
     const auto* streams = member(data, "streams");
     if (streams == nullptr) {
-      throw StateProblem(fmt::format("{} has no 'streams' object: not a state this source or the PlanetScale connector wrote", where));
+      throw StateProblem(
+          fmt::format("{} has no 'streams' object: not a state this source or the PlanetScale connector wrote", where));
     }
     if (streams->IsNull()) return;
     if (!streams->IsObject()) {
@@ -120,10 +124,10 @@ class Collector {
 
   static void reject_cdc(const rapidjson::Value& obj, const std::string& where) {
     if (member(obj, "cdc") != nullptr || member(obj, "cdc_state") != nullptr) {
-      throw StateProblem(fmt::format(
-          "{} is a Debezium-style CDC state ({{\"cdc\":…}}), which neither this source nor the PlanetScale "
-          "connector writes; reset the connection's state to start over",
-          where));
+      throw StateProblem(
+          fmt::format("{} is a Debezium-style CDC state ({{\"cdc\":…}}), which neither this source nor the PlanetScale "
+                      "connector writes; reset the connection's state to start over",
+                      where));
     }
   }
 
@@ -137,9 +141,11 @@ class Collector {
   void add_stream_entry(const rapidjson::Value& s, const std::string& where) {
     if (!s.IsObject()) throw StateProblem(fmt::format("{} must be an object", where));
     const auto* desc = member(s, "stream_descriptor");
-    if (desc == nullptr || !desc->IsObject()) throw StateProblem(fmt::format("{} has no 'stream_descriptor' object", where));
+    if (desc == nullptr || !desc->IsObject())
+      throw StateProblem(fmt::format("{} has no 'stream_descriptor' object", where));
     const auto* name = member(*desc, "name");
-    if (name == nullptr || !name->IsString()) throw StateProblem(fmt::format("{}: 'stream_descriptor.name' must be a string", where));
+    if (name == nullptr || !name->IsString())
+      throw StateProblem(fmt::format("{}: 'stream_descriptor.name' must be a string", where));
     std::string ns;
     if (const auto* n = member(*desc, "namespace"); n != nullptr && !n->IsNull()) {
       if (!n->IsString()) throw StateProblem(fmt::format("{}: 'stream_descriptor.namespace' must be a string", where));
@@ -152,12 +158,14 @@ class Collector {
 
   static std::optional<StreamState> parse_stream_state(const rapidjson::Value* v, const std::string& label) {
     if (v == nullptr || v->IsNull()) return std::nullopt;  // null stream_state = reset
-    if (!v->IsObject()) throw StateProblem(fmt::format("{} must be an object, got {}", label, detail::json_type_name(*v)));
+    if (!v->IsObject())
+      throw StateProblem(fmt::format("{} must be an object, got {}", label, detail::json_type_name(*v)));
     if (v->ObjectEmpty()) return std::nullopt;
     const auto* shards = member(*v, "shards");
     if (shards == nullptr) {
       reject_cdc(*v, label);
-      throw StateProblem(fmt::format("{} has no 'shards' object (expected {{\"shards\":{{\"<shard>\":{{\"cursor\":\"<base64>\"}}}}}})", label));
+      throw StateProblem(fmt::format(
+          "{} has no 'shards' object (expected {{\"shards\":{{\"<shard>\":{{\"cursor\":\"<base64>\"}}}}}})", label));
     }
     if (shards->IsNull()) return std::nullopt;
     if (!shards->IsObject()) {
@@ -185,7 +193,6 @@ class Collector {
   const ConfiguredCatalog& catalog_;
   InputState result_;
 };
-
 
 }  // namespace
 

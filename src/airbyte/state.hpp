@@ -60,7 +60,6 @@ Result<InputState> parse_state(std::string_view text, const ConfiguredCatalog& c
 std::string render_stream_state(const StreamState& state);
 
 //! A complete STATE line for one stream (what the emitter writes).
-std::string render_state_message(const StreamDescriptor& stream, const StreamState& state,
-                                 std::uint64_t record_count);
+std::string render_state_message(const StreamDescriptor& stream, const StreamState& state, std::uint64_t record_count);
 
 }  // namespace sv::airbyte

@@ -8,8 +8,7 @@ namespace sv::cli {
 namespace {
 
 const OptionSpec* find_option(std::span<const OptionSpec> options, std::string_view name) {
-  auto it = std::find_if(options.begin(), options.end(),
-                         [&](const OptionSpec& o) { return o.name == name; });
+  auto it = std::find_if(options.begin(), options.end(), [&](const OptionSpec& o) { return o.name == name; });
   return it == options.end() ? nullptr : &*it;
 }
 
@@ -61,8 +60,7 @@ std::vector<ArgItem> scan_args(std::span<char* const> args, std::span<const Opti
           value = std::string(args[++i]);
         }
         break;
-      case OptionValue::inline_only:
-        break;
+      case OptionValue::inline_only: break;
     }
     items.push_back({Kind::option, std::move(name), std::move(value)});
   }

@@ -3,9 +3,9 @@
 
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
 
@@ -19,8 +19,7 @@ Companions::Companions(asio::io_context& io, const engine::Metrics& metrics, con
 Companions::~Companions() { finish(); }
 
 Result<std::unique_ptr<Companions>> Companions::start(asio::io_context& io, engine::Engine& engine,
-                                                      const engine::Metrics& metrics,
-                                                      const CompanionOptions& options) {
+                                                      const engine::Metrics& metrics, const CompanionOptions& options) {
   std::unique_ptr<Companions> c(new Companions(io, metrics, options));
   if (options.metrics_address) {
     auto server = telemetry::MetricsServer::start(io, *options.metrics_address, metrics);

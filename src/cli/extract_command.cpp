@@ -3,9 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <spdlog/spdlog.h>
 
 #include <rapidjson/document.h>
 
@@ -88,9 +88,19 @@ Result<std::uint64_t> parse_count(std::string_view name, const std::string& text
 }
 
 constexpr OptionSpec kExtractOptions[] = {
-    {"help", OptionValue::none, "-h"}, {"split-per-shard", OptionValue::none}, {"follow", OptionValue::none},
-    {"config"}, {"output-dir"}, {"tables"}, {"catalog"}, {"format"}, {"compress"}, {"metrics-address"},
-    {"roll-seconds"}, {"roll-rows"}, {"progress-interval"},
+    {"help", OptionValue::none, "-h"},
+    {"split-per-shard", OptionValue::none},
+    {"follow", OptionValue::none},
+    {"config"},
+    {"output-dir"},
+    {"tables"},
+    {"catalog"},
+    {"format"},
+    {"compress"},
+    {"metrics-address"},
+    {"roll-seconds"},
+    {"roll-rows"},
+    {"progress-interval"},
 };
 
 //! extract's options (argv[2] on); the first problem is the answer.
@@ -298,8 +308,7 @@ bool print_summary(const std::string& dir, const std::vector<extract::TableSumma
   line += '\n';
   errno = 0;
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
-    spdlog::error("extract: cannot write the summary to stdout: {}",
-                  std::strerror(errno != 0 ? errno : EIO));
+    spdlog::error("extract: cannot write the summary to stdout: {}", std::strerror(errno != 0 ? errno : EIO));
     return false;
   }
   return true;
@@ -310,12 +319,11 @@ Status check_output_dir(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno != ENOTDIR) return Ok{};
-    return config_error(
-        fmt::format("--output-dir {} is not a directory: a part of its path is a file", dir));
+    return config_error(fmt::format("--output-dir {} is not a directory: a part of its path is a file", dir));
   }
   if (S_ISDIR(st.st_mode)) return Ok{};
-  return config_error(fmt::format(
-      "--output-dir {} is not a directory: give a directory (it is created if missing)", dir));
+  return config_error(
+      fmt::format("--output-dir {} is not a directory: give a directory (it is created if missing)", dir));
 }
 
 int fail(const Error& e) {
@@ -361,7 +369,7 @@ Plan plan_tables(const std::vector<vitess::TableInfo>& tables, const airbyte::Co
 
 //! How the engine run ended.
 struct RunEnd {
-  std::optional<int> signal;        //!< SIGINT/SIGTERM that stopped it
+  std::optional<int> signal;         //!< SIGINT/SIGTERM that stopped it
   std::optional<Error> stop_reason;  //!< the stop's reason (each stopped table's failure)
 };
 
@@ -404,7 +412,8 @@ int outcome(const std::vector<extract::TableSummary>& summary, const RunEnd& end
     return 0;
   }
   if (end.signal && !failed && follow) {
-    spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on", *end.signal);
+    spdlog::info("extract: stopped by signal {} after a final checkpoint; rerun the same command to go on",
+                 *end.signal);
     return 0;
   }
   if (end.signal && !failed) {
@@ -429,8 +438,7 @@ int run_extract(int argc, char** argv) {
     return 0;
   }
   const std::string dir = *args->output_dir;
-  auto config_text =
-      airbyte::detail::read_file(*args->config, "--config", airbyte::detail::kMaxConfigBytes);
+  auto config_text = airbyte::detail::read_file(*args->config, "--config", airbyte::detail::kMaxConfigBytes);
   if (!config_text) return fail(config_text.error());
   auto config = airbyte::parse_config(*config_text);
   if (!config) return fail(config_error("invalid configuration: " + config.error().message));
@@ -441,7 +449,8 @@ int run_extract(int argc, char** argv) {
   auto saved = extract::load_state(dir);
   if (!saved) return fail(saved.error());
   if (*saved) {
-    if (auto ok = extract::check_resumable(**saved, config->database, args->settings, dir); !ok) return fail(ok.error());
+    if (auto ok = extract::check_resumable(**saved, config->database, args->settings, dir); !ok)
+      return fail(ok.error());
   }
 
   auto discovered = args->catalog ? tables_from_catalog(*args->catalog, *config) : discover(*config);

@@ -1,9 +1,9 @@
 #include "cli/live_commands.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -75,8 +75,8 @@ Result<std::string> check_connection(const airbyte::Config& config) {
   if (!shards) return shards.error();
   for (const auto& wanted : config.shards)
     if (std::find(shards->begin(), shards->end(), wanted) == shards->end())
-      return config_error(fmt::format("shard {} does not exist on the source database (shards: {})", wanted,
-                                      fmt::join(*shards, ",")));
+      return config_error(
+          fmt::format("shard {} does not exist on the source database (shards: {})", wanted, fmt::join(*shards, ",")));
 
   auto client = vitess::VStreamClient::create(channel_options(config));
   if (!client) return client.error();
@@ -103,10 +103,10 @@ Result<std::string> check_connection(const airbyte::Config& config) {
   std::string shard = shards->front();
   auto position = (*positions)->find(shard);
   if (position == (*positions)->end()) position = (*positions)->begin();
-  return fmt::format("Successfully connected to database {} at host {} with username {}: {} shard(s), "
-                     "VStream position of shard {} is {}",
-                     config.database, config.host, config.username, shards->size(), position->first,
-                     position->second);
+  return fmt::format(
+      "Successfully connected to database {} at host {} with username {}: {} shard(s), "
+      "VStream position of shard {} is {}",
+      config.database, config.host, config.username, shards->size(), position->first, position->second);
 }
 
 Status discover_catalog(const airbyte::Config& config, airbyte::MessageWriter& out) {

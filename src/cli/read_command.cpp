@@ -9,14 +9,12 @@
 #include "airbyte/emitter.hpp"
 #include "engine/output.hpp"
 
-
 namespace sv::cli {
 
 namespace asio = boost::asio;
 
-int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source,
-             airbyte::MessageWriter& out, const engine::EngineOptions& options,
-             engine::Metrics* metrics, const CompanionOptions* companions) {
+int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source, airbyte::MessageWriter& out,
+             const engine::EngineOptions& options, engine::Metrics* metrics, const CompanionOptions* companions) {
   asio::io_context io(1);
   std::vector<airbyte::StreamDescriptor> descriptors;
   for (const auto& s : inputs.catalog.streams) descriptors.push_back(s.descriptor());
@@ -25,8 +23,7 @@ int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source,
   if (options.clock_ms) eo.clock = options.clock_ms;
   airbyte::Emitter emitter(io.get_executor(), descriptors, out, eo);
   int exit_code = 1;
-  asio::co_spawn(io, emitter.run(),
-                 [&](std::exception_ptr e, int code) { exit_code = e ? 1 : code; });
+  asio::co_spawn(io, emitter.run(), [&](std::exception_ptr e, int code) { exit_code = e ? 1 : code; });
   engine::AirbyteOutput output(emitter);
   engine::Metrics own_metrics;
   if (!metrics) metrics = &own_metrics;

@@ -16,8 +16,8 @@ namespace sv::cli {
 //! to date on the read's thread. `companions`, when given, run beside the engine from before the
 //! read starts until every stream ended; a metrics endpoint that cannot listen stops the read
 //! (every stream INCOMPLETE with that config_error).
-int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source,
-             airbyte::MessageWriter& out, const engine::EngineOptions& options = {},
-             engine::Metrics* metrics = nullptr, const CompanionOptions* companions = nullptr);
+int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source, airbyte::MessageWriter& out,
+             const engine::EngineOptions& options = {}, engine::Metrics* metrics = nullptr,
+             const CompanionOptions* companions = nullptr);
 
 }  // namespace sv::cli

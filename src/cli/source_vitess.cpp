@@ -28,14 +28,14 @@
 #include "airbyte/state.hpp"
 #include "cli/args.hpp"
 #include "cli/companions.hpp"
-#include "cli/programs.hpp"
 #include "cli/extract_command.hpp"
 #include "cli/live_commands.hpp"
+#include "cli/programs.hpp"
 #include "cli/read_command.hpp"
 #include "engine/sync.hpp"
 #include "engine/vstream_source.hpp"
-#include "vitess/vstream_client.hpp"
 #include "util/result.hpp"
+#include "vitess/vstream_client.hpp"
 
 namespace sv::cli {
 namespace {
@@ -65,8 +65,8 @@ constexpr std::string_view kUsage =
 
 //! `read` after config, catalog and state are valid: run the sync, writing every message to
 //! `out`; returns the process exit code.
-int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog,
-             const airbyte::InputState& state, MessageWriter& out, const std::optional<std::string>& metrics_address) {
+int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog, const airbyte::InputState& state,
+             MessageWriter& out, const std::optional<std::string>& metrics_address) {
   auto source = make_vstream_source(config);
   if (!source) {
     std::string line;
@@ -119,7 +119,11 @@ struct Args {
 };
 
 constexpr OptionSpec kOptions[] = {
-    {"help", OptionValue::none, "-h"}, {"version", OptionValue::none}, {"config"}, {"catalog"}, {"state"},
+    {"help", OptionValue::none, "-h"},
+    {"version", OptionValue::none},
+    {"config"},
+    {"catalog"},
+    {"state"},
     {"metrics-address"},
 };
 
@@ -188,7 +192,8 @@ int fail_check(MessageWriter& out, std::string_view message) {
 }
 
 Result<airbyte::Config> load_config(const Args& a, std::string_view command) {
-  if (!a.config) return config_error(fmt::format("missing --config <file>: '{}' needs the connector configuration", command));
+  if (!a.config)
+    return config_error(fmt::format("missing --config <file>: '{}' needs the connector configuration", command));
   auto text = airbyte::detail::read_file(*a.config, "--config", airbyte::detail::kMaxConfigBytes);
   if (!text) return text.error();
   auto config = airbyte::parse_config(*text);
@@ -222,9 +227,9 @@ int cmd_read(const Args& a, MessageWriter& out) {
   if (a.problem) return fail_with_trace(out, config_error(*a.problem));
   auto config = load_config(a, "read");
   if (!config) return fail_with_trace(out, config.error());
-  if (!a.catalog) return fail_with_trace(out, config_error("missing --catalog <file>: 'read' needs the configured catalog"));
-  auto catalog_text =
-      airbyte::detail::read_file(*a.catalog, "--catalog", airbyte::detail::kMaxCatalogBytes);
+  if (!a.catalog)
+    return fail_with_trace(out, config_error("missing --catalog <file>: 'read' needs the configured catalog"));
+  auto catalog_text = airbyte::detail::read_file(*a.catalog, "--catalog", airbyte::detail::kMaxCatalogBytes);
   if (!catalog_text) return fail_with_trace(out, catalog_text.error());
   if (a.metrics_address) {
     // A bad address is the user's to fix before anything starts (a busy port shows up later, as
@@ -238,8 +243,7 @@ int cmd_read(const Args& a, MessageWriter& out) {
   airbyte::InputState state;
   state.streams.resize(catalog->streams.size());
   if (a.state) {
-    auto state_text =
-        airbyte::detail::read_file(*a.state, "--state", airbyte::detail::kMaxStateBytes);
+    auto state_text = airbyte::detail::read_file(*a.state, "--state", airbyte::detail::kMaxStateBytes);
     if (!state_text) return fail_with_trace(out, state_text.error());
     auto parsed = airbyte::parse_state(*state_text, *catalog);
     if (!parsed) return fail_with_trace(out, parsed.error());
@@ -271,9 +275,10 @@ int run(int argc, char** argv) {
   if (a.command == "read") return cmd_read(a, out);
   if (a.command == "extract") return run_extract(argc, argv);
   std::fwrite(kUsage.data(), 1, kUsage.size(), stderr);
-  if (a.command.empty()) return fail_with_trace(out, config_error("no command given: expected spec, check, discover, read or extract"));
-  return fail_with_trace(
-      out, config_error(fmt::format("unknown command '{}': expected spec, check, discover, read or extract", a.command)));
+  if (a.command.empty())
+    return fail_with_trace(out, config_error("no command given: expected spec, check, discover, read or extract"));
+  return fail_with_trace(out, config_error(fmt::format(
+                                  "unknown command '{}': expected spec, check, discover, read or extract", a.command)));
 }
 
 //! gRPC's `http` and `api` tracers print every header of a call, and with them the basic-auth

@@ -1,33 +1,33 @@
 // src/cli/vtgate_emulator.cpp — vtgate-emulator (main in main_vtgate_emulator.cpp): a vtgate
-// stand-in serving VStream over gRPC from the synthetic backend, with faults on demand (flags or the HTTP control API). Logs go to
-// stderr; stdout carries exactly one line: {"grpc_port":P,"control_port":C}.
+// stand-in serving VStream over gRPC from the synthetic backend, with faults on demand (flags or the HTTP control API).
+// Logs go to stderr; stdout carries exactly one line: {"grpc_port":P,"control_port":C}.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
-#include "emulator/control_api.hpp"
 #include <rapidjson/document.h>
+#include "emulator/control_api.hpp"
 
+#include "cli/args.hpp"
+#include "cli/programs.hpp"
 #include "emulator/mysql/mariadb_backend.hpp"
 #include "emulator/mysql/mysql_front.hpp"
 #include "emulator/synthetic_backend.hpp"
 #include "emulator/tcp_proxy.hpp"
 #include "emulator/vstream_server.hpp"
 #include "util/file.hpp"
-#include "cli/args.hpp"
-#include "cli/programs.hpp"
 
 namespace asio = boost::asio;
 using namespace sv::emulator;
@@ -172,12 +172,38 @@ int vtgate_emulator_main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  static const std::set<std::string> known = {
-      "listen", "control-listen", "port-file", "user", "password", "tls-cert", "tls-key", "keyspace", "shards",
-      "tables", "rows", "write-rate", "write-max", "writes", "enum-set-mode", "pre-encoded", "copy-packet-bytes",
-      "end-after-events", "end-mode", "fail-streams", "fail-mode", "stall-after-events", "stall-seconds",
-      "slow-shard", "reshard-after", "ddl-after", "log-level", "tcp-proxy", "help", "backend", "mariadb-shards",
-      "mysql-listen"};
+  static const std::set<std::string> known = {"listen",
+                                              "control-listen",
+                                              "port-file",
+                                              "user",
+                                              "password",
+                                              "tls-cert",
+                                              "tls-key",
+                                              "keyspace",
+                                              "shards",
+                                              "tables",
+                                              "rows",
+                                              "write-rate",
+                                              "write-max",
+                                              "writes",
+                                              "enum-set-mode",
+                                              "pre-encoded",
+                                              "copy-packet-bytes",
+                                              "end-after-events",
+                                              "end-mode",
+                                              "fail-streams",
+                                              "fail-mode",
+                                              "stall-after-events",
+                                              "stall-seconds",
+                                              "slow-shard",
+                                              "reshard-after",
+                                              "ddl-after",
+                                              "log-level",
+                                              "tcp-proxy",
+                                              "help",
+                                              "backend",
+                                              "mariadb-shards",
+                                              "mysql-listen"};
   // Flags take a value, except these three (which accept one only as --flag=value).
   std::vector<OptionSpec> options;
   for (const auto& name : known) {
@@ -234,7 +260,8 @@ int vtgate_emulator_main(int argc, char** argv) {
   auto wmax = num("write-max", 0);
   auto writes = num("writes", 0);
   auto packet = num("copy-packet-bytes", 250000);
-  if (!rows || !rate || !wmax || !writes || !packet || *packet < 1) return die("numeric flags need non-negative numbers");
+  if (!rows || !rate || !wmax || !writes || !packet || *packet < 1)
+    return die("numeric flags need non-negative numbers");
   dc.rows = static_cast<std::uint64_t>(*rows);
 
   ServerOptions so;
@@ -242,7 +269,8 @@ int vtgate_emulator_main(int argc, char** argv) {
   // With the proxy, gRPC itself listens on a private loopback port behind it.
   so.listen = use_proxy ? "127.0.0.1:0" : args.get("listen", "127.0.0.1:0");
   so.user = args.get("user");
-  so.password = args.has("password") ? args.get("password") : (std::getenv("EMULATOR_PASSWORD") ? std::getenv("EMULATOR_PASSWORD") : "");
+  so.password = args.has("password") ? args.get("password")
+                                     : (std::getenv("EMULATOR_PASSWORD") ? std::getenv("EMULATOR_PASSWORD") : "");
   const std::string esm = args.get("enum-set-mode", "labels");
   if (esm != "labels" && esm != "index") return die("--enum-set-mode must be labels or index");
   so.enum_set_labels = esm == "labels";
@@ -371,7 +399,8 @@ int vtgate_emulator_main(int argc, char** argv) {
       if (c == std::string::npos) return false;
       double secs = std::atof(v.substr(0, c).c_str());
       std::string target = fmt::format(fmt::runtime(path_fmt), v.substr(c + 1));
-      auto t = std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000)));
+      auto t =
+          std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000)));
       t->async_wait([&control, target](boost::system::error_code ec) {
         if (!ec) control.handle("POST", target);
       });
@@ -383,9 +412,9 @@ int vtgate_emulator_main(int argc, char** argv) {
     return die("--reshard-after / --ddl-after want SECS:VALUE");
   }
 
-  const std::string line = mysql_port
-      ? fmt::format(R"({{"grpc_port":{},"control_port":{},"mysql_port":{}}})", *port, control_port, mysql_port)
-      : fmt::format(R"({{"grpc_port":{},"control_port":{}}})", *port, control_port);
+  const std::string line = mysql_port ? fmt::format(R"({{"grpc_port":{},"control_port":{},"mysql_port":{}}})", *port,
+                                                    control_port, mysql_port)
+                                      : fmt::format(R"({{"grpc_port":{},"control_port":{}}})", *port, control_port);
   if (args.has("port-file")) {
     const std::string path = args.get("port-file");
     {
@@ -397,7 +426,8 @@ int vtgate_emulator_main(int argc, char** argv) {
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);
   spdlog::info("vtgate-emulator serving keyspace {} shards [{}] on gRPC port {}{}{}, control port {}", dc.keyspace,
-               fmt::join(dc.shards, ","), *port, so.tls ? " (TLS)" : "", so.user.empty() ? "" : " (basic auth)", control_port);
+               fmt::join(dc.shards, ","), *port, so.tls ? " (TLS)" : "", so.user.empty() ? "" : " (basic auth)",
+               control_port);
 
   std::thread stopper;
   asio::signal_set signals(io, SIGINT, SIGTERM);

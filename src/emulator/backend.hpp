@@ -65,10 +65,10 @@ namespace sv::emulator {
 
 //! One table's shape. Immutable once published (share through TableSchemaPtr).
 struct TableSchema {
-  std::string name;                  //!< table name without keyspace
-  std::vector<query::Field> fields;  //!< column order = row value order; name, type, table,
-                                     //!< org_table, database, org_name, column_length, charset,
-                                     //!< decimals, flags (MySqlFlag bits), column_type all set
+  std::string name;                     //!< table name without keyspace
+  std::vector<query::Field> fields;     //!< column order = row value order; name, type, table,
+                                        //!< org_table, database, org_name, column_length, charset,
+                                        //!< decimals, flags (MySqlFlag bits), column_type all set
   std::vector<std::size_t> pk_columns;  //!< indexes into fields, in PK order (never empty)
   std::uint64_t version = 1;            //!< increases with every DDL on this table
 };
@@ -147,8 +147,7 @@ class ReplicationCursor {
   //! The next transaction, or std::nullopt when none committed within `max_wait` (the server
   //! then sends heartbeats, checks faults and cancellation, and calls again). After a
   //! Kind::journal transaction the cursor only ever returns nullopt.
-  virtual boost::asio::awaitable<sv::Result<std::optional<Transaction>>> next(
-      std::chrono::milliseconds max_wait) = 0;
+  virtual boost::asio::awaitable<sv::Result<std::optional<Transaction>>> next(std::chrono::milliseconds max_wait) = 0;
 };
 
 //! A data source behind the emulated vtgate. See the contract at the top of this file.
@@ -163,14 +162,15 @@ class Backend {
   virtual std::vector<KeyspaceInfo> catalog() const = 0;
 
   //! The shard's position now (what gtid "current" starts from).
-  virtual boost::asio::awaitable<sv::Result<GtidSet>> current_position(
-      const std::string& keyspace, const std::string& shard) = 0;
+  virtual boost::asio::awaitable<sv::Result<GtidSet>> current_position(const std::string& keyspace,
+                                                                       const std::string& shard) = 0;
 
   //! Takes a snapshot of `table` on `shard` now and positions it after `lastpk` (PK columns only;
   //! nullptr = from the first row).
-  virtual boost::asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> open_copy(
-      const std::string& keyspace, const std::string& shard, const std::string& table,
-      const query::Row* lastpk) = 0;
+  virtual boost::asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> open_copy(const std::string& keyspace,
+                                                                                    const std::string& shard,
+                                                                                    const std::string& table,
+                                                                                    const query::Row* lastpk) = 0;
 
   //! Opens the shard's change stream after `from` (every transaction not contained in it).
   virtual boost::asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> open_replication(
@@ -194,8 +194,7 @@ class Backend {
 
   //! Applies a schema change to `table` on every shard (each shard logs a Kind::ddl
   //! transaction; later rows use the new schema). Returns the statement.
-  virtual sv::Result<std::string> alter_table(const std::string& keyspace,
-                                              const std::string& table) {
+  virtual sv::Result<std::string> alter_table(const std::string& keyspace, const std::string& table) {
     (void)keyspace;
     (void)table;
     return sv::config_error("DDL is not supported by the " + name() + " backend");

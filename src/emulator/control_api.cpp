@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,8 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "util/json.hpp"
 
@@ -177,13 +177,19 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
     sv::JsonBuffer buf;
     sv::JsonWriter w(buf);
     w.StartObject();
-    w.Key("streams_started"); w.Uint64(st.streams_started);
-    w.Key("streams_active"); w.Uint64(st.streams_active);
-    w.Key("events_sent"); w.Uint64(st.events_sent);
-    w.Key("responses_sent"); w.Uint64(st.responses_sent);
-    w.Key("cache_hits"); w.Uint64(st.cache_hits);
+    w.Key("streams_started");
+    w.Uint64(st.streams_started);
+    w.Key("streams_active");
+    w.Uint64(st.streams_active);
+    w.Key("events_sent");
+    w.Uint64(st.events_sent);
+    w.Key("responses_sent");
+    w.Uint64(st.responses_sent);
+    w.Key("cache_hits");
+    w.Uint64(st.cache_hits);
     if (impl_->synthetic) {
-      w.Key("ops_done"); w.Uint64(impl_->synthetic->ops_done());
+      w.Key("ops_done");
+      w.Uint64(impl_->synthetic->ops_done());
       w.Key("positions");
       w.StartObject();
       for (const auto& s : impl_->synthetic->dataset().all_shards()) {
@@ -202,11 +208,15 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
     w.Key("faults");
     w.StartObject();
     if (faults.end_after_events) {
-      w.Key("end_after_events"); w.Uint64(*faults.end_after_events);
-      w.Key("end_mode"); w.String(to_string(faults.end_mode));
+      w.Key("end_after_events");
+      w.Uint64(*faults.end_after_events);
+      w.Key("end_mode");
+      w.String(to_string(faults.end_mode));
     }
-    w.Key("fail_streams"); w.Uint64(faults.fail_streams);
-    w.Key("fail_mode"); w.String(to_string(faults.fail_mode));
+    w.Key("fail_streams");
+    w.Uint64(faults.fail_streams);
+    w.Key("fail_mode");
+    w.String(to_string(faults.fail_mode));
     w.Key("slow_shards");
     w.StartObject();
     for (const auto& [s, d] : faults.slow_shards) {
@@ -258,8 +268,9 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
   if (path == "/fault/stall") {
     auto t = num(q, "seconds");
     if (!t) return {400, json_error("seconds=T required")};
-    faults.stall_until = std::chrono::steady_clock::now() +
-                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*t));
+    faults.stall_until =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*t));
     return {200, R"({"ok":true})"};
   }
   if (path == "/fault/stall-after") {
@@ -300,8 +311,10 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
     w.StartArray();
     for (const auto& t : *r) {
       w.StartObject();
-      w.Key("shard"); w.String(t.shard.c_str());
-      w.Key("position"); w.String(t.position.to_string().c_str());
+      w.Key("shard");
+      w.String(t.shard.c_str());
+      w.Key("position");
+      w.String(t.position.to_string().c_str());
       w.EndObject();
     }
     w.EndArray();
@@ -314,7 +327,8 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
     sv::JsonBuffer buf;
     sv::JsonWriter w(buf);
     w.StartObject();
-    w.Key("statement"); w.String(r->c_str());
+    w.Key("statement");
+    w.String(r->c_str());
     w.EndObject();
     return {200, buf.GetString()};
   }

@@ -30,11 +30,45 @@ std::uint64_t cell_hash(std::size_t t, std::size_t col, std::uint64_t k, std::ui
 }
 
 enum class Gen {
-  pk_id, pk_order, pk_line,
-  i8, u8, boolean, i16, u16, i24, u24, i32, u32, i64, u64,
-  dec, f32, f64, date, datetime6, timestamp, time, year,
-  char8, varchar, text, binary4, varbinary, blob, bit12, enumeration, set, json,
-  email, name, balance, created, sku, qty, price,
+  pk_id,
+  pk_order,
+  pk_line,
+  i8,
+  u8,
+  boolean,
+  i16,
+  u16,
+  i24,
+  u24,
+  i32,
+  u32,
+  i64,
+  u64,
+  dec,
+  f32,
+  f64,
+  date,
+  datetime6,
+  timestamp,
+  time,
+  year,
+  char8,
+  varchar,
+  text,
+  binary4,
+  varbinary,
+  blob,
+  bit12,
+  enumeration,
+  set,
+  json,
+  email,
+  name,
+  balance,
+  created,
+  sku,
+  qty,
+  price,
 };
 
 struct ColDef {
@@ -48,10 +82,9 @@ struct ColDef {
   Gen gen;
 };
 
-constexpr std::uint32_t kNotNull = query::NOT_NULL_FLAG, kPri = query::PRI_KEY_FLAG,
-                        kUns = query::UNSIGNED_FLAG, kBin = query::BINARY_FLAG,
-                        kEnum = query::ENUM_FLAG, kSet = query::SET_FLAG, kBlob = query::BLOB_FLAG,
-                        kNum = query::NUM_FLAG, kPart = query::PART_KEY_FLAG,
+constexpr std::uint32_t kNotNull = query::NOT_NULL_FLAG, kPri = query::PRI_KEY_FLAG, kUns = query::UNSIGNED_FLAG,
+                        kBin = query::BINARY_FLAG, kEnum = query::ENUM_FLAG, kSet = query::SET_FLAG,
+                        kBlob = query::BLOB_FLAG, kNum = query::NUM_FLAG, kPart = query::PART_KEY_FLAG,
                         kTs = query::TIMESTAMP_FLAG;
 constexpr std::uint32_t kBinCs = 63, kUtf8 = 255;
 
@@ -84,8 +117,7 @@ const std::vector<ColDef>& all_types_cols() {
       {"c_varbinary", query::VARBINARY, "varbinary(16)", 16, kBinCs, 0, kBin, Gen::varbinary},
       {"c_blob", query::BLOB, "blob", 65535, kBinCs, 0, kBin | kBlob, Gen::blob},
       {"c_bit", query::BIT, "bit(12)", 12, kBinCs, 0, kUns, Gen::bit12},
-      {"c_enum", query::ENUM, "enum('small','medium','large','x,y','it''s')", 24, kUtf8, 0, kEnum,
-       Gen::enumeration},
+      {"c_enum", query::ENUM, "enum('small','medium','large','x,y','it''s')", 24, kUtf8, 0, kEnum, Gen::enumeration},
       {"c_set", query::SET, "set('a','b c','it''s','d')", 36, kUtf8, 0, kSet, Gen::set},
       {"c_json", query::JSON, "json", 4294967295U, kBinCs, 0, kBin | kBlob, Gen::json},
   };
@@ -172,12 +204,14 @@ std::string range_val(std::uint64_t h, T lo, T hi) {
   }
   using U = std::make_unsigned_t<T>;
   U span = static_cast<U>(static_cast<U>(hi) - static_cast<U>(lo));
-  U off = span == static_cast<U>(-1) ? static_cast<U>(h >> 4) : static_cast<U>((h >> 4) % (static_cast<std::uint64_t>(span) + 1));
+  U off = span == static_cast<U>(-1) ? static_cast<U>(h >> 4)
+                                     : static_cast<U>((h >> 4) % (static_cast<std::uint64_t>(span) + 1));
   return std::to_string(static_cast<T>(static_cast<U>(lo) + off));
 }
 
-const char* const kWords[] = {"alpha", "Bravo", "charlie", "délta", "écho", "fox\"trot", "golf's", "hôtel",
-                              "india\\x", "juliett", "kilo\tlima", "中文", "emoji😀", "zulu", "O'Brien", "new\nline"};
+const char* const kWords[] = {"alpha",  "Bravo", "charlie",  "délta",    "écho",       "fox\"trot",
+                              "golf's", "hôtel", "india\\x", "juliett",  "kilo\tlima", "中文",
+                              "emoji😀", "zulu",  "O'Brien",  "new\nline"};
 
 std::string words(std::uint64_t h, int n) {
   std::string s;
@@ -197,7 +231,6 @@ std::string bytes_of(std::uint64_t h, std::size_t n) {
   }
   return s;
 }
-
 
 std::string gen_value(const ColDef& c, std::uint64_t h, std::uint64_t k, std::uint32_t gen) {
   switch (c.gen) {
@@ -222,7 +255,8 @@ std::string gen_value(const ColDef& c, std::uint64_t h, std::uint64_t k, std::ui
       return fmt_fixed(v, 3);
     }
     case Gen::f32: return shortest(static_cast<double>(static_cast<std::int64_t>((h >> 2) % 200001) - 100000) / 4.0);
-    case Gen::f64: return shortest(static_cast<double>(static_cast<std::int64_t>((h >> 2) % 2000000001ULL) - 1000000000) / 1024.0);
+    case Gen::f64:
+      return shortest(static_cast<double>(static_cast<std::int64_t>((h >> 2) % 2000000001ULL) - 1000000000) / 1024.0);
     case Gen::date: {
       if (h % 41 == 0) return "0000-00-00";
       int y;
@@ -272,9 +306,10 @@ std::string gen_value(const ColDef& c, std::uint64_t h, std::uint64_t k, std::ui
     }
     case Gen::json: {
       // MySQL prints JSON objects with keys ordered by length, then bytes, and ", " / ": ".
-      return fmt::format(R"({{"id": {}, "gen": {}, "name": "{}", "tags": ["t{}", {}, true, null], "nested": {{"v": {}}}}})",
-                         k, gen, (h % 3 == 0) ? "q\\\"uote" : "plain", h % 10, (h >> 9) % 100,
-                         shortest(static_cast<double>((h >> 20) % 1000) / 8.0));
+      return fmt::format(
+          R"({{"id": {}, "gen": {}, "name": "{}", "tags": ["t{}", {}, true, null], "nested": {{"v": {}}}}})", k, gen,
+          (h % 3 == 0) ? "q\\\"uote" : "plain", h % 10, (h >> 9) % 100,
+          shortest(static_cast<double>((h >> 20) % 1000) / 8.0));
     }
     case Gen::email: return fmt::format("user{}.{}@example.com", k, gen);
     case Gen::name: return words(h, 2);
@@ -428,7 +463,8 @@ TableSchemaPtr Dataset::schema(std::size_t t, std::uint64_t g) const {
 }
 
 std::string Dataset::add_ddl(std::size_t t, std::uint64_t g) {
-  std::size_t n = 1 + static_cast<std::size_t>(std::count_if(ddls_.begin(), ddls_.end(), [&](const DdlEvent& d) { return d.table == t; }));
+  std::size_t n = 1 + static_cast<std::size_t>(
+                          std::count_if(ddls_.begin(), ddls_.end(), [&](const DdlEvent& d) { return d.table == t; }));
   std::string column = "note" + std::to_string(n);
   std::string stmt = "ALTER TABLE `" + tables_[t].name + "` ADD COLUMN `" + column + "` varchar(32) DEFAULT NULL";
   ddls_.push_back({t, g, column, stmt});
@@ -551,7 +587,8 @@ std::uint64_t Dataset::last_write(std::size_t t, std::uint64_t k, std::uint64_t 
   return global(j);
 }
 
-std::optional<std::string> Dataset::base_cell(std::size_t t, std::size_t col, std::uint64_t k, std::uint32_t gen) const {
+std::optional<std::string> Dataset::base_cell(std::size_t t, std::size_t col, std::uint64_t k,
+                                              std::uint32_t gen) const {
   const auto& cols = *cols_of(tables_[t].name);
   const ColDef& c = cols[col];
   // PK columns never change; other columns change with the generation.
@@ -592,7 +629,8 @@ std::optional<query::Row> Dataset::row(std::size_t t, std::uint64_t k, std::uint
   return row_at(t, k, *gen, *schema(t, g), last_write(t, k, g));
 }
 
-std::optional<std::string> Dataset::cell(std::size_t t, std::uint64_t k, std::string_view column, std::uint64_t g) const {
+std::optional<std::string> Dataset::cell(std::size_t t, std::uint64_t k, std::string_view column,
+                                         std::uint64_t g) const {
   auto r = row(t, k, g);
   if (!r) return std::nullopt;
   auto s = schema(t, g);
@@ -681,7 +719,10 @@ std::optional<KeyRange> Dataset::parse_shard(std::string_view shard) {
     if (hex.size() > 16) return false;
     std::uint64_t v = 0;
     for (char c : hex) {
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      int d = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
       if (d < 0) return false;
       v = (v << 4) | static_cast<std::uint64_t>(d);
     }

@@ -46,9 +46,9 @@ std::vector<std::string> enum_labels(std::string_view column_type);
 
 struct DatasetConfig {
   std::string keyspace = "commerce";
-  std::vector<std::string> shards = {"-80", "80-"};          //!< initial serving shards
+  std::vector<std::string> shards = {"-80", "80-"};  //!< initial serving shards
   std::vector<std::string> tables = {"all_types", "customers", "order_items"};
-  std::uint64_t rows = 100;                                  //!< initial rows per table
+  std::uint64_t rows = 100;  //!< initial rows per table
 };
 
 //! Kind of a write op.
@@ -56,18 +56,18 @@ enum class OpKind { insert, update, remove };
 
 //! One write op of the global sequence.
 struct Op {
-  std::uint64_t g = 0;        //!< global op number (1-based)
-  std::size_t table = 0;      //!< index into the dataset's tables
+  std::uint64_t g = 0;    //!< global op number (1-based)
+  std::size_t table = 0;  //!< index into the dataset's tables
   OpKind kind = OpKind::insert;
-  std::uint64_t key = 0;      //!< row key k
+  std::uint64_t key = 0;         //!< row key k
   std::uint32_t gen_before = 0;  //!< generation before (update/delete)
   std::uint32_t gen_after = 0;   //!< generation after (insert/update)
 };
 
 //! Parsed key range of a shard name ("-80", "40-80", "80-", "0"/"-" = all).
 struct KeyRange {
-  std::uint64_t start = 0;     //!< inclusive
-  std::uint64_t end = 0;       //!< exclusive; 0 with `unbounded_end` = no upper bound
+  std::uint64_t start = 0;  //!< inclusive
+  std::uint64_t end = 0;    //!< exclusive; 0 with `unbounded_end` = no upper bound
   bool unbounded_end = true;
   bool contains(std::uint64_t keyspace_id) const {
     return keyspace_id >= start && (unbounded_end || keyspace_id < end);
@@ -108,7 +108,7 @@ class Dataset {
   struct DdlEvent {
     std::size_t table;
     std::uint64_t g;
-    std::string column;     //!< added column name
+    std::string column;  //!< added column name
     std::string statement;
   };
   struct ReshardEvent {
@@ -135,8 +135,7 @@ class Dataset {
   query::Row row_at(std::size_t t, std::uint64_t k, std::uint32_t gen, const TableSchema& schema,
                     std::uint64_t last_write_g) const;
   //! One cell as text; nullopt = NULL. `column` is a name of the table's schema at g.
-  std::optional<std::string> cell(std::size_t t, std::uint64_t k, std::string_view column,
-                                  std::uint64_t g) const;
+  std::optional<std::string> cell(std::size_t t, std::uint64_t k, std::string_view column, std::uint64_t g) const;
   //! The global op number of the last write to row k at or before g (0 = initial load).
   std::uint64_t last_write(std::size_t t, std::uint64_t k, std::uint64_t g) const;
 
@@ -167,8 +166,7 @@ class Dataset {
     std::string name;
     TableSchemaPtr base;  // schema before any DDL
   };
-  std::optional<std::string> base_cell(std::size_t t, std::size_t col, std::uint64_t k,
-                                       std::uint32_t gen) const;
+  std::optional<std::string> base_cell(std::size_t t, std::size_t col, std::uint64_t k, std::uint32_t gen) const;
 
   DatasetConfig config_;
   std::vector<TableDef> tables_;

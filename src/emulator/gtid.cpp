@@ -63,8 +63,8 @@ sv::Result<GtidSet> GtidSet::parse(std::string_view position) {
   }
   std::string_view flavor = position.substr(0, slash);
   if (flavor != "MySQL56") {
-    return sv::config_error("position '" + std::string(position) + "' has unsupported flavor '" +
-                            std::string(flavor) + "'");
+    return sv::config_error("position '" + std::string(position) + "' has unsupported flavor '" + std::string(flavor) +
+                            "'");
   }
   return parse_set(position.substr(slash + 1));
 }

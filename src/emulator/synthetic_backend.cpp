@@ -21,8 +21,14 @@ class SyntheticCopyCursor final : public CopyCursor {
  public:
   SyntheticCopyCursor(const Dataset& ds, std::size_t table, std::string shard, std::uint64_t g, std::uint64_t after_key,
                       GtidSet position)
-      : ds_(ds), table_(table), shard_(std::move(shard)), g_(g), next_key_(after_key + 1),
-        end_key_(ds.max_key(table, g)), position_(std::move(position)), schema_(ds.schema(table, g)),
+      : ds_(ds),
+        table_(table),
+        shard_(std::move(shard)),
+        g_(g),
+        next_key_(after_key + 1),
+        end_key_(ds.max_key(table, g)),
+        position_(std::move(position)),
+        schema_(ds.schema(table, g)),
         range_(*Dataset::parse_shard(shard_)) {}
 
   const GtidSet& position() const override { return position_; }
@@ -151,7 +157,8 @@ Transaction SyntheticBackend::transaction(const std::string& shard, std::size_t 
       rows.schema = dataset_.schema(o.table, e.g - 1);
       RowChange change;
       if (o.kind != OpKind::insert) {
-        change.before = dataset_.row_at(o.table, o.key, o.gen_before, *rows.schema, dataset_.last_write(o.table, o.key, e.g - 1));
+        change.before =
+            dataset_.row_at(o.table, o.key, o.gen_before, *rows.schema, dataset_.last_write(o.table, o.key, e.g - 1));
       }
       if (o.kind != OpKind::remove) {
         change.after = dataset_.row_at(o.table, o.key, o.gen_after, *rows.schema, e.g);
@@ -194,19 +201,23 @@ std::vector<KeyspaceInfo> SyntheticBackend::catalog() const {
   std::uint64_t g = ops_done_;
   ks.shards = dataset_.shards_at(g);
   for (std::size_t t = 0; t < dataset_.table_count(); ++t) ks.tables.push_back(dataset_.schema(t, g));
-  std::sort(ks.tables.begin(), ks.tables.end(), [](const TableSchemaPtr& a, const TableSchemaPtr& b) { return a->name < b->name; });
+  std::sort(ks.tables.begin(), ks.tables.end(),
+            [](const TableSchemaPtr& a, const TableSchemaPtr& b) { return a->name < b->name; });
   return {ks};
 }
 
-asio::awaitable<sv::Result<GtidSet>> SyntheticBackend::current_position(const std::string& keyspace, const std::string& shard) {
+asio::awaitable<sv::Result<GtidSet>> SyntheticBackend::current_position(const std::string& keyspace,
+                                                                        const std::string& shard) {
   if (keyspace != dataset_.config().keyspace || !known_shard(shard)) {
     co_return sv::config_error("unknown shard " + keyspace + "/" + shard);
   }
   co_return position_after(shard, binlog(shard).size());
 }
 
-asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> SyntheticBackend::open_copy(
-    const std::string& keyspace, const std::string& shard, const std::string& table, const query::Row* lastpk) {
+asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> SyntheticBackend::open_copy(const std::string& keyspace,
+                                                                                     const std::string& shard,
+                                                                                     const std::string& table,
+                                                                                     const query::Row* lastpk) {
   auto t = dataset_.table_index(table);
   if (keyspace != dataset_.config().keyspace || !known_shard(shard) || !t) {
     co_return sv::config_error("unknown table " + keyspace + "/" + shard + "." + table);
@@ -219,7 +230,8 @@ asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> SyntheticBackend::open_
   }
   const std::uint64_t g = snapshot_g(shard);
   GtidSet pos = position_after(shard, binlogs_[shard].size());
-  co_return std::unique_ptr<CopyCursor>(std::make_unique<SyntheticCopyCursor>(dataset_, *t, shard, g, after, std::move(pos)));
+  co_return std::unique_ptr<CopyCursor>(
+      std::make_unique<SyntheticCopyCursor>(dataset_, *t, shard, g, after, std::move(pos)));
 }
 
 asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> SyntheticBackend::open_replication(
@@ -234,11 +246,11 @@ asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> SyntheticBackend
   // go/vt/vttablet/tabletserver/vstreamer/vstreamer.go, wrapError); vtgate passes them on as
   // UNKNOWN. The server already refused positions ahead of the source (GTIDSet Mismatch).
   if (!position_after(shard, have).contains(from)) {
-    co_return sv::system_error(mysql_binlog_error(
-        from,
-        "Replica has more GTIDs than the source has, using the source's SERVER_UUID. This may "
-        "indicate that the end of the binary log was truncated or that the last binary log file "
-        "was lost"));
+    co_return sv::system_error(
+        mysql_binlog_error(from,
+                           "Replica has more GTIDs than the source has, using the source's SERVER_UUID. This may "
+                           "indicate that the end of the binary log was truncated or that the last binary log file "
+                           "was lost"));
   }
   // The binlog starts after the schema setup (uuid:1-kInitialSeq): older positions are purged.
   if (n < Dataset::kInitialSeq || from != GtidSet::single(uuid, n)) {
@@ -248,7 +260,8 @@ asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> SyntheticBackend
       std::make_unique<SyntheticReplicationCursor>(*this, shard, static_cast<std::size_t>(n - Dataset::kInitialSeq)));
 }
 
-sv::Result<std::vector<ShardStart>> SyntheticBackend::reshard(const std::string& keyspace, const std::vector<std::string>& new_shards) {
+sv::Result<std::vector<ShardStart>> SyntheticBackend::reshard(const std::string& keyspace,
+                                                              const std::vector<std::string>& new_shards) {
   if (keyspace != dataset_.config().keyspace) return sv::config_error("unknown keyspace " + keyspace);
   sync();
   const auto old = dataset_.shards_at(ops_done_);

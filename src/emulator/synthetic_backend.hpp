@@ -23,8 +23,8 @@ namespace sv::emulator {
 
 //! Write load settings.
 struct WriteLoad {
-  double ops_per_second = 0;     //!< 0 = no timed load
-  std::uint64_t max_ops = 0;     //!< stop the timed load after this many ops (0 = unbounded)
+  double ops_per_second = 0;  //!< 0 = no timed load
+  std::uint64_t max_ops = 0;  //!< stop the timed load after this many ops (0 = unbounded)
 };
 
 class SyntheticBackend final : public Backend {
@@ -34,12 +34,14 @@ class SyntheticBackend final : public Backend {
   std::string name() const override { return "synthetic"; }
   std::vector<KeyspaceInfo> catalog() const override;
   boost::asio::awaitable<sv::Result<GtidSet>> current_position(const std::string& keyspace,
-                                                              const std::string& shard) override;
-  boost::asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> open_copy(
-      const std::string& keyspace, const std::string& shard, const std::string& table,
-      const query::Row* lastpk) override;
-  boost::asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> open_replication(
-      const std::string& keyspace, const std::string& shard, const GtidSet& from) override;
+                                                               const std::string& shard) override;
+  boost::asio::awaitable<sv::Result<std::unique_ptr<CopyCursor>>> open_copy(const std::string& keyspace,
+                                                                            const std::string& shard,
+                                                                            const std::string& table,
+                                                                            const query::Row* lastpk) override;
+  boost::asio::awaitable<sv::Result<std::unique_ptr<ReplicationCursor>>> open_replication(const std::string& keyspace,
+                                                                                          const std::string& shard,
+                                                                                          const GtidSet& from) override;
   bool deterministic_copy() const override { return true; }
   sv::Result<std::vector<ShardStart>> reshard(const std::string& keyspace,
                                               const std::vector<std::string>& new_shards) override;
@@ -56,9 +58,9 @@ class SyntheticBackend final : public Backend {
   //! One binlog entry of a shard.
   struct Entry {
     enum class Kind { op, ddl, journal } kind = Kind::op;
-    std::uint64_t g = 0;            //!< op number, or op count at which the DDL/journal happened
-    std::size_t index = 0;          //!< ddl / reshard index in the dataset history
-    std::int64_t timestamp = 0;     //!< commit time, Unix seconds
+    std::uint64_t g = 0;         //!< op number, or op count at which the DDL/journal happened
+    std::size_t index = 0;       //!< ddl / reshard index in the dataset history
+    std::int64_t timestamp = 0;  //!< commit time, Unix seconds
   };
   //! Binlog of a shard (for tests and status).
   const std::vector<Entry>& binlog(const std::string& shard);
@@ -78,9 +80,9 @@ class SyntheticBackend final : public Backend {
   Dataset dataset_;
   WriteLoad load_;
   std::chrono::steady_clock::time_point load_start_;
-  std::uint64_t timed_base_ = 0;   // timed ops applied before load_start_ (after set_rate)
-  std::uint64_t timed_done_ = 0;   // timed ops applied
-  std::uint64_t ops_done_ = 0;     // total ops applied
+  std::uint64_t timed_base_ = 0;  // timed ops applied before load_start_ (after set_rate)
+  std::uint64_t timed_done_ = 0;  // timed ops applied
+  std::uint64_t ops_done_ = 0;    // total ops applied
   std::map<std::string, std::vector<Entry>> binlogs_;
   std::map<std::string, std::uint64_t> retired_at_;  // shard → op count when it stopped serving
 };

@@ -14,15 +14,15 @@
 #include <regex>
 #include <set>
 
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <grpcpp/grpcpp.h>
-#include <spdlog/spdlog.h>
 
 #include "binlogdata.pb.h"
 #include "vtgate.pb.h"
@@ -36,7 +36,8 @@ using namespace std::chrono_literals;
 namespace {
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void put_varint(std::string& out, std::uint64_t v) {
@@ -97,8 +98,9 @@ grpc::ByteBuffer to_buffer(const Outgoing& out, std::size_t max_events) {
     std::size_t len = (*p.ends)[take - 1];
     // Zero-copy: the slice keeps the shared bytes alive.
     auto* keep = new std::shared_ptr<const std::string>(p.bytes);
-    slices.emplace_back(const_cast<char*>(p.bytes->data()), len,
-                        [](void* k) { delete static_cast<std::shared_ptr<const std::string>*>(k); }, keep);
+    slices.emplace_back(
+        const_cast<char*>(p.bytes->data()), len,
+        [](void* k) { delete static_cast<std::shared_ptr<const std::string>*>(k); }, keep);
   }
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
@@ -188,9 +190,7 @@ std::vector<binlogdata::VEvent> evlist(E&&... e) {
 struct Rule {
   std::string match;
   std::optional<std::regex> re;
-  bool matches(const std::string& table) const {
-    return re ? std::regex_match(table, *re) : table == match;
-  }
+  bool matches(const std::string& table) const { return re ? std::regex_match(table, *re) : table == match; }
 };
 
 }  // namespace
@@ -245,12 +245,14 @@ class StreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 class Session;
 
-class VStreamServer::Impl final : public vtgateservice::Vitess::WithRawCallbackMethod_VStream<vtgateservice::Vitess::Service> {
+class VStreamServer::Impl final
+    : public vtgateservice::Vitess::WithRawCallbackMethod_VStream<vtgateservice::Vitess::Service> {
  public:
   Impl(asio::io_context& io, Backend& backend, ServerOptions options)
       : io_(io), backend_(backend), options_(std::move(options)) {}
 
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* VStream(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* VStream(grpc::CallbackServerContext* ctx,
+                                                      const grpc::ByteBuffer* request) override;
 
   asio::io_context& io_;
   Backend& backend_;
@@ -281,8 +283,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Session(VStreamServer::Impl& server, StreamReactor* reactor, vtgate::VStreamRequest req, std::uint64_t id,
           std::string peer)
-      : srv_(server), reactor_(reactor), req_(std::move(req)), id_(id), peer_(std::move(peer)), ch_(server.io_.get_executor(), 4),
-        last_send_(std::chrono::steady_clock::now()), kill_seen_(server.faults_.kill_generation) {}
+      : srv_(server),
+        reactor_(reactor),
+        req_(std::move(req)),
+        id_(id),
+        peer_(std::move(peer)),
+        ch_(server.io_.get_executor(), 4),
+        last_send_(std::chrono::steady_clock::now()),
+        kill_seen_(server.faults_.kill_generation) {}
 
   asio::awaitable<void> run();
   void stop(grpc::Status status, bool drop = false) {
@@ -309,13 +317,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> writer();
   asio::awaitable<void> heartbeat();
-  asio::awaitable<void> shard_main(std::shared_ptr<Shard> sh, std::string gtid, std::vector<binlogdata::TableLastPK> pks);
+  asio::awaitable<void> shard_main(std::shared_ptr<Shard> sh, std::string gtid,
+                                   std::vector<binlogdata::TableLastPK> pks);
   asio::awaitable<bool> copy_phase(Shard& sh, std::optional<GtidSet>& pos, std::vector<binlogdata::TableLastPK> pks);
   asio::awaitable<bool> copy_table(Shard& sh, std::optional<GtidSet>& pos, const std::string& table,
                                    std::optional<query::QueryResult> lastpk, CopyFilter& filter);
   asio::awaitable<bool> replicate(Shard& sh, GtidSet pos, std::optional<GtidSet> until, const CopyFilter* copy_filter);
   asio::awaitable<bool> push(Outgoing out, const std::string& shard);
-  asio::awaitable<bool> push_events(const std::vector<binlogdata::VEvent>& evs, const std::string& shard, bool end_after = false);
+  asio::awaitable<bool> push_events(const std::vector<binlogdata::VEvent>& evs, const std::string& shard,
+                                    bool end_after = false);
   void fail(const sv::Error& e) { stop(to_status(e)); }
 
   binlogdata::ShardGtid* shard_gtid(const Shard& sh);
@@ -379,7 +389,7 @@ bool VStreamServer::Impl::check_auth(const grpc::CallbackServerContext* ctx) con
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* VStreamServer::Impl::VStream(grpc::CallbackServerContext* ctx,
-                                                                          const grpc::ByteBuffer* request) {
+                                                                         const grpc::ByteBuffer* request) {
   auto* reactor = new StreamReactor(io_.get_executor(), ctx);
   const bool auth_ok = check_auth(ctx);
   vtgate::VStreamRequest req;
@@ -398,10 +408,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* VStreamServer::Impl::VStream(grpc::C
       grpc::Status st = !auth_ok ? grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid credentials")
                                  : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cannot parse VStreamRequest");
       spdlog::warn("vstream from {} rejected: {}", peer, st.error_message());
-      asio::co_spawn(io_, [reactor, st]() -> asio::awaitable<void> {
-        co_await reactor->finish(st, false);
-        delete reactor;
-      }, asio::detached);
+      asio::co_spawn(
+          io_,
+          [reactor, st]() -> asio::awaitable<void> {
+            co_await reactor->finish(st, false);
+            delete reactor;
+          },
+          asio::detached);
       return;
     }
     auto session = std::make_shared<Session>(*this, reactor, std::move(req), next_id_++, peer);
@@ -412,7 +425,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* VStreamServer::Impl::VStream(grpc::C
       if (auto s = weak.lock()) s->stop(grpc::Status(grpc::StatusCode::CANCELLED, "context canceled"));
     });
     spdlog::info("vstream #{} from {}", session->id(), peer);
-    asio::co_spawn(io_, [session]() { return session->run(); }, asio::detached);
+    asio::co_spawn(
+        io_, [session]() { return session->run(); }, asio::detached);
   });
   return reactor;
 }
@@ -508,7 +522,8 @@ asio::awaitable<bool> Session::push(Outgoing out, const std::string& shard) {
   co_return !ec && !end_;
 }
 
-asio::awaitable<bool> Session::push_events(const std::vector<binlogdata::VEvent>& evs, const std::string& shard, bool end_after) {
+asio::awaitable<bool> Session::push_events(const std::vector<binlogdata::VEvent>& evs, const std::string& shard,
+                                           bool end_after) {
   PieceBuilder b;
   for (const auto& e : evs) b.add(e);
   Outgoing out;
@@ -536,7 +551,8 @@ asio::awaitable<void> Session::writer() {
     std::size_t n = out.events();
     bool cut = false;
     if (faults.end_after_events) {
-      const std::uint64_t budget = *faults.end_after_events > events_sent_ ? *faults.end_after_events - events_sent_ : 0;
+      const std::uint64_t budget =
+          *faults.end_after_events > events_sent_ ? *faults.end_after_events - events_sent_ : 0;
       if (n >= budget) {
         n = static_cast<std::size_t>(budget);
         cut = true;
@@ -564,8 +580,8 @@ asio::awaitable<void> Session::writer() {
     }
     if (faults.stall_after_events && !stalled_once_ && events_sent_ >= *faults.stall_after_events) {
       stalled_once_ = true;
-      auto until = std::chrono::steady_clock::now() +
-                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(faults.stall_seconds));
+      auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(faults.stall_seconds));
       while (!end_ && std::chrono::steady_clock::now() < until) {
         timer.expires_at(std::min(until, std::chrono::steady_clock::now() + 100ms));
         co_await timer.async_wait(asio::as_tuple(use_awaitable));
@@ -626,12 +642,14 @@ asio::awaitable<void> Session::run() {
   }
   const auto& in = req_.vgtid();
   if (!error && in.shard_gtids_size() == 0) {
-    error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "vgtid must have at least one value with a starting position");
+    error =
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "vgtid must have at least one value with a starting position");
   }
   std::vector<binlogdata::ShardGtid> sgs(in.shard_gtids().begin(), in.shard_gtids().end());
   if (!error && sgs.size() == 1 && sgs[0].keyspace().empty()) {
     if (sgs[0].gtid() != "current") {
-      error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "for an empty keyspace, the Gtid value must be 'current': " + in.ShortDebugString());
+      error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "for an empty keyspace, the Gtid value must be 'current': " + in.ShortDebugString());
     } else {
       std::vector<binlogdata::ShardGtid> all;
       for (const auto& k : catalog) {
@@ -654,7 +672,9 @@ asio::awaitable<void> Session::run() {
     } else if (const auto* k = find_ks(sg.keyspace())) {
       kss.push_back(k);
     } else {
-      error = grpc::Status(grpc::StatusCode::UNAVAILABLE, "keyspace " + sg.keyspace() + " fetch error: node doesn't exist: keyspaces/" + sg.keyspace() + "/SrvKeyspace");
+      error = grpc::Status(grpc::StatusCode::UNAVAILABLE, "keyspace " + sg.keyspace() +
+                                                              " fetch error: node doesn't exist: keyspaces/" +
+                                                              sg.keyspace() + "/SrvKeyspace");
       break;
     }
     const std::string& gtid = sg.gtid();
@@ -669,7 +689,9 @@ asio::awaitable<void> Session::run() {
       std::vector<std::string> shards;
       if (sg.shard().empty()) {
         if (gtid != "" && gtid != "current") {
-          error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "if shards are unspecified, the Gtid value must be 'current' or empty: " + in.ShortDebugString());
+          error = grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              "if shards are unspecified, the Gtid value must be 'current' or empty: " + in.ShortDebugString());
           break;
         }
         shards = k->shards;
@@ -682,16 +704,20 @@ asio::awaitable<void> Session::run() {
         sh->shard = s;
         std::vector<binlogdata::TableLastPK> pks(sg.table_p_ks().begin(), sg.table_p_ks().end());
         for (const auto& pk : pks) {
-          auto found = std::find_if(k->tables.begin(), k->tables.end(), [&](const TableSchemaPtr& t) { return t->name == pk.table_name(); });
+          auto found = std::find_if(k->tables.begin(), k->tables.end(),
+                                    [&](const TableSchemaPtr& t) { return t->name == pk.table_name(); });
           if (found == k->tables.end()) {
-            error = grpc::Status(grpc::StatusCode::UNKNOWN, "table " + pk.table_name() + " is not present in the database");
+            error =
+                grpc::Status(grpc::StatusCode::UNKNOWN, "table " + pk.table_name() + " is not present in the database");
           }
         }
         if (gtid.empty() || !pks.empty()) {
           for (const auto& r : rules_) {
             if (r.re) continue;
-            bool known = std::any_of(k->tables.begin(), k->tables.end(), [&](const TableSchemaPtr& t) { return t->name == r.match; });
-            if (!known) error = grpc::Status(grpc::StatusCode::UNKNOWN, "table " + r.match + " is not present in the database");
+            bool known = std::any_of(k->tables.begin(), k->tables.end(),
+                                     [&](const TableSchemaPtr& t) { return t->name == r.match; });
+            if (!known)
+              error = grpc::Status(grpc::StatusCode::UNKNOWN, "table " + r.match + " is not present in the database");
           }
         }
         starts.emplace_back(sh, gtid, std::move(pks));
@@ -721,10 +747,9 @@ asio::awaitable<void> Session::run() {
       }
       if (!serving && !retired) {
         error = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                             "error starting stream from shard GTID keyspace:\"" + sh->keyspace +
-                                 "\" shard:\"" + sh->shard + "\" gtid:\"" + gtid +
-                                 "\": failed to determine if keyspace " + sh->keyspace +
-                                 " has been resharded: shard provided in VGTID, " + sh->shard +
+                             "error starting stream from shard GTID keyspace:\"" + sh->keyspace + "\" shard:\"" +
+                                 sh->shard + "\" gtid:\"" + gtid + "\": failed to determine if keyspace " +
+                                 sh->keyspace + " has been resharded: shard provided in VGTID, " + sh->shard +
                                  ", not found in the " + sh->keyspace + " keyspace");
         break;
       }
@@ -742,7 +767,8 @@ asio::awaitable<void> Session::run() {
     }
     for (auto& [sh, gtid, pks] : starts) spawn_shard(sh, gtid, pks);
     if (req_.flags().heartbeat_interval() > 0) {
-      asio::co_spawn(srv_.io_, [self]() { return self->heartbeat(); }, asio::detached);
+      asio::co_spawn(
+          srv_.io_, [self]() { return self->heartbeat(); }, asio::detached);
     }
     co_await writer();
   }
@@ -785,7 +811,8 @@ void Session::spawn_shard(std::shared_ptr<Shard> sh, std::string gtid, std::vect
       });
 }
 
-asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string gtid, std::vector<binlogdata::TableLastPK> pks) {
+asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string gtid,
+                                          std::vector<binlogdata::TableLastPK> pks) {
   auto self = shared_from_this();
   Backend& be = srv_.backend_;
   std::optional<GtidSet> pos;
@@ -805,10 +832,9 @@ asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string
     auto cur = co_await be.current_position(sh->keyspace, sh->shard);
     if (!cur) co_return fail(cur.error());
     if (!cur->contains(*pos)) {
-      co_return stop(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "GTIDSet Mismatch: requested source position:" + pos->to_string() +
-                           ", current target vrep position: " + cur->to_string()));
+      co_return stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "GTIDSet Mismatch: requested source position:" + pos->to_string() +
+                                      ", current target vrep position: " + cur->to_string()));
     }
   }
   if (gtid.empty() || !pks.empty()) {
@@ -817,7 +843,8 @@ asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string
   co_await replicate(*sh, *pos, std::nullopt, nullptr);
 }
 
-asio::awaitable<bool> Session::copy_phase(Shard& sh, std::optional<GtidSet>& pos, std::vector<binlogdata::TableLastPK> pks) {
+asio::awaitable<bool> Session::copy_phase(Shard& sh, std::optional<GtidSet>& pos,
+                                          std::vector<binlogdata::TableLastPK> pks) {
   auto catalog = srv_.backend_.catalog();
   std::vector<std::string> tables;
   for (const auto& k : catalog) {
@@ -870,7 +897,9 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       if (t->name == table) schema = t;
     }
   }
-  if (!schema) co_return (stop(grpc::Status(grpc::StatusCode::UNKNOWN, "table " + table + " is not present in the database")), false);
+  if (!schema)
+    co_return (stop(grpc::Status(grpc::StatusCode::UNKNOWN, "table " + table + " is not present in the database")),
+               false);
   const bool use_cache = srv_.options_.pre_encoded && be.deterministic_copy();
   std::string key;
   std::shared_ptr<const VStreamServer::Impl::CachedTable> cached;
@@ -880,8 +909,9 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     auto cur = co_await be.current_position(sh.keyspace, sh.shard);
     if (!cur) co_return (fail(cur.error()), false);
     snapshot = *cur;
-    key = sh.keyspace + "|" + sh.shard + "|" + table + "|" + std::to_string(schema->version) + "|" + snapshot.to_string() + "|" +
-          (lastpk ? lastpk->rows(0).SerializeAsString() : std::string()) + "|" + std::to_string(srv_.options_.copy_packet_bytes) +
+    key = sh.keyspace + "|" + sh.shard + "|" + table + "|" + std::to_string(schema->version) + "|" +
+          snapshot.to_string() + "|" + (lastpk ? lastpk->rows(0).SerializeAsString() : std::string()) + "|" +
+          std::to_string(srv_.options_.copy_packet_bytes) +
           (req_.flags().exclude_keyspace_from_table_name() ? "|t" : "|kt");
     auto it = srv_.cache_.find(key);
     if (it != srv_.cache_.end()) {
@@ -896,8 +926,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     cursor = std::move(*c);
     schema = cursor->schema();
     // Fast-forward: changes between our position and the snapshot, for rows already copied.
-    if (pos && !pos->contains(cursor->position()) &&
-        !co_await replicate(sh, *pos, cursor->position(), &filter)) {
+    if (pos && !pos->contains(cursor->position()) && !co_await replicate(sh, *pos, cursor->position(), &filter)) {
       co_return false;
     }
     snapshot = cursor->position();
@@ -906,7 +935,8 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   auto* sg = shard_gtid(sh);
   sg->set_gtid(snapshot.to_string());
   // BEGIN, FIELD, VGTID (with the lastpk reached so far, if any)
-  if (!co_await push_events(evlist(make(binlogdata::BEGIN, &sh), field_event(sh, *schema), vgtid_event(sh)), sh.shard)) co_return false;
+  if (!co_await push_events(evlist(make(binlogdata::BEGIN, &sh), field_event(sh, *schema), vgtid_event(sh)), sh.shard))
+    co_return false;
   sh.fields_sent[table] = schema->version;
 
   query::QueryResult pk_template;
@@ -997,7 +1027,8 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
         }
         for (std::size_t c : schema->pk_columns) {
           pkrow.add_lengths(spans[c].first);
-          if (spans[c].first > 0) pkrow.mutable_values()->append(last.values(), spans[c].second, static_cast<std::size_t>(spans[c].first));
+          if (spans[c].first > 0)
+            pkrow.mutable_values()->append(last.values(), spans[c].second, static_cast<std::size_t>(spans[c].first));
         }
       }
       Piece piece = rows.take();
@@ -1015,10 +1046,12 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       break;
     }
   }
-  co_return co_await push_events(evlist(make(binlogdata::BEGIN, &sh), vgtid_event(sh), make(binlogdata::COMMIT, &sh)), sh.shard);
+  co_return co_await push_events(evlist(make(binlogdata::BEGIN, &sh), vgtid_event(sh), make(binlogdata::COMMIT, &sh)),
+                                 sh.shard);
 }
 
-asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<GtidSet> until, const CopyFilter* copy_filter) {
+asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<GtidSet> until,
+                                         const CopyFilter* copy_filter) {
   Backend& be = srv_.backend_;
   auto opened = co_await be.open_replication(sh.keyspace, sh.shard, pos);
   if (!opened) co_return (fail(opened.error()), false);
@@ -1110,8 +1143,9 @@ void Session::on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts) {
     std::string parts, stream;
     for (const auto& p : j.participants) parts += (parts.empty() ? "" : ",") + sh.keyspace + "/" + p;
     for (const auto& s : in_stream) stream += (stream.empty() ? "" : ",") + sh.keyspace + "/" + s;
-    stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                      "not all journaling participants are in the stream: journal: [" + parts + "], stream: [" + stream + "]"));
+    stop(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "not all journaling participants are in the stream: journal: [" + parts + "], stream: [" + stream + "]"));
     return;
   }
   auto& arrived = journal_arrivals_[j.id];
@@ -1141,9 +1175,12 @@ void Session::on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts) {
   auto self = shared_from_this();
   const std::string shard = sh.shard;
   if (req_.flags().stop_on_reshard()) {
-    asio::co_spawn(srv_.io_, [self, ev, shard]() -> asio::awaitable<void> {
-      co_await self->push_events(evlist(ev), shard, /*end_after=*/true);
-    }, asio::detached);
+    asio::co_spawn(
+        srv_.io_,
+        [self, ev, shard]() -> asio::awaitable<void> {
+          co_await self->push_events(evlist(ev), shard, /*end_after=*/true);
+        },
+        asio::detached);
     return;
   }
   // Migrate: replace the participants by the new shards and go on streaming from there.
@@ -1167,12 +1204,15 @@ void Session::on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts) {
     news.push_back(nsh);
   }
   const bool send_journal = req_.flags().include_reshard_journal_events();
-  asio::co_spawn(srv_.io_, [self, ev, shard, send_journal, news, j]() -> asio::awaitable<void> {
-    if (send_journal && !co_await self->push_events(evlist(ev), shard)) co_return;
-    for (std::size_t i = 0; i < news.size(); ++i) {
-      self->spawn_shard(news[i], j.targets[i].position.to_string(), {});
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      srv_.io_,
+      [self, ev, shard, send_journal, news, j]() -> asio::awaitable<void> {
+        if (send_journal && !co_await self->push_events(evlist(ev), shard)) co_return;
+        for (std::size_t i = 0; i < news.size(); ++i) {
+          self->spawn_shard(news[i], j.targets[i].position.to_string(), {});
+        }
+      },
+      asio::detached);
 }
 
 //---------------------------------------------------------------------------------------------

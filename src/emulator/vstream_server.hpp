@@ -33,8 +33,8 @@ struct ServerOptions {
   std::string user;                    //!< empty = no authentication
   std::string password;
   std::optional<TlsFiles> tls;
-  bool enum_set_labels = true;         //!< v20+ (labels) vs older vtgates (index / bitmask)
-  bool pre_encoded = false;            //!< cache encoded copy-phase ROW events and replay them
+  bool enum_set_labels = true;             //!< v20+ (labels) vs older vtgates (index / bitmask)
+  bool pre_encoded = false;                //!< cache encoded copy-phase ROW events and replay them
   std::size_t copy_packet_bytes = 250000;  //!< rowstreamer packet size (vstream_packet_size)
   std::chrono::milliseconds poll{100};     //!< longest wait on a backend before re-checking state
 };

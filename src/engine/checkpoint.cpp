@@ -5,7 +5,6 @@
 #include "engine/sync_impl.hpp"
 #include "vitess/cursor.hpp"
 
-
 namespace sv::engine {
 
 using boost::asio::awaitable;
@@ -13,12 +12,10 @@ using boost::asio::awaitable;
 awaitable<bool> Sync::commit(StreamRun& r, Commit& c) {
   if (r.failure) co_return false;
   async::Permit turn = co_await r.push_lock->acquire();
-  const bool copy_ended =
-      vitess::copy_pending(r.cursors[c.shard]) && !vitess::copy_pending(c.cursor);
-  const bool due =
-      r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
-      Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds) ||
-      (opt_.checkpoint_at_copy_end && copy_ended);
+  const bool copy_ended = vitess::copy_pending(r.cursors[c.shard]) && !vitess::copy_pending(c.cursor);
+  const bool due = r.records_since_state + c.count >= in_.config.checkpoint_interval_records ||
+                   Clock::now() - r.last_state >= std::chrono::seconds(in_.config.checkpoint_interval_seconds) ||
+                   (opt_.checkpoint_at_copy_end && copy_ended);
   auto& sm = metrics_of(r).shards[c.shard];
   sm.records += c.count;
   sm.bytes += c.lines.size();

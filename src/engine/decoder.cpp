@@ -12,8 +12,8 @@ std::string format_utc_seconds(std::int64_t seconds) {
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
 }
 
 namespace {
@@ -134,9 +134,7 @@ DecodeOutput Decoder::process(const vtgate::VStreamResponse& response, std::int6
         }
         break;
       }
-      case binlogdata::JOURNAL:
-        out.journal = ev.journal();
-        break;
+      case binlogdata::JOURNAL: out.journal = ev.journal(); break;
       default:
         // BEGIN/COMMIT/DDL/OTHER/HEARTBEAT/VERSION…: positions come with the VGTID events, and a
         // DDL is followed by a FIELD event before the next row of the table.
@@ -203,8 +201,8 @@ void Decoder::check_types(const ShardState& s, DecodeOutput& out) {
 void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
                      const std::string& position, DecodeOutput& out) {
   if (!s.have_fields) {
-    out.error = system_error(fmt::format("VStream sent rows of '{}' on shard {} before its FIELD event",
-                                         options_.table, s.plan.shard));
+    out.error = system_error(
+        fmt::format("VStream sent rows of '{}' on shard {} before its FIELD event", options_.table, s.plan.shard));
     return;
   }
   for (const auto& change : ev.row_event().row_changes()) {
@@ -219,8 +217,8 @@ void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t e
 bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
                            bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out) {
   if (auto st = vitess::split_row(row, s.columns.size(), cells_); !st) {
-    out.error = system_error(fmt::format("malformed row of '{}' on shard {}: {}", options_.table, s.plan.shard,
-                                         st.error().message));
+    out.error = system_error(
+        fmt::format("malformed row of '{}' on shard {}: {}", options_.table, s.plan.shard, st.error().message));
     return false;
   }
   RowView view;

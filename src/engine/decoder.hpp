@@ -75,7 +75,7 @@ struct DecodeOutput {
   //! Selected columns whose type (first FIELD, or after an ALTER) is no longer what the catalog
   //! declares, each as `name (column_type)`; their values follow the new type.
   std::vector<std::string> changed_types;
-  std::optional<Error> error;  //!< permanent: the stream cannot go on (schema, malformed row)
+  std::optional<Error> error;        //!< permanent: the stream cannot go on (schema, malformed row)
   std::int64_t last_event_time = 0;  //!< newest event timestamp (Unix s) of the response; 0 = none
 };
 
@@ -97,7 +97,7 @@ class Decoder {
  private:
   struct ShardState {
     ShardPlan plan;
-    vitess::TableCursor working;  //!< position of the last VGTID seen (maybe not committed)
+    vitess::TableCursor working;                  //!< position of the last VGTID seen (maybe not committed)
     std::optional<vitess::TableCursor> copy_end;  //!< position-only VGTID seen during the copy
     bool copying = false;
     bool done = false;

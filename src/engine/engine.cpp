@@ -12,15 +12,14 @@
 #include "airbyte/messages.hpp"
 #include "engine/sync_impl.hpp"
 
-
 namespace sv::engine {
 
 namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 
-Sync::Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, SyncOutput& out,
-           const EngineOptions& opt, Metrics& metrics)
+Sync::Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, SyncOutput& out, const EngineOptions& opt,
+           Metrics& metrics)
     : io_(io),
       in_(in),
       source_(source),
@@ -32,9 +31,7 @@ Sync::Sync(asio::io_context& io, const ReadInputs& in, ShardSource& source, Sync
       slots_(io.get_executor(), in.config.max_concurrent_readers),
       rng_(opt.jitter_seed ? opt.jitter_seed : std::random_device{}()) {}
 
-Sync::~Sync() {
-  pool_.join();
-}
+Sync::~Sync() { pool_.join(); }
 
 void Sync::stop(Error reason) {
   if (stop_reason_) return;
@@ -90,8 +87,7 @@ bool Sync::output_refused() {
 }
 
 awaitable<Result<Positions>> Sync::peek_positions(const StreamRun& r) {
-  const std::string what =
-      fmt::format("reading the current position of '{}.{}'", r.cfg->keyspace, r.cfg->name);
+  const std::string what = fmt::format("reading the current position of '{}.{}'", r.cfg->keyspace, r.cfg->name);
   RetryBudget budget(retry_);
   for (;;) {
     // stop() cancels the peek in flight and the backoff; neither may lead to another attempt.
@@ -105,8 +101,7 @@ awaitable<Result<Positions>> Sync::peek_positions(const StreamRun& r) {
       e.message = fmt::format("{}: {}", what, e.message);
       co_return e;
     }
-    spdlog::warn("{}: {}; retrying ({}/{})", what, res.error().message, budget.failures(),
-                 budget.allowed());
+    spdlog::warn("{}: {}; retrying ({}/{})", what, res.error().message, budget.failures(), budget.allowed());
     ++m_.retries;
     co_await backoff(budget.failures());
   }
@@ -125,10 +120,7 @@ awaitable<Result<Positions>> Sync::stoppable_peek(const StreamRun& r) {
   } unregister{peeks_, &signal};
   std::optional<Result<Positions>> res;
   co_await asio::co_spawn(
-      io_,
-      [&]() -> awaitable<void> {
-        res.emplace(co_await source_.current_positions(r.cfg->keyspace, r.cfg->name));
-      },
+      io_, [&]() -> awaitable<void> { res.emplace(co_await source_.current_positions(r.cfg->keyspace, r.cfg->name)); },
       asio::bind_cancellation_slot(signal.slot(), use_awaitable));
   co_return std::move(*res);
 }
@@ -148,8 +140,7 @@ EngineOptions with_defaults(EngineOptions opt) {
   if (!opt.clock_ms) opt.clock_ms = airbyte::now_ms;
   if (!opt.clock_ns) {
     opt.clock_ns = [] {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
   }
@@ -158,8 +149,8 @@ EngineOptions with_defaults(EngineOptions opt) {
 
 }  // namespace
 
-Engine::Engine(asio::io_context& io, const ReadInputs& inputs, ShardSource& source,
-               SyncOutput& output, const EngineOptions& options, Metrics* metrics)
+Engine::Engine(asio::io_context& io, const ReadInputs& inputs, ShardSource& source, SyncOutput& output,
+               const EngineOptions& options, Metrics* metrics)
     : options_(with_defaults(options)) {
   if (!metrics) {
     own_metrics_ = std::make_unique<Metrics>();
@@ -178,11 +169,7 @@ awaitable<void> Engine::run() {
     spdlog::critical("sync failed: {}", ex.what());
   }
 }
-void Engine::stop(Error reason) {
-  sync_->stop(std::move(reason));
-}
-const std::optional<Error>& Engine::stop_reason() const {
-  return sync_->stop_reason();
-}
+void Engine::stop(Error reason) { sync_->stop(std::move(reason)); }
+const std::optional<Error>& Engine::stop_reason() const { return sync_->stop_reason(); }
 
 }  // namespace sv::engine

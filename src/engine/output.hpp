@@ -39,10 +39,10 @@ struct Batch {
         shard(std::move(shard_name)),
         state(std::move(checkpoint)) {}
 
-  std::size_t stream = 0;  //!< index into the configured catalog
-  std::string lines;       //!< complete rows in the output's format (RowWriter::take()), may be empty
-  std::uint64_t count = 0; //!< rows in `lines`
-  std::string shard;       //!< the shard of the rows (outputs that split files use it)
+  std::size_t stream = 0;   //!< index into the configured catalog
+  std::string lines;        //!< complete rows in the output's format (RowWriter::take()), may be empty
+  std::uint64_t count = 0;  //!< rows in `lines`
+  std::string shard;        //!< the shard of the rows (outputs that split files use it)
   //! Set on a checkpoint: the state covers these rows and every row pushed before them.
   std::optional<airbyte::StreamState> state;
 };

@@ -13,9 +13,8 @@ Result<Cursors> cursors_from_state(const PlanInputs& in, const airbyte::StreamSt
   for (const auto& [shard, text] : saved.shards) {
     auto c = vitess::decode_cursor(text);
     if (!c) {
-      return config_error(
-          fmt::format("the saved state of stream '{}' has an invalid cursor for shard '{}': {}",
-                      in.stream, shard, c.error().message));
+      return config_error(fmt::format("the saved state of stream '{}' has an invalid cursor for shard '{}': {}",
+                                      in.stream, shard, c.error().message));
     }
     if (c->shard().empty()) c->set_shard(shard);
     if (c->keyspace().empty()) c->set_keyspace(in.keyspace);
@@ -49,9 +48,8 @@ Result<Cursors> plan_cursors(const PlanInputs& in) {
   if (!in.config.shards.empty()) {
     for (const auto& sh : in.config.shards) {
       if (!in.current.count(sh)) {
-        return config_error(fmt::format(
-            "shard {} does not exist on the source database (serving shards of '{}': {})", sh,
-            in.keyspace, fmt::join(keys(in.current), ",")));
+        return config_error(fmt::format("shard {} does not exist on the source database (serving shards of '{}': {})",
+                                        sh, in.keyspace, fmt::join(keys(in.current), ",")));
       }
       shards.push_back(sh);
     }
@@ -60,8 +58,7 @@ Result<Cursors> plan_cursors(const PlanInputs& in) {
   }
   const auto* starts = in.mode.full_refresh ? nullptr : starting_gtids_of(in.config, in.keyspace);
   if (starts) {
-    if (auto checked = check_starting_gtids(in.keyspace, in.current, *starts); !checked)
-      return checked.error();
+    if (auto checked = check_starting_gtids(in.keyspace, in.current, *starts); !checked) return checked.error();
   }
   Cursors cursors;
   for (const auto& sh : shards) {

@@ -10,7 +10,6 @@
 
 #include "engine/sync_impl.hpp"
 
-
 namespace sv::engine {
 
 using boost::asio::awaitable;
@@ -33,8 +32,7 @@ std::string unserved_advice(const StreamRun& r, const std::vector<std::string>& 
       " (the saved state of stream '{}' names shard(s) {} that keyspace '{}' does not serve; "
       "serving shards: {}. If those shards were deleted after a reshard, or the state belongs "
       "to another keyspace, reset the stream '{}')",
-      r.cfg->name, fmt::join(unserved, ","), r.cfg->keyspace, fmt::join(keys(r.current), ","),
-      r.cfg->name);
+      r.cfg->name, fmt::join(unserved, ","), r.cfg->keyspace, fmt::join(keys(r.current), ","), r.cfg->name);
 }
 
 }  // namespace
@@ -71,13 +69,11 @@ awaitable<bool> Sync::migrate(StreamRun& r) {
       break;
     }
     if (r.failure) co_return false;
-    Error e = attempt.error.value_or(
-        system_error("the VStream following the reshard ended without a journal"));
+    Error e = attempt.error.value_or(system_error("the VStream following the reshard ended without a journal"));
     budget.failed(attempt.progressed);
     if (!budget.may_retry(attempt.transient)) {
       e.message = fmt::format("following the reshard of '{}': {}", r.cfg->keyspace, e.message);
-      if (auto unserved = unserved_shards(r); !unserved.empty())
-        e.message += unserved_advice(r, unserved);
+      if (auto unserved = unserved_shards(r); !unserved.empty()) e.message += unserved_advice(r, unserved);
       co_await fail_stream(r, e);
       co_return false;
     }
@@ -94,8 +90,8 @@ awaitable<bool> Sync::migrate(StreamRun& r) {
     if (!sg.keyspace().empty() && sg.keyspace() != r.cfg->keyspace) continue;
     r.cursors[sg.shard()] = vitess::make_cursor(r.cfg->keyspace, sg.shard(), sg.gtid());
   }
-  spdlog::info("stream {}: shards {} replaced by {} (journal {})", r.cfg->name,
-               fmt::join(gone, ","), fmt::join(keys(r.cursors), ","), journal->id());
+  spdlog::info("stream {}: shards {} replaced by {} (journal {})", r.cfg->name, fmt::join(gone, ","),
+               fmt::join(keys(r.cursors), ","), journal->id());
   co_await checkpoint(r);
   // Stop positions of the new shards.
   auto positions = co_await peek_positions(r);
@@ -128,27 +124,25 @@ awaitable<bool> Sync::restart_copy_on_new_shards(StreamRun& r) {
   // The new shards are the serving ones that cover a gone shard's key range (not the serving
   // shards the stream never read, e.g. left out by the config's `shards`).
   for (const auto& [shard, pos] : *positions) {
-    const bool covers = std::any_of(gone.begin(), gone.end(),
-                                    [&](const auto& g) { return ranges_overlap(g, shard); });
+    const bool covers = std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return ranges_overlap(g, shard); });
     if (!r.cursors.count(shard) && covers) added.push_back(shard);
   }
   if (gone.empty() || added.empty()) {
     // The journal came before vtgate serves the new shards: the next attempt finds them.
-    co_await fail_stream(
-        r, transient_error(fmt::format(
-               "keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
-               "serve the new shards yet (serving: {}); the next attempt continues the copy there",
-               r.cfg->keyspace, r.cfg->name, fmt::join(keys(*positions), ","))));
+    co_await fail_stream(r, transient_error(fmt::format(
+                                "keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
+                                "serve the new shards yet (serving: {}); the next attempt continues the copy there",
+                                r.cfg->keyspace, r.cfg->name, fmt::join(keys(*positions), ","))));
     co_return false;
   }
   for (const auto& shard : gone) r.cursors.erase(shard);
   for (const auto& shard : added) r.cursors[shard] = vitess::make_cursor(r.cfg->keyspace, shard);
   for (const auto& [shard, pos] : *positions) r.current[shard] = pos;
-  co_await warn_user(fmt::format(
-      "stream {}: keyspace '{}' was resharded while table '{}' was being copied; the copy starts "
-      "again on the new "
-      "shards {} (replacing {}), so rows already sent from the old shards are sent again",
-      r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
+  co_await warn_user(
+      fmt::format("stream {}: keyspace '{}' was resharded while table '{}' was being copied; the copy starts "
+                  "again on the new "
+                  "shards {} (replacing {}), so rows already sent from the old shards are sent again",
+                  r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
   co_await checkpoint(r);  // fresh cursors of the new shards: a resumed sync copies them too
   co_return true;
 }

@@ -38,13 +38,13 @@ struct RowMetadata {
 //! One decoded row, valid for the duration of RowWriter::write. Its members, in this order, are
 //! the row's `data` object: the selected table columns (catalog order), then the computed ones.
 struct RowView {
-  std::int64_t emitted_at = 0;                 //!< the RECORD's emitted_at (ms)
-  std::span<const vitess::Column> columns;     //!< the table's columns (last FIELD event)
-  std::span<const vitess::Cell> cells;         //!< one per column, checked against `columns`
-  std::span<const std::uint32_t> selection;    //!< indexes into `columns`, in output order
-  ComputedText updated_at;                     //!< `_ab_cdc_updated_at`
-  ComputedText deleted_at;                     //!< `_ab_cdc_deleted_at`
-  const RowMetadata* metadata = nullptr;       //!< `_planetscale_metadata` when set
+  std::int64_t emitted_at = 0;               //!< the RECORD's emitted_at (ms)
+  std::span<const vitess::Column> columns;   //!< the table's columns (last FIELD event)
+  std::span<const vitess::Cell> cells;       //!< one per column, checked against `columns`
+  std::span<const std::uint32_t> selection;  //!< indexes into `columns`, in output order
+  ComputedText updated_at;                   //!< `_ab_cdc_updated_at`
+  ComputedText deleted_at;                   //!< `_ab_cdc_deleted_at`
+  const RowMetadata* metadata = nullptr;     //!< `_planetscale_metadata` when set
 };
 
 //! Renders rows in one format into a buffer of complete lines. One per shard of a decoder, used by

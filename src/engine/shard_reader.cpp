@@ -11,7 +11,6 @@
 
 #include "engine/sync_impl.hpp"
 
-
 namespace sv::engine {
 
 namespace asio = boost::asio;
@@ -30,14 +29,12 @@ awaitable<ReaderEnd> Sync::read_shard(StreamRun& r, std::string shard) {
       async::Permit permit = co_await slots_.acquire();
       --m_.readers_waiting;
       if (r.interrupted()) co_return ReaderEnd::interrupted;
-      if (!deadline && opt_.shard_time_limit.count() > 0)
-        deadline = Clock::now() + opt_.shard_time_limit;
+      if (!deadline && opt_.shard_time_limit.count() > 0) deadline = Clock::now() + opt_.shard_time_limit;
       if (deadline && Clock::now() >= *deadline) {
         permit.reset();
         co_return co_await stop_at_time_limit(r, shard);
       }
-      attempt = co_await read_to_end(r, r.cursors.at(shard), decoder,
-                                     deadline.value_or(Clock::time_point::max()));
+      attempt = co_await read_to_end(r, r.cursors.at(shard), decoder, deadline.value_or(Clock::time_point::max()));
     }  // the slot is free again: checkpoints and backoffs below do not hold it
     if (attempt.end == ReaderEnd::time_limit) co_return co_await stop_at_time_limit(r, shard);
     if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
@@ -50,30 +47,27 @@ awaitable<ReaderEnd> Sync::read_shard(StreamRun& r, std::string shard) {
     if (!budget.may_retry(attempt.transient)) {
       Error e = *attempt.error;
       if (attempt.transient) {
-        e.message +=
-            fmt::format(" (gave up after {} attempt(s) without progress)", budget.failures());
+        e.message += fmt::format(" (gave up after {} attempt(s) without progress)", budget.failures());
       }
       co_await fail_stream(r, e);
       co_return ReaderEnd::failed;
     }
-    spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r.cfg->name,
-                 shard, attempt.error->message, budget.failures(), budget.allowed());
+    spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r.cfg->name, shard,
+                 attempt.error->message, budget.failures(), budget.allowed());
     ++metrics_of(r).shards[shard].retries;
     ++m_.retries;
     co_await backoff(budget.failures());
   }
 }
 
-awaitable<Sync::Attempt> Sync::read_to_end(StreamRun& r, const vitess::TableCursor& cursor,
-                                           Decoder& decoder, Clock::time_point deadline) {
+awaitable<Sync::Attempt> Sync::read_to_end(StreamRun& r, const vitess::TableCursor& cursor, Decoder& decoder,
+                                           Clock::time_point deadline) {
   std::vector<ShardPlan> plans{plan_for(r.mode, r.current, cursor)};
   std::vector<ShardStartPoint> starts{start_point(cursor, in_.config.use_gtid_with_table_pks)};
-  co_return co_await read_attempt(r, std::move(plans), std::move(starts), decoder, Goal::plan_end,
-                                  deadline);
+  co_return co_await read_attempt(r, std::move(plans), std::move(starts), decoder, Goal::plan_end, deadline);
 }
 
-awaitable<Sync::Attempt> Sync::read_to_journal(StreamRun& r,
-                                               const std::vector<vitess::TableCursor>& cursors,
+awaitable<Sync::Attempt> Sync::read_to_journal(StreamRun& r, const std::vector<vitess::TableCursor>& cursors,
                                                Decoder& decoder) {
   std::vector<ShardPlan> plans;
   std::vector<ShardStartPoint> starts;
@@ -96,26 +90,24 @@ struct TimeLimit {
   bool passed = false;
 };
 
-std::shared_ptr<TimeLimit> watch_deadline(asio::io_context& io, Clock::time_point deadline,
-                                          EventStream& stream) {
+std::shared_ptr<TimeLimit> watch_deadline(asio::io_context& io, Clock::time_point deadline, EventStream& stream) {
   auto limit = std::make_shared<TimeLimit>(io);
   if (deadline == Clock::time_point::max()) return limit;
   limit->timer.expires_at(deadline);
-  limit->timer.async_wait(
-      [weak = std::weak_ptr<TimeLimit>(limit), &stream](const boost::system::error_code& ec) {
-        auto l = weak.lock();
-        if (ec || !l) return;
-        l->passed = true;
-        stream.cancel();
-      });
+  limit->timer.async_wait([weak = std::weak_ptr<TimeLimit>(limit), &stream](const boost::system::error_code& ec) {
+    auto l = weak.lock();
+    if (ec || !l) return;
+    l->passed = true;
+    stream.cancel();
+  });
   return limit;
 }
 
 }  // namespace
 
 awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan> plans,
-                                            std::vector<ShardStartPoint> starts, Decoder& decoder,
-                                            Goal goal, Clock::time_point deadline) {
+                                            std::vector<ShardStartPoint> starts, Decoder& decoder, Goal goal,
+                                            Clock::time_point deadline) {
   Attempt result;
   StreamRequest req;
   req.keyspace = r.cfg->keyspace;
@@ -147,8 +139,7 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
       co_return result;
     }
     if (limit->passed) {
-      result.end =
-          ReaderEnd::time_limit;  // rows after the last committed cursor go with the stream
+      result.end = ReaderEnd::time_limit;  // rows after the last committed cursor go with the stream
       co_return result;
     }
     if (auto* err = std::get_if<SourceError>(&item)) {
@@ -164,8 +155,8 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
     }
     if (std::holds_alternative<SourceEof>(item)) {
       result.end = ReaderEnd::failed;
-      result.error = transient_error(fmt::format(
-          "VStream of '{}.{}' ended before the read was complete", r.cfg->keyspace, r.cfg->name));
+      result.error = transient_error(
+          fmt::format("VStream of '{}.{}' ended before the read was complete", r.cfg->keyspace, r.cfg->name));
       result.transient = true;
       co_return result;
     }
@@ -174,10 +165,7 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
     const std::int64_t now_ns = opt_.clock_ns();
     // Decoding and serialization run on the pool; the decoder is only touched there meanwhile.
     DecodeOutput out = co_await asio::co_spawn(
-        pool_,
-        [&]() -> awaitable<DecodeOutput> {
-          co_return decoder.process(response, emitted_at, now_ns);
-        },
+        pool_, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
         use_awaitable);
     if (out.last_event_time > 0) {
       for (const auto& p : plans) {

@@ -57,7 +57,7 @@ class EventStream {
 //! Where one shard of a stream starts.
 struct ShardStartPoint {
   std::string shard;
-  std::string gtid;  //!< "" = copy from the start, "current", or `MySQL56/…`
+  std::string gtid;                          //!< "" = copy from the start, "current", or `MySQL56/…`
   std::optional<query::QueryResult> lastpk;  //!< copy progress of the stream's table
 };
 

@@ -13,7 +13,6 @@
 
 #include "engine/sync_impl.hpp"
 
-
 namespace sv::engine {
 
 namespace asio = boost::asio;
@@ -84,19 +83,16 @@ awaitable<void> Sync::run_stream(StreamRun& r) {
     if (!r.resharding) break;
     spdlog::info("stream {}: keyspace resharded, following the journal", r.cfg->name);
   }
-  if (r.full_refresh() && !r.time_limited.empty() && !r.failure)
-    r.failure = unfinished_copy_error(r);
+  if (r.full_refresh() && !r.time_limited.empty() && !r.failure) r.failure = unfinished_copy_error(r);
   co_await finish_stream(r);
 }
 
 awaitable<Status> Sync::plan(StreamRun& r) {
-  const auto& saved =
-      r.index < in_.state.streams.size() ? in_.state.streams[r.index] : std::nullopt;
+  const auto& saved = r.index < in_.state.streams.size() ? in_.state.streams[r.index] : std::nullopt;
   auto positions = co_await peek_positions(r);
   if (!positions) co_return positions.error();
   r.current = std::move(*positions);
-  auto cursors =
-      plan_cursors(PlanInputs{in_.config, r.cfg->name, r.cfg->keyspace, r.mode, saved, r.current});
+  auto cursors = plan_cursors(PlanInputs{in_.config, r.cfg->name, r.cfg->keyspace, r.mode, saved, r.current});
   if (!cursors) co_return cursors.error();
   r.cursors = std::move(*cursors);
   co_return Ok{};
@@ -130,9 +126,7 @@ awaitable<void> Sync::fail_stream(StreamRun& r, Error error) {
 
 namespace {
 
-double seconds_of(std::chrono::milliseconds d) {
-  return static_cast<double>(d.count()) / 1000.0;
-}
+double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
 }  // namespace
 
@@ -175,8 +169,7 @@ awaitable<void> Sync::warn_user(std::string message) {
 //! follow mode: a quiet source produces no rows, so nothing else would checkpoint; the output
 //! (extract) still needs one every checkpoint_interval_seconds to close its change files.
 awaitable<void> Sync::idle_checkpoints(StreamRun& r) {
-  const auto interval =
-      std::chrono::seconds(std::max<std::uint32_t>(in_.config.checkpoint_interval_seconds, 1));
+  const auto interval = std::chrono::seconds(std::max<std::uint32_t>(in_.config.checkpoint_interval_seconds, 1));
   while (!r.ended && !r.failure) {
     r.idle_timer->expires_at(r.last_state + interval);
     co_await r.idle_timer->async_wait(asio::as_tuple(use_awaitable));

@@ -42,8 +42,7 @@ struct StreamRun {
   bool resharding = false;
   std::set<EventStream*> open_streams;
   std::set<std::string> warned_columns;
-  std::set<std::string>
-      warned_types;  //!< `column (column_type)` reported as no longer matching the catalog
+  std::set<std::string> warned_types;  //!< `column (column_type)` reported as no longer matching the catalog
   std::set<std::string> time_limited;  //!< shards stopped by EngineOptions::shard_time_limit
   //! One push of this stream at a time: a STATE must not overtake rows that another shard of the
   //! stream is still handing to the emitter (they would be printed before it, uncovered).

@@ -36,14 +36,14 @@ namespace sv::engine {
 
 //! Engine knobs that are not part of the connector config (tests pin them).
 struct EngineOptions {
-  std::chrono::milliseconds retry_base{500};     //!< first backoff; doubles per failure
-  std::chrono::milliseconds retry_max{15'000};   //!< backoff cap (before jitter)
-  std::size_t worker_threads = 2;                //!< decode/serialize pool
-  std::size_t emitter_queue = 16;                //!< emitter channel capacity (events)
-  std::uint32_t heartbeat_interval_seconds = 10; //!< asked of vtgate, keeps idle streams alive
-  std::function<std::int64_t()> clock_ms;        //!< emitted_at; default airbyte::now_ms
-  std::function<std::int64_t()> clock_ns;        //!< metadata extracted_at; default system clock
-  std::uint64_t jitter_seed = 0;                 //!< 0 = random
+  std::chrono::milliseconds retry_base{500};      //!< first backoff; doubles per failure
+  std::chrono::milliseconds retry_max{15'000};    //!< backoff cap (before jitter)
+  std::size_t worker_threads = 2;                 //!< decode/serialize pool
+  std::size_t emitter_queue = 16;                 //!< emitter channel capacity (events)
+  std::uint32_t heartbeat_interval_seconds = 10;  //!< asked of vtgate, keeps idle streams alive
+  std::function<std::int64_t()> clock_ms;         //!< emitted_at; default airbyte::now_ms
+  std::function<std::int64_t()> clock_ns;         //!< metadata extracted_at; default system clock
+  std::uint64_t jitter_seed = 0;                  //!< 0 = random
   //! Incremental streams never reach a stop position: after the copy they follow the binlog
   //! until stop() (`extract --follow`).
   bool follow = false;

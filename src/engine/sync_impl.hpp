@@ -94,19 +94,16 @@ class Sync {
   awaitable<Attempt> read_to_end(StreamRun& r, const vitess::TableCursor& cursor, Decoder& decoder,
                                  Clock::time_point deadline);
   //! One VStream over every shard of the stream, until vtgate sends the reshard JOURNAL.
-  awaitable<Attempt> read_to_journal(StreamRun& r, const std::vector<vitess::TableCursor>& cursors,
-                                     Decoder& decoder);
-  awaitable<Attempt> read_attempt(StreamRun& r, std::vector<ShardPlan> plans,
-                                  std::vector<ShardStartPoint> starts, Decoder& decoder, Goal goal,
-                                  Clock::time_point deadline);
+  awaitable<Attempt> read_to_journal(StreamRun& r, const std::vector<vitess::TableCursor>& cursors, Decoder& decoder);
+  awaitable<Attempt> read_attempt(StreamRun& r, std::vector<ShardPlan> plans, std::vector<ShardStartPoint> starts,
+                                  Decoder& decoder, Goal goal, Clock::time_point deadline);
   //! Warns once per column about columns the catalog does not select or whose type changed.
   awaitable<void> warn_schema_changes(StreamRun& r, const DecodeOutput& out);
 
   // ---- checkpointing (checkpoint.cpp) -------------------------------------------------------
   //! Hands a committed chunk to the output; adds the stream's STATE when a checkpoint is due.
   awaitable<bool> commit(StreamRun& r, Commit& c);
-  Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count,
-                             bool blank = false);
+  Batch state_batch(StreamRun& r, std::string lines, std::uint64_t count, bool blank = false);
   airbyte::StreamState state_of(const StreamRun& r, bool blank = false) const;
   awaitable<void> checkpoint(StreamRun& r, bool blank = false);
 
@@ -124,8 +121,7 @@ class Sync {
   RetryPolicy retry_;
   std::optional<Error> stop_reason_;
   std::set<boost::asio::steady_timer*> sleeping_;
-  std::set<boost::asio::cancellation_signal*>
-      peeks_;  //!< position peeks in flight (see stoppable_peek)
+  std::set<boost::asio::cancellation_signal*> peeks_;  //!< position peeks in flight (see stoppable_peek)
   boost::asio::thread_pool pool_;
   async::Slots slots_;
   std::mt19937_64 rng_;

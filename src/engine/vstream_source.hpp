@@ -10,7 +10,7 @@
 namespace sv::engine {
 
 struct VStreamSourceOptions {
-  vitess::VStreamRequestOptions request;       //!< tablet type, cells, minimize_skew
+  vitess::VStreamRequestOptions request;            //!< tablet type, cells, minimize_skew
   std::chrono::milliseconds idle_timeout{300'000};  //!< no message for this long → transient error
   std::chrono::milliseconds peek_timeout{45'000};   //!< current_positions deadline (Go: 45 s)
 };

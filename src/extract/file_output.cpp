@@ -12,9 +12,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -55,10 +55,9 @@ bool is_change_suffix(std::string_view s) {
 //! file outside the output directory.
 Status check_file_name(const std::string& name) {
   if (name.find('/') == std::string::npos && name != "." && name != "..") return Ok{};
-  return config_error(
-      "'" + name +
-      "' cannot be a file name in the output directory (a table, shard or _state.json entry with "
-      "'/' in its name): leave that table out with --tables");
+  return config_error("'" + name +
+                      "' cannot be a file name in the output directory (a table, shard or _state.json entry with "
+                      "'/' in its name): leave that table out with --tables");
 }
 
 bool exists(const std::string& path) {
@@ -115,8 +114,8 @@ Status FileOutput::prepare(std::vector<TableSpec> specs) {
       if (record.columns != spec.columns) {
         if (options_.settings.format == Format::csv && !record.files.empty()) {
           return config_error("the columns of table " + spec.name + " changed since " + options_.dir +
-                              "/_state.json was written, so its CSV files cannot be continued; delete " +
-                              options_.dir + " to start over");
+                              "/_state.json was written, so its CSV files cannot be continued; delete " + options_.dir +
+                              " to start over");
         }
         spdlog::warn("extract: the columns of table {} changed since the last run", spec.name);
         record.columns = spec.columns;
@@ -481,8 +480,7 @@ std::vector<TableSummary> FileOutput::summary() const {
   out.reserve(tables_.size());
   for (const auto& t : tables_) {
     TableSummary s = t.summary;
-    if (!s.complete && !s.failure && error_)
-      s.failure = error_;  // never told incomplete: the output failed
+    if (!s.complete && !s.failure && error_) s.failure = error_;  // never told incomplete: the output failed
     for (const auto& [key, k] : t.keys) {
       if (!k.record.base.complete) s.open_files.push_back(k.record.base.name + std::string(kPart));
       if (k.record.change && !k.record.change->complete) {
@@ -524,8 +522,7 @@ boost::asio::awaitable<bool> FileOutput::incomplete(std::size_t stream, Error er
   return on_disk([this, stream, error = std::move(error)] {
     // After an output error the engine's reason is only "the output stopped": the summary names
     // the output's own error (the disk's errno text) instead.
-    if (Table* t = table(stream); t != nullptr && !t->summary.failure)
-      t->summary.failure = error_ ? *error_ : error;
+    if (Table* t = table(stream); t != nullptr && !t->summary.failure) t->summary.failure = error_ ? *error_ : error;
     return on_incomplete(stream);
   });
 }

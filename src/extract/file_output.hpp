@@ -44,11 +44,11 @@ struct OutputOptions {
 //! What one table got from this run.
 struct TableSummary {
   std::string name;
-  std::uint64_t rows = 0;              //!< rows written by this run (including rows after the last checkpoint)
-  std::vector<std::string> files;      //!< files completed (renamed) by this run, in order
-  std::vector<std::string> open_files; //!< .part files left for a resume
+  std::uint64_t rows = 0;               //!< rows written by this run (including rows after the last checkpoint)
+  std::vector<std::string> files;       //!< files completed (renamed) by this run, in order
+  std::vector<std::string> open_files;  //!< .part files left for a resume
   bool complete = false;
-  std::optional<Error> failure;        //!< why the engine ended the table incomplete, if it did
+  std::optional<Error> failure;  //!< why the engine ended the table incomplete, if it did
 };
 
 class FileOutput final : public engine::SyncOutput {

@@ -26,10 +26,8 @@ Error errno_error(const std::string& what, const std::string& path, int err) {
     case EFBIG:  // past the file system's or the process's (ulimit -f) file size limit
     case EROFS:
     case ENOENT:
-    case ENOTDIR:
-      return config_error(std::move(message));
-    default:
-      return system_error(std::move(message));
+    case ENOTDIR: return config_error(std::move(message));
+    default: return system_error(std::move(message));
   }
 }
 
@@ -77,12 +75,10 @@ Result<int> open_output_file(const std::string& path, int extra_flags) {
                         "directory; remove it "
                         "or choose another --output-dir");
   };
-  const int fd = ::open(
-      path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | extra_flags, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | extra_flags, 0644);
   if (fd < 0) {
     if (errno == ELOOP) return not_regular("a symbolic link");
-    if (errno == ENXIO)
-      return not_regular("a FIFO");  // O_NONBLOCK write open of a FIFO nobody reads
+    if (errno == ENXIO) return not_regular("a FIFO");  // O_NONBLOCK write open of a FIFO nobody reads
     return errno_error("cannot open", path, errno);
   }
   struct stat st {};
@@ -115,8 +111,7 @@ Result<std::unique_ptr<FileSink>> FileSink::open(std::string path, Compression c
     return config_error(path + " is shorter than its checkpoint (" + std::to_string(st.st_size) + " bytes, " +
                         std::to_string(length) + " recorded); delete " + parent_dir(path) + " to start over");
   }
-  if ((static_cast<std::uint64_t>(st.st_size) != length &&
-       ::ftruncate(fd, static_cast<off_t>(length)) != 0) ||
+  if ((static_cast<std::uint64_t>(st.st_size) != length && ::ftruncate(fd, static_cast<off_t>(length)) != 0) ||
       ::lseek(fd, static_cast<off_t>(length), SEEK_SET) < 0) {
     int err = errno;
     ::close(fd);

@@ -108,7 +108,7 @@ class CsvWriter final : public engine::RowWriter {
   std::vector<std::string> columns_;
   std::string lines_;
   std::uint64_t count_ = 0;
-  std::string fields_;  //!< this row's rendered fields, in the row's order
+  std::string fields_;       //!< this row's rendered fields, in the row's order
   std::vector<Span> spans_;  //!< per column: its field in fields_
   std::size_t hint_ = 0;
   std::size_t current_ = 0;

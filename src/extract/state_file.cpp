@@ -108,8 +108,8 @@ Compression parse_compression(const std::string& s, const std::string& where) {
 
 Error os_error(const std::string& what, const std::string& path, int err) {
   std::string message = what + " " + path + ": " + std::strerror(err);
-  if (err == EACCES || err == EPERM || err == ENOSPC || err == EDQUOT || err == EFBIG ||
-      err == EROFS || err == ENOENT || err == ENOTDIR) {
+  if (err == EACCES || err == EPERM || err == ENOSPC || err == EDQUOT || err == EFBIG || err == EROFS ||
+      err == ENOENT || err == ENOTDIR) {
     return config_error(std::move(message));
   }
   return system_error(std::move(message));
@@ -201,7 +201,8 @@ Result<airbyte::StreamState> parse_stream_state(std::string_view json) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) {
-    return config_error(std::string("stream state is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()));
+    return config_error(std::string("stream state is not valid JSON: ") +
+                        rapidjson::GetParseError_En(doc.GetParseError()));
   }
   try {
     return read_stream_state(doc, "stream_state");
@@ -272,15 +273,13 @@ Result<std::optional<ExtractState>> load_state(const std::string& dir) {
   auto file = read_whole_file(path, {kMaxStateFileBytes, true});
   if (file.error == ENOENT) return std::optional<ExtractState>{};
   if (file.not_regular) {
-    return config_error(
-        path +
-        " is not a regular file (a symbolic link, FIFO or device): extract reads only the "
-        "_state.json it wrote; remove it or choose another --output-dir");
+    return config_error(path +
+                        " is not a regular file (a symbolic link, FIFO or device): extract reads only the "
+                        "_state.json it wrote; remove it or choose another --output-dir");
   }
   if (file.too_large) {
-    return config_error(
-        path + " is larger than " + std::to_string(kMaxStateFileBytes >> 20) +
-        " MiB: not a _state.json extract wrote; remove it or choose another --output-dir");
+    return config_error(path + " is larger than " + std::to_string(kMaxStateFileBytes >> 20) +
+                        " MiB: not a _state.json extract wrote; remove it or choose another --output-dir");
   }
   if (file.error != 0) return os_error("cannot read", path, file.error);
   auto parsed = parse_state(file.text, path);

@@ -34,18 +34,18 @@ std::string file_extension(const Settings& settings);
 
 //! One output file as of the last checkpoint.
 struct FileRecord {
-  std::string name;        //!< final name inside DIR (without ".part")
-  std::uint64_t bytes = 0; //!< length of the .part file at the checkpoint
-  std::uint64_t rows = 0;  //!< rows in it at the checkpoint
-  bool complete = false;   //!< renamed to `name`
+  std::string name;         //!< final name inside DIR (without ".part")
+  std::uint64_t bytes = 0;  //!< length of the .part file at the checkpoint
+  std::uint64_t rows = 0;   //!< rows in it at the checkpoint
+  bool complete = false;    //!< renamed to `name`
   bool operator==(const FileRecord&) const = default;
 };
 
 //! The files of one file key (a shard with --split-per-shard, else the whole table, key "").
 struct FileKeyRecord {
-  FileRecord base;                    //!< <table>[.<shard>].<ext>
-  std::uint64_t next_change = 1;      //!< number of the next change file (--follow)
-  std::optional<FileRecord> change;   //!< the open change file, if any
+  FileRecord base;                   //!< <table>[.<shard>].<ext>
+  std::uint64_t next_change = 1;     //!< number of the next change file (--follow)
+  std::optional<FileRecord> change;  //!< the open change file, if any
   bool operator==(const FileKeyRecord&) const = default;
 };
 
@@ -53,8 +53,8 @@ struct TableRecord {
   std::string name;
   bool complete = false;
   std::vector<std::string> columns;
-  std::optional<airbyte::StreamState> state;  //!< nullopt before the first checkpoint
-  std::map<std::string, FileKeyRecord> files; //!< by file key
+  std::optional<airbyte::StreamState> state;   //!< nullopt before the first checkpoint
+  std::map<std::string, FileKeyRecord> files;  //!< by file key
   bool operator==(const TableRecord&) const = default;
 };
 

@@ -236,9 +236,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
                                     : fmt::format("http://{}:{}/metrics", host, port);
   spdlog::info("serving Prometheus metrics at {}", st->url);
   if (!parsed->address.is_loopback()) {
-    spdlog::warn("the metrics address {} is not a loopback address: other machines can read the metrics "
-                 "(stream, namespace and shard names and counts; no row data)",
-                 host);
+    spdlog::warn(
+        "the metrics address {} is not a loopback address: other machines can read the metrics "
+        "(stream, namespace and shard names and counts; no row data)",
+        host);
   }
   asio::co_spawn(io, accept_loop(st), log_unexpected);
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(st)));

@@ -158,9 +158,7 @@ std::string render_log_line(const ProgressRow& row) {
   std::string out = fmt::format("progress {}: ", row.name);
   auto it = std::back_inserter(out);
   switch (row.phase) {
-    case StreamPhase::pending:
-      out += "pending";
-      break;
+    case StreamPhase::pending: out += "pending"; break;
     case StreamPhase::running:
       fmt::format_to(it, "{} rows", row.rows);
       if (row.percent && !row.replicating) fmt::format_to(it, " ({:.1f}%)", *row.percent);
@@ -174,8 +172,8 @@ std::string render_log_line(const ProgressRow& row) {
       break;
     case StreamPhase::complete:
     case StreamPhase::incomplete:
-      fmt::format_to(it, "{}, {} rows, {} in {} ({} rows/s)", phase_name(row.phase), row.rows,
-                     format_bytes(row.bytes), format_duration(row.elapsed), rate_text(row.rows_per_second));
+      fmt::format_to(it, "{}, {} rows, {} in {} ({} rows/s)", phase_name(row.phase), row.rows, format_bytes(row.bytes),
+                     format_duration(row.elapsed), rate_text(row.rows_per_second));
       break;
   }
   return out;
@@ -200,9 +198,9 @@ std::string tables_text(const ProgressTotals& t) {
 }  // namespace
 
 std::string render_totals_line(const ProgressTotals& t) {
-  return fmt::format("progress total: {} rows, {} rows/s, {} in {}; tables: {}; readers: {} active, {} waiting",
-                     t.rows, rate_text(t.rows_per_second), format_bytes(t.bytes), format_duration(t.elapsed),
-                     tables_text(t), t.readers_active, t.readers_waiting);
+  return fmt::format("progress total: {} rows, {} rows/s, {} in {}; tables: {}; readers: {} active, {} waiting", t.rows,
+                     rate_text(t.rows_per_second), format_bytes(t.bytes), format_duration(t.elapsed), tables_text(t),
+                     t.readers_active, t.readers_waiting);
 }
 
 std::vector<std::string> render_tty_lines(const ProgressView& view, std::size_t width) {
@@ -252,8 +250,8 @@ std::vector<std::string> render_tty_lines(const ProgressView& view, std::size_t 
   }
   const auto& t = view.totals;
   lines.push_back(line("total", std::string(bar_width + 2, ' '), "", t.rows, t.rows_per_second, t.bytes,
-                       fmt::format("{}; {}; readers {} active, {} waiting", format_duration(t.elapsed),
-                                   tables_text(t), t.readers_active, t.readers_waiting)));
+                       fmt::format("{}; {}; readers {} active, {} waiting", format_duration(t.elapsed), tables_text(t),
+                                   t.readers_active, t.readers_waiting)));
   return lines;
 }
 
@@ -280,12 +278,11 @@ ProgressMode default_progress_mode() {
   return ProgressMode::log;
 }
 
-ProgressReporter::ProgressReporter(boost::asio::io_context& io, const engine::Metrics& metrics,
-                                   ProgressOptions options)
+ProgressReporter::ProgressReporter(boost::asio::io_context& io, const engine::Metrics& metrics, ProgressOptions options)
     : metrics_(metrics), options_(std::move(options)), timer_(io) {
   if (options_.interval.count() <= 0) {
-    options_.interval = options_.mode == ProgressMode::tty ? std::chrono::milliseconds(1000)
-                                                           : std::chrono::milliseconds(5000);
+    options_.interval =
+        options_.mode == ProgressMode::tty ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(5000);
   }
   if (!options_.write) {
     if (options_.mode == ProgressMode::tty) {

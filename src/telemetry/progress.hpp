@@ -35,11 +35,11 @@ struct ProgressRow {
   //! Running: over the last interval (since the start without a previous sample). Finished: the
   //! average from start to end. 0 when unknown.
   double rows_per_second = 0;
-  std::optional<double> percent;           //!< of the row estimate, 0-100 (capped); 100 once complete
-  std::optional<std::chrono::seconds> eta; //!< while copying, with an estimate above rows and a rate
-  std::chrono::seconds elapsed{0};         //!< running: since its start; finished: start to end
-  bool replicating = false;                //!< running and every shard has left its copy (CDC)
-  std::optional<std::int64_t> lag_seconds; //!< while replicating: the largest shard lag, once known
+  std::optional<double> percent;            //!< of the row estimate, 0-100 (capped); 100 once complete
+  std::optional<std::chrono::seconds> eta;  //!< while copying, with an estimate above rows and a rate
+  std::chrono::seconds elapsed{0};          //!< running: since its start; finished: start to end
+  bool replicating = false;                 //!< running and every shard has left its copy (CDC)
+  std::optional<std::int64_t> lag_seconds;  //!< while replicating: the largest shard lag, once known
   bool operator==(const ProgressRow&) const = default;
 };
 
@@ -80,7 +80,8 @@ std::string format_duration(std::chrono::seconds d);
 //! One log line for a table (no trailing newline), e.g.
 //! `progress customers: 120000 rows (45.2%), 31000 rows/s, 12.3 MiB, ETA 5s`.
 std::string render_log_line(const ProgressRow& row);
-//! `progress total: 360000 rows, 62000 rows/s, 36.9 MiB in 12s; tables: 1 running, 2 complete; readers: 4 active, 0 waiting`.
+//! `progress total: 360000 rows, 62000 rows/s, 36.9 MiB in 12s; tables: 1 running, 2 complete; readers: 4 active, 0
+//! waiting`.
 std::string render_totals_line(const ProgressTotals& totals);
 //! The terminal block: one line per table, then a totals line. Lines longer than `width - 1`
 //! columns are cut (so the terminal never wraps them); width 0 = no limit.

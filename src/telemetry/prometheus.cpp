@@ -14,8 +14,7 @@ namespace {
 constexpr std::string_view prefix = "source_vitess_";
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  fmt::format_to(std::back_inserter(out), "# HELP {}{} {}\n# TYPE {}{} {}\n", prefix, name, help, prefix, name,
-                 type);
+  fmt::format_to(std::back_inserter(out), "# HELP {}{} {}\n# TYPE {}{} {}\n", prefix, name, help, prefix, name, type);
 }
 
 void stream_labels(std::string& out, const engine::StreamMetrics& s) {
@@ -117,7 +116,8 @@ std::string render_prometheus(const engine::Metrics& m, std::chrono::steady_cloc
   for (const auto& s : m.streams) {
     if (s.row_estimate) stream_sample(out, "stream_row_estimate", s, *s.row_estimate);
   }
-  family(out, "stream_checkpoints_total", "counter", "Checkpoints (STATE messages or _state.json writes) of the stream.");
+  family(out, "stream_checkpoints_total", "counter",
+         "Checkpoints (STATE messages or _state.json writes) of the stream.");
   for (const auto& s : m.streams) stream_sample(out, "stream_checkpoints_total", s, s.checkpoints);
 
   family(out, "records_total", "counter", "Rows handed to the output, per shard.");
@@ -125,7 +125,8 @@ std::string render_prometheus(const engine::Metrics& m, std::chrono::steady_cloc
   family(out, "bytes_total", "counter", "Bytes of the rows handed to the output as rendered, per shard.");
   shard_samples(out, "bytes_total", m, [](const engine::ShardMetrics& sh) { return std::optional(sh.bytes); });
   family(out, "shard_retries_total", "counter", "Times the shard's VStream was reopened after a transient error.");
-  shard_samples(out, "shard_retries_total", m, [](const engine::ShardMetrics& sh) { return std::optional(sh.retries); });
+  shard_samples(out, "shard_retries_total", m,
+                [](const engine::ShardMetrics& sh) { return std::optional(sh.retries); });
   family(out, "shard_copying", "gauge", "1 while the shard's cursor is inside a table copy, else 0.");
   shard_samples(out, "shard_copying", m,
                 [](const engine::ShardMetrics& sh) { return std::optional<int>(sh.copying ? 1 : 0); });

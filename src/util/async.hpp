@@ -48,8 +48,7 @@ class [[nodiscard]] Permit {
 //! no waiter starves. At least one slot.
 class Slots {
  public:
-  Slots(boost::asio::any_io_executor ex, std::size_t n)
-      : ex_(std::move(ex)), free_(std::max<std::size_t>(n, 1)) {}
+  Slots(boost::asio::any_io_executor ex, std::size_t n) : ex_(std::move(ex)), free_(std::max<std::size_t>(n, 1)) {}
   Slots(const Slots&) = delete;
   Slots& operator=(const Slots&) = delete;
 
@@ -103,8 +102,7 @@ class Latch {
   }
   std::size_t pending() const { return pending_; }
   boost::asio::awaitable<void> wait() {
-    while (pending_ > 0)
-      co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    while (pending_ > 0) co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
 
  private:

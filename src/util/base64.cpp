@@ -1,8 +1,8 @@
 // src/vitess: standard base64.
 #include "util/base64.hpp"
 
-#include <array>
 #include <fmt/format.h>
+#include <array>
 
 namespace sv {
 namespace {

@@ -40,8 +40,7 @@ FileText read_whole_file(const std::string& path, const ReadLimits& limits) {
     return out;
   }
   // A regular file's size is known up front; anything else (a pipe, /dev/zero) is counted as read.
-  const bool over =
-      have_stat && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) > limits.max_bytes;
+  const bool over = have_stat && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) > limits.max_bytes;
   FileText out;
   char chunk[64 * 1024];
   while (!over) {

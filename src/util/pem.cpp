@@ -47,8 +47,7 @@ bool parses_as_certificate(std::string_view block, std::string& reason) {
 
 Status check_pem_certificates(std::string_view pem) {
   std::vector<std::size_t> begins;
-  for (auto at = pem.find(kBegin); at != std::string_view::npos;
-       at = pem.find(kBegin, at + kBegin.size())) {
+  for (auto at = pem.find(kBegin); at != std::string_view::npos; at = pem.find(kBegin, at + kBegin.size())) {
     begins.push_back(at);
   }
   if (begins.empty()) return config_error("no '-----BEGIN CERTIFICATE-----' line");
@@ -57,13 +56,11 @@ Status check_pem_certificates(std::string_view pem) {
     const std::size_t next = i + 1 < n ? begins[i + 1] : pem.size();
     const std::size_t end = pem.find(kEnd, begins[i]);
     if (end == std::string_view::npos || end > next) {
-      return config_error(
-          fmt::format("certificate {} of {} has no '-----END CERTIFICATE-----' line", i + 1, n));
+      return config_error(fmt::format("certificate {} of {} has no '-----END CERTIFICATE-----' line", i + 1, n));
     }
     std::string reason;
     if (!parses_as_certificate(pem.substr(begins[i], end + kEnd.size() - begins[i]), reason)) {
-      return config_error(
-          fmt::format("certificate {} of {} does not parse ({})", i + 1, n, reason));
+      return config_error(fmt::format("certificate {} of {} does not parse ({})", i + 1, n, reason));
     }
   }
   return Ok{};

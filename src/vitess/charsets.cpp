@@ -25,8 +25,7 @@ struct SingleByteEntry {
 
 // Ids MySQL 8 assigns and MariaDB does not (MySQL's information_schema.COLLATIONS); 255..323 are
 // MySQL 8's utf8mb4 *_0900_* collations, handled as a range below.
-constexpr CollationEntry kMySqlOnly[] = {
-    {76, "utf8mb3"}, {248, "gb18030"}, {249, "gb18030"}, {250, "gb18030"}};
+constexpr CollationEntry kMySqlOnly[] = {{76, "utf8mb3"}, {248, "gb18030"}, {249, "gb18030"}, {250, "gb18030"}};
 
 // MariaDB's UCA 14.0.0 collations: 256 ids per character set from 2048, in this order.
 constexpr std::string_view kUca1400[] = {"utf8mb3", "utf8mb4", "ucs2", "utf16", "utf32"};
@@ -39,9 +38,9 @@ struct IconvEntry {
   std::string_view charset;
   const char* iconv_name;
 };
-constexpr IconvEntry kIconv[] = {
-    {"gbk", "GBK"},          {"gb2312", "GB2312"},  {"cp932", "CP932"}, {"utf16", "UTF-16BE"},
-    {"utf16le", "UTF-16LE"}, {"utf32", "UTF-32BE"}, {"ucs2", "UCS-2BE"}};
+constexpr IconvEntry kIconv[] = {{"gbk", "GBK"},        {"gb2312", "GB2312"},    {"cp932", "CP932"},
+                                 {"utf16", "UTF-16BE"}, {"utf16le", "UTF-16LE"}, {"utf32", "UTF-32BE"},
+                                 {"ucs2", "UCS-2BE"}};
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
@@ -100,16 +99,14 @@ void append_iconv(const char* iconv_name, std::string_view bytes, std::string& o
 }  // namespace
 
 bool is_ascii(std::string_view bytes) {
-  return std::none_of(bytes.begin(), bytes.end(),
-                      [](char c) { return (static_cast<unsigned char>(c) & 0x80) != 0; });
+  return std::none_of(bytes.begin(), bytes.end(), [](char c) { return (static_cast<unsigned char>(c) & 0x80) != 0; });
 }
 
 std::string_view charset_of_collation(std::uint32_t id) {
   if (id >= 2048 && id < 2048 + 256 * std::size(kUca1400)) return kUca1400[(id - 2048) / 256];
   if (id >= 255 && id <= 323) return "utf8mb4";
-  const auto* it =
-      std::lower_bound(std::begin(kCollations), std::end(kCollations), id,
-                       [](const CollationEntry& e, std::uint32_t v) { return e.id < v; });
+  const auto* it = std::lower_bound(std::begin(kCollations), std::end(kCollations), id,
+                                    [](const CollationEntry& e, std::uint32_t v) { return e.id < v; });
   if (it != std::end(kCollations) && it->id == id) return it->charset;
   for (const auto& e : kMySqlOnly) {
     if (e.id == id) return e.charset;
@@ -124,8 +121,7 @@ TextEncoding text_encoding(std::uint32_t collation) {
     if (e.charset != enc.charset) continue;
     enc.kind = TextEncoding::Kind::single_byte;
     enc.table = e.table;
-    for (std::uint16_t b = 0; b < 0x80; ++b)
-      enc.ascii_compatible = enc.ascii_compatible && e.table[b] == b;
+    for (std::uint16_t b = 0; b < 0x80; ++b) enc.ascii_compatible = enc.ascii_compatible && e.table[b] == b;
     return enc;
   }
   for (const auto& e : kIconv) {
@@ -146,9 +142,7 @@ void append_utf8(const TextEncoding& enc, std::string_view bytes, std::string& o
     case TextEncoding::Kind::single_byte:
       for (char c : bytes) append_code_point(enc.table[static_cast<unsigned char>(c)], out);
       return;
-    case TextEncoding::Kind::iconv:
-      append_iconv(enc.iconv_name, bytes, out);
-      return;
+    case TextEncoding::Kind::iconv: append_iconv(enc.iconv_name, bytes, out); return;
     case TextEncoding::Kind::utf8:
       out.append(bytes);  // not called for UTF-8 (values.cpp repairs it); keep the bytes
       return;

@@ -49,7 +49,8 @@ Result<std::vector<TableInfo>> discover_tables(MysqlSession& session, const std:
   const std::string schema = session.quote(keyspace);
   auto columns = session.query(
       "SELECT table_name, column_name, column_type, is_nullable FROM information_schema.columns "
-      "WHERE table_schema = " + schema + " ORDER BY table_name, ordinal_position");
+      "WHERE table_schema = " +
+      schema + " ORDER BY table_name, ordinal_position");
   if (!columns) return columns.error();
   for (const auto& row : columns->rows) {
     auto it = by_name.find(cell(row, 0));
@@ -61,7 +62,9 @@ Result<std::vector<TableInfo>> discover_tables(MysqlSession& session, const std:
 
   auto keys = session.query(
       "SELECT table_name, column_name FROM information_schema.key_column_usage "
-      "WHERE table_schema = " + schema + " AND constraint_name = 'PRIMARY' "
+      "WHERE table_schema = " +
+      schema +
+      " AND constraint_name = 'PRIMARY' "
       "ORDER BY table_name, ordinal_position");
   if (!keys) return keys.error();
   for (const auto& row : keys->rows) {
@@ -71,7 +74,8 @@ Result<std::vector<TableInfo>> discover_tables(MysqlSession& session, const std:
 
   // Estimates only feed the ESTIMATE trace and progress; a vtgate that cannot answer is fine.
   if (auto estimates = session.query("SELECT table_name, table_rows FROM information_schema.tables "
-                                     "WHERE table_schema = " + schema)) {
+                                     "WHERE table_schema = " +
+                                     schema)) {
     for (const auto& row : estimates->rows) {
       auto it = by_name.find(cell(row, 0));
       if (it != by_name.end()) it->second.row_estimate = parse_count(row.size() > 1 ? row[1] : std::nullopt);

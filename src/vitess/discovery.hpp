@@ -22,8 +22,8 @@ struct ColumnInfo {
 
 struct TableInfo {
   std::string name;
-  std::vector<ColumnInfo> columns;       //!< in ordinal order
-  std::vector<std::string> primary_key;  //!< in key order; empty = no primary key
+  std::vector<ColumnInfo> columns;            //!< in ordinal order
+  std::vector<std::string> primary_key;       //!< in key order; empty = no primary key
   std::optional<std::uint64_t> row_estimate;  //!< information_schema.tables.table_rows
   bool operator==(const TableInfo&) const = default;
 };

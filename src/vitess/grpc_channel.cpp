@@ -23,12 +23,11 @@ Result<std::shared_ptr<grpc::Channel>> make_channel(const ChannelOptions& o) {
   // Only the verifying modes use the CA. gRPC loads whatever roots it is given even when it does
   // not verify, and an unparsable PEM then fails every connect ("Failed to create security
   // handshaker"), so `required` never hands it over.
-  const bool uses_ca = !o.ca_certificate.empty() &&
-                       (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity);
+  const bool uses_ca =
+      !o.ca_certificate.empty() && (o.tls_mode == TlsMode::verify_ca || o.tls_mode == TlsMode::verify_identity);
   if (uses_ca) {
     if (o.ca_certificate.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return config_error(
-          "ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
+      return config_error("ca_certificate is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' line)");
     }
     if (auto pem = check_pem_certificates(o.ca_certificate); !pem) {
       return config_error(fmt::format("ca_certificate is not valid PEM: {}", pem.error().message));
@@ -82,7 +81,8 @@ Result<std::shared_ptr<grpc::Channel>> make_channel(const ChannelOptions& o) {
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   // Requests go uncompressed; responses may be identity or gzip (gRPC C++ has no snappy, which
   // PlanetScale's Go client uses).
-  args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET, (1 << GRPC_COMPRESS_NONE) | (1 << GRPC_COMPRESS_GZIP));
+  args.SetInt(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+              (1 << GRPC_COMPRESS_NONE) | (1 << GRPC_COMPRESS_GZIP));
   args.SetCompressionAlgorithm(GRPC_COMPRESS_NONE);
   args.SetUserAgentPrefix("source-vitess/" SOURCE_VITESS_VERSION);
   if (o.tls_mode != TlsMode::disabled && !o.tls_server_name.empty()) args.SetSslTargetNameOverride(o.tls_server_name);

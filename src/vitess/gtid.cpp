@@ -1,10 +1,10 @@
 // src/vitess: GTID set parsing, printing and set algebra.
 #include "vitess/gtid.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <iterator>
-#include <fmt/format.h>
 
 namespace sv::vitess {
 namespace {
@@ -110,8 +110,8 @@ Result<GtidSet> GtidSet::parse(std::string_view text) {
   if (auto slash = body.find('/'); slash != std::string_view::npos) {
     std::string_view flavor = body.substr(0, slash);
     if (flavor != kFlavor) {
-      return config_error(fmt::format(
-          "unsupported GTID flavor '{}' in position '{}' (only MySQL56 is supported)", flavor, text));
+      return config_error(
+          fmt::format("unsupported GTID flavor '{}' in position '{}' (only MySQL56 is supported)", flavor, text));
     }
     body = body.substr(slash + 1);
   }
@@ -140,7 +140,8 @@ Result<GtidSet> GtidSet::parse(std::string_view text) {
           return config_error(fmt::format("invalid GTID interval '{}' in '{}'{}", iv, text,
                                           tagged ? " (tagged GTIDs are not supported)" : ""));
         }
-        if (first == 0) return config_error(fmt::format("GTID interval '{}' starts at 0 in '{}' (numbers start at 1)", iv, text));
+        if (first == 0)
+          return config_error(fmt::format("GTID interval '{}' starts at 0 in '{}' (numbers start at 1)", iv, text));
         if (first > last) return config_error(fmt::format("GTID interval '{}' is reversed in '{}'", iv, text));
         set.add(*uuid, first, last);
         if (next == std::string_view::npos) break;
@@ -154,8 +155,8 @@ Result<GtidSet> GtidSet::parse(std::string_view text) {
 }
 
 void GtidSet::add(const Uuid& uuid, std::uint64_t first, std::uint64_t last) {
-  auto it = std::lower_bound(sids_.begin(), sids_.end(), uuid,
-                             [](const GtidSid& s, const Uuid& u) { return s.uuid < u; });
+  auto it =
+      std::lower_bound(sids_.begin(), sids_.end(), uuid, [](const GtidSid& s, const Uuid& u) { return s.uuid < u; });
   if (it == sids_.end() || it->uuid != uuid) it = sids_.insert(it, GtidSid{uuid, {}});
   insert_interval(it->intervals, first, last);
 }

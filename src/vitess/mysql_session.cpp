@@ -9,10 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
 
 namespace sv::vitess {
 namespace {
@@ -67,7 +67,8 @@ bool speaks_http(const std::string& host, std::uint16_t port, std::chrono::milli
       socklen_t len = sizeof err;
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       static constexpr std::string_view kRequest = "HEAD / HTTP/1.0\r\n\r\n";
-      if (err == 0 && ::send(fd, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(kRequest.size()) &&
+      if (err == 0 &&
+          ::send(fd, kRequest.data(), kRequest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(kRequest.size()) &&
           wait_for(POLLIN)) {
         char reply[5] = {};
         http = ::recv(fd, reply, sizeof reply, 0) == static_cast<ssize_t>(sizeof reply) &&
@@ -88,24 +89,21 @@ Error no_greeting(const std::string& server_text, const MysqlOptions& o) {
   const std::string where = fmt::format("{}:{}", o.host, o.port);
   if (server_text.find(fmt::format("system error: {}", ETIMEDOUT)) != std::string::npos) {
     if (speaks_http(o.host, o.port, std::chrono::seconds(2))) {
-      return config_error(
-          fmt::format("{} answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port "
-                      "(its -mysql_server_port, often 3306 or 15306), not a web port",
-                      where),
-          server_text);
+      return config_error(fmt::format("{} answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port "
+                                      "(its -mysql_server_port, often 3306 or 15306), not a web port",
+                                      where),
+                          server_text);
     }
-    return transient_error(
-        fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at "
-                    "once; check host "
-                    "and mysql_port",
-                    where, o.connect_timeout.count()),
-        server_text);
+    return transient_error(fmt::format("Nothing answered on {} within {} s (MySQL protocol): a MySQL server greets at "
+                                       "once; check host "
+                                       "and mysql_port",
+                                       where, o.connect_timeout.count()),
+                           server_text);
   }
-  return config_error(
-      fmt::format("{} closed the connection without a MySQL greeting: the port does not speak the "
-                  "MySQL protocol; check mysql_port (vtgate's -mysql_server_port)",
-                  where),
-      server_text);
+  return config_error(fmt::format("{} closed the connection without a MySQL greeting: the port does not speak the "
+                                  "MySQL protocol; check mysql_port (vtgate's -mysql_server_port)",
+                                  where),
+                      server_text);
 }
 
 // Turns a failed mysql_real_connect into a message that says what to fix.
@@ -132,19 +130,18 @@ Error connect_error(MYSQL* mysql, const MysqlOptions& o) {
                           server_text);
     case CR_SERVER_LOST:
     case CR_SERVER_GONE_ERROR:
-      if (server_text.find("initial communication packet") != std::string::npos)
-        return no_greeting(server_text, o);
+      if (server_text.find("initial communication packet") != std::string::npos) return no_greeting(server_text, o);
       if (o.tls_mode != TlsMode::disabled)
-        return transient_error(
-            fmt::format("Connection to {} was lost during the TLS handshake or login", where), server_text);
+        return transient_error(fmt::format("Connection to {} was lost during the TLS handshake or login", where),
+                               server_text);
       return transient_error(fmt::format("Connection to {} was lost during login", where), server_text);
     default: break;
   }
   if (server_text.find("SSL") != std::string::npos || server_text.find("TLS") != std::string::npos ||
       server_text.find("certificate") != std::string::npos)
-    return config_error(fmt::format("TLS connection to {} failed (tls_mode {}): {}", where, to_string(o.tls_mode),
-                                    server_text),
-                        server_text);
+    return config_error(
+        fmt::format("TLS connection to {} failed (tls_mode {}): {}", where, to_string(o.tls_mode), server_text),
+        server_text);
   return transient_error(fmt::format("Cannot connect to {} (MySQL protocol): {}", where, server_text), server_text);
 }
 
@@ -196,9 +193,10 @@ Result<MysqlSession> MysqlSession::connect(const MysqlOptions& o) {
   if (o.tls_mode != TlsMode::disabled && mysql_get_ssl_cipher(mysql) == nullptr) {
     mysql_close(mysql);
     if (!ca_file.empty()) ::unlink(ca_file.c_str());
-    return config_error(fmt::format("TLS connection to {}:{} failed (tls_mode {}): the server does not offer TLS; "
-                                    "set tls_mode to disabled only if the network path is trusted",
-                                    o.host, o.port, to_string(o.tls_mode)));
+    return config_error(
+        fmt::format("TLS connection to {}:{} failed (tls_mode {}): the server does not offer TLS; "
+                    "set tls_mode to disabled only if the network path is trusted",
+                    o.host, o.port, to_string(o.tls_mode)));
   }
   return MysqlSession(mysql, std::move(ca_file));
 }
@@ -249,8 +247,10 @@ Result<QueryRows> MysqlSession::query(std::string_view sql) {
     auto& cells = out.rows.emplace_back();
     cells.reserve(n);
     for (unsigned i = 0; i < n; ++i) {
-      if (row[i]) cells.emplace_back(std::string(row[i], lengths[i]));
-      else cells.emplace_back(std::nullopt);
+      if (row[i])
+        cells.emplace_back(std::string(row[i], lengths[i]));
+      else
+        cells.emplace_back(std::nullopt);
     }
   }
   mysql_free_result(res);
@@ -260,7 +260,8 @@ Result<QueryRows> MysqlSession::query(std::string_view sql) {
 std::string MysqlSession::quote(std::string_view text) {
   std::string out(text.size() * 2 + 3, '\0');
   out[0] = '\'';
-  unsigned long n = mysql_real_escape_string(mysql_, out.data() + 1, text.data(), static_cast<unsigned long>(text.size()));
+  unsigned long n =
+      mysql_real_escape_string(mysql_, out.data() + 1, text.data(), static_cast<unsigned long>(text.size()));
   out.resize(n + 1);
   out += '\'';
   return out;

@@ -1,9 +1,9 @@
 // src/vitess: VStream end causes and gRPC status classification (see stream_status.hpp).
 #include "vitess/stream_status.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <fmt/format.h>
 
 #include "util/strings.hpp"
 
@@ -53,8 +53,8 @@ bool any_of_ci(std::string_view text, std::initializer_list<std::string_view> ne
 
 // TLS verification failures surface as UNAVAILABLE handshake errors; retrying cannot fix them.
 bool tls_verification_failure(std::string_view m) {
-  return any_of_ci(m, {"certificate_verify_failed", "certificate verify failed", "hostname verification",
-                       "peer name", "custom verification check failed", "unable to get local issuer"});
+  return any_of_ci(m, {"certificate_verify_failed", "certificate verify failed", "hostname verification", "peer name",
+                       "custom verification check failed", "unable to get local issuer"});
 }
 
 // vtgate answers that name a cause the user must act on, whatever status code carries them
@@ -133,8 +133,8 @@ StreamError classify_status(const grpc::Status& status, EndCause cause) {
     case C::OK: t = FailureType::system_error; break;
     case C::CANCELLED: t = FailureType::transient_error; break;
     case C::UNKNOWN:
-      t = any_of_ci(m, {"transport", "connection reset", "broken pipe", "eof", "stream terminated",
-                        "connection closed"})
+      t = any_of_ci(m,
+                    {"transport", "connection reset", "broken pipe", "eof", "stream terminated", "connection closed"})
               ? FailureType::transient_error
               : FailureType::system_error;
       break;
@@ -148,7 +148,7 @@ StreamError classify_status(const grpc::Status& status, EndCause cause) {
       break;
     case C::FAILED_PRECONDITION:
       t = any_of_ci(m, {"purged", "gtidset mismatch", "gtid set mismatch"}) ? FailureType::config_error
-                                                                             : FailureType::transient_error;
+                                                                            : FailureType::transient_error;
       break;
     case C::ABORTED: t = FailureType::transient_error; break;
     case C::OUT_OF_RANGE: t = FailureType::system_error; break;
@@ -186,9 +186,9 @@ sv::Error StreamError::to_error() const {
     case EndCause::cancelled: what = fmt::format("VStream cancelled: {}", message); break;
   }
   if (!advice.empty()) what += fmt::format(". {}", advice);
-  return sv::Error{failure_type, std::move(what), fmt::format("grpc status {} ({}), cause {}",
-                                                              static_cast<int>(code), status_code_name(code),
-                                                              to_string(cause))};
+  return sv::Error{
+      failure_type, std::move(what),
+      fmt::format("grpc status {} ({}), cause {}", static_cast<int>(code), status_code_name(code), to_string(cause))};
 }
 
 }  // namespace sv::vitess

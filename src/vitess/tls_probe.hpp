@@ -13,7 +13,6 @@ namespace sv::vitess {
 
 //! True when host:port completes a TLS handshake within `limit` (nothing verified: the question
 //! is only whether the server speaks TLS). False on any failure, refusal or timeout.
-boost::asio::awaitable<bool> server_speaks_tls(std::string host, std::uint16_t port,
-                                               std::chrono::milliseconds limit);
+boost::asio::awaitable<bool> server_speaks_tls(std::string host, std::uint16_t port, std::chrono::milliseconds limit);
 
 }  // namespace sv::vitess

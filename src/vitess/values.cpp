@@ -4,8 +4,8 @@
 #include "util/base64.hpp"
 #include "util/csv.hpp"
 
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 
 namespace sv::vitess {
 namespace {
@@ -223,9 +223,9 @@ void write_invalid_date(W& w, const Column& c, std::string_view s, std::string_v
 template <class W>
 void write_datetime(W& w, const Column& c, std::string_view s, std::string_view zone) {
   int year, month, day, hour, minute, second;
-  bool ok = s.size() >= 19 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) &&
-            s[7] == '-' && digits_at(s, 8, 2, day) && s[10] == ' ' && digits_at(s, 11, 2, hour) &&
-            s[13] == ':' && digits_at(s, 14, 2, minute) && s[16] == ':' && digits_at(s, 17, 2, second);
+  bool ok = s.size() >= 19 && digits_at(s, 0, 4, year) && s[4] == '-' && digits_at(s, 5, 2, month) && s[7] == '-' &&
+            digits_at(s, 8, 2, day) && s[10] == ' ' && digits_at(s, 11, 2, hour) && s[13] == ':' &&
+            digits_at(s, 14, 2, minute) && s[16] == ':' && digits_at(s, 17, 2, second);
   std::string_view frac;
   if (ok && s.size() > 19) {
     frac = s.substr(20);
@@ -347,8 +347,7 @@ void write_enum(W& w, const Column& c, std::string_view s) {
 template <class W>
 void write_set(W& w, const Column& c, std::string_view s) {
   std::uint64_t mask = 0;
-  if (!numeric_enum_cell(c, s) || !parse_u64(s, mask) ||
-      (c.labels.size() < 64 && (mask >> c.labels.size()) != 0)) {
+  if (!numeric_enum_cell(c, s) || !parse_u64(s, mask) || (c.labels.size() < 64 && (mask >> c.labels.size()) != 0)) {
     write_label_text(w, c, s);
     return;
   }
@@ -471,11 +470,16 @@ Column make_column(const query::Field& field, const ValueOptions& options, bool 
       c.kind = options.tiny_int_as_boolean && starts_with_ci(c.column_type, "tinyint(1)") ? ValueKind::tiny_bool
                                                                                           : ValueKind::integer;
       break;
-    case query::INT16: case query::UINT16: case query::INT24: case query::UINT24:
-    case query::INT32: case query::UINT32: case query::INT64: case query::UINT64:
-      c.kind = ValueKind::integer;
-      break;
-    case query::FLOAT32: case query::FLOAT64: c.kind = ValueKind::floating; break;
+    case query::INT16:
+    case query::UINT16:
+    case query::INT24:
+    case query::UINT24:
+    case query::INT32:
+    case query::UINT32:
+    case query::INT64:
+    case query::UINT64: c.kind = ValueKind::integer; break;
+    case query::FLOAT32:
+    case query::FLOAT64: c.kind = ValueKind::floating; break;
     case query::DECIMAL: c.kind = ValueKind::decimal; break;
     case query::YEAR: c.kind = ValueKind::year; break;
     case query::DATE: c.kind = ValueKind::date; break;
@@ -483,9 +487,11 @@ Column make_column(const query::Field& field, const ValueOptions& options, bool 
     case query::TIMESTAMP: c.kind = ValueKind::timestamp; break;
     case query::TIME: c.kind = ValueKind::time; break;
     case query::JSON: c.kind = ValueKind::json; break;
-    case query::BLOB: case query::VARBINARY: case query::BINARY: case query::GEOMETRY: case query::VECTOR:
-      c.kind = ValueKind::binary;
-      break;
+    case query::BLOB:
+    case query::VARBINARY:
+    case query::BINARY:
+    case query::GEOMETRY:
+    case query::VECTOR: c.kind = ValueKind::binary; break;
     case query::BIT:
       c.bit_width = parse_bit_width(c.column_type);
       if (c.bit_width == 0) c.bit_width = c.column_length;
@@ -559,8 +565,8 @@ template void write_value(csv::FieldWriter&, const Column&, std::string_view, bo
 Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out) {
   const auto& lengths = row.lengths();
   if (static_cast<std::size_t>(lengths.size()) != expected_columns) {
-    return system_error(fmt::format("VStream row has {} values but its FIELD event has {} columns",
-                                    lengths.size(), expected_columns));
+    return system_error(
+        fmt::format("VStream row has {} values but its FIELD event has {} columns", lengths.size(), expected_columns));
   }
   const std::string& values = row.values();
   out.resize(expected_columns);
@@ -580,7 +586,8 @@ Status split_row(const query::Row& row, std::size_t expected_columns, std::vecto
     offset += ulen;
   }
   if (offset != values.size()) {
-    return system_error(fmt::format("VStream row has {} value bytes but its lengths add up to {}", values.size(), offset));
+    return system_error(
+        fmt::format("VStream row has {} value bytes but its lengths add up to {}", values.size(), offset));
   }
   return Ok{};
 }

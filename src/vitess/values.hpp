@@ -14,8 +14,8 @@
 #include "query.pb.h"
 #include "util/csv.hpp"
 #include "util/json.hpp"
-#include "vitess/charsets.hpp"
 #include "util/result.hpp"
+#include "vitess/charsets.hpp"
 
 namespace sv::vitess {
 
@@ -40,47 +40,46 @@ enum class EnumSetEncoding : std::uint8_t {
 
 //! The rendering decided once per column (per FIELD event), so the per-cell code is one switch.
 enum class ValueKind : std::uint8_t {
-  null_only,     //!< NULL_TYPE: always null
-  integer,       //!< INT8..UINT64: JSON number, digits exact, zerofill leading zeros dropped
-  tiny_bool,     //!< tinyint(1) [unsigned]: 0 → false, 1 → true, other values as numbers
-  decimal,       //!< DECIMAL: JSON number, digits exact, `.5` → `0.5`
-  floating,      //!< FLOAT32/FLOAT64: JSON number as sent
-  year,          //!< YEAR: JSON number
-  date,          //!< DATE: `YYYY-MM-DD`; zero/invalid → null (or `1970-01-01` / as received)
-  datetime,      //!< DATETIME: `YYYY-MM-DDTHH:MM:SS.ffffff`
-  timestamp,     //!< TIMESTAMP (UTC on the wire): `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`
-  time,          //!< TIME: the text as sent (`-838:59:59.000000`)
-  text,          //!< CHAR/VARCHAR/TEXT and unknown textual types: string converted from the
-                 //!< column's character set to UTF-8; invalid sequences → U+FFFD
-  json,          //!< JSON: the document text as a JSON string (as the Go connector does)
-  binary,        //!< BINARY/VARBINARY/BLOB/GEOMETRY/VECTOR: base64 (standard, padded) string
-  bit_bool,      //!< BIT(1): boolean
-  bit_int,       //!< BIT(2..64): unsigned integer, exact
-  enum_label,    //!< ENUM: label
-  set_labels,    //!< SET: comma-joined labels
+  null_only,   //!< NULL_TYPE: always null
+  integer,     //!< INT8..UINT64: JSON number, digits exact, zerofill leading zeros dropped
+  tiny_bool,   //!< tinyint(1) [unsigned]: 0 → false, 1 → true, other values as numbers
+  decimal,     //!< DECIMAL: JSON number, digits exact, `.5` → `0.5`
+  floating,    //!< FLOAT32/FLOAT64: JSON number as sent
+  year,        //!< YEAR: JSON number
+  date,        //!< DATE: `YYYY-MM-DD`; zero/invalid → null (or `1970-01-01` / as received)
+  datetime,    //!< DATETIME: `YYYY-MM-DDTHH:MM:SS.ffffff`
+  timestamp,   //!< TIMESTAMP (UTC on the wire): `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`
+  time,        //!< TIME: the text as sent (`-838:59:59.000000`)
+  text,        //!< CHAR/VARCHAR/TEXT and unknown textual types: string converted from the
+               //!< column's character set to UTF-8; invalid sequences → U+FFFD
+  json,        //!< JSON: the document text as a JSON string (as the Go connector does)
+  binary,      //!< BINARY/VARBINARY/BLOB/GEOMETRY/VECTOR: base64 (standard, padded) string
+  bit_bool,    //!< BIT(1): boolean
+  bit_int,     //!< BIT(2..64): unsigned integer, exact
+  enum_label,  //!< ENUM: label
+  set_labels,  //!< SET: comma-joined labels
 };
 
 //! One column of a FIELD event, prepared for rendering.
 struct Column {
   std::string name;
   query::Type type = query::NULL_TYPE;
-  std::string column_type;  //!< full SQL type, e.g. `enum('a','b')`, `tinyint(1)`, `bit(12)`
+  std::string column_type;     //!< full SQL type, e.g. `enum('a','b')`, `tinyint(1)`, `bit(12)`
   std::uint32_t charset = 0;   //!< collation id (63 = binary)
   std::uint32_t flags = 0;     //!< query.MySqlFlag bits
   std::uint32_t decimals = 0;  //!< fsp / scale
   std::uint32_t column_length = 0;
   ValueKind kind = ValueKind::text;
   EnumSetEncoding enum_encoding = EnumSetEncoding::detect;
-  std::vector<std::string> labels;  //!< ENUM/SET members from column_type, in declaration order
-  std::uint32_t bit_width = 0;      //!< BIT(n): n (0 if unknown)
-  TextEncoding encoding;            //!< text, ENUM, SET: how the bytes become UTF-8 (from `charset`)
+  std::vector<std::string> labels;    //!< ENUM/SET members from column_type, in declaration order
+  std::uint32_t bit_width = 0;        //!< BIT(n): n (0 if unknown)
+  TextEncoding encoding;              //!< text, ENUM, SET: how the bytes become UTF-8 (from `charset`)
   bool invalid_dates_as_null = true;  //!< ValueOptions::invalid_dates_as_null
 };
 
 //! Prepares a column from a query.Field. `enum_set_string_values` is FieldEvent field 25: true
 //! means ENUM/SET cells are labels in every phase.
-Column make_column(const query::Field& field, const ValueOptions& options,
-                   bool enum_set_string_values = false);
+Column make_column(const query::Field& field, const ValueOptions& options, bool enum_set_string_values = false);
 
 //! Prepares every field of a FIELD event.
 std::vector<Column> make_columns(const google::protobuf::RepeatedPtrField<query::Field>& fields,

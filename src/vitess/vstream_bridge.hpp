@@ -5,13 +5,13 @@
 // down. No threads of our own. Internal to VStream (vstream_client.hpp).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -157,8 +157,8 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
  public:
   //! A call not yet started: the request, the authorization header, the whole-call deadline
   //! (0 = none); counted by `tracker` until gRPC finishes it.
-  VStreamCall(const vtgate::VStreamRequest& request, std::string_view auth_header,
-              std::chrono::milliseconds deadline, std::shared_ptr<CallTracker> tracker);
+  VStreamCall(const vtgate::VStreamRequest& request, std::string_view auth_header, std::chrono::milliseconds deadline,
+              std::shared_ptr<CallTracker> tracker);
 
   //! Starts the call on `stub`, with the first read ahead.
   void start(std::shared_ptr<VStreamCall> self, vtgateservice::Vitess::Stub& stub);

@@ -2,11 +2,11 @@
 // explanation, the position peek (see vstream_client.hpp).
 #include "vitess/vstream_client.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "util/base64.hpp"
 #include "util/strings.hpp"
@@ -17,8 +17,8 @@ namespace sv::vitess {
 
 // ---- VStream ----------------------------------------------------------------------------------
 
-VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call,
-                 CallOptions options, std::shared_ptr<const detail::Endpoint> endpoint)
+VStream::VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options,
+                 std::shared_ptr<const detail::Endpoint> endpoint)
     : call_(std::move(call)),
       endpoint_(std::move(endpoint)),
       timer_(std::make_unique<asio::steady_timer>(ex)),
@@ -81,8 +81,7 @@ asio::awaitable<StreamItem> VStream::next() {
     }
     if (d->status) {
       StreamItem end = end_item(*d->status, call->closing() ? call->close_cause() : EndCause::server);
-      if (auto* error = std::get_if<StreamError>(&end); error && !received_)
-        co_await explain_connect_failure(*error);
+      if (auto* error = std::get_if<StreamError>(&end); error && !received_) co_await explain_connect_failure(*error);
       end_ = std::make_unique<StreamItem>(std::move(end));
       co_return *end_;
     }
@@ -111,7 +110,7 @@ asio::awaitable<std::optional<EndCause>> VStream::wait_for_delivery(detail::VStr
     if (first.index() == 0) co_return std::nullopt;
     co_return EndCause::idle_timeout;
   } catch (const boost::system::system_error&) {  // the wait alone was cancelled
-  } catch (const asio::multiple_exceptions&) {     // both waits of the race were cancelled
+  } catch (const asio::multiple_exceptions&) {    // both waits of the race were cancelled
   }
   co_return EndCause::cancelled;
 }
@@ -122,8 +121,7 @@ asio::awaitable<std::optional<EndCause>> VStream::wait_for_delivery(detail::VStr
 // TLS), but a plaintext client to a TLS server only sees "Socket closed", like a restarting
 // vtgate would; there one TLS handshake attempt decides.
 asio::awaitable<void> VStream::explain_connect_failure(StreamError& e) const {
-  if (!endpoint_ || e.cause != EndCause::server || e.code != grpc::StatusCode::UNAVAILABLE)
-    co_return;
+  if (!endpoint_ || e.cause != EndCause::server || e.code != grpc::StatusCode::UNAVAILABLE) co_return;
   const detail::Endpoint& at = *endpoint_;
   if (at.tls_mode != TlsMode::disabled) {
     if (!contains_ci(e.message, "wrong version number")) co_return;
@@ -160,8 +158,7 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   if (!channel) return channel.error();
   std::shared_ptr<VStreamClient> c(new VStreamClient());
   c->target_ = channel_target(o.host, o.port);
-  c->endpoint_ =
-      std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
+  c->endpoint_ = std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
   c->auth_header_ = basic_auth_header(o.username, o.password);
   c->channel_ = std::move(*channel);
   c->stub_ = vtgateservice::Vitess::NewStub(c->channel_);
@@ -180,8 +177,8 @@ VStream VStreamClient::open(asio::any_io_executor ex, const vtgate::VStreamReque
 }
 
 asio::awaitable<Result<std::map<std::string, std::string>>> VStreamClient::peek_current_positions(
-    asio::any_io_executor ex, std::string keyspace, std::vector<std::string> tables,
-    VStreamRequestOptions options, std::chrono::milliseconds timeout) {
+    asio::any_io_executor ex, std::string keyspace, std::vector<std::string> tables, VStreamRequestOptions options,
+    std::chrono::milliseconds timeout) {
   // One stream over every shard (empty shard) at "current": vtgate lists all serving shards in
   // its VGTID events, each shard's entry filled in once that shard reported its position.
   ShardStart start;

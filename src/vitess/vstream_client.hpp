@@ -100,8 +100,8 @@ class VStreamClient {
   //! Note for callers (GCC 12): pass lvalues, not braced temporaries like `{}`, in the co_await
   //! expression; GCC 12 miscompiles aggregate prvalues that live across a co_await.
   asio::awaitable<Result<std::map<std::string, std::string>>> peek_current_positions(
-      asio::any_io_executor ex, std::string keyspace, std::vector<std::string> tables,
-      VStreamRequestOptions options, std::chrono::milliseconds timeout = std::chrono::seconds(45));
+      asio::any_io_executor ex, std::string keyspace, std::vector<std::string> tables, VStreamRequestOptions options,
+      std::chrono::milliseconds timeout = std::chrono::seconds(45));
 
   //! "Basic <base64(user:pass)>".
   static std::string basic_auth_header(std::string_view username, std::string_view password);

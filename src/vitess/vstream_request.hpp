@@ -38,8 +38,8 @@ struct ShardStart {
 //! Request-wide options.
 struct VStreamRequestOptions {
   TabletType tablet_type = TabletType::primary;
-  std::string cells;           //!< VStreamFlags.cells (see default_cells_for_host)
-  bool minimize_skew = true;   //!< as Go
+  std::string cells;                             //!< VStreamFlags.cells (see default_cells_for_host)
+  bool minimize_skew = true;                     //!< as Go
   std::uint32_t heartbeat_interval_seconds = 0;  //!< 0 = none (Go sends none)
   bool stop_on_reshard = false;
 };
@@ -50,8 +50,7 @@ std::string select_all_filter(std::string_view table);
 //! A VStreamRequest as the Go connector builds it: tablet type, flags {minimize_skew, cells},
 //! one filter rule per table (match = table, filter = select_all_filter(table)), and one
 //! ShardGtid per shard with its gtid and table_p_ks.
-vtgate::VStreamRequest build_vstream_request(std::span<const ShardStart> shards,
-                                             std::span<const std::string> tables,
+vtgate::VStreamRequest build_vstream_request(std::span<const ShardStart> shards, std::span<const std::string> tables,
                                              const VStreamRequestOptions& options);
 
 }  // namespace sv::vitess

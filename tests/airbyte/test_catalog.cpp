@@ -60,12 +60,14 @@ TEST_CASE("catalog: streams with columns in schema order, modes, keys and genera
 }
 
 TEST_CASE("catalog: bad input is a config error naming the stream") {
-  CHECK(catalog_error(R"({"streams":[]})") == "the configured catalog has no streams: select at least one stream to sync");
+  CHECK(catalog_error(R"({"streams":[]})") ==
+        "the configured catalog has no streams: select at least one stream to sync");
   CHECK(catalog_error(R"({"streams":{}})") == "the configured catalog has no 'streams' array");
   CHECK(catalog_error(R"([])") == "the configured catalog must be a JSON object, got an array");
   CHECK(catalog_error("  ") == "the configured catalog is empty: expected a JSON object with 'streams'");
-  CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"full_refresh_append"}]})") ==
-        R"(catalog stream #1 ('t'): unsupported sync_mode "full_refresh_append" (this source supports "full_refresh" and "incremental"))");
+  CHECK(
+      catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"full_refresh_append"}]})") ==
+      R"(catalog stream #1 ('t'): unsupported sync_mode "full_refresh_append" (this source supports "full_refresh" and "incremental"))");
   CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}}}]})") ==
         R"(catalog stream #1 ('t'): 'sync_mode' is missing (expected "full_refresh" or "incremental"))");
   CHECK(
@@ -88,10 +90,14 @@ TEST_CASE("catalog: bad input is a config error naming the stream") {
   CHECK(catalog_error(R"({"streams":[{"sync_mode":"incremental"}]})") == "catalog stream #1 has no 'stream' object");
   CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t"},"sync_mode":"incremental"}]})") ==
         "catalog stream #1 ('t'): 'stream.json_schema' must be an object");
-  CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental","cursor_field":"id"}]})") ==
-        "catalog stream #1 ('t'): 'cursor_field' must be an array of strings, got a string");
-  CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental","primary_key":[["id",1]]}]})") ==
-        "catalog stream #1 ('t'): each 'primary_key' entry must be an array of strings, has an integer");
+  CHECK(
+      catalog_error(
+          R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental","cursor_field":"id"}]})") ==
+      "catalog stream #1 ('t'): 'cursor_field' must be an array of strings, got a string");
+  CHECK(
+      catalog_error(
+          R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental","primary_key":[["id",1]]}]})") ==
+      "catalog stream #1 ('t'): each 'primary_key' entry must be an array of strings, has an integer");
   CHECK(catalog_error(R"({"streams":[{"stream":{"name":"t","json_schema":{}},"sync_mode":"incremental"},)"
                       R"({"stream":{"name":"t","namespace":"shop","json_schema":{}},"sync_mode":"full_refresh"}]})") ==
         "catalog stream #2 ('t'): the stream 'shop.t' is configured twice");

@@ -95,8 +95,8 @@ TEST_CASE("config: every field set") {
   CHECK(c.use_rdonly);
   CHECK(c.shards == std::vector<std::string>{"-80", "80-"});
   CHECK(c.include_metadata);
-  CHECK(c.starting_gtids == sv::airbyte::StartingGtids{
-                                {"shop", {{"-80", "MySQL56/a:1-5"}, {"80-", "MySQL56/b:1-9"}}}, {"other", {}}});
+  CHECK(c.starting_gtids ==
+        sv::airbyte::StartingGtids{{"shop", {{"-80", "MySQL56/a:1-5"}, {"80-", "MySQL56/b:1-9"}}}, {"other", {}}});
   CHECK(c.max_retries == 0);
   CHECK(c.timeout_seconds == 600);
   CHECK(c.use_gtid_with_table_pks);
@@ -104,8 +104,7 @@ TEST_CASE("config: every field set") {
   CHECK(c.grpc_port == 15991);
   CHECK(c.mysql_port == 15306);
   CHECK(c.tls_mode == TlsMode::disabled);
-  CHECK(c.ca_certificate.starts_with(
-      "-----BEGIN CERTIFICATE-----\nMIIBpjCCAUugAwIBAgIUbcEeKv/K8RVU3pXu6maSGqnfEL0w"));
+  CHECK(c.ca_certificate.starts_with("-----BEGIN CERTIFICATE-----\nMIIBpjCCAUugAwIBAgIUbcEeKv/K8RVU3pXu6maSGqnfEL0w"));
   CHECK(c.ca_certificate.ends_with(
       "FCgxhXgg3QIhALUkY5DZO2SqAu+uDynZzPr7yZSIwCujXxEbxumxprKn\n-----END CERTIFICATE-----\n"));
   CHECK(!c.capture_deletes);
@@ -139,12 +138,10 @@ TEST_CASE("config: a key given twice, or twice in different case, is an error na
         "config field 'max_retries' is given twice, as 'MAX_RETRIES' and 'max_retries' (field "
         "names ignore case): "
         "remove one");
-  CHECK(
-      error_with(
-          R"("options":{"do_not_treat_tiny_int_as_boolean":true,"Do_Not_Treat_Tiny_Int_As_Boolean":false})") ==
-      "config field 'options.do_not_treat_tiny_int_as_boolean' is given twice, as "
-      "'do_not_treat_tiny_int_as_boolean' "
-      "and 'Do_Not_Treat_Tiny_Int_As_Boolean' (field names ignore case): remove one");
+  CHECK(error_with(R"("options":{"do_not_treat_tiny_int_as_boolean":true,"Do_Not_Treat_Tiny_Int_As_Boolean":false})") ==
+        "config field 'options.do_not_treat_tiny_int_as_boolean' is given twice, as "
+        "'do_not_treat_tiny_int_as_boolean' "
+        "and 'Do_Not_Treat_Tiny_Int_As_Boolean' (field names ignore case): remove one");
   CHECK(error_with(R"("starting_gtids":{"shop":{"-80":"MySQL56/a:1","-80":"MySQL56/a:2"}})") ==
         "the key '-80' appears twice in one object of the config (in starting_gtids.shop): remove "
         "one");
@@ -173,20 +170,25 @@ TEST_CASE("config: errors name the field and what was expected") {
         "config field 'database' must be a string, got an integer");
   CHECK(parse_config(R"({"host":"h","database":"d","username":"u","password":12345})").error().message ==
         "config field 'password' must be a string, got an integer");
-  CHECK(error_with(R"("max_retries":"3")") == "config field 'max_retries' must be an integer of at least 0, got a string");
+  CHECK(error_with(R"("max_retries":"3")") ==
+        "config field 'max_retries' must be an integer of at least 0, got a string");
   CHECK(error_with(R"("max_retries":-1)") == "config field 'max_retries' must be an integer of at least 0, got -1");
-  CHECK(error_with(R"("max_retries":2.5)") == "config field 'max_retries' must be an integer of at least 0, got a number");
-  CHECK(error_with(R"("timeout_seconds":0)") == "config field 'timeout_seconds' must be an integer of at least 1, got 0");
+  CHECK(error_with(R"("max_retries":2.5)") ==
+        "config field 'max_retries' must be an integer of at least 0, got a number");
+  CHECK(error_with(R"("timeout_seconds":0)") ==
+        "config field 'timeout_seconds' must be an integer of at least 1, got 0");
   CHECK(error_with(R"("idle_timeout_seconds":0)") ==
         "config field 'idle_timeout_seconds' must be an integer of at least 1, got 0");
   CHECK(error_with(R"("grpc_port":70000)") == "config field 'grpc_port' must be an integer from 1 to 65535, got 70000");
-  CHECK(error_with(R"("use_replica":"yes")") == "config field 'use_replica' must be a boolean (true or false), got a string");
+  CHECK(error_with(R"("use_replica":"yes")") ==
+        "config field 'use_replica' must be a boolean (true or false), got a string");
   CHECK(error_with(R"("shards":["-80"])") == "config field 'shards' must be a string, got an array");
   CHECK(error_with(R"("options":true)") == "config field 'options' must be an object, got a boolean");
   CHECK(error_with(R"("options":{"do_not_treat_tiny_int_as_boolean":1})") ==
         "config field 'options.do_not_treat_tiny_int_as_boolean' must be a boolean (true or false), got an integer");
-  CHECK(error_with(R"("tls_mode":"strict")") ==
-        R"(config field 'tls_mode' must be one of "verify_identity", "verify_ca", "required", "disabled", got "strict")");
+  CHECK(
+      error_with(R"("tls_mode":"strict")") ==
+      R"(config field 'tls_mode' must be one of "verify_identity", "verify_ca", "required", "disabled", got "strict")");
   CHECK(error_with(R"("ca_certificate":"-----BEGIN PRIVATE KEY-----")") ==
         "config field 'ca_certificate' must be PEM text containing '-----BEGIN CERTIFICATE-----'");
   CHECK(error_with(R"("max_concurrent_readers":0)") ==
@@ -202,12 +204,14 @@ TEST_CASE("config: starting_gtids that is not JSON or not {keyspace:{shard:gtid}
   CHECK(error_with(R"("starting_gtids":"{\"shop\": {\"-80\": }")") ==
         "invalid JSON in config field 'starting_gtids' at line 1, column 18 (byte offset 17): Invalid value.");
   const std::string shape = R"(a JSON object of the form {"<keyspace>": {"<shard>": "<gtid position>"}})";
-  CHECK(error_with(R"("starting_gtids":"[1,2]")") == "config field 'starting_gtids' must be " + shape + "; got an array");
+  CHECK(error_with(R"("starting_gtids":"[1,2]")") ==
+        "config field 'starting_gtids' must be " + shape + "; got an array");
   CHECK(error_with(R"("starting_gtids":"{\"shop\":\"MySQL56/x:1\"}")") ==
         "config field 'starting_gtids' must be " + shape + "; keyspace 'shop' maps to a string");
   CHECK(error_with(R"("starting_gtids":"{\"shop\":{\"-80\":5}}")") ==
         "config field 'starting_gtids' must be " + shape + "; shard '-80' of keyspace 'shop' maps to an integer");
-  CHECK(error_with(R"("starting_gtids":5)") == "config field 'starting_gtids' must be a string holding JSON, got an integer");
+  CHECK(error_with(R"("starting_gtids":5)") ==
+        "config field 'starting_gtids' must be a string holding JSON, got an integer");
 }
 
 TEST_CASE("config: JSON syntax errors say where, never what") {
@@ -217,7 +221,8 @@ TEST_CASE("config: JSON syntax errors say where, never what") {
   CHECK(parse_config("").error().message == "the config is empty: expected a JSON object");
   CHECK(parse_config("[1]").error().message == "the config must be a JSON object, got an array");
   CHECK(parse_config(std::string(kMinimal) + " {}").error().message ==
-        "invalid JSON in the config at line 1, column 77 (byte offset 76): The document root must not be followed by other values.");
+        "invalid JSON in the config at line 1, column 77 (byte offset 76): The document root must not be followed by "
+        "other values.");
 }
 
 TEST_CASE("config: describe() never shows the password") {
@@ -230,28 +235,21 @@ TEST_CASE("config: describe() never shows the password") {
 
 TEST_CASE("config: every certificate of ca_certificate must parse, whatever the tls_mode") {
   const std::string ca = kCaPem;
-  CHECK(ok_with(R"("ca_certificate":")" + ca + ca + R"(")").ca_certificate.size() >
-        1000);  // a bundle of two
+  CHECK(ok_with(R"("ca_certificate":")" + ca + ca + R"(")").ca_certificate.size() > 1000);  // a bundle of two
   const std::string prefix = "config field 'ca_certificate' is not valid PEM: ";
-  const std::string suffix =
-      "; paste the CA certificate(s) exactly as exported, BEGIN and END lines included";
+  const std::string suffix = "; paste the CA certificate(s) exactly as exported, BEGIN and END lines included";
   for (std::string mode : {"verify_identity", "verify_ca", "required", "disabled"}) {
     CAPTURE(mode);
     const std::string tls = R"("tls_mode":")" + mode + R"(",)";
     // A garbage body: not base64 at all, and base64 that is not a certificate.
-    CHECK(
-        error_with(
-            tls +
-            R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n")") ==
-        prefix + "certificate 1 of 1 does not parse (bad base64 decode)" + suffix);
-    CHECK(
-        error_with(
-            tls +
-            R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")") ==
-        prefix + "certificate 1 of 1 does not parse (header too long)" + suffix);
+    CHECK(error_with(
+              tls +
+              R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n")") ==
+          prefix + "certificate 1 of 1 does not parse (bad base64 decode)" + suffix);
+    CHECK(error_with(tls + R"("ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")") ==
+          prefix + "certificate 1 of 1 does not parse (header too long)" + suffix);
     // The second certificate of a bundle is cut off after two lines, or its END line is missing.
-    CHECK(error_with(tls + R"("ca_certificate":")" + ca + ca.substr(0, 161) +
-                     R"(-----END CERTIFICATE-----\n")") ==
+    CHECK(error_with(tls + R"("ca_certificate":")" + ca + ca.substr(0, 161) + R"(-----END CERTIFICATE-----\n")") ==
           prefix + "certificate 2 of 2 does not parse (too long)" + suffix);
     CHECK(error_with(tls + R"("ca_certificate":")" + ca + ca.substr(0, 200) + R"(")") ==
           prefix + "certificate 2 of 2 has no '-----END CERTIFICATE-----' line" + suffix);
@@ -263,43 +261,30 @@ TEST_CASE("config: host takes no port, scheme, user or path; the message says wh
   const std::string ports =
       " and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) "
       "instead";
-  CHECK(parse_config(R"({"host":"127.0.0.1:47100","database":"d","username":"u","password":"p"})")
-            .error()
-            .message == field + "remove the port ':47100'" + ports);
-  CHECK(parse_config(
-            R"({"host":"vtgate.internal:15991","database":"d","username":"u","password":"p"})")
+  CHECK(parse_config(R"({"host":"127.0.0.1:47100","database":"d","username":"u","password":"p"})").error().message ==
+        field + "remove the port ':47100'" + ports);
+  CHECK(parse_config(R"({"host":"vtgate.internal:15991","database":"d","username":"u","password":"p"})")
             .error()
             .message == field + "remove the port ':15991'" + ports);
-  CHECK(parse_config(R"({"host":"[::1]:15991","database":"d","username":"u","password":"p"})")
+  CHECK(parse_config(R"({"host":"[::1]:15991","database":"d","username":"u","password":"p"})").error().message ==
+        field + "remove the port ':15991'" + ports);
+  CHECK(parse_config(R"({"host":"h:x","database":"d","username":"u","password":"p"})").error().message ==
+        field + "remove the port ':<port>'" + ports);
+  CHECK(parse_config(R"({"host":"https://aws.connect.psdb.cloud","database":"d","username":"u","password":"p"})")
             .error()
-            .message == field + "remove the port ':15991'" + ports);
-  CHECK(parse_config(R"({"host":"h:x","database":"d","username":"u","password":"p"})")
+            .message == field + "remove the 'https://' prefix");
+  CHECK(parse_config(R"({"host":"aws.connect.psdb.cloud/shop","database":"d","username":"u","password":"p"})")
             .error()
-            .message == field + "remove the port ':<port>'" + ports);
-  CHECK(
-      parse_config(
-          R"({"host":"https://aws.connect.psdb.cloud","database":"d","username":"u","password":"p"})")
-          .error()
-          .message == field + "remove the 'https://' prefix");
-  CHECK(
-      parse_config(
-          R"({"host":"aws.connect.psdb.cloud/shop","database":"d","username":"u","password":"p"})")
-          .error()
-          .message == field + "remove the path (from '/' on)");
+            .message == field + "remove the path (from '/' on)");
   // A user and password in the host are not echoed.
   const auto with_user =
-      parse_config(
-          R"({"host":"reader:s3cr3t@vtgate","database":"d","username":"u","password":"p"})")
-          .error();
+      parse_config(R"({"host":"reader:s3cr3t@vtgate","database":"d","username":"u","password":"p"})").error();
   CHECK(with_user.type == FailureType::config_error);
-  CHECK(with_user.message ==
-        field + "remove the 'user@' part; the user goes in username and password");
+  CHECK(with_user.message == field + "remove the 'user@' part; the user goes in username and password");
   // Names, IPv4 and IPv6 addresses (bare or in brackets) are fine.
-  for (const char* host :
-       {"vtgate", "aws.connect.psdb.cloud", "10.0.0.7", "::1", "fe80::1", "[::1]"}) {
+  for (const char* host : {"vtgate", "aws.connect.psdb.cloud", "10.0.0.7", "::1", "fe80::1", "[::1]"}) {
     CAPTURE(host);
-    auto r = parse_config(std::string(R"({"host":")") + host +
-                          R"(","database":"d","username":"u","password":"p"})");
+    auto r = parse_config(std::string(R"({"host":")") + host + R"(","database":"d","username":"u","password":"p"})");
     CHECK(r.ok());
   }
 }

@@ -13,8 +13,7 @@ TEST_CASE(
   DiscoveredStream s;
   s.name = "order_items";
   s.ns = "shop";
-  s.columns = {{"sku", R"({"type":["string"]})"},
-               {"line", R"({"type":["number"],"airbyte_type":"integer"})"}};
+  s.columns = {{"sku", R"({"type":["string"]})"}, {"line", R"({"type":["number"],"airbyte_type":"integer"})"}};
   s.primary_key = {"order_id", "line"};
   s.cdc_columns = true;
   s.metadata_column = true;
@@ -58,8 +57,7 @@ TEST_CASE(
   CHECK(parsed->streams.at(0).columns == std::vector<std::string>{"id"});
 
   CHECK(as_configured_catalog(R"({"type":"CATALOG","catalog":{}})") == R"({"streams":[]})");
-  const std::string configured =
-      R"({"streams":[{"stream":{"name":"a"},"sync_mode":"full_refresh"}]})";
+  const std::string configured = R"({"streams":[{"stream":{"name":"a"},"sync_mode":"full_refresh"}]})";
   CHECK(as_configured_catalog(configured) == configured);
   CHECK(as_configured_catalog("not json") == "not json");
 }

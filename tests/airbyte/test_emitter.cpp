@@ -67,7 +67,8 @@ std::string record_lines(const StreamDescriptor& d, const std::string& shard, in
 }
 
 std::string status_line(const char* name, const char* status) {
-  return std::string(R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":7,"stream_status":{"stream_descriptor":{"name":")") +
+  return std::string(
+             R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":7,"stream_status":{"stream_descriptor":{"name":")") +
          name + R"(","namespace":"db"},"status":")" + status + R"("}}})";
 }
 
@@ -254,13 +255,16 @@ TEST_CASE("emitter: bounded channel, producers wait until the emitter takes even
   MessageWriter out(cap.fd());
   Emitter em(io.get_executor(), {kUsers}, out, pinned(2));
   int accepted = 0;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    for (int i = 1; i <= 10; ++i) {
-      if (co_await em.push(Batch{0, record_lines(kUsers, "-", i, 1), 1, {}})) ++accepted;
-    }
-    co_await em.complete(0);
-    co_await em.shutdown();
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 1; i <= 10; ++i) {
+          if (co_await em.push(Batch{0, record_lines(kUsers, "-", i, 1), 1, {}})) ++accepted;
+        }
+        co_await em.complete(0);
+        co_await em.shutdown();
+      },
+      asio::detached);
   io.poll();
   CHECK(accepted == 2);  // the channel holds two events; the third push waits
   int code = -1;
@@ -310,8 +314,8 @@ struct Plan {
 struct World {
   std::vector<StreamDescriptor> streams;
   std::vector<Plan> producers;
-  std::vector<int> open_producers;  //!< per stream
-  std::vector<bool> failed;         //!< per stream
+  std::vector<int> open_producers;      //!< per stream
+  std::vector<bool> failed;             //!< per stream
   std::vector<std::uint64_t> produced;  //!< records pushed per stream
   //! Per stream, the shard cursors whose records were pushed (the engine's coordinator keeps the
   //! same): a STATE carries all of them.

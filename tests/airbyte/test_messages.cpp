@@ -12,34 +12,40 @@ TEST_CASE("messages: exact JSON of every control message") {
   const StreamDescriptor users{"users", "db"};
   std::string out;
   append_stream_status(out, users, StreamStatus::started, 1700000000000);
-  CHECK(out ==
-        R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1700000000000,"stream_status":{"stream_descriptor":{"name":"users","namespace":"db"},"status":"STARTED"}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1700000000000,"stream_status":{"stream_descriptor":{"name":"users","namespace":"db"},"status":"STARTED"}}})"
+      "\n");
   out.clear();
   append_stream_status(out, StreamDescriptor{"t", ""}, StreamStatus::incomplete, 5);
-  CHECK(out ==
-        R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":5,"stream_status":{"stream_descriptor":{"name":"t"},"status":"INCOMPLETE"}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":5,"stream_status":{"stream_descriptor":{"name":"t"},"status":"INCOMPLETE"}}})"
+      "\n");
   out.clear();
   append_error_trace(out, sv::transient_error("shard -80 failed", "UNAVAILABLE: x"), &users, 6);
-  CHECK(out ==
-        R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":6,"error":{"message":"shard -80 failed","internal_message":"UNAVAILABLE: x","failure_type":"transient_error","stream_descriptor":{"name":"users","namespace":"db"}}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":6,"error":{"message":"shard -80 failed","internal_message":"UNAVAILABLE: x","failure_type":"transient_error","stream_descriptor":{"name":"users","namespace":"db"}}}})"
+      "\n");
   out.clear();
   append_error_trace(out, sv::config_error("bad \"host\""), nullptr, 7);
-  CHECK(out ==
-        R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":7,"error":{"message":"bad \"host\"","failure_type":"config_error"}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":7,"error":{"message":"bad \"host\"","failure_type":"config_error"}}})"
+      "\n");
   out.clear();
   append_estimate(out, users, 1000, 64000, 8);
-  CHECK(out ==
-        R"({"type":"TRACE","trace":{"type":"ESTIMATE","emitted_at":8,"estimate":{"name":"users","type":"STREAM","namespace":"db","row_estimate":1000,"byte_estimate":64000}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"TRACE","trace":{"type":"ESTIMATE","emitted_at":8,"estimate":{"name":"users","type":"STREAM","namespace":"db","row_estimate":1000,"byte_estimate":64000}}})"
+      "\n");
   out.clear();
   append_state(out, users, R"({"shards":{}})", 0);
-  CHECK(out ==
-        R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users","namespace":"db"},"stream_state":{"shards":{}}},"sourceStats":{"recordCount":0.0}}})"
-        "\n");
+  CHECK(
+      out ==
+      R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users","namespace":"db"},"stream_state":{"shards":{}}},"sourceStats":{"recordCount":0.0}}})"
+      "\n");
   out.clear();
   append_log(out, LogLevel::warn, "careful");
   CHECK(out == R"({"type":"LOG","log":{"level":"WARN","message":"careful"}})"
@@ -78,27 +84,24 @@ TEST_CASE("messages: invalid UTF-8 in any string of any message becomes U+FFFD")
           "\n");
   out.clear();
   append_error_trace(out, sv::config_error("unknown command '" + bad + "'", bad), &stream, 2);
-  CHECK(
-      out ==
-      R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":2,"error":{"message":"unknown command ')" +
-          good + R"('","internal_message":")" + good +
-          R"(","failure_type":"config_error","stream_descriptor":{"name":")" + good +
-          R"(","namespace":")" + good +
-          R"("}}}})"
-          "\n");
+  CHECK(out == R"({"type":"TRACE","trace":{"type":"ERROR","emitted_at":2,"error":{"message":"unknown command ')" +
+                   good + R"('","internal_message":")" + good +
+                   R"(","failure_type":"config_error","stream_descriptor":{"name":")" + good + R"(","namespace":")" +
+                   good +
+                   R"("}}}})"
+                   "\n");
   out.clear();
   append_estimate(out, stream, 1, 2, 3);
-  CHECK(out == R"({"type":"TRACE","trace":{"type":"ESTIMATE","emitted_at":3,"estimate":{"name":")" +
-                   good + R"(","type":"STREAM","namespace":")" + good +
+  CHECK(out == R"({"type":"TRACE","trace":{"type":"ESTIMATE","emitted_at":3,"estimate":{"name":")" + good +
+                   R"(","type":"STREAM","namespace":")" + good +
                    R"(","row_estimate":1,"byte_estimate":2}}})"
                    "\n");
   out.clear();
   append_state(out, stream, R"({"shards":{")" + bad + R"(":{"cursor":"x"}}})", 4);
-  CHECK(out ==
-        R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":")" +
-            good + R"(","namespace":")" + good + R"("},"stream_state":{"shards":{")" + good +
-            R"(":{"cursor":"x"}}}},"sourceStats":{"recordCount":4.0}}})"
-            "\n");
+  CHECK(out == R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":")" + good +
+                   R"(","namespace":")" + good + R"("},"stream_state":{"shards":{")" + good +
+                   R"(":{"cursor":"x"}}}},"sourceStats":{"recordCount":4.0}}})"
+                   "\n");
   out.clear();
   append_log(out, LogLevel::info, bad);
   CHECK(out == R"({"type":"LOG","log":{"level":"INFO","message":")" + good +
@@ -106,22 +109,18 @@ TEST_CASE("messages: invalid UTF-8 in any string of any message becomes U+FFFD")
                    "\n");
   out.clear();
   append_connection_status(out, false, "Unknown host '" + bad + "': check the host name");
-  CHECK(
-      out ==
-      R"({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":"Unknown host ')" +
-          good +
-          R"(': check the host name"}})"
-          "\n");
+  CHECK(out == R"({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":"Unknown host ')" + good +
+                   R"(': check the host name"}})"
+                   "\n");
   out.clear();
-  append_catalog(
-      out, {R"({"name":")" + bad + R"(","json_schema":{"properties":{")" + bad + R"(":{}}}})"});
-  CHECK(out == R"({"type":"CATALOG","catalog":{"streams":[{"name":")" + good +
-                   R"(","json_schema":{"properties":{")" + good +
+  append_catalog(out, {R"({"name":")" + bad + R"(","json_schema":{"properties":{")" + bad + R"(":{}}}})"});
+  CHECK(out == R"({"type":"CATALOG","catalog":{"streams":[{"name":")" + good + R"(","json_schema":{"properties":{")" +
+                   good +
                    R"(":{}}}}]}})"
                    "\n");
   const RecordSerializer serializer(stream);
-  CHECK(serializer.prefix() == R"({"type":"RECORD","record":{"stream":")" + good +
-                                   R"(","namespace":")" + good + R"(","emitted_at":)");
+  CHECK(serializer.prefix() ==
+        R"({"type":"RECORD","record":{"stream":")" + good + R"(","namespace":")" + good + R"(","emitted_at":)");
 }
 
 TEST_CASE("messages: RECORD lines via RecordSerializer and RecordBatch") {
@@ -147,11 +146,12 @@ TEST_CASE("messages: RECORD lines via RecordSerializer and RecordBatch") {
   batch.end();
   CHECK(batch.count() == 2);
   const std::string lines = batch.take();
-  CHECK(lines ==
-        R"({"type":"RECORD","record":{"stream":"cust\"omers","namespace":"shop","emitted_at":1738314900123,"data":{"id":42,"email":"a@example.com"}}})"
-        "\n"
-        R"({"type":"RECORD","record":{"stream":"cust\"omers","namespace":"shop","emitted_at":-1,"data":{}}})"
-        "\n");
+  CHECK(
+      lines ==
+      R"({"type":"RECORD","record":{"stream":"cust\"omers","namespace":"shop","emitted_at":1738314900123,"data":{"id":42,"email":"a@example.com"}}})"
+      "\n"
+      R"({"type":"RECORD","record":{"stream":"cust\"omers","namespace":"shop","emitted_at":-1,"data":{}}})"
+      "\n");
   CHECK(batch.count() == 0);
   CHECK(batch.size_bytes() == 0);
   const RecordSerializer no_ns(StreamDescriptor{"t", ""});

@@ -63,7 +63,8 @@ TEST_CASE("spec: every field with its type, title and default") {
       {"max_retries", {"integer", "Max retries", "3"}},
       {"timeout_seconds", {"integer", "Timeout (in seconds)", "300"}},
       {"use_gtid_with_table_pks", {"boolean", "Use GTID with table primary keys", "false"}},
-      {"options", {"object", "Customize serialization", R"({"storage":"HTTPS","do_not_treat_tiny_int_as_boolean":false})"}},
+      {"options",
+       {"object", "Customize serialization", R"({"storage":"HTTPS","do_not_treat_tiny_int_as_boolean":false})"}},
       // This connector's additions.
       {"grpc_port", {"integer", "gRPC port", "443"}},
       {"mysql_port", {"integer", "MySQL port", "3306"}},

@@ -16,8 +16,8 @@ using sv::airbyte::StreamState;
 namespace {
 
 // Test vectors of go-connector-reference.md §5.2 (psdbconnect.v1alpha1.TableCursor, base64).
-constexpr const char* kFreshLeft = "CgMtODASBHNob3A=";    // {shard:"-80", keyspace:"shop"}
-constexpr const char* kFreshRight = "CgM4MC0SBHNob3A=";   // {shard:"80-", keyspace:"shop"}
+constexpr const char* kFreshLeft = "CgMtODASBHNob3A=";                               // {shard:"-80", keyspace:"shop"}
+constexpr const char* kFreshRight = "CgM4MC0SBHNob3A=";                              // {shard:"80-", keyspace:"shop"}
 constexpr const char* kWithLastPk = "CgMtODASBHNob3AiEgoHCgJpZBCHAiIHCgEEEgI0Mg==";  // + last_known_pk id=42
 
 ConfiguredCatalog catalog() {
@@ -50,18 +50,22 @@ const StreamState kCopying{{{"-80", kWithLastPk}}};
 
 TEST_CASE("state: base64 of the Go connector's TableCursor test vectors") {
   CHECK(sv::base64_decode(kFreshLeft).value() == std::string("\x0a\x03-80\x12\x04shop", 11));
-  CHECK(sv::base64_decode(kFreshRight).value() == std::string("\x0a\x03" "80-\x12\x04shop", 11));
-  const std::string with_pk =
-      std::string("\x0a\x03-80\x12\x04shop", 11) +
-      std::string("\x22\x12\x0a\x07\x0a\x02id\x10\x87\x02\x22\x07\x0a\x01\x04\x12\x02" "42", 20);
+  CHECK(sv::base64_decode(kFreshRight).value() == std::string("\x0a\x03"
+                                                              "80-\x12\x04shop",
+                                                              11));
+  const std::string with_pk = std::string("\x0a\x03-80\x12\x04shop", 11) +
+                              std::string(
+                                  "\x22\x12\x0a\x07\x0a\x02id\x10\x87\x02\x22\x07\x0a\x01\x04\x12\x02"
+                                  "42",
+                                  20);
   CHECK(sv::base64_decode(kWithLastPk).value() == with_pk);
   CHECK(sv::base64_encode(with_pk) == kWithLastPk);
   CHECK(sv::base64_encode("") == "");
   CHECK(sv::base64_encode("a") == "YQ==");
   CHECK(sv::base64_encode("ab") == "YWI=");
-  CHECK_FALSE(sv::base64_decode("YQ=").ok());      // length
-  CHECK_FALSE(sv::base64_decode("Y=Q=").ok());     // data after padding
-  CHECK_FALSE(sv::base64_decode("YQ-_").ok());     // URL alphabet
+  CHECK_FALSE(sv::base64_decode("YQ=").ok());       // length
+  CHECK_FALSE(sv::base64_decode("Y=Q=").ok());      // data after padding
+  CHECK_FALSE(sv::base64_decode("YQ-_").ok());      // URL alphabet
   CHECK_FALSE(sv::base64_decode("YQ==YQ==").ok());  // padding in the middle
 }
 
@@ -79,10 +83,12 @@ TEST_CASE("state: no state") {
 TEST_CASE("state: v2 array of STREAM states; missing namespace means the database") {
   const InputState s = parse_ok(std::string(R"([
     {"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"shop"},
-      "stream_state":{"shards":{"-80":{"cursor":")") + kFreshLeft + R"("},"80-":{"cursor":")" + kFreshRight + R"("}}}},
+      "stream_state":{"shards":{"-80":{"cursor":")") +
+                                kFreshLeft + R"("},"80-":{"cursor":")" + kFreshRight + R"("}}}},
       "sourceStats":{"recordCount":3.0}},
     {"type":"STREAM","stream":{"stream_descriptor":{"name":"orders"},
-      "stream_state":{"shards":{"-80":{"cursor":")" + kWithLastPk + R"("}}}}}])");
+      "stream_state":{"shards":{"-80":{"cursor":")" +
+                                kWithLastPk + R"("}}}}}])");
   CHECK(s.shape == StateShape::stream_array);
   CHECK(s.streams[0] == kTwoShards);
   CHECK(s.streams[1] == kCopying);
@@ -92,9 +98,11 @@ TEST_CASE("state: v2 array of STREAM states; missing namespace means the databas
 TEST_CASE("state: a stream named twice keeps the later entry and warns the user") {
   const InputState s = parse_ok(std::string(R"([
     {"type":"STREAM","stream":{"stream_descriptor":{"name":"orders"},
-      "stream_state":{"shards":{"-80":{"cursor":")") + kWithLastPk + R"("}}}}},
+      "stream_state":{"shards":{"-80":{"cursor":")") +
+                                kWithLastPk + R"("}}}}},
     {"type":"STREAM","stream":{"stream_descriptor":{"name":"orders","namespace":"shop"},
-      "stream_state":{"shards":{"-80":{"cursor":")" + kFreshLeft + R"("},"80-":{"cursor":")" + kFreshRight + R"("}}}}}])");
+      "stream_state":{"shards":{"-80":{"cursor":")" +
+                                kFreshLeft + R"("},"80-":{"cursor":")" + kFreshRight + R"("}}}}}])");
   CHECK(s.streams[1] == kTwoShards);
   CHECK(s.warnings ==
         std::vector<std::string>{"the input state names stream 'shop:orders' twice; the later entry wins"});
@@ -120,14 +128,16 @@ TEST_CASE("state: GLOBAL state maps its stream_states") {
   CHECK(!s.streams[1]);
   // The same inside the v2 array.
   const InputState a = parse_ok(std::string(R"([{"type":"GLOBAL","global":{"stream_states":[
-      {"stream_descriptor":{"name":"orders"},"stream_state":{"shards":{"-80":{"cursor":")") + kWithLastPk + R"("}}}}]}}])");
+      {"stream_descriptor":{"name":"orders"},"stream_state":{"shards":{"-80":{"cursor":")") +
+                                kWithLastPk + R"("}}}}]}}])");
   CHECK(a.streams[1] == kCopying);
 }
 
 TEST_CASE("state: the Go connector's legacy object, bare and wrapped in data") {
   const std::string legacy = std::string(R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":")") + kFreshLeft +
-                             R"("},"80-":{"cursor":")" + kFreshRight + R"("}}},"shop:orders":{"shards":{"-80":{"cursor":")" +
-                             kWithLastPk + R"("}}},"other:customers":{"shards":{"-":{"cursor":")" + kFreshLeft + R"("}}}}})";
+                             R"("},"80-":{"cursor":")" + kFreshRight +
+                             R"("}}},"shop:orders":{"shards":{"-80":{"cursor":")" + kWithLastPk +
+                             R"("}}},"other:customers":{"shards":{"-":{"cursor":")" + kFreshLeft + R"("}}}}})";
   const InputState bare = parse_ok(legacy);
   CHECK(bare.shape == StateShape::legacy_streams);
   CHECK(bare.streams[0] == kTwoShards);
@@ -163,14 +173,16 @@ TEST_CASE("state: what the emitter writes reads back unchanged") {
 }
 
 TEST_CASE("state: bad state is a config error that names the stream and shard") {
-  CHECK(parse_error(R"({"cdc":false,"streams":[{"stream_name":"customers"}]})") ==
-        R"(the state is a Debezium-style CDC state ({"cdc":…}), which neither this source nor the PlanetScale connector writes; reset the connection's state to start over)");
+  CHECK(
+      parse_error(R"({"cdc":false,"streams":[{"stream_name":"customers"}]})") ==
+      R"(the state is a Debezium-style CDC state ({"cdc":…}), which neither this source nor the PlanetScale connector writes; reset the connection's state to start over)");
   CHECK(parse_error(R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"not base64!"}}}}})") ==
         "state for stream 'shop:customers', shard '-80': the cursor is not valid base64");
   CHECK(parse_error(R"({"streams":{"shop:customers":{"shards":{"-80":"CgMtODASBHNob3A="}}}})") ==
         R"(state for stream 'shop:customers', shard '-80': expected {"cursor":"<base64>"})");
-  CHECK(parse_error(R"({"streams":{"shop:customers":{"position":"x"}}})") ==
-        R"(state for stream 'shop:customers' has no 'shards' object (expected {"shards":{"<shard>":{"cursor":"<base64>"}}}))");
+  CHECK(
+      parse_error(R"({"streams":{"shop:customers":{"position":"x"}}})") ==
+      R"(state for stream 'shop:customers' has no 'shards' object (expected {"shards":{"<shard>":{"cursor":"<base64>"}}}))");
   CHECK(parse_error(R"({"streams":{"customers":{}}})") ==
         R"(the state: stream key 'customers' is not of the form "<namespace>:<table>")");
   CHECK(parse_error(R"([{"type":"STREAM"}])") == "state entry #1: a STREAM state needs a 'stream' object");

@@ -28,8 +28,7 @@ std::vector<std::string> scan(std::vector<std::string> args) {
   for (auto& a : args) argv.push_back(a.data());
   std::vector<std::string> out;
   for (const auto& item : scan_args(argv, kOptions)) {
-    static const char* const kNames[] = {"positional", "option", "unknown", "missing",
-                                         "unexpected"};
+    static const char* const kNames[] = {"positional", "option", "unknown", "missing", "unexpected"};
     std::string text = std::string(kNames[static_cast<int>(item.kind)]) + ":" + item.text;
     if (item.value) text += "=" + *item.value;
     out.push_back(text);
@@ -46,8 +45,7 @@ TEST_CASE("scan_args: positionals, values after a space or '=', flags and aliase
         V{"positional:check", "option:config=c.json", "positional:extra"});
   CHECK(scan({"--config=c.json"}) == V{"option:config=c.json"});
   CHECK(scan({"--config="}) == V{"option:config="});
-  CHECK(scan({"--config", "--follow"}) ==
-        V{"option:config=--follow"});  // a value is the next argument, whatever it is
+  CHECK(scan({"--config", "--follow"}) == V{"option:config=--follow"});  // a value is the next argument, whatever it is
   CHECK(scan({"-h", "--help", "--follow"}) == V{"option:help", "option:help", "option:follow"});
   CHECK(scan({"--tcp-proxy", "x"}) == V{"option:tcp-proxy", "positional:x"});
   CHECK(scan({"--tcp-proxy=1"}) == V{"option:tcp-proxy=1"});
@@ -55,10 +53,8 @@ TEST_CASE("scan_args: positionals, values after a space or '=', flags and aliase
   CHECK(scan({}) == V{});
 }
 
-TEST_CASE(
-    "scan_args: unknown options, a missing value and a flag given a value are items, not stops") {
-  CHECK(scan({"--bogus", "c.json"}) ==
-        V{"unknown:bogus", "positional:c.json"});  // nothing consumed
+TEST_CASE("scan_args: unknown options, a missing value and a flag given a value are items, not stops") {
+  CHECK(scan({"--bogus", "c.json"}) == V{"unknown:bogus", "positional:c.json"});  // nothing consumed
   CHECK(scan({"--bogus=1"}) == V{"unknown:bogus"});
   CHECK(scan({"--"}) == V{"unknown:"});
   CHECK(scan({"read", "--config"}) == V{"positional:read", "missing:config"});

@@ -95,18 +95,19 @@ TEST_CASE("stream_json is the Go connector's stream plus is_resumable and the CD
 
   SUBCASE("defaults: capture_deletes on, no metadata") {
     config.capture_deletes = true;
-    CHECK(sv::cli::stream_json((*tables)[0], config) ==
-          R"({"name":"customers","json_schema":{"type":"object","properties":{)"
-          R"("active":{"type":["boolean"]},)"
-          R"("balance":{"type":["null","number"]},)"
-          R"("created_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},)"
-          R"("email":{"type":["null","string"]},)"
-          R"("id":{"type":["number"],"airbyte_type":"integer"},)"
-          R"("_ab_cdc_deleted_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"},)"
-          R"("_ab_cdc_updated_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
-          R"("supported_sync_modes":["full_refresh","incremental"],"namespace":"shop",)"
-          R"("source_defined_primary_key":[["id"]],"source_defined_cursor":true,"default_cursor_field":["id"],)"
-          R"("is_resumable":true})");
+    CHECK(
+        sv::cli::stream_json((*tables)[0], config) ==
+        R"({"name":"customers","json_schema":{"type":"object","properties":{)"
+        R"("active":{"type":["boolean"]},)"
+        R"("balance":{"type":["null","number"]},)"
+        R"("created_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},)"
+        R"("email":{"type":["null","string"]},)"
+        R"("id":{"type":["number"],"airbyte_type":"integer"},)"
+        R"("_ab_cdc_deleted_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"},)"
+        R"("_ab_cdc_updated_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"}}},)"
+        R"("supported_sync_modes":["full_refresh","incremental"],"namespace":"shop",)"
+        R"("source_defined_primary_key":[["id"]],"source_defined_cursor":true,"default_cursor_field":["id"],)"
+        R"("is_resumable":true})");
   }
   SUBCASE("composite key, metadata, no CDC columns, tinyint option") {
     config.capture_deletes = false;

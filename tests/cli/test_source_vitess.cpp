@@ -179,8 +179,7 @@ struct Emulator {
 
   explicit Emulator(const std::vector<std::string>& flags) {
     const char* exe = std::getenv("VTGATE_EMULATOR");
-    REQUIRE_MESSAGE(exe != nullptr,
-                    "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
+    REQUIRE_MESSAGE(exe != nullptr, "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
     const std::string port_file = (dir.path / "ports").string();
     const std::string err_file = (dir.path / "emulator.err").string();
     pid = ::fork();
@@ -229,18 +228,16 @@ struct TestCerts {
     REQUIRE(std::system((std::string(script) + " '" + dir.path.string() + "'").c_str()) == 0);
   }
   std::vector<std::string> emulator_flags() const {
-    return {"--tls-cert=" + (dir.path / "server.pem").string(),
-            "--tls-key=" + (dir.path / "server.key").string()};
+    return {"--tls-cert=" + (dir.path / "server.pem").string(), "--tls-key=" + (dir.path / "server.key").string()};
   }
 };
 
 //! A config for a local vtgate: gRPC on `grpc_port`, MySQL on `mysql_port` (port 1 refuses at once,
 //! so a read gets no row estimates and wastes no time), `extra` fields appended.
-std::string local_config(int grpc_port, int mysql_port,
-                         const std::string& extra = R"("tls_mode":"disabled")") {
-  return std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") +
-         kSecret + R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" +
-         std::to_string(mysql_port) + R"(,"max_retries":1,)" + extra + "}";
+std::string local_config(int grpc_port, int mysql_port, const std::string& extra = R"("tls_mode":"disabled")") {
+  return std::string(R"({"host":"127.0.0.1","database":"shop","username":"reader","password":")") + kSecret +
+         R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
+         R"(,"max_retries":1,)" + extra + "}";
 }
 
 std::string good_config() {
@@ -256,8 +253,8 @@ constexpr const char* kCatalog = R"({"streams":[
 void expect_check_failed(const Run& r, const std::string& message) {
   CHECK(r.code == 0);
   REQUIRE(r.lines().size() == 1);
-  CHECK(r.lines()[0] == R"({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":")" +
-                            message + R"("}})");
+  CHECK(r.lines()[0] ==
+        R"({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":")" + message + R"("}})");
 }
 
 //! The single stdout line of a failed `discover`/`read`: TRACE ERROR, exit 1.
@@ -315,11 +312,13 @@ TEST_CASE("cli: missing or unreadable --config / --catalog / --state") {
   expect_trace_error(run(dir, {"discover"}), "missing --config <file>: 'discover' needs the connector configuration");
   expect_trace_error(run(dir, {"read", "--catalog", catalog}),
                      "missing --config <file>: 'read' needs the connector configuration");
-  expect_trace_error(run(dir, {"read", "--config", config}), "missing --catalog <file>: 'read' needs the configured catalog");
+  expect_trace_error(run(dir, {"read", "--config", config}),
+                     "missing --catalog <file>: 'read' needs the configured catalog");
   // A bad metrics address stops the read before anything starts: one TRACE ERROR, no stream.
-  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog, "--metrics-address", "127.0.0.1:99999"}),
-                     "invalid metrics address '127.0.0.1:99999': the port must be a number from 0 to 65535 (0 picks a "
-                     "free port)");
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", catalog, "--metrics-address", "127.0.0.1:99999"}),
+      "invalid metrics address '127.0.0.1:99999': the port must be a number from 0 to 65535 (0 picks a "
+      "free port)");
 
   expect_check_failed(run(dir, {"check", "--config", missing}),
                       "cannot read --config file '" + missing + "': No such file or directory");
@@ -343,14 +342,16 @@ TEST_CASE("cli: invalid JSON says where") {
   TempDir dir;
   const std::string config = dir.write("config.json", good_config());
   const std::string bad = dir.write("bad.json", "{\"host\": \"h\",\n  \"database\": \"shop\"\n  \"username\": \"u\"}");
-  const std::string where = "invalid JSON in the config at line 3, column 3 (byte offset 37): Missing a comma or '}' after an object member.";
+  const std::string where =
+      "invalid JSON in the config at line 3, column 3 (byte offset 37): Missing a comma or '}' after an object member.";
   expect_check_failed(run(dir, {"check", "--config", bad}), "invalid configuration: " + where);
   expect_trace_error(run(dir, {"discover", "--config", bad}), "invalid configuration: " + where);
   expect_trace_error(run(dir, {"read", "--config", config, "--catalog", dir.write("cat.json", "{\"streams\": [}")}),
                      "invalid JSON in the configured catalog at line 1, column 14 (byte offset 13): Invalid value.");
   expect_trace_error(run(dir, {"read", "--config", config, "--catalog", dir.write("cat2.json", kCatalog), "--state",
                                dir.write("state.json", "[{\"type\":\"STREAM\"")}),
-                     "invalid JSON in the state at line 1, column 18 (byte offset 17): Missing a comma or '}' after an object member.");
+                     "invalid JSON in the state at line 1, column 18 (byte offset 17): Missing a comma or '}' after an "
+                     "object member.");
   expect_check_failed(run(dir, {"check", "--config", dir.write("empty.json", "")}),
                       "invalid configuration: the config is empty: expected a JSON object");
 }
@@ -363,10 +364,12 @@ TEST_CASE("cli: required field missing or of the wrong type names the field") {
                       "invalid configuration: config field 'host' is required but missing");
   expect_trace_error(run(dir, {"discover", "--config", cfg(R"({"host":"h","database":"shop","username":"u"})")}),
                      "invalid configuration: config field 'password' is required but missing");
-  expect_trace_error(run(dir, {"discover", "--config", cfg(R"({"host":"h","database":["shop"],"username":"u",)" + pw + "}")}),
-                     "invalid configuration: config field 'database' must be a string, got an array");
+  expect_trace_error(
+      run(dir, {"discover", "--config", cfg(R"({"host":"h","database":["shop"],"username":"u",)" + pw + "}")}),
+      "invalid configuration: config field 'database' must be a string, got an array");
   expect_check_failed(
-      run(dir, {"check", "--config", cfg(R"({"host":"h","database":"shop","username":"u",)" + pw + R"(,"max_retries":"3"})")}),
+      run(dir, {"check", "--config",
+                cfg(R"({"host":"h","database":"shop","username":"u",)" + pw + R"(,"max_retries":"3"})")}),
       "invalid configuration: config field 'max_retries' must be an integer of at least 0, got a string");
   expect_check_failed(
       run(dir, {"check", "--config", cfg(R"({"host":"h","database":"shop","username":"u","password":31337})")}),
@@ -393,7 +396,8 @@ TEST_CASE("cli: catalog with an unsupported sync mode or no streams") {
   const std::string config = dir.write("config.json", good_config());
   expect_trace_error(
       run(dir, {"read", "--config", config, "--catalog",
-                dir.write("cat.json", R"({"streams":[{"stream":{"name":"customers","json_schema":{}},"sync_mode":"cdc"}]})")}),
+                dir.write("cat.json",
+                          R"({"streams":[{"stream":{"name":"customers","json_schema":{}},"sync_mode":"cdc"}]})")}),
       R"(catalog stream #1 ('customers'): unsupported sync_mode "cdc" (this source supports "full_refresh" and "incremental"))");
   expect_trace_error(run(dir, {"read", "--config", config, "--catalog", dir.write("cat0.json", R"({"streams":[]})")}),
                      "the configured catalog has no streams: select at least one stream to sync");
@@ -403,9 +407,10 @@ TEST_CASE("cli: bad state is a config error") {
   TempDir dir;
   const std::string config = dir.write("config.json", good_config());
   const std::string catalog = dir.write("catalog.json", kCatalog);
-  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog, "--state",
-                               dir.write("s.json", R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"%%%"}}}}})")}),
-                     "state for stream 'shop:customers', shard '-80': the cursor is not valid base64");
+  expect_trace_error(
+      run(dir, {"read", "--config", config, "--catalog", catalog, "--state",
+                dir.write("s.json", R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"%%%"}}}}})")}),
+      "state for stream 'shop:customers', shard '-80': the cursor is not valid base64");
 }
 
 TEST_CASE("cli: with nothing listening, each command names the refused connection; state shapes are accepted") {
@@ -439,11 +444,13 @@ TEST_CASE("cli: with nothing listening, each command names the refused connectio
     expect_refused_read(r);
     CHECK(r.err.find("input state shape 'none', 0 stream(s) resume from saved state") != std::string::npos);
   }
-  const Run legacy = run(dir, {"read", "--config", config, "--catalog", catalog, "--state",
-                               dir.write("s.json", R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}},)"
-                                                   R"("shop:gone":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}}}})")});
+  const Run legacy =
+      run(dir, {"read", "--config", config, "--catalog", catalog, "--state",
+                dir.write("s.json", R"({"streams":{"shop:customers":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}},)"
+                                    R"("shop:gone":{"shards":{"-80":{"cursor":"CgMtODASBHNob3A="}}}}})")});
   expect_refused_read(legacy);
-  CHECK(legacy.err.find("input state shape 'legacy_streams', 1 stream(s) resume from saved state") != std::string::npos);
+  CHECK(legacy.err.find("input state shape 'legacy_streams', 1 stream(s) resume from saved state") !=
+        std::string::npos);
   CHECK(legacy.err.find("ignoring the state for stream 'shop:gone': the stream is not in the configured catalog") !=
         std::string::npos);
   // The configuration is logged, without the password.
@@ -473,8 +480,7 @@ TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") !=
-        std::string::npos);
+  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") != std::string::npos);
 }
 
 TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and exit 1") {
@@ -494,8 +500,7 @@ TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and ex
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("writing to stdout failed: No space left on device") !=
-        std::string::npos);
+  CHECK(slurp(err_path).find("writing to stdout failed: No space left on device") != std::string::npos);
 }
 
 TEST_CASE(
@@ -507,15 +512,13 @@ TEST_CASE(
   // Each of these grew memory until the process was killed, or never ended.
   expect_check_failed(run(dir, {"check", "--config", "/dev/zero"}),
                       "--config file '/dev/zero' is larger than the 4 MiB limit: check the path");
-  expect_trace_error(
-      run(dir, {"read", "--config", config, "--catalog", "/dev/urandom"}),
-      "--catalog file '/dev/urandom' is larger than the 256 MiB limit: check the path");
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", "/dev/urandom"}),
+                     "--catalog file '/dev/urandom' is larger than the 256 MiB limit: check the path");
   // A regular file is refused by its size, without reading it (a sparse file of 256 MiB + 1).
   const std::string state = dir.write("state.json", "");
   REQUIRE(::truncate(state.c_str(), (off_t{256} << 20) + 1) == 0);
-  expect_trace_error(
-      run(dir, {"read", "--config", config, "--catalog", catalog, "--state", state}),
-      "--state file '" + state + "' is larger than the 256 MiB limit: check the path");
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog, "--state", state}),
+                     "--state file '" + state + "' is larger than the 256 MiB limit: check the path");
 }
 
 TEST_CASE("cli: invalid UTF-8 from the command line or the config reaches stdout as U+FFFD") {
@@ -544,11 +547,10 @@ TEST_CASE("cli: invalid UTF-8 from the command line or the config reaches stdout
                                                   "\xc3"
                                                   "abled\"}")});
   valid_utf8_json(check);
-  expect_check_failed(
-      check,
-      "invalid configuration: config field 'tls_mode' must be one of \\\"verify_identity\\\", "
-      "\\\"verify_ca\\\", \\\"required\\\", \\\"disabled\\\", got \\\"dis" +
-          r + "abled\\\"");
+  expect_check_failed(check,
+                      "invalid configuration: config field 'tls_mode' must be one of \\\"verify_identity\\\", "
+                      "\\\"verify_ca\\\", \\\"required\\\", \\\"disabled\\\", got \\\"dis" +
+                          r + "abled\\\"");
 }
 
 TEST_CASE("cli: a catalog's sync_mode of the wrong type, a config key given twice") {
@@ -557,14 +559,11 @@ TEST_CASE("cli: a catalog's sync_mode of the wrong type, a config key given twic
   expect_trace_error(
       run(dir,
           {"read", "--config", config, "--catalog",
-           dir.write(
-               "cat.json",
-               R"({"streams":[{"stream":{"name":"customers","json_schema":{}},"sync_mode":5}]})")}),
+           dir.write("cat.json", R"({"streams":[{"stream":{"name":"customers","json_schema":{}},"sync_mode":5}]})")}),
       R"(catalog stream #1 ('customers'): 'sync_mode' must be a string: one of "full_refresh" or "incremental", got an integer)");
   std::string twice = good_config();
   twice.pop_back();
-  expect_check_failed(run(dir, {"check", "--config",
-                                dir.write("twice.json", twice + R"(,"Host":"other.example"})")}),
+  expect_check_failed(run(dir, {"check", "--config", dir.write("twice.json", twice + R"(,"Host":"other.example"})")}),
                       "invalid configuration: config field 'host' is given twice, as 'host' and "
                       "'Host' (field names "
                       "ignore case): remove one");
@@ -579,8 +578,7 @@ std::pair<std::string, std::string> trace_error_of(const std::string& line) {
   REQUIRE(!d.HasParseError());
   REQUIRE(std::string(d["type"].GetString()) == "TRACE");
   REQUIRE(std::string(d["trace"]["type"].GetString()) == "ERROR");
-  return {d["trace"]["error"]["message"].GetString(),
-          d["trace"]["error"]["failure_type"].GetString()};
+  return {d["trace"]["error"]["message"].GetString(), d["trace"]["error"]["failure_type"].GetString()};
 }
 
 }  // namespace
@@ -588,34 +586,26 @@ std::pair<std::string, std::string> trace_error_of(const std::string& line) {
 TEST_CASE("cli: host with a port is a config_error for check and read alike") {
   TempDir dir;
   const std::string config = dir.write(
-      "config.json",
-      std::string(
-          R"({"host":"127.0.0.1:47100","database":"shop","username":"reader","password":")") +
-          kSecret + R"(","tls_mode":"disabled","grpc_port":47100})");
+      "config.json", std::string(R"({"host":"127.0.0.1:47100","database":"shop","username":"reader","password":")") +
+                         kSecret + R"(","tls_mode":"disabled","grpc_port":47100})");
   const std::string message =
       "invalid configuration: config field 'host' must be a host name or IP address only: remove "
       "the port ':47100' "
       "and set grpc_port (VStream, default 443) and mysql_port (check and discover, default 3306) "
       "instead";
   expect_check_failed(run(dir, {"check", "--config", config}), message);
-  expect_trace_error(
-      run(dir, {"read", "--config", config, "--catalog", dir.write("catalog.json", kCatalog)}),
-      message);
+  expect_trace_error(run(dir, {"read", "--config", config, "--catalog", dir.write("catalog.json", kCatalog)}), message);
 }
 
-TEST_CASE(
-    "cli: SIGTERM while read peeks the start positions of a silent vtgate ends the read at once") {
+TEST_CASE("cli: SIGTERM while read peeks the start positions of a silent vtgate ends the read at once") {
   TempDir dir;
-  SilentPort
-      vtgate;  // accepts the connection and never answers: gRPC's connect runs ~20 s to its timeout
+  SilentPort vtgate;  // accepts the connection and never answers: gRPC's connect runs ~20 s to its timeout
   RunOptions options;
-  options.sigterm_when_stdout_has =
-      R"("status":"STARTED")";  // the signal handler is installed by then
-  const Run r =
-      run_with(dir,
-               {"read", "--config", dir.write("config.json", local_config(vtgate.port, 1)),
-                "--catalog", dir.write("catalog.json", kCatalog)},
-               options);
+  options.sigterm_when_stdout_has = R"("status":"STARTED")";  // the signal handler is installed by then
+  const Run r = run_with(dir,
+                         {"read", "--config", dir.write("config.json", local_config(vtgate.port, 1)), "--catalog",
+                          dir.write("catalog.json", kCatalog)},
+                         options);
   REQUIRE(r.after_signal.has_value());
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*r.after_signal).count();
   MESSAGE("read ended " << ms << " ms after SIGTERM");
@@ -631,15 +621,14 @@ TEST_CASE(
 
 TEST_CASE("cli: GRPC_TRACE cannot print the basic-auth header with the password") {
   TempDir dir;
-  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3",
-                   "--user=reader", std::string("--password=") + kSecret});
+  Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3", "--user=reader",
+                   std::string("--password=") + kSecret});
   RunOptions options;
   options.env = {"GRPC_TRACE=http,api,all", "GRPC_VERBOSITY=debug"};
-  const Run r =
-      run_with(dir,
-               {"read", "--config", dir.write("config.json", local_config(vtgate.grpc_port, 1)),
-                "--catalog", dir.write("catalog.json", kCatalog)},
-               options);
+  const Run r = run_with(dir,
+                         {"read", "--config", dir.write("config.json", local_config(vtgate.grpc_port, 1)), "--catalog",
+                          dir.write("catalog.json", kCatalog)},
+                         options);
   CHECK(r.code == 0);  // the read itself works (3 records)
   CHECK(r.out.find(R"("status":"COMPLETE")") != std::string::npos);
   // run_with already checks that the password is nowhere; its base64 in the header must not be
@@ -661,35 +650,30 @@ TEST_CASE(
   {
     Emulator tls_vtgate([&] {
       auto flags = certs.emulator_flags();
-      flags.insert(flags.end(),
-                   {"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
+      flags.insert(flags.end(), {"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
       return flags;
     }());
-    const Run r =
-        run(dir, {"read", "--config", dir.write("c1.json", local_config(tls_vtgate.grpc_port, 1)),
-                  "--catalog", catalog});
+    const Run r = run(
+        dir, {"read", "--config", dir.write("c1.json", local_config(tls_vtgate.grpc_port, 1)), "--catalog", catalog});
     CHECK(r.code == 1);
     const auto lines = r.lines_after_estimate_warning();
     REQUIRE(lines.size() == 3);
     const auto [message, type] = trace_error_of(lines[1]);
     CHECK(type == "config_error");
     const std::string at = "127.0.0.1:" + std::to_string(tls_vtgate.grpc_port);
-    CHECK(
-        message ==
-        "reading the current position of 'shop.customers': could not read the current positions of "
-        "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
-        "error: "
-        "UNAVAILABLE: ipv4:" +
-            at + ": Socket closed; " + at +
-            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, verify_ca or "
-            "required");
+    CHECK(message ==
+          "reading the current position of 'shop.customers': could not read the current positions of "
+          "keyspace 'shop': VStream failed: UNAVAILABLE: failed to connect to all addresses; last "
+          "error: "
+          "UNAVAILABLE: ipv4:" +
+              at + ": Socket closed; " + at +
+              " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, verify_ca or "
+              "required");
   }
   Emulator plain_vtgate({"--keyspace=shop", "--shards=1", "--tables=customers", "--rows=3"});
-  const Run r = run(
-      dir,
-      {"read", "--config",
-       dir.write("c2.json", local_config(plain_vtgate.grpc_port, 1, R"("tls_mode":"required")")),
-       "--catalog", catalog});
+  const Run r = run(dir, {"read", "--config",
+                          dir.write("c2.json", local_config(plain_vtgate.grpc_port, 1, R"("tls_mode":"required")")),
+                          "--catalog", catalog});
   CHECK(r.code == 1);
   const auto lines = r.lines_after_estimate_warning();
   REQUIRE(lines.size() == 3);
@@ -717,28 +701,24 @@ TEST_CASE(
   // vtgate's gRPC port given as mysql_port: it speaks HTTP/2 and closes the connection.
   Emulator vtgate({"--keyspace=shop", "--shards=1", "--tables=customers"});
   const std::string grpc_at = "127.0.0.1:" + std::to_string(vtgate.grpc_port);
-  const std::string not_mysql =
-      grpc_at +
-      " closed the connection without a MySQL greeting: the port does not speak the MySQL "
-      "protocol; check mysql_port (vtgate's -mysql_server_port)";
-  const std::string wrong_port =
-      dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
+  const std::string not_mysql = grpc_at +
+                                " closed the connection without a MySQL greeting: the port does not speak the MySQL "
+                                "protocol; check mysql_port (vtgate's -mysql_server_port)";
+  const std::string wrong_port = dir.write("c1.json", local_config(vtgate.grpc_port, vtgate.grpc_port));
   expect_check_failed(run(dir, {"check", "--config", wrong_port}), not_mysql);
   expect_trace_error(run(dir, {"discover", "--config", wrong_port}), not_mysql, "config_error");
   // A port that accepts and stays silent: check waits its 10 s connect limit.
   SilentPort silent;
-  expect_check_failed(
-      run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
-      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
-          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port");
+  expect_check_failed(run(dir, {"check", "--config", dir.write("c2.json", local_config(1, silent.port))}),
+                      "Nothing answered on 127.0.0.1:" + std::to_string(silent.port) +
+                          " within 10 s (MySQL protocol): a MySQL server greets at once; check host and mysql_port");
   // An HTTP port (the emulator's control API, like vtgate's web port) is as silent as that one
   // until asked in HTTP: the message names it.
   const std::string http_at = "127.0.0.1:" + std::to_string(vtgate.control_port);
   const std::string http_port = dir.write("c3.json", local_config(vtgate.grpc_port, vtgate.control_port));
-  const std::string answers_http =
-      http_at +
-      " answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port (its "
-      "-mysql_server_port, often 3306 or 15306), not a web port";
+  const std::string answers_http = http_at +
+                                   " answers HTTP, not the MySQL protocol: set mysql_port to vtgate's MySQL port (its "
+                                   "-mysql_server_port, often 3306 or 15306), not a web port";
   expect_check_failed(run(dir, {"check", "--config", http_port}), answers_http);
   expect_trace_error(run(dir, {"discover", "--config", http_port}), answers_http, "config_error");
 }

@@ -139,7 +139,8 @@ inline std::optional<std::string> http_exchange(int port, const std::string& met
     ::close(fd);
     return std::nullopt;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  std::string req =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   (void)::write(fd, req.data(), req.size());
   std::string resp;
   char buf[4096];
@@ -180,9 +181,12 @@ struct Emulator {
     for (const auto& t : data.tables) tables += (tables.empty() ? "" : ",") + t;
     std::string shards;
     for (const auto& s : data.shards) shards += (shards.empty() ? "" : ",") + s;
-    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--shards=" + shards,
-                                  "--tables=" + tables, "--rows=" + std::to_string(data.rows),
-                                  "--keyspace=" + data.keyspace, "--port-file=" + dir.file("ports"),
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"),
+                                  "--shards=" + shards,
+                                  "--tables=" + tables,
+                                  "--rows=" + std::to_string(data.rows),
+                                  "--keyspace=" + data.keyspace,
+                                  "--port-file=" + dir.file("ports"),
                                   "--log-level=warn"};
     for (auto& e : extra) argv.push_back(e);
     child = Child::spawn(argv, dir.file("emu.out"), dir.file("emu.err"));
@@ -199,7 +203,9 @@ struct Emulator {
     grpc_port = d["grpc_port"].GetInt();
     control_port = d["control_port"].GetInt();
   }
-  std::string control(const std::string& method, const std::string& target) { return http(control_port, method, target); }
+  std::string control(const std::string& method, const std::string& target) {
+    return http(control_port, method, target);
+  }
   std::uint64_t ops_done() {
     rapidjson::Document d;
     d.Parse(control("GET", "/status").c_str());
@@ -255,10 +261,11 @@ inline std::string catalog_json(const emulator::Dataset& ds, const std::vector<S
     const auto t = *ds.table_index(s.table);
     if (!first) out += ",";
     first = false;
-    out += R"({"stream":{"name":")" + s.table + R"(","namespace":")" + ds.config().keyspace +
-           R"(","json_schema":{"type":"object","properties":)" + properties_json(ds, t, s.extra_columns) +
-           R"(},"supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true,"is_resumable":true},"sync_mode":")" +
-           s.sync_mode + R"(","destination_sync_mode":"append"})";
+    out +=
+        R"({"stream":{"name":")" + s.table + R"(","namespace":")" + ds.config().keyspace +
+        R"(","json_schema":{"type":"object","properties":)" + properties_json(ds, t, s.extra_columns) +
+        R"(},"supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true,"is_resumable":true},"sync_mode":")" +
+        s.sync_mode + R"(","destination_sync_mode":"append"})";
   }
   return out + "]}";
 }
@@ -399,9 +406,13 @@ struct MariaDbCluster {
 
   //! Starts the emulator on the shards (new ports) and waits for its port file.
   void start_emulator() {
-    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"), "--backend=mariadb",
-                                  "--mariadb-shards=" + dir.file("shards.json"), "--keyspace=commerce",
-                                  "--user=vt", "--password=vtpass", "--port-file=" + dir.file("ports"),
+    std::vector<std::string> argv{env_or("VTGATE_EMULATOR", "vtgate-emulator"),
+                                  "--backend=mariadb",
+                                  "--mariadb-shards=" + dir.file("shards.json"),
+                                  "--keyspace=commerce",
+                                  "--user=vt",
+                                  "--password=vtpass",
+                                  "--port-file=" + dir.file("ports"),
                                   "--log-level=warn"};
     argv.insert(argv.end(), emulator_flags.begin(), emulator_flags.end());
     std::remove(dir.file("ports").c_str());
@@ -437,8 +448,8 @@ struct MariaDbCluster {
   //! The connector config for the emulator; `extra` = more members ("k":v,...), may be empty.
   std::string config(const std::string& extra = "") const {
     return R"({"host":"127.0.0.1","database":"commerce","username":"vt","password":"vtpass","grpc_port":)" +
-           std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
-           R"(,"tls_mode":"disabled")" + (extra.empty() ? "" : "," + extra) + "}";
+           std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) + R"(,"tls_mode":"disabled")" +
+           (extra.empty() ? "" : "," + extra) + "}";
   }
 };
 

@@ -83,10 +83,10 @@ struct Summary {
   bool parsed = false;
   std::string output_dir;
   bool complete = false;
-  std::map<std::string, std::uint64_t> rows;                   //!< per table
-  std::map<std::string, std::vector<std::string>> files;       //!< per table
-  std::vector<std::string> already_complete;                   //!< tables skipped by a rerun
-  std::map<std::string, std::string> errors;                   //!< per table that has an `error`
+  std::map<std::string, std::uint64_t> rows;              //!< per table
+  std::map<std::string, std::vector<std::string>> files;  //!< per table
+  std::vector<std::string> already_complete;              //!< tables skipped by a rerun
+  std::map<std::string, std::string> errors;              //!< per table that has an `error`
 };
 
 //! stdout must be exactly one JSON line: the summary.
@@ -365,16 +365,17 @@ struct PyCsv {
 PyCsv python_csv(const std::string& text) {
   TempDir tmp;
   write_file(tmp.file("in.csv"), text);
-  Child c = Child::spawn({env_or("PYTHON3", "/usr/bin/python3"), env_or("EXTRACT_CSV_CHECK", "extract_csv_check.py"),
-                          tmp.file("in.csv")},
-                         tmp.file("out"), tmp.file("err"));
+  Child c = Child::spawn(
+      {env_or("PYTHON3", "/usr/bin/python3"), env_or("EXTRACT_CSV_CHECK", "extract_csv_check.py"), tmp.file("in.csv")},
+      tmp.file("out"), tmp.file("err"));
   PyCsv r;
   const int code = c.wait(std::chrono::seconds(60));
   rapidjson::Document d;
   const std::string out = read_file(tmp.file("out"));
   d.Parse(out.c_str());
   if (code != 0 || d.HasParseError() || !d.IsObject()) {
-    r.problems.push_back("extract_csv_check.py failed (exit " + std::to_string(code) + "): " + read_file(tmp.file("err")));
+    r.problems.push_back("extract_csv_check.py failed (exit " + std::to_string(code) +
+                         "): " + read_file(tmp.file("err")));
     return r;
   }
   for (const auto& h : d["header"].GetArray()) r.header.push_back(h.GetString());
@@ -451,7 +452,8 @@ std::string tool_output(const std::vector<std::string>& argv) {
   TempDir tmp;
   Child c = Child::spawn(argv, tmp.file("out"), tmp.file("err"));
   const int code = c.wait(std::chrono::seconds(60));
-  return read_file(tmp.file("out")) + (code == 0 ? "" : "<exit " + std::to_string(code) + "> " + read_file(tmp.file("err")));
+  return read_file(tmp.file("out")) +
+         (code == 0 ? "" : "<exit " + std::to_string(code) + "> " + read_file(tmp.file("err")));
 }
 
 //! The _state.json of DIR, parsed (an empty object when it is missing or broken).
@@ -489,7 +491,8 @@ bool has_checkpoint(const std::string& dir) {
   const auto state = state_of(dir);
   if (!state.HasMember("tables") || !state["tables"].IsArray()) return false;
   for (const auto& t : state["tables"].GetArray()) {
-    if (t.HasMember("state") && t["state"].IsObject() && checkpointed_rows(state, t["name"].GetString()) > 0) return true;
+    if (t.HasMember("state") && t["state"].IsObject() && checkpointed_rows(state, t["name"].GetString()) > 0)
+      return true;
   }
   return false;
 }
@@ -520,8 +523,8 @@ std::string write_catalog(const TempDir& work, const emulator::Dataset& ds) {
 std::vector<std::string> variant_args(const std::string& config, const std::string& dir, const Variant& v,
                                       const std::vector<std::string>& tables) {
   const std::string catalog = fs::path(config).parent_path() / "catalog.json";
-  std::vector<std::string> a{"--config", config, "--catalog", catalog, "--output-dir", dir, "--tables", join(tables, ","),
-                             "--format", v.format, "--compress", v.compress};
+  std::vector<std::string> a{"--config",        config,     "--catalog", catalog,      "--output-dir", dir, "--tables",
+                             join(tables, ","), "--format", v.format,    "--compress", v.compress};
   if (v.split) a.push_back("--split-per-shard");
   return a;
 }
@@ -637,7 +640,8 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
   TempDir work;
   write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":100)"));
   write_catalog(work, ds);
-  for (const Variant& v : {Variant{"jsonl", "none", false}, Variant{"csv", "zstd", true}, Variant{"jsonl", "gzip", true}}) {
+  for (const Variant& v :
+       {Variant{"jsonl", "none", false}, Variant{"csv", "zstd", true}, Variant{"jsonl", "gzip", true}}) {
     INFO("--format ", v.format, " --compress ", v.compress, std::string(v.split ? " --split-per-shard" : ""));
     const std::string dir = work.file("kill-" + v.format + "-" + v.compress);
     const auto args = variant_args(work.file("config.json"), dir, v, tables);
@@ -686,11 +690,10 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
       const Run r = run_extract(broken_args);
       CHECK(r.code == 1);
       CHECK(r.out.empty());
-      CHECK_MESSAGE(r.err.find("extract: " + broken + "/" + victim +
-                               " is shorter than its checkpoint (1 bytes, " + std::to_string(recorded) +
-                               " recorded); delete " + broken + " to start over") !=
-                        std::string::npos,
-                    r.err);
+      CHECK_MESSAGE(
+          r.err.find("extract: " + broken + "/" + victim + " is shorter than its checkpoint (1 bytes, " +
+                     std::to_string(recorded) + " recorded); delete " + broken + " to start over") != std::string::npos,
+          r.err);
     }
 
     // Rerun the same command: resumes, completes, every row once.
@@ -779,8 +782,9 @@ TEST_CASE("SIGTERM mid-copy: exit 1 with an incomplete summary after a final che
   CHECK_FALSE(stopped.complete);
   CHECK(stopped.files["customers"].empty());
   CHECK(dir_files(dir) == std::vector<std::string>{"_state.json", "customers.csv.gz.part"});
-  CHECK(read_file(work.file("err")).find("extract: interrupted by signal 15; rerun the same command to resume from the "
-                                         "last checkpoint") != std::string::npos);
+  CHECK(read_file(work.file("err"))
+            .find("extract: interrupted by signal 15; rerun the same command to resume from the "
+                  "last checkpoint") != std::string::npos);
   // The stop checkpointed every row it wrote: the rerun writes exactly the rest.
   const Run rerun = run_extract(args);
   CHECK(rerun.code == 0);
@@ -812,7 +816,8 @@ TEST_CASE("--follow: a VStream that fails for good ends the extract with exit 1 
   const int code = c.wait(std::chrono::seconds(30));
   CHECK(code == 1);
   const std::string out = read_file(work.file("out"));
-  CHECK(out.find(R"("name":"customers","rows":)" + std::to_string(expected_rows_raw(ds, *ds.table_index("customers"), 0).size()) +
+  CHECK(out.find(R"("name":"customers","rows":)" +
+                 std::to_string(expected_rows_raw(ds, *ds.table_index("customers"), 0).size()) +
                  R"(,"complete":false,"error":"VStream failed: INTERNAL: )") != std::string::npos);
   CHECK(read_file(work.file("err")).find("extract: some tables are incomplete") != std::string::npos);
 }
@@ -823,7 +828,8 @@ TEST_CASE("an empty table: a CSV file with the header only, an empty JSONL, vali
   TempDir work;
   write_file(work.file("config.json"), synthetic_config(emu));
   write_catalog(work, ds);
-  for (const Variant& v : {Variant{"csv", "gzip", false}, Variant{"jsonl", "zstd", true}, Variant{"csv", "none", false}}) {
+  for (const Variant& v :
+       {Variant{"csv", "gzip", false}, Variant{"jsonl", "zstd", true}, Variant{"csv", "none", false}}) {
     INFO("--format ", v.format, " --compress ", v.compress, std::string(v.split ? " --split-per-shard" : ""));
     const std::string dir = work.file(v.format + "-" + v.compress);
     const Run r = run_extract(variant_args(work.file("config.json"), dir, v, {"customers"}));
@@ -881,8 +887,7 @@ TEST_CASE("usage and input errors: exit 2 or 1 with a message on stderr") {
       {"--output-dir is a file",
        {"--catalog", catalog, "--output-dir", cfg},
        1,
-       "extract: --output-dir " + cfg +
-           " is not a directory: give a directory (it is created if missing)"},
+       "extract: --output-dir " + cfg + " is not a directory: give a directory (it is created if missing)"},
       {"--output-dir under a file",
        {"--catalog", catalog, "--output-dir", cfg + "/d"},
        1,
@@ -909,9 +914,8 @@ TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
   write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":500)"));
   const int port = free_port();
   Child c = Child::spawn(extract_argv({"--config", work.file("config.json"), "--catalog", write_catalog(work, ds),
-                                       "--output-dir", work.file("d"), "--tables",
-                                       "customers,order_items", "--metrics-address",
-                                       "127.0.0.1:" + std::to_string(port)}),
+                                       "--output-dir", work.file("d"), "--tables", "customers,order_items",
+                                       "--metrics-address", "127.0.0.1:" + std::to_string(port)}),
                          work.file("out"), work.file("err"));
   // Scrape until every table × shard has copied rows, while the extract still runs.
   std::pair<int, std::string> got{0, ""};
@@ -929,7 +933,8 @@ TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
         for (const auto& shard : emu.data.shards) {
           const std::string prefix = std::string("source_vitess_records_total{stream=\"") + table +
                                      "\",namespace=\"commerce\",shard=\"" + shard + "\"} ";
-          if (line.rfind(prefix, 0) == 0) records[std::string(table) + " " + shard] = std::strtod(line.c_str() + prefix.size(), nullptr);
+          if (line.rfind(prefix, 0) == 0)
+            records[std::string(table) + " " + shard] = std::strtod(line.c_str() + prefix.size(), nullptr);
         }
       }
     }
@@ -990,7 +995,8 @@ std::string record_of(int id, const std::string& tier) {
   const std::string avatar{'\0', '\xff', static_cast<char>(std::stoi(std::to_string(10 + id), nullptr, 16))};
   return R"({"id":)" + std::to_string(id) + R"(,"email":"c)" + std::to_string(id) + R"(@example.com","tier":")" + tier +
          R"(","balance":)" + std::to_string(id) + R"(.25,"active":)" + std::string(id % 2 ? "true" : "false") +
-         R"(,"avatar":")" + base64_encode(avatar) + R"(","created":"2024-05-)" + (id < 10 ? "0" : "") + std::to_string(id) + R"(T10:00:00.123000")";
+         R"(,"avatar":")" + base64_encode(avatar) + R"(","created":"2024-05-)" + (id < 10 ? "0" : "") +
+         std::to_string(id) + R"(T10:00:00.123000")";
 }
 std::string tier_of(int id) { return id % 3 ? "free" : "pro"; }
 
@@ -1037,8 +1043,9 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
   TempDir work;
   write_file(work.file("config.json"), cluster.config(R"("max_retries":1,"checkpoint_interval_seconds":1)"));
   const std::string dir = work.file("dump");
-  const std::vector<std::string> args{"--config", work.file("config.json"), "--output-dir", dir, "--tables",
-                                      "customers", "--follow", "--roll-seconds", "1"};
+  const std::vector<std::string> args{
+      "--config", work.file("config.json"), "--output-dir", dir, "--tables", "customers", "--follow", "--roll-seconds",
+      "1"};
   const std::string cdc_nulls = R"(,"_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})";
   std::map<std::string, std::string> copied_at;
   {
@@ -1124,9 +1131,20 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
   // The same as CSV, zstd, one file per shard, into a fresh DIR. The table now holds ids
   // 1 2(pro) 3 4 6 7 8: even ids on -80, odd on 80-.
   const std::string dir2 = work.file("dump-csv");
-  const std::vector<std::string> args2{"--config", work.file("config.json"), "--output-dir", dir2, "--tables",
-                                       "customers", "--follow", "--roll-seconds", "1", "--format", "csv",
-                                       "--compress", "zstd", "--split-per-shard"};
+  const std::vector<std::string> args2{"--config",
+                                       work.file("config.json"),
+                                       "--output-dir",
+                                       dir2,
+                                       "--tables",
+                                       "customers",
+                                       "--follow",
+                                       "--roll-seconds",
+                                       "1",
+                                       "--format",
+                                       "csv",
+                                       "--compress",
+                                       "zstd",
+                                       "--split-per-shard"};
   auto shard_changes = [&](const std::string& shard) {
     // CSV records of the final change files of one shard, header checked, _ab_cdc values marked.
     std::vector<std::string> out;
@@ -1166,17 +1184,19 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
     CHECK(c.wait(std::chrono::seconds(30)) == 0);
   }
   CHECK_FALSE(has_part_file(dir2));
-  const std::vector<std::string> columns{"id", "email", "tier", "balance", "active", "avatar", "created",
-                                         "_ab_cdc_updated_at", "_ab_cdc_deleted_at"};
+  const std::vector<std::string> columns{
+      "id", "email", "tier", "balance", "active", "avatar", "created", "_ab_cdc_updated_at", "_ab_cdc_deleted_at"};
   std::vector<std::string> even, odd;
   for (int id : {2, 4, 6, 8}) even.push_back(record_of(id, id == 2 ? "pro" : tier_of(id)) + cdc_nulls);
   for (int id : {1, 3, 7}) odd.push_back(record_of(id, tier_of(id)) + cdc_nulls);
   check_file(dir2 + "/customers.-80.csv.zst", "csv", columns, even);
   check_file(dir2 + "/customers.80-.csv.zst", "csv", columns, odd);
   CHECK(shard_changes("-80") ==
-        std::vector<std::string>{csv_record(record_of(10, tier_of(10)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})")});
+        std::vector<std::string>{
+            csv_record(record_of(10, tier_of(10)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":null})")});
   CHECK(shard_changes("80-") ==
-        std::vector<std::string>{csv_record(record_of(3, tier_of(3)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":"T"})")});
+        std::vector<std::string>{
+            csv_record(record_of(3, tier_of(3)) + R"(,"_ab_cdc_updated_at":"T","_ab_cdc_deleted_at":"T"})")});
 }
 
 TEST_CASE(
@@ -1185,13 +1205,12 @@ TEST_CASE(
   Emulator emu(dataset({"customers", "order_items"}, 2000));
   emulator::Dataset ds(emu.data);
   TempDir work;
-  write_file(work.file("config.json"),
-             synthetic_config(emu, R"("checkpoint_interval_records":500)"));
+  write_file(work.file("config.json"), synthetic_config(emu, R"("checkpoint_interval_records":500)"));
   const std::string dir = work.file("d");
   // The disk is "full" for files past 64 KiB (RLIMIT_FSIZE; write(2) then fails with EFBIG):
   // _state.json and the logs stay below it, each table's rows go past it at a checkpoint.
-  const auto argv = extract_argv({"--config", work.file("config.json"), "--catalog",
-                                  write_catalog(work, ds), "--output-dir", dir});
+  const auto argv =
+      extract_argv({"--config", work.file("config.json"), "--catalog", write_catalog(work, ds), "--output-dir", dir});
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -1226,8 +1245,7 @@ TEST_CASE(
   const std::string line = "extract: " + reason;
   const auto at = err.find(line);
   CHECK_MESSAGE(at != std::string::npos, err);
-  CHECK_MESSAGE(err.find(reason, at + line.size()) == std::string::npos,
-                "the reason is logged once: " << err);
+  CHECK_MESSAGE(err.find(reason, at + line.size()) == std::string::npos, "the reason is logged once: " << err);
   CHECK_MESSAGE(err.find("progress customers: incomplete") != std::string::npos, err);
   CHECK_MESSAGE(err.find("progress order_items: incomplete") != std::string::npos, err);
   CHECK_MESSAGE(err.find(": complete") == std::string::npos, err);
@@ -1238,8 +1256,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
-    "a symbolic link at a .part path is refused: the file it points to keeps its bytes, exit 1") {
+TEST_CASE("a symbolic link at a .part path is refused: the file it points to keeps its bytes, exit 1") {
   Emulator emu(dataset({"customers"}, 20));
   emulator::Dataset ds(emu.data);
   TempDir work;
@@ -1248,16 +1265,14 @@ TEST_CASE(
   fs::create_directory(dir);
   write_file(work.file("precious"), "outside the output directory\n");
   fs::create_symlink(work.file("precious"), dir + "/customers.jsonl.part");
-  const Run r = run_extract({"--config", work.file("config.json"), "--catalog",
-                             write_catalog(work, ds), "--output-dir", dir});
+  const Run r =
+      run_extract({"--config", work.file("config.json"), "--catalog", write_catalog(work, ds), "--output-dir", dir});
   CHECK(r.code == 1);
-  CHECK_MESSAGE(
-      r.err.find(
-          "extract: " + dir +
-          "/customers.jsonl.part is a symbolic link, not a regular file: extract writes only "
-          "regular files in its output directory; remove it or choose another --output-dir") !=
-          std::string::npos,
-      r.err);
+  CHECK_MESSAGE(r.err.find("extract: " + dir +
+                           "/customers.jsonl.part is a symbolic link, not a regular file: extract writes only "
+                           "regular files in its output directory; remove it or choose another --output-dir") !=
+                    std::string::npos,
+                r.err);
   CHECK(read_file(work.file("precious")) == "outside the output directory\n");
   CHECK(fs::is_symlink(dir + "/customers.jsonl.part"));
 }

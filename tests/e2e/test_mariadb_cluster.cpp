@@ -79,15 +79,15 @@ struct Cluster : MariaDbCluster {
   int shard_of(int id) const { return id % 2 == 0 ? 0 : 1; }
   void insert(int id) {
     sql(shard_of(id), "INSERT INTO commerce.customers VALUES (" + std::to_string(id) + ", 'c" + std::to_string(id) +
-                          "@example.com', '" + (id % 3 ? "free" : "pro") + "', " + std::to_string(id) +
-                          ".25, " + std::to_string(id % 2) + ", X'00FF" + std::to_string(10 + id) +
-                          "', '2024-05-0" + std::to_string(id) + " 10:00:00.123')");
+                          "@example.com', '" + (id % 3 ? "free" : "pro") + "', " + std::to_string(id) + ".25, " +
+                          std::to_string(id % 2) + ", X'00FF" + std::to_string(10 + id) + "', '2024-05-0" +
+                          std::to_string(id) + " 10:00:00.123')");
   }
 
   std::string config(const std::string& password = "vtpass", const std::string& database = "commerce") const {
-    std::string c = R"({"host":"127.0.0.1","database":")" + database + R"(","username":"vt","password":")" +
-                    password + R"(","grpc_port":)" + std::to_string(grpc_port) +
-                    R"(,"mysql_port":)" + std::to_string(mysql_port) + ",\"max_retries\":1,";
+    std::string c = R"({"host":"127.0.0.1","database":")" + database + R"(","username":"vt","password":")" + password +
+                    R"(","grpc_port":)" + std::to_string(grpc_port) + R"(,"mysql_port":)" + std::to_string(mysql_port) +
+                    ",\"max_retries\":1,";
     if (!tls) return c + R"("tls_mode":"disabled"})";
     std::string ca = read_file(dir.file("certs/ca.pem"));
     std::string escaped;
@@ -144,7 +144,8 @@ void exercise(bool tls) {
   // discover
   Run discover = run_connector(dir, {"discover", "--config", config});
   REQUIRE(discover.code == 0);
-  CHECK(discover.out.rfind(std::string(R"({"type":"CATALOG","catalog":{"streams":[)") + kCustomersStream + ",", 0) == 0);
+  CHECK(discover.out.rfind(std::string(R"({"type":"CATALOG","catalog":{"streams":[)") + kCustomersStream + ",", 0) ==
+        0);
 
   // full read, incremental stream
   const std::string catalog = std::string(R"({"streams":[{"stream":)") + kCustomersStream +
@@ -197,11 +198,12 @@ void exercise(bool tls) {
   write_file(config, cluster.config());
   const auto& states = report.streams["commerce.customers"].states;
   REQUIRE_FALSE(states.empty());
-  write_file(dir.file("state.json"),
-             R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":)" +
-                 states.back() + "}}]");
-  Run second = run_connector(dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"), "--state",
-                                   dir.file("state.json")});
+  write_file(
+      dir.file("state.json"),
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":)" +
+          states.back() + "}}]");
+  Run second = run_connector(
+      dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"), "--state", dir.file("state.json")});
   REQUIRE_MESSAGE(second.code == 0, second.err);
   auto report2 = sv::testing::validate_read_output(second.out, catalog);
   CHECK(report2.ok());
@@ -229,8 +231,7 @@ void exercise(bool tls) {
     const std::string ahead = pos.substr(0, pos.find(':') + 1) + "1-99999999";
     c->set_position(ahead);
     const std::string encoded = sv::vitess::encode_cursor(*c);
-    cursor.SetString(encoded.c_str(), static_cast<rapidjson::SizeType>(encoded.size()),
-                     st.GetAllocator());
+    cursor.SetString(encoded.c_str(), static_cast<rapidjson::SizeType>(encoded.size()), st.GetAllocator());
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     st.Accept(w);
@@ -238,9 +239,8 @@ void exercise(bool tls) {
         dir.file("ahead.json"),
         R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":)" +
             std::string(sb.GetString()) + "}}]");
-    Run ahead_run =
-        run_connector(dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"),
-                            "--state", dir.file("ahead.json")});
+    Run ahead_run = run_connector(
+        dir, {"read", "--config", config, "--catalog", dir.file("catalog.json"), "--state", dir.file("ahead.json")});
     CHECK(ahead_run.code == 1);
     auto ahead_report = sv::testing::validate_read_output(ahead_run.out, catalog);
     CHECK(ahead_report.ok());
@@ -248,11 +248,11 @@ void exercise(bool tls) {
     CHECK(ahead_report.streams["commerce.customers"].states.empty());
     CHECK(ahead_report.failure_types == std::vector<std::string>{"config_error"});
     REQUIRE(ahead_report.errors.size() == 1);
-    CHECK(ahead_report.errors[0].rfind(
-              "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source "
-              "position:" +
-                  ahead + ", current target vrep position: " + pos.substr(0, pos.find(':') + 1),
-              0) == 0);
+    CHECK(ahead_report.errors[0].rfind("VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source "
+                                       "position:" +
+                                           ahead +
+                                           ", current target vrep position: " + pos.substr(0, pos.find(':') + 1),
+                                       0) == 0);
     CHECK(ahead_report.errors[0].find("Reset the stream to copy it again") != std::string::npos);
   }
 
@@ -407,8 +407,9 @@ TEST_CASE("MariaDB cluster: text in every character set, copy phase and replicat
 
 TEST_CASE("MariaDB cluster: zero and invalid dates are null by default, the Go connector's values on request") {
   MariaDbCluster cluster({"-"});
-  cluster.sql(0, "CREATE TABLE commerce.dates (id INT PRIMARY KEY, d DATE NOT NULL, dt DATETIME(3) NOT NULL, "
-                 "ts TIMESTAMP NULL)");
+  cluster.sql(0,
+              "CREATE TABLE commerce.dates (id INT PRIMARY KEY, d DATE NOT NULL, dt DATETIME(3) NOT NULL, "
+              "ts TIMESTAMP NULL)");
   // Zero and invalid values need a sql_mode without NO_ZERO_DATE / NO_ZERO_IN_DATE.
   auto insert = [&](int id, const std::string& d, const std::string& dt, const std::string& ts) {
     cluster.sql(0, "SET STATEMENT sql_mode='ALLOW_INVALID_DATES' FOR INSERT INTO commerce.dates VALUES (" +
@@ -442,19 +443,20 @@ TEST_CASE("MariaDB cluster: zero and invalid dates are null by default, the Go c
   auto [catalog, by_default] = read_dates("");
   CHECK(catalog.find(R"("d":{"type":["null","string"],"format":"date","airbyte_type":"date"})") != std::string::npos);
   CHECK(lines(by_default.records) ==
-        lines({
-            R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" + cdc,
-            R"({"d":null,"dt":null,"id":2,"ts":null)" + cdc, R"({"d":null,"dt":null,"id":3,"ts":null)" + cdc,
-            R"({"d":null,"dt":null,"id":4,"ts":null)" + cdc}));
+        lines({R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" +
+                   cdc,
+               R"({"d":null,"dt":null,"id":2,"ts":null)" + cdc, R"({"d":null,"dt":null,"id":3,"ts":null)" + cdc,
+               R"({"d":null,"dt":null,"id":4,"ts":null)" + cdc}));
 
   auto [go_catalog, go] = read_dates(R"("invalid_dates":"go_connector")");
   CHECK(go_catalog.find(R"("d":{"type":["string"],"format":"date","airbyte_type":"date"})") != std::string::npos);
   CHECK(lines(go.records) ==
-        lines({
-            R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" + cdc,
-            R"({"d":"1970-01-01","dt":"1970-01-01T00:00:00.000000","id":2,"ts":"1970-01-01T00:00:00.000000+00:00")" + cdc,
-            R"({"d":"2024-00-10","dt":"2024-05-00 10:00:00.000","id":3,"ts":null)" + cdc,
-            R"({"d":"2021-02-30","dt":"2021-02-30 08:00:00.000","id":4,"ts":null)" + cdc}));
+        lines({R"({"d":"2024-02-29","dt":"2024-02-29T23:59:59.500000","id":1,"ts":"2024-06-01T12:00:00.000000+00:00")" +
+                   cdc,
+               R"({"d":"1970-01-01","dt":"1970-01-01T00:00:00.000000","id":2,"ts":"1970-01-01T00:00:00.000000+00:00")" +
+                   cdc,
+               R"({"d":"2024-00-10","dt":"2024-05-00 10:00:00.000","id":3,"ts":null)" + cdc,
+               R"({"d":"2021-02-30","dt":"2021-02-30 08:00:00.000","id":4,"ts":null)" + cdc}));
 
   // The replication phase follows the same rule.
   insert(5, "0000-00-00", "2024-00-00 00:00:00.000", "'0000-00-00 00:00:00'");

@@ -43,8 +43,12 @@ std::string config_json(const Emulator& emu, const std::string& extra) {
 }
 
 std::vector<std::string> read_args(const TempDir& dir, bool with_state) {
-  std::vector<std::string> argv{env_or("SOURCE_VITESS", "source-vitess"), "read", "--config", dir.file("config.json"),
-                                "--catalog", dir.file("catalog.json")};
+  std::vector<std::string> argv{env_or("SOURCE_VITESS", "source-vitess"),
+                                "read",
+                                "--config",
+                                dir.file("config.json"),
+                                "--catalog",
+                                dir.file("catalog.json")};
   if (with_state) {
     argv.push_back("--state");
     argv.push_back(dir.file("state.json"));
@@ -200,8 +204,8 @@ Killed run_and_kill(const Emulator& emu, const std::string& catalog, const std::
 TEST_CASE("three streams × 4 shards: full refresh and incremental give exactly the table rows") {
   Emulator emu(dataset({"all_types", "customers", "order_items"}, 300));
   emulator::Dataset ds(emu.data);
-  const auto catalog = catalog_json(ds, {{"all_types", "full_refresh"}, {"customers", "incremental"},
-                                         {"order_items", "incremental"}});
+  const auto catalog =
+      catalog_json(ds, {{"all_types", "full_refresh"}, {"customers", "incremental"}, {"order_items", "incremental"}});
   auto r = read(emu, catalog, "", R"("checkpoint_interval_records":100)");
   CHECK(r.exit_code == 0);
   for (const char* t : {"all_types", "customers", "order_items"}) {
@@ -257,7 +261,10 @@ TEST_CASE("every emulator fault: retried from the last cursor, exactly the table
       {"end-after-events eof (closed without error)", {"--end-after-events=60", "--end-mode=eof"}, "", true},
       {"fail-streams unavailable", {"--fail-streams=3", "--fail-mode=unavailable"}, "", true},
       {"fail-streams deadline_exceeded", {"--fail-streams=2", "--fail-mode=deadline_exceeded"}, "", true},
-      {"stall (idle timeout)", {"--stall-after-events=40", "--stall-seconds=30"}, R"("idle_timeout_seconds":1)", true,
+      {"stall (idle timeout)",
+       {"--stall-after-events=40", "--stall-seconds=30"},
+       R"("idle_timeout_seconds":1)",
+       true,
        "no VStream message for 1000 ms; retrying"},
       {"slow shard", {"--slow-shard=-40:20", "--slow-shard=c0-:10"}, "", true},
       {"end-after-events internal (permanent)", {"--end-after-events=60", "--end-mode=internal"}, "", false},
@@ -358,10 +365,12 @@ TEST_CASE("the Go connector's state shapes resume the copy right after last_know
     f->set_type(schema->fields[schema->pk_columns[0]].type());
     *pk->add_rows() = ds.pk_row(t, keys[9]);
     cursors[shard] = vitess::encode_cursor(c);
-    for (std::size_t i = 10; i < keys.size(); ++i) want.push_back(expected_data(ds, t, *ds.row(t, keys[i], 0), *schema));
+    for (std::size_t i = 10; i < keys.size(); ++i)
+      want.push_back(expected_data(ds, t, *ds.row(t, keys[i], 0), *schema));
   }
   std::string shards_json = "{";
-  for (const auto& [s, c] : cursors) shards_json += (shards_json.size() > 1 ? "," : "") + ("\"" + s + "\":{\"cursor\":\"" + c + "\"}");
+  for (const auto& [s, c] : cursors)
+    shards_json += (shards_json.size() > 1 ? "," : "") + ("\"" + s + "\":{\"cursor\":\"" + c + "\"}");
   shards_json += "}";
   SUBCASE("legacy file {\"streams\":{\"commerce:customers\":…}}") {
     auto r = read(emu, catalog, R"({"streams":{"commerce:customers":{"shards":)" + shards_json + "}}}");
@@ -369,9 +378,10 @@ TEST_CASE("the Go connector's state shapes resume the copy right after last_know
     CHECK(normalized(r.records("customers")) == sorted(want));
   }
   SUBCASE("v2 array of STREAM states") {
-    auto r = read(emu, catalog,
-                  R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":{"shards":)" +
-                      shards_json + "}}}]");
+    auto r = read(
+        emu, catalog,
+        R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},"stream_state":{"shards":)" +
+            shards_json + "}}}]");
     CHECK(r.exit_code == 0);
     CHECK(normalized(r.records("customers")) == sorted(want));
   }
@@ -413,8 +423,8 @@ std::string customers_state(const std::map<std::string, std::string>& positions)
   std::string shards;
   for (const auto& [shard, pos] : positions) {
     if (!shards.empty()) shards += ",";
-    shards += "\"" + shard + R"(":{"cursor":")" +
-              vitess::encode_cursor(vitess::make_cursor("commerce", shard, pos)) + "\"}";
+    shards +=
+        "\"" + shard + R"(":{"cursor":")" + vitess::encode_cursor(vitess::make_cursor("commerce", shard, pos)) + "\"}";
   }
   return R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":"commerce"},)"
          R"("stream_state":{"shards":{)" +
@@ -436,8 +446,7 @@ TEST_CASE(
     CHECK(r.exit_code == 1);
     CHECK(r.last_status("customers") == "INCOMPLETE");
     CHECK(r.records("customers").empty());
-    CHECK(r.report.streams.at("commerce.customers")
-              .states.empty());  // nothing confirms the bad position
+    CHECK(r.report.streams.at("commerce.customers").states.empty());  // nothing confirms the bad position
     CHECK(r.report.failure_types == std::vector<std::string>{"config_error"});
     REQUIRE(r.report.errors.size() == 1);
   };
@@ -461,17 +470,15 @@ TEST_CASE(
   }
   SUBCASE("starting_gtids ahead of the shard") {
     const std::string ahead = "MySQL56/" + u80 + ":1-99999999";
-    auto r = read(emu, catalog, "",
-                  R"("starting_gtids":{"commerce":{"-80":")" + ahead + R"(","80-":"current"}})");
+    auto r = read(emu, catalog, "", R"("starting_gtids":{"commerce":{"-80":")" + ahead + R"(","80-":"current"}})");
     check_failed(r);
     CHECK(r.report.errors[0].rfind("VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: ", 0) == 0);
   }
   SUBCASE("a saved position whose binlogs were purged") {
-    auto r =
-        read(emu, catalog, customers_state({{"-80", "MySQL56/" + u80 + ":1-5"}, {"80-", now80_}}));
+    auto r = read(emu, catalog, customers_state({{"-80", "MySQL56/" + u80 + ":1-5"}, {"80-", now80_}}));
     check_failed(r);
-    CHECK(r.report.errors[0] == "VStream failed: UNKNOWN: stream (at source tablet) error @ " +
-                                    u80 + ":1-5: " + std::string(emulator::kPurgedBinlogs) +
+    CHECK(r.report.errors[0] == "VStream failed: UNKNOWN: stream (at source tablet) error @ " + u80 +
+                                    ":1-5: " + std::string(emulator::kPurgedBinlogs) +
                                     " (errno 1236) (sqlstate HY000). The shard's server no longer "
                                     "has the binary logs this position needs "
                                     "(they were purged). Reset the stream to copy it again, and "
@@ -479,14 +486,11 @@ TEST_CASE(
                                     "binary logs");
   }
   SUBCASE("a saved state naming a shard the keyspace does not have") {
-    auto r = read(emu, catalog, customers_state({{"-40", now80}, {"80-", now80_}}),
-                  R"("max_retries":5)");
+    auto r = read(emu, catalog, customers_state({{"-40", now80}, {"80-", now80_}}), R"("max_retries":5)");
     check_failed(r);
     const std::string& m = r.report.errors[0];
-    CHECK(m.rfind("following the reshard of 'commerce': VStream failed: FAILED_PRECONDITION: ",
-                  0) == 0);
-    CHECK(m.find("shard provided in VGTID, -40, not found in the commerce keyspace") !=
-          std::string::npos);
+    CHECK(m.rfind("following the reshard of 'commerce': VStream failed: FAILED_PRECONDITION: ", 0) == 0);
+    CHECK(m.find("shard provided in VGTID, -40, not found in the commerce keyspace") != std::string::npos);
     CHECK(m.find("(the saved state of stream 'customers' names shard(s) -40 that keyspace "
                  "'commerce' does not "
                  "serve; serving shards: -80,80-. If those shards were deleted after a reshard, or "
@@ -646,7 +650,8 @@ TEST_CASE("SIGKILL during a write load, resume with use_gtid_with_table_pks: eve
   }
 }
 
-TEST_CASE("SIGTERM mid-read: a last STATE covers every printed record, INCOMPLETE, and the resume gives every row once") {
+TEST_CASE(
+    "SIGTERM mid-read: a last STATE covers every printed record, INCOMPLETE, and the resume gives every row once") {
   Emulator emu(dataset({"customers"}, 1500), {"--copy-packet-bytes=3000"});
   emulator::Dataset ds(emu.data);
   for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
@@ -663,9 +668,8 @@ TEST_CASE("SIGTERM mid-read: a last STATE covers every printed record, INCOMPLET
   argv.push_back("127.0.0.1:" + std::to_string(port));
   Child c = Child::spawn(argv, dir.file("out"), dir.file("err"));
   // Wait (bounded) for the first STATE, then look at the metrics endpoint while the copy runs.
-  sv::testing::wait_until(
-      [&] { return read_file(dir.file("out")).find(R"({"type":"STATE")") != std::string::npos; },
-      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  sv::testing::wait_until([&] { return read_file(dir.file("out")).find(R"({"type":"STATE")") != std::string::npos; },
+                          std::chrono::seconds(20), std::chrono::milliseconds(20));
   const std::string metrics = http(port, "GET", "/metrics");
   CHECK(metrics.find(R"(source_vitess_stream_records_total{stream="customers",namespace="commerce"} )") !=
         std::string::npos);
@@ -697,15 +701,13 @@ TEST_CASE(
     "complete, exit 1") {
   Emulator emu(dataset({"customers", "order_items"}, 300));
   emulator::Dataset ds(emu.data);
-  const auto catalog =
-      catalog_json(ds, {{"customers", "full_refresh"}, {"order_items", "incremental"}});
+  const auto catalog = catalog_json(ds, {{"customers", "full_refresh"}, {"order_items", "incremental"}});
   struct Case {
     const char* name;
     std::string reason;
   };
-  for (const Case& k :
-       {Case{"/dev/full", "writing to stdout failed: No space left on device"},
-        Case{"a closed pipe", "stdout was closed by its reader (EPIPE: Broken pipe)"}}) {
+  for (const Case& k : {Case{"/dev/full", "writing to stdout failed: No space left on device"},
+                        Case{"a closed pipe", "stdout was closed by its reader (EPIPE: Broken pipe)"}}) {
     INFO(k.name);
     TempDir dir;
     write_file(dir.file("config.json"), config_json(emu, ""));
@@ -721,8 +723,7 @@ TEST_CASE(
     const std::string line = k.reason + "; the sync stops here and no stream is complete";
     const auto at = err.find(line);
     CHECK_MESSAGE(at != std::string::npos, err);
-    CHECK_MESSAGE(err.find(k.reason, at + line.size()) == std::string::npos,
-                  "the reason is logged once: " << err);
+    CHECK_MESSAGE(err.find(k.reason, at + line.size()) == std::string::npos, "the reason is logged once: " << err);
     // The final progress line of each table says it did not complete; no table "complete".
     CHECK_MESSAGE(err.find("progress customers: incomplete") != std::string::npos, err);
     CHECK_MESSAGE(err.find("progress order_items: incomplete") != std::string::npos, err);

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <deque>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -20,13 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <doctest/doctest.h>
-#include <grpcpp/grpcpp.h>
 
 #include "binlogdata.pb.h"
 #include "emulator/dataset.hpp"

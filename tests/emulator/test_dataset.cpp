@@ -22,11 +22,11 @@ TEST_CASE("GtidSet parses, merges and prints MySQL56 positions") {
   CHECK(s->last("2174b383-5441-11e8-b90a-c80aa9429562") == 7);
   CHECK(GtidSet::parse("MySQL56/").ok());
   CHECK(GtidSet::parse("MySQL56/")->empty());
-  CHECK_FALSE(GtidSet::parse("2174b383-5441-11e8-b90a-c80aa9429562:1-5").ok());      // no flavor
-  CHECK_FALSE(GtidSet::parse("MariaDB/0-1-5").ok());                                   // other flavor
-  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:5-1").ok()); // reversed
-  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383:1-5").ok());                             // bad uuid
-  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:0").ok());   // zero
+  CHECK_FALSE(GtidSet::parse("2174b383-5441-11e8-b90a-c80aa9429562:1-5").ok());          // no flavor
+  CHECK_FALSE(GtidSet::parse("MariaDB/0-1-5").ok());                                     // other flavor
+  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:5-1").ok());  // reversed
+  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383:1-5").ok());                              // bad uuid
+  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:0").ok());    // zero
   CHECK(GtidSet::single("2174b383-5441-11e8-b90a-c80aa9429562", 3).to_string() ==
         "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-3");
 }
@@ -112,7 +112,8 @@ TEST_CASE("write ops: closed-form row state equals replaying the ops") {
 
 TEST_CASE("cells are deterministic and typed as MySQL prints them") {
   Dataset a({}), b({});
-  for (std::uint64_t k = 1; k <= 30; ++k) CHECK(a.row(0, k, 0)->SerializeAsString() == b.row(0, k, 0)->SerializeAsString());
+  for (std::uint64_t k = 1; k <= 30; ++k)
+    CHECK(a.row(0, k, 0)->SerializeAsString() == b.row(0, k, 0)->SerializeAsString());
   auto dec = a.cell(0, 7, "c_decimal", 0);
   if (dec) {
     auto dot = dec->find('.');

@@ -13,7 +13,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-DatasetConfig config(std::vector<std::string> tables, std::uint64_t rows, std::vector<std::string> shards = {"-80", "80-"}) {
+DatasetConfig config(std::vector<std::string> tables, std::uint64_t rows,
+                     std::vector<std::string> shards = {"-80", "80-"}) {
   DatasetConfig c;
   c.tables = std::move(tables);
   c.rows = rows;
@@ -35,8 +36,8 @@ std::string pos(const Dataset& ds, const std::string& shard, std::uint64_t entri
   return GtidSet::single(ds.shard_uuid(shard), Dataset::kInitialSeq + entries).to_string();
 }
 
-void check_fields(const binlogdata::VEvent& ev, const Dataset& ds, std::size_t t, std::uint64_t g, const std::string& shard,
-                  bool labels = true) {
+void check_fields(const binlogdata::VEvent& ev, const Dataset& ds, std::size_t t, std::uint64_t g,
+                  const std::string& shard, bool labels = true) {
   REQUIRE(type_name(ev) == "FIELD");
   const auto& fe = ev.field_event();
   CHECK(fe.table_name() == ds.config().keyspace + "." + ds.table_name(t));
@@ -165,8 +166,9 @@ void expect_op(Stream& s, const Dataset& ds, const std::string& shard, std::uint
     } else {
       REQUIRE(rc.has_before());
       if (labels) {
-        CHECK(rc.before().SerializeAsString() ==
-              ds.row_at(o.table, o.key, o.gen_before, *schema, ds.last_write(o.table, o.key, g - 1)).SerializeAsString());
+        CHECK(
+            rc.before().SerializeAsString() ==
+            ds.row_at(o.table, o.key, o.gen_before, *schema, ds.last_write(o.table, o.key, g - 1)).SerializeAsString());
       }
     }
     if (o.kind == OpKind::remove) {
@@ -232,7 +234,8 @@ TEST_CASE("empty shard copies every shard; one COPY_COMPLETED per shard, then th
   bool final_seen = false;
   for (int i = 0; i < 2000 && !final_seen; ++i) {
     auto ev = s.must_next();
-    if (type_name(ev) == "ROW") rows_by_shard[ev.shard()].push_back(ev.row_event().row_changes(0).after().SerializeAsString());
+    if (type_name(ev) == "ROW")
+      rows_by_shard[ev.shard()].push_back(ev.row_event().row_changes(0).after().SerializeAsString());
     if (type_name(ev) == "VGTID") CHECK(ev.vgtid().shard_gtids_size() == 4);  // every shard of the stream
     if (type_name(ev) == "COPY_COMPLETED") {
       if (ev.shard().empty()) {
@@ -486,7 +489,7 @@ TEST_CASE("reshard under a single-shard stream: INVALID_ARGUMENT as vtgate") {
   s.must_next();
   s.must_next();
   emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
-  CHECK(s.drain() .error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.drain().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
 }
 
@@ -519,9 +522,9 @@ TEST_CASE("faults: end after N events with each end mode") {
     std::string mode;
     grpc::StatusCode code;
   };
-  for (const Case& k : {Case{"eof", grpc::StatusCode::OK}, Case{"unavailable", grpc::StatusCode::UNAVAILABLE},
-                        Case{"deadline_exceeded", grpc::StatusCode::DEADLINE_EXCEEDED},
-                        Case{"drop", grpc::StatusCode::CANCELLED}}) {
+  for (const Case& k :
+       {Case{"eof", grpc::StatusCode::OK}, Case{"unavailable", grpc::StatusCode::UNAVAILABLE},
+        Case{"deadline_exceeded", grpc::StatusCode::DEADLINE_EXCEEDED}, Case{"drop", grpc::StatusCode::CANCELLED}}) {
     CAPTURE(k.mode);
     Emulator emu(flags(c, {"--end-after-events=5", "--end-mode=" + k.mode}));
     Stream s(channel(emu), request(c.keyspace, "-80", "", {"customers"}));
@@ -617,17 +620,19 @@ TEST_CASE("request validation answers as vtgate") {
   // vtgate's answer for a shard the keyspace does not have (vstream_manager.go).
   auto bad_shard = status_of(request(c.keyspace, "-40", "", {"customers"}));
   CHECK(bad_shard.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(bad_shard.error_message() ==
-        "error starting stream from shard GTID keyspace:\"" + c.keyspace +
-            "\" shard:\"-40\" gtid:\"\": failed to determine if keyspace " + c.keyspace +
-            " has been resharded: shard provided in VGTID, -40, not found in the " + c.keyspace +
-            " keyspace");
-  CHECK(status_of(request(c.keyspace, "-80", "MySQL56/not-a-gtid", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
-  CHECK(status_of(request(c.keyspace, "-80", "MariaDB/0-1-5", {"customers"})).error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(bad_shard.error_message() == "error starting stream from shard GTID keyspace:\"" + c.keyspace +
+                                         "\" shard:\"-40\" gtid:\"\": failed to determine if keyspace " + c.keyspace +
+                                         " has been resharded: shard provided in VGTID, -40, not found in the " +
+                                         c.keyspace + " keyspace");
+  CHECK(status_of(request(c.keyspace, "-80", "MySQL56/not-a-gtid", {"customers"})).error_code() ==
+        grpc::StatusCode::UNKNOWN);
+  CHECK(status_of(request(c.keyspace, "-80", "MariaDB/0-1-5", {"customers"})).error_code() ==
+        grpc::StatusCode::UNKNOWN);
   auto no_table = status_of(request(c.keyspace, "-80", "", {"nosuch"}));
   CHECK(no_table.error_code() == grpc::StatusCode::UNKNOWN);
   CHECK(no_table.error_message() == "table nosuch is not present in the database");
-  CHECK(status_of(request(c.keyspace, "", pos(ds, "-80", 0), {"customers"})).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status_of(request(c.keyspace, "", pos(ds, "-80", 0), {"customers"})).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_CASE("positions the shard does not have answer as vttablet and MySQL do") {
@@ -654,9 +659,8 @@ TEST_CASE("positions the shard does not have answer as vttablet and MySQL do") {
   const std::string uuid = ds.shard_uuid("-80");
   auto purged = status_of("MySQL56/" + uuid + ":1-5");
   CHECK(purged.error_code() == grpc::StatusCode::UNKNOWN);
-  CHECK(purged.error_message() == "stream (at source tablet) error @ " + uuid +
-                                      ":1-5: " + std::string(sv::emulator::kPurgedBinlogs) +
-                                      " (errno 1236) (sqlstate HY000)");
+  CHECK(purged.error_message() == "stream (at source tablet) error @ " + uuid + ":1-5: " +
+                                      std::string(sv::emulator::kPurgedBinlogs) + " (errno 1236) (sqlstate HY000)");
 }
 
 TEST_CASE("basic auth: wrong or missing credentials are UNAUTHENTICATED") {
@@ -682,7 +686,8 @@ TEST_CASE("TLS with a test CA") {
   REQUIRE(std::system((std::string(script) + " " + dir).c_str()) == 0);
   auto c = config({"customers"}, 5);
   Dataset ds(c);
-  Emulator emu(flags(c, {"--tls-cert=" + dir + "/server.pem", "--tls-key=" + dir + "/server.key", "--user=u", "--password=p"}));
+  Emulator emu(
+      flags(c, {"--tls-cert=" + dir + "/server.pem", "--tls-key=" + dir + "/server.key", "--user=u", "--password=p"}));
   std::ifstream ca_in(dir + "/ca.pem");
   std::stringstream ca;
   ca << ca_in.rdbuf();

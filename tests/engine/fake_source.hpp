@@ -186,14 +186,12 @@ class FakeSource final : public ShardSource {
     auto requested = vitess::GtidSet::parse(sp.gtid);
     auto current = vitess::GtidSet::parse(now);
     if (!requested) {
-      grpc::Status status(grpc::StatusCode::INTERNAL,
-                          "could not decode position: " + requested.error().message);
+      grpc::Status status(grpc::StatusCode::INTERNAL, "could not decode position: " + requested.error().message);
       return SourceItem(SourceError{vitess::classify_status(status).to_error()});
     }
     if (current && current->contains(*requested)) return std::nullopt;
-    grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "GTIDSet Mismatch: requested source position:" + sp.gtid +
-                            ", current target vrep position: " + now);
+    grpc::Status status(grpc::StatusCode::INVALID_ARGUMENT, "GTIDSet Mismatch: requested source position:" + sp.gtid +
+                                                                ", current target vrep position: " + now);
     return SourceItem(SourceError{vitess::classify_status(status).to_error()});
   }
 
@@ -306,7 +304,8 @@ class FakeSource final : public ShardSource {
         // Catch up first: changes since the saved position to rows already copied.
         std::size_t p = seq_of(sp.gtid);
         for (std::size_t i = p; i < now; ++i) {
-          cdc_tx(shard, s, i, out, sent_cols, [&](std::int64_t id) { return id <= after; }, after);
+          cdc_tx(
+              shard, s, i, out, sent_cols, [&](std::int64_t id) { return id <= after; }, after);
         }
       }
       const auto cols = columns_at(s, now);
@@ -350,7 +349,8 @@ class FakeSource final : public ShardSource {
       from = seq_of(sp.gtid);
     }
     for (std::size_t i = from; i < now; ++i) {
-      cdc_tx(shard, s, i, out, sent_cols, [](std::int64_t) { return true; }, 0);
+      cdc_tx(
+          shard, s, i, out, sent_cols, [](std::int64_t) { return true; }, 0);
     }
     return out;
   }

@@ -33,7 +33,7 @@ class CaptureOutput final : public SyncOutput {
   enum class Format { record, jsonl, csv };
   Format format = Format::record;  //!< the row writer it supplies
   std::vector<std::string> events;
-  std::string rows;             //!< every pushed line, in push order
+  std::string rows;  //!< every pushed line, in push order
   std::uint64_t row_count = 0;
   std::vector<airbyte::StreamState> states;
   bool shut = false;
@@ -162,8 +162,10 @@ TEST_CASE("json_line rows are the RECORD data objects alone, one per line") {
 TEST_CASE("csv_line rows follow the catalog's columns, computed columns included") {
   FakeSource src;
   src.add_shard("-", 1, 2);
-  auto s = setup("full_refresh", "",
-                 std::string(kIdName) + R"(,"_ab_cdc_updated_at":{"type":["null","string"]},"_ab_cdc_deleted_at":{"type":["null","string"]})");
+  auto s =
+      setup("full_refresh", "",
+            std::string(kIdName) +
+                R"(,"_ab_cdc_updated_at":{"type":["null","string"]},"_ab_cdc_deleted_at":{"type":["null","string"]})");
   CaptureOutput out;
   auto opt = test_options();
   out.format = CaptureOutput::Format::csv;
@@ -214,8 +216,10 @@ TEST_CASE("follow: the copy, then changes past the current position, until stop(
   src.add_shard("-", 1, 2);
   auto& sh = src.shards["-"];
   sh.log.push_back(tx({Change{3, std::nullopt, "n3"}}, 1700000100));
-  auto s = setup("incremental", R"("checkpoint_interval_records":1000)",
-                 std::string(kIdName) + R"(,"_ab_cdc_updated_at":{"type":["null","string"]},"_ab_cdc_deleted_at":{"type":["null","string"]})");
+  auto s =
+      setup("incremental", R"("checkpoint_interval_records":1000)",
+            std::string(kIdName) +
+                R"(,"_ab_cdc_updated_at":{"type":["null","string"]},"_ab_cdc_deleted_at":{"type":["null","string"]})");
   s.state.streams[0] = airbyte::StreamState(std::map<std::string, std::string>{
       {"-", vitess::encode_cursor(vitess::make_cursor("ks", "-", position(sh, 0)))}});
   // A change the engine only sees because it does not stop at the position peeked at the start:
@@ -227,7 +231,8 @@ TEST_CASE("follow: the copy, then changes past the current position, until stop(
   out.format = CaptureOutput::Format::jsonl;
   Metrics metrics;
   run_engine(s, src, out, opt, &metrics, [&] { return out.row_count >= 1; });
-  CHECK(out.rows == "{\"id\":3,\"name\":\"n3\",\"_ab_cdc_updated_at\":\"2023-11-14T22:15:00Z\",\"_ab_cdc_deleted_at\":null}\n");
+  CHECK(out.rows ==
+        "{\"id\":3,\"name\":\"n3\",\"_ab_cdc_updated_at\":\"2023-11-14T22:15:00Z\",\"_ab_cdc_deleted_at\":null}\n");
   REQUIRE(out.events.size() >= 3);
   CHECK(out.events[out.events.size() - 1] == "incomplete 0 interrupted by SIGTERM");
   CHECK(out.events[out.events.size() - 2] == "push 0  0 +state");
@@ -294,8 +299,7 @@ TEST_CASE("stop() cancels the start-up position peek in flight: the stream ends 
   CaptureOutput out;
   const auto started = std::chrono::steady_clock::now();
   run_engine(s, src, out, test_options(), nullptr, [&] { return src.position_calls >= 1; });
-  CHECK(std::chrono::steady_clock::now() - started <
-        std::chrono::seconds(5));  // the peek alone takes 30 s
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));  // the peek alone takes 30 s
   CHECK(src.position_calls == 1);
   CHECK(out.events == std::vector<std::string>{"started 0", "incomplete 0 interrupted by SIGTERM"});
 }

@@ -192,8 +192,8 @@ void encode_cursors(Json& v, Allocator& a) {
   } else if (v.IsObject()) {
     for (auto& m : v.GetObject()) {
       if (std::string(m.name.GetString()) == "cursor" && m.value.IsObject()) {
-        vitess::TableCursor c = vitess::make_cursor(text_of(m.value, "keyspace"), text_of(m.value, "shard"),
-                                                    text_of(m.value, "position"));
+        vitess::TableCursor c =
+            vitess::make_cursor(text_of(m.value, "keyspace"), text_of(m.value, "shard"), text_of(m.value, "position"));
         if (m.value.HasMember("last_known_pk")) *c.mutable_last_known_pk() = lastpk_of(m.value["last_known_pk"]);
         m.value.SetString(vitess::encode_cursor(c).c_str(), a);
       } else {
@@ -287,7 +287,8 @@ CaseOutput run_case(const rapidjson::Document& c) {
   std::chrono::milliseconds stop_after{0};
   if (c.HasMember("engine")) {
     const auto& e = c["engine"];
-    if (e.HasMember("shard_time_limit_ms")) opt.shard_time_limit = std::chrono::milliseconds(e["shard_time_limit_ms"].GetInt64());
+    if (e.HasMember("shard_time_limit_ms"))
+      opt.shard_time_limit = std::chrono::milliseconds(e["shard_time_limit_ms"].GetInt64());
     if (e.HasMember("stop_after_ms")) stop_after = std::chrono::milliseconds(e["stop_after_ms"].GetInt64());
   }
 

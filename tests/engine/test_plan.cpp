@@ -15,9 +15,7 @@ using namespace sv::engine;
 namespace {
 
 const std::string kUuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
-std::string pos(int last) {
-  return "MySQL56/" + kUuid + ":1-" + std::to_string(last);
-}
+std::string pos(int last) { return "MySQL56/" + kUuid + ":1-" + std::to_string(last); }
 
 airbyte::Config config(const std::string& extra = "") {
   auto c = airbyte::parse_config(R"({"host":"h","database":"ks","username":"u","password":"p")" +
@@ -30,8 +28,7 @@ const Positions kCurrent{{"-80", pos(10)}, {"80-", pos(20)}};
 const std::string kStream = "t";
 const std::string kKeyspace = "ks";
 
-Result<Cursors> plan(const airbyte::Config& cfg, ReadMode mode,
-                     const std::optional<airbyte::StreamState>& saved = {}) {
+Result<Cursors> plan(const airbyte::Config& cfg, ReadMode mode, const std::optional<airbyte::StreamState>& saved = {}) {
   return plan_cursors(PlanInputs{cfg, kStream, kKeyspace, mode, saved, kCurrent});
 }
 
@@ -51,14 +48,11 @@ TEST_CASE("plan_cursors: without state every serving shard starts a copy, or the
   auto missing = plan(config(R"("shards":"-40")"), ReadMode{});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().type == FailureType::config_error);
-  CHECK(missing.error().message ==
-        "shard -40 does not exist on the source database (serving shards of 'ks': -80,80-)");
+  CHECK(missing.error().message == "shard -40 does not exist on the source database (serving shards of 'ks': -80,80-)");
 }
 
-TEST_CASE(
-    "plan_cursors: starting_gtids start incremental shards; 'current' is the peeked position") {
-  const auto cfg =
-      config(R"("starting_gtids":"{\"ks\":{\"-80\":\"current\",\"80-\":\")" + pos(5) + R"(\"}}")");
+TEST_CASE("plan_cursors: starting_gtids start incremental shards; 'current' is the peeked position") {
+  const auto cfg = config(R"("starting_gtids":"{\"ks\":{\"-80\":\"current\",\"80-\":\")" + pos(5) + R"(\"}}")");
   auto inc = plan(cfg, ReadMode{});
   REQUIRE(inc.ok());
   CHECK(inc->at("-80").position() == pos(10));
@@ -82,14 +76,12 @@ TEST_CASE("check_starting_gtids names the shard that is not served or not a GTID
   auto invalid = check_starting_gtids("ks", kCurrent, {{"80-", "nonsense"}});
   REQUIRE_FALSE(invalid.ok());
   CHECK(invalid.error().type == FailureType::config_error);
-  CHECK(invalid.error().message.rfind(
-            "config field 'starting_gtids' has an invalid position for shard 80- of "
-            "keyspace 'ks': ",
-            0) == 0);
+  CHECK(invalid.error().message.rfind("config field 'starting_gtids' has an invalid position for shard 80- of "
+                                      "keyspace 'ks': ",
+                                      0) == 0);
 }
 
-TEST_CASE(
-    "plan_cursors: the saved state's cursors win; a bad one is a config_error naming the shard") {
+TEST_CASE("plan_cursors: the saved state's cursors win; a bad one is a config_error naming the shard") {
   airbyte::StreamState saved(Positions{{"-80", vitess::encode_cursor(vitess::make_cursor("", "", pos(7)))}});
   auto from_state = plan(config(), ReadMode{}, saved);
   REQUIRE(from_state.ok());
@@ -102,20 +94,17 @@ TEST_CASE(
   auto bad = plan(config(), ReadMode{}, garbage);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().type == FailureType::config_error);
-  CHECK(bad.error().message.rfind(
-            "the saved state of stream 't' has an invalid cursor for shard '80-': ", 0) == 0);
+  CHECK(bad.error().message.rfind("the saved state of stream 't' has an invalid cursor for shard '80-': ", 0) == 0);
 
-  airbyte::StreamState bad_position(
-      {{"80-", vitess::encode_cursor(vitess::make_cursor("ks", "80-", "MySQL56/x"))}});
+  airbyte::StreamState bad_position({{"80-", vitess::encode_cursor(vitess::make_cursor("ks", "80-", "MySQL56/x"))}});
   auto bad_pos = plan(config(), ReadMode{}, bad_position);
   REQUIRE_FALSE(bad_pos.ok());
-  CHECK(bad_pos.error().message.rfind(
-            "the saved state of stream 't' has an invalid position for shard '80-': ", 0) == 0);
+  CHECK(bad_pos.error().message.rfind("the saved state of stream 't' has an invalid position for shard '80-': ", 0) ==
+        0);
   CHECK(bad_pos.error().message.find("; reset the stream 't'") != std::string::npos);
 }
 
-TEST_CASE(
-    "stop_of and shard_finished: an incremental shard is finished exactly at its peeked position") {
+TEST_CASE("stop_of and shard_finished: an incremental shard is finished exactly at its peeked position") {
   REQUIRE(stop_of(kCurrent, "-80"));
   CHECK(*stop_of(kCurrent, "-80") == *vitess::GtidSet::parse(pos(10)));
   CHECK_FALSE(stop_of(kCurrent, "c0-"));
@@ -124,18 +113,14 @@ TEST_CASE(
   const ReadMode incremental{};
   CHECK(shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "-80", pos(10))));
   CHECK_FALSE(shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "-80", pos(9))));
-  CHECK_FALSE(shard_finished(incremental, kCurrent,
-                             vitess::make_cursor("ks", "-80", pos(11))));  // ahead: vtgate judges
   CHECK_FALSE(
-      shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "-80")));  // copy pending
-  CHECK_FALSE(
-      shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "c0-", pos(10))));  // no stop
-  CHECK_FALSE(shard_finished(ReadMode{false, true}, kCurrent,
-                             vitess::make_cursor("ks", "-80", pos(10))));  // follow
+      shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "-80", pos(11))));  // ahead: vtgate judges
+  CHECK_FALSE(shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "-80")));   // copy pending
+  CHECK_FALSE(shard_finished(incremental, kCurrent, vitess::make_cursor("ks", "c0-", pos(10))));            // no stop
+  CHECK_FALSE(shard_finished(ReadMode{false, true}, kCurrent, vitess::make_cursor("ks", "-80", pos(10))));  // follow
 
   const ReadMode full{true, false};
-  CHECK(shard_finished(full, kCurrent,
-                       vitess::make_cursor("ks", "-80", pos(3))));  // copy finished earlier
+  CHECK(shard_finished(full, kCurrent, vitess::make_cursor("ks", "-80", pos(3))));  // copy finished earlier
   CHECK_FALSE(shard_finished(full, kCurrent, vitess::make_cursor("ks", "-80")));
 }
 

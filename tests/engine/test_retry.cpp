@@ -16,8 +16,7 @@ TEST_CASE("RetryPolicy::delay doubles per failure, is capped, and jitters within
   std::mt19937_64 rng(7);
   for (int round = 0; round < 50; ++round) {
     for (std::uint32_t failures : {1u, 2u, 3u, 4u, 5u, 40u}) {
-      const std::int64_t full =
-          std::min<std::int64_t>(100 * (std::int64_t{1} << std::min(failures - 1, 16u)), 1000);
+      const std::int64_t full = std::min<std::int64_t>(100 * (std::int64_t{1} << std::min(failures - 1, 16u)), 1000);
       const auto d = policy.delay(failures, rng).count();
       CHECK(d >= full / 2);
       CHECK(d < full);
@@ -31,8 +30,7 @@ TEST_CASE("RetryPolicy::delay is reproducible from the seed") {
   for (std::uint32_t f = 1; f <= 6; ++f) CHECK(policy.delay(f, a) == policy.delay(f, b));
 }
 
-TEST_CASE(
-    "RetryBudget allows `attempts` transient failures in a row; progress starts the count over") {
+TEST_CASE("RetryBudget allows `attempts` transient failures in a row; progress starts the count over") {
   const RetryPolicy policy{milliseconds(1), milliseconds(5), 3};
   RetryBudget budget(policy);
   CHECK(budget.failed(false) == 1);

@@ -9,11 +9,9 @@
 using namespace sv;
 using namespace sv::engine;
 
-TEST_CASE(
-    "to_source_error: vtgate's 'not all journaling participants' is a reshard_journal cause") {
+TEST_CASE("to_source_error: vtgate's 'not all journaling participants' is a reshard_journal cause") {
   // vtgate answers with INTERNAL (newer) or UNKNOWN (older releases) and this text.
-  for (auto code : {grpc::StatusCode::INTERNAL, grpc::StatusCode::UNKNOWN,
-                    grpc::StatusCode::INVALID_ARGUMENT}) {
+  for (auto code : {grpc::StatusCode::INTERNAL, grpc::StatusCode::UNKNOWN, grpc::StatusCode::INVALID_ARGUMENT}) {
     grpc::Status status(code,
                         "not all journaling participants are in the stream: journal: "
                         "[ks/-80,ks/80-], stream: [ks/-80]");

@@ -8,13 +8,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <sstream>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include "airbyte/catalog.hpp"
 #include "airbyte/config.hpp"
 #include "airbyte/state.hpp"
@@ -22,8 +24,6 @@
 #include "engine/sync.hpp"
 #include "fake_source.hpp"
 #include "protocol_validator.hpp"
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include "vitess/cursor.hpp"
 
 using namespace sv;
@@ -36,11 +36,12 @@ std::string catalog_json(const std::string& sync_mode, const std::vector<std::st
                          const std::string& name = "t") {
   std::string props = R"("id":{"type":["number"],"airbyte_type":"integer"},"name":{"type":["null","string"]})";
   for (const auto& c : extra_columns) {
-    props += ",\"" + c + "\":" +
-             (c == "_planetscale_metadata" ? R"({"type":["object"]})" : R"({"type":["null","string"]})");
+    props +=
+        ",\"" + c + "\":" + (c == "_planetscale_metadata" ? R"({"type":["object"]})" : R"({"type":["null","string"]})");
   }
-  return R"({"streams":[{"stream":{"name":")" + name + R"(","namespace":"ks","json_schema":{"type":"object","properties":{)" +
-         props + R"(}},"supported_sync_modes":["full_refresh","incremental"]},"sync_mode":")" + sync_mode +
+  return R"({"streams":[{"stream":{"name":")" + name +
+         R"(","namespace":"ks","json_schema":{"type":"object","properties":{)" + props +
+         R"(}},"supported_sync_modes":["full_refresh","incremental"]},"sync_mode":")" + sync_mode +
          R"(","destination_sync_mode":"append"}]})";
 }
 
@@ -173,12 +174,9 @@ TEST_CASE("full refresh copies every shard with lastpk checkpoints and ends with
   // 2 records at the batch's lastpk; a finished shard shows its snapshot position (so a resumed
   // attempt skips it), and the final STATE has fresh cursors (the next sync copies again).
   std::vector<std::map<std::string, std::string>> want = {
-      {{"-80", p1 + "|2"}, {"80-", "|-"}},
-      {{"-80", p1 + "|4"}, {"80-", "|-"}},
-      {{"-80", p1 + "|-"}, {"80-", "|-"}},
-      {{"-80", p1 + "|-"}, {"80-", p2 + "|102"}},
-      {{"-80", p1 + "|-"}, {"80-", p2 + "|-"}},
-      {{"-80", "|-"}, {"80-", "|-"}},
+      {{"-80", p1 + "|2"}, {"80-", "|-"}},      {{"-80", p1 + "|4"}, {"80-", "|-"}},
+      {{"-80", p1 + "|-"}, {"80-", "|-"}},      {{"-80", p1 + "|-"}, {"80-", p2 + "|102"}},
+      {{"-80", p1 + "|-"}, {"80-", p2 + "|-"}}, {{"-80", "|-"}, {"80-", "|-"}},
   };
   CHECK(states == want);
   CHECK(s.statuses.back() == "COMPLETE");
@@ -206,12 +204,13 @@ TEST_CASE("incremental: copy, then CDC from the saved position with updates and 
   auto second = run(src, R"("max_concurrent_readers":1)",
                     catalog_json("incremental", {"_ab_cdc_updated_at", "_ab_cdc_deleted_at"}), last_state_file(first));
   CHECK(second.exit_code == 0);
-  CHECK(second.stream().records ==
-        std::vector<std::string>{
-            R"({"id":4,"name":"n4","_ab_cdc_updated_at":"2023-11-14T22:15:00Z","_ab_cdc_deleted_at":null})",
-            R"({"id":2,"name":"n2b","_ab_cdc_updated_at":"2023-11-14T22:16:40Z","_ab_cdc_deleted_at":null})",
-            R"({"id":1,"name":"n1","_ab_cdc_updated_at":"2023-11-14T22:18:20Z","_ab_cdc_deleted_at":"2023-11-14T22:18:20Z"})",
-            R"({"id":103,"name":"n103","_ab_cdc_updated_at":"2023-11-14T22:20:00Z","_ab_cdc_deleted_at":null})"});
+  CHECK(
+      second.stream().records ==
+      std::vector<std::string>{
+          R"({"id":4,"name":"n4","_ab_cdc_updated_at":"2023-11-14T22:15:00Z","_ab_cdc_deleted_at":null})",
+          R"({"id":2,"name":"n2b","_ab_cdc_updated_at":"2023-11-14T22:16:40Z","_ab_cdc_deleted_at":null})",
+          R"({"id":1,"name":"n1","_ab_cdc_updated_at":"2023-11-14T22:18:20Z","_ab_cdc_deleted_at":"2023-11-14T22:18:20Z"})",
+          R"({"id":103,"name":"n103","_ab_cdc_updated_at":"2023-11-14T22:20:00Z","_ab_cdc_deleted_at":null})"});
   CHECK(cursors_of(second.stream().states.back()) ==
         std::map<std::string, std::string>{{"-80", position(src.shards["-80"], 3) + "|-"},
                                            {"80-", position(src.shards["80-"], 1) + "|-"}});
@@ -232,8 +231,9 @@ TEST_CASE("capture_deletes false drops deletes") {
   src.add_shard("-", 1, 2);
   src.shards["-"].log.push_back(tx({Change{1, "n1", std::nullopt}}));
   src.shards["-"].log.push_back(tx({Change{3, std::nullopt, "n3"}}));
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(src.shards["-"], 0))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-", position(src.shards["-"], 0))) + R"("}}}}}])";
   auto o = run(src, R"("capture_deletes":false)", catalog_json("incremental"), state);
   CHECK(o.stream().records == std::vector<std::string>{rec(3, "n3")});
 }
@@ -243,8 +243,9 @@ TEST_CASE("checkpoints every N records and only at VGTID boundaries") {
   src.add_shard("-", 1, 0);
   auto& s = src.shards["-"];
   for (int i = 1; i <= 7; ++i) s.log.push_back(tx({Change{i, std::nullopt, "n" + std::to_string(i)}}));
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
   auto o = run(src, R"("checkpoint_interval_records":3)", catalog_json("incremental"), state);
   CHECK(o.stream().records.size() == 7);
   std::vector<std::string> got;
@@ -281,7 +282,8 @@ TEST_CASE("a transient failure mid-batch retries from the last cursor: nothing l
 TEST_CASE("retries give up after max_retries failures without progress: INCOMPLETE transient_error") {
   FakeSource src;
   src.add_shard("-", 1, 4);
-  for (int i = 0; i < 5; ++i) src.shards["-"].faults.push_back(Fault{0, SourceError{transient_error("UNAVAILABLE: down")}});
+  for (int i = 0; i < 5; ++i)
+    src.shards["-"].faults.push_back(Fault{0, SourceError{transient_error("UNAVAILABLE: down")}});
   auto o = run(src, R"("max_retries":3)", catalog_json("incremental"));
   CHECK(o.exit_code == 1);
   CHECK(o.stream().statuses.back() == "INCOMPLETE");
@@ -292,8 +294,9 @@ TEST_CASE("retries give up after max_retries failures without progress: INCOMPLE
 TEST_CASE("a permanent failure ends only its stream; the other stream completes") {
   FakeSource src;
   src.add_shard("-", 1, 3);
-  const std::string catalog = R"({"streams":[)" + catalog_json("incremental").substr(12, catalog_json("incremental").size() - 14) +
-                              "," + catalog_json("full_refresh", {}, "u").substr(12, catalog_json("full_refresh", {}, "u").size() - 14) + "]}";
+  const std::string catalog =
+      R"({"streams":[)" + catalog_json("incremental").substr(12, catalog_json("incremental").size() - 14) + "," +
+      catalog_json("full_refresh", {}, "u").substr(12, catalog_json("full_refresh", {}, "u").size() - 14) + "]}";
   src.script = [&](const StreamRequest& r) -> std::optional<std::deque<SourceItem>> {
     if (r.table != "t") return std::nullopt;
     std::deque<SourceItem> items;
@@ -312,8 +315,9 @@ TEST_CASE("schema change: a new column is left out, a dropped selected column st
   FakeSource src;
   src.add_shard("-", 1, 1);
   auto& s = src.shards["-"];
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
   s.log.push_back(tx({Change{2, std::nullopt, "n2"}}));
   s.log.push_back(ddl({"id", "name", "extra"}));
   s.log.push_back(tx({Change{3, std::nullopt, "n3"}}));
@@ -338,8 +342,9 @@ TEST_CASE("schema change: a column whose type changes decodes by its new type an
   FakeSource src;
   src.add_shard("-", 1, 1);
   auto& s = src.shards["-"];
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
   s.log.push_back(tx({Change{2, std::nullopt, "n2"}}));
   s.log.push_back(ddl({"id", "name bigint"}));  // ALTER TABLE t MODIFY name BIGINT, mid-sync
   s.log.push_back(tx({Change{3, std::nullopt, "0042"}, Change{4, std::nullopt, "7"}}));
@@ -375,8 +380,9 @@ TEST_CASE("a new column is announced once as a LOG WARN on stdout, before the ro
   FakeSource src;
   src.add_shard("-", 1, 1);
   auto& s = src.shards["-"];
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-", position(s, 0))) + R"("}}}}}])";
   s.log.push_back(tx({Change{2, std::nullopt, "n2"}}));
   s.log.push_back(ddl({"id", "name", "extra"}));
   s.log.push_back(tx({Change{3, std::nullopt, "n3"}}));
@@ -442,10 +448,10 @@ TEST_CASE("timeout_seconds: a full_refresh copy cut short ends INCOMPLETE (trans
   CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1"), rec(2, "n2"), rec(3, "n3"), rec(4, "n4")});
   CHECK(o.stream().statuses.back() == "INCOMPLETE");
   CHECK(o.report.failure_types == std::vector<std::string>{"transient_error"});
-  CHECK(o.report.errors == std::vector<std::string>{
-                               "stream t: the copy of shard(s) - did not finish within timeout_seconds (0.3 s); its "
-                               "progress is saved and the next attempt continues the copy from there. Raise "
-                               "timeout_seconds to copy the table in one attempt."});
+  CHECK(o.report.errors ==
+        std::vector<std::string>{"stream t: the copy of shard(s) - did not finish within timeout_seconds (0.3 s); its "
+                                 "progress is saved and the next attempt continues the copy from there. Raise "
+                                 "timeout_seconds to copy the table in one attempt."});
   CHECK(cursors_of(o.stream().states.back()) ==
         std::map<std::string, std::string>{{"-", position(src.shards["-"], 0) + "|4"}});
 
@@ -477,8 +483,9 @@ TEST_CASE("use_gtid_with_table_pks keeps the position when resuming a copy") {
   vitess::TableCursor c = vitess::make_cursor("ks", "-", position(s, 0));
   *c.mutable_last_known_pk() = FakeSource::lastpk(2);
   s.log.push_back(tx({Change{1, "n1", "n1b"}}));  // a change to an already-copied row
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
-               vitess::encode_cursor(c) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(c) + R"("}}}}}])";
   auto o = run(src, R"("use_gtid_with_table_pks":true)", catalog_json("incremental"), state);
   CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1b"), rec(3, "n3"), rec(4, "n4")});
   CHECK(src.requests[0].shards[0].gtid == position(s, 0));
@@ -490,9 +497,10 @@ TEST_CASE("metadata carries the position, a sequence number and the extraction t
   auto o = run(src, R"("include_metadata":true)", catalog_json("full_refresh", {"_planetscale_metadata"}));
   // The validator allows the declared property; metadata is an object.
   REQUIRE(o.stream().records.size() == 2);
-  CHECK(o.stream().records[0] ==
-        R"({"id":1,"name":"n1","_planetscale_metadata":{"extracted_at":1700000000000000000,"sequence_number":1,"vgtid_position":")" +
-            position(src.shards["-"], 0) + "\"}}");
+  CHECK(
+      o.stream().records[0] ==
+      R"({"id":1,"name":"n1","_planetscale_metadata":{"extracted_at":1700000000000000000,"sequence_number":1,"vgtid_position":")" +
+          position(src.shards["-"], 0) + "\"}}");
 }
 
 TEST_CASE("positions that cannot be read at first are retried") {
@@ -522,8 +530,7 @@ std::string state_with(const std::map<std::string, std::string>& positions) {
   std::string shards;
   for (const auto& [shard, pos] : positions) {
     if (!shards.empty()) shards += ",";
-    shards += "\"" + shard + R"(":{"cursor":")" +
-              vitess::encode_cursor(vitess::make_cursor("ks", shard, pos)) + "\"}";
+    shards += "\"" + shard + R"(":{"cursor":")" + vitess::encode_cursor(vitess::make_cursor("ks", shard, pos)) + "\"}";
   }
   return R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{)" +
          shards + "}}}}]";
@@ -549,23 +556,21 @@ TEST_CASE(
   CHECK(src.requests[0].shards[0].gtid == kAhead);
   CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
   REQUIRE(o.report.errors.size() == 1);
-  CHECK(o.report.errors[0] ==
-        "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source position:" + kAhead +
-            ", current target vrep position: " + position(src.shards["-"], 1) +
-            ". The position names transactions this shard's server does not have: the server was "
-            "restored from a "
-            "backup or failed over to one with fewer transactions, or the position comes from "
-            "another database. "
-            "Reset the stream to copy it again (with use_replica or use_rdonly a lagging replica "
-            "can answer this "
-            "too: retry the sync first)");
+  CHECK(o.report.errors[0] == "VStream failed: INVALID_ARGUMENT: GTIDSet Mismatch: requested source position:" +
+                                  kAhead + ", current target vrep position: " + position(src.shards["-"], 1) +
+                                  ". The position names transactions this shard's server does not have: the server was "
+                                  "restored from a "
+                                  "backup or failed over to one with fewer transactions, or the position comes from "
+                                  "another database. "
+                                  "Reset the stream to copy it again (with use_replica or use_rdonly a lagging replica "
+                                  "can answer this "
+                                  "too: retry the sync first)");
 }
 
 TEST_CASE("starting_gtids ahead of the server fails the same way") {
   FakeSource src;
   src.add_shard("-", 1, 1);
-  auto o = run(src, R"("starting_gtids":"{\"ks\":{\"-\":\")" + kAhead + R"(\"}}")",
-               catalog_json("incremental"));
+  auto o = run(src, R"("starting_gtids":"{\"ks\":{\"-\":\")" + kAhead + R"(\"}}")", catalog_json("incremental"));
   CHECK(o.exit_code == 1);
   CHECK(o.stream().records.empty());
   CHECK(o.stream().states.empty());
@@ -579,8 +584,7 @@ TEST_CASE("invalid saved positions are config errors naming the stream and the s
   src.add_shard("-80", 1, 1);
   src.add_shard("80-", 101, 1);
   const std::pair<std::string, std::string> cases[] = {
-      {"MariaDB/0-1-5",
-       "unsupported GTID flavor 'MariaDB' in position 'MariaDB/0-1-5' (only MySQL56 is supported)"},
+      {"MariaDB/0-1-5", "unsupported GTID flavor 'MariaDB' in position 'MariaDB/0-1-5' (only MySQL56 is supported)"},
       {"current", "'current' is a VStream request keyword, not a GTID set"},
       {"MySQL56/3e11fa47-71ca-11e1-9e33-c80aa942956:1-5",
        "invalid server UUID '3e11fa47-71ca-11e1-9e33-c80aa942956' in GTID set (expected 8-4-4-4-12 "
@@ -595,16 +599,15 @@ TEST_CASE("invalid saved positions are config errors naming the stream and the s
   for (const auto& [pos, reason] : cases) {
     CAPTURE(pos);
     src.requests.clear();
-    auto o = run(src, "", catalog_json("incremental"),
-                 state_with({{"-80", position(src.shards["-80"], 0)}, {"80-", pos}}));
+    auto o =
+        run(src, "", catalog_json("incremental"), state_with({{"-80", position(src.shards["-80"], 0)}, {"80-", pos}}));
     CHECK(o.exit_code == 1);
     CHECK(o.stream().states.empty());
     CHECK(src.requests.empty());  // nothing goes to vtgate
     CHECK(o.report.failure_types == std::vector<std::string>{"config_error"});
     REQUIRE(o.report.errors.size() == 1);
-    CHECK(o.report.errors[0] ==
-          "the saved state of stream 't' has an invalid position for shard '80-': " + reason +
-              "; reset the stream 't'");
+    CHECK(o.report.errors[0] == "the saved state of stream 't' has an invalid position for shard '80-': " + reason +
+                                    "; reset the stream 't'");
   }
 }
 
@@ -615,8 +618,7 @@ TEST_CASE("invalid starting_gtids are config errors naming the shard") {
   auto gtids = [](const std::string& shard, const std::string& pos) {
     return R"("starting_gtids":{"ks":{")" + shard + R"(":")" + pos + R"("}})";
   };
-  auto bad = run(src, gtids("80-", "MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:7-3"),
-                 catalog_json("incremental"));
+  auto bad = run(src, gtids("80-", "MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:7-3"), catalog_json("incremental"));
   CHECK(bad.exit_code == 1);
   CHECK(src.requests.empty());
   CHECK(bad.report.failure_types == std::vector<std::string>{"config_error"});
@@ -627,8 +629,7 @@ TEST_CASE("invalid starting_gtids are config errors naming the shard") {
         "reversed in 'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:7-3'");
 
   // A shard vtgate does not serve is no longer ignored.
-  auto unknown =
-      run(src, gtids("c0-", position(src.shards["80-"], 0)), catalog_json("incremental"));
+  auto unknown = run(src, gtids("c0-", position(src.shards["80-"], 0)), catalog_json("incremental"));
   CHECK(unknown.exit_code == 1);
   CHECK(src.requests.empty());
   CHECK(unknown.report.failure_types == std::vector<std::string>{"config_error"});
@@ -639,8 +640,7 @@ TEST_CASE("invalid starting_gtids are config errors naming the shard") {
         "-80,80-)");
 }
 
-TEST_CASE(
-    "starting_gtids 'current' starts from the peeked position, and no STATE carries 'current'") {
+TEST_CASE("starting_gtids 'current' starts from the peeked position, and no STATE carries 'current'") {
   FakeSource src;
   src.add_shard("-80", 1, 2);
   src.add_shard("80-", 101, 1);
@@ -716,9 +716,11 @@ struct ReshardFixture {
         // A single-shard stream meets the journal: vtgate refuses (not every participant is in it).
         for (auto& it : src.generate(r.shards[0].shard, src.shards[r.shards[0].shard], r.shards[0])) {
           if (is_journal(it)) {
-            items.push_back(SourceError{config_error(
-                "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
-                "[ks/-80,ks/80-], stream: [ks/" + r.shards[0].shard + "]"),
+            items.push_back(SourceError{
+                config_error(
+                    "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
+                    "[ks/-80,ks/80-], stream: [ks/" +
+                    r.shards[0].shard + "]"),
                 SourceCause::reshard_journal});
             return items;
           }
@@ -765,7 +767,8 @@ TEST_CASE("reshard met mid-sync: the journal's new shards carry on, nothing lost
   ReshardFixture f;
   auto o = run(f.src, "", catalog_json("incremental"), f.state_at_start());
   CHECK(o.exit_code == 0);
-  CHECK(sorted(o.stream().records) == sorted({rec(1, "a1"), rec(2, "a2"), rec(101, "b101"), rec(3, "c3"), rec(150, "d150")}));
+  CHECK(sorted(o.stream().records) ==
+        sorted({rec(1, "a1"), rec(2, "a2"), rec(101, "b101"), rec(3, "c3"), rec(150, "d150")}));
   CHECK(cursors_of(o.stream().states.back()) ==
         std::map<std::string, std::string>{{"-40", position(f.src.shards["-40"], 1) + "|-"},
                                            {"40-", position(f.src.shards["40-"], 1) + "|-"}});
@@ -774,10 +777,11 @@ TEST_CASE("reshard met mid-sync: the journal's new shards carry on, nothing lost
 TEST_CASE("a state whose shards are no longer served follows the journal first") {
   ReshardFixture f;
   // The previous sync read the old shards up to (not including) the journal.
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "-80", position(f.src.shards["-80"], 2))) +
-               R"("},"80-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "80-", position(f.src.shards["80-"], 1))) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "-80", position(f.src.shards["-80"], 2))) +
+      R"("},"80-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "80-", position(f.src.shards["80-"], 1))) + R"("}}}}}])";
   f.src.shards["-80"].serving = false;
   f.src.shards["80-"].serving = false;
   f.src.shards["-40"].serving = true;
@@ -855,9 +859,9 @@ struct CopyReshardFixture {
       auto items = src.generate(shard, src.shards[shard], r.shards[0]);
       if (shard == "80-") return items;
       items.erase(items.begin() + 2, items.end());  // [BEGIN FIELD VGTID] [ROW 1 ROW 2 VGTID COMMIT]
-      items.push_back(SourceError{config_error(
-          "VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
-          "[ks/-80,ks/80-], stream: [ks/-80]"),
+      items.push_back(SourceError{
+          config_error("VStream failed: INVALID_ARGUMENT: not all journaling participants are in the stream: journal: "
+                       "[ks/-80,ks/80-], stream: [ks/-80]"),
           SourceCause::reshard_journal});
       switch_traffic();
       return items;
@@ -910,9 +914,10 @@ TEST_CASE("a saved copy position on shards no longer served: the copy starts aga
   f.switch_traffic();
   vitess::TableCursor copying = vitess::make_cursor("ks", "-80", position(f.src.shards["-80"], 0));
   *copying.mutable_last_known_pk() = FakeSource::lastpk(2);
-  auto state = R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
-               vitess::encode_cursor(copying) + R"("},"80-":{"cursor":")" +
-               vitess::encode_cursor(vitess::make_cursor("ks", "80-")) + R"("}}}}}])";
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-80":{"cursor":")" +
+      vitess::encode_cursor(copying) + R"("},"80-":{"cursor":")" +
+      vitess::encode_cursor(vitess::make_cursor("ks", "80-")) + R"("}}}}}])";
   auto o = run(f.src, "", catalog_json("incremental"), state);
   CHECK(o.exit_code == 0);
   CHECK(sorted(o.stream().records) == sorted(f.all_rows()));
@@ -922,7 +927,8 @@ TEST_CASE("a saved copy position on shards no longer served: the copy starts aga
 TEST_CASE("every STATE covers every record printed before it, even with a full emitter queue") {
   FakeSource src;
   src.batch_rows = 2;
-  const std::vector<std::pair<std::string, std::int64_t>> shards = {{"-40", 1000}, {"40-80", 2000}, {"80-c0", 3000}, {"c0-", 4000}};
+  const std::vector<std::pair<std::string, std::int64_t>> shards = {
+      {"-40", 1000}, {"40-80", 2000}, {"80-c0", 3000}, {"c0-", 4000}};
   for (const auto& [name, base] : shards) src.add_shard(name, base, 40);
   auto o = run(src, R"("checkpoint_interval_records":3)", catalog_json("full_refresh"), "", 1);
   CHECK(o.exit_code == 0);
@@ -962,7 +968,8 @@ TEST_CASE("an ESTIMATE comes before a copy, not before CDC") {
   FakeSource src;
   src.add_shard("-", 1, 2);
   auto copy = run(src, "", catalog_json("incremental"), "", 16, {{0, 42}});
-  CHECK(copy.text.find(R"("estimate":{"name":"t","type":"STREAM","namespace":"ks","row_estimate":42)") != std::string::npos);
+  CHECK(copy.text.find(R"("estimate":{"name":"t","type":"STREAM","namespace":"ks","row_estimate":42)") !=
+        std::string::npos);
   SUBCASE("information_schema's count is one shard's: the estimate scales with the shards read") {
     FakeSource two;
     two.add_shard("-80", 1, 2);

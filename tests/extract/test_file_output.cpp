@@ -82,21 +82,26 @@ TEST_CASE("one table, every format and compression: exact files and _state.json"
       Fixture fx;
       auto out = fx.make(settings);
       const std::string head = settings_json(to_string(format), to_string(compress), false, false);
-      CHECK(fx.state_json() == head + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]}]})" "\n");
+      CHECK(fx.state_json() ==
+            head + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]}]})"
+                   "\n");
 
       CHECK(run([&] { return out->started(0); }));
       CHECK(run([&] { return out->estimate(0, 100, 1000); }));
       CHECK(out->queued() == 0);
       CHECK(push(*out, 0, "-80", rows_text(format, {1, 2}), 2));
       CHECK(exists(fx.dir / ("t." + ext + ".part")));
-      const std::map<std::string, std::string> shards{{"-80", cursor("-80", "", true)}, {"80-", cursor("80-", "", true)}};
+      const std::map<std::string, std::string> shards{{"-80", cursor("-80", "", true)},
+                                                      {"80-", cursor("80-", "", true)}};
       CHECK(push(*out, 0, "80-", rows_text(format, {3}), 1, StreamState(shards)));
       const std::uint64_t at = fx.size("t." + ext + ".part");
       const std::string header = format == Format::csv ? "id,name\r\n" : "";
       CHECK(decompress(read_file(fx.dir / ("t." + ext + ".part")), compress) == header + rows_text(format, {1, 2, 3}));
       CHECK(fx.state_json() == head + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
                                    shards_json(shards) + R"(,"files":[{"key":"","base":)" +
-                                   file_json("t." + ext, at, 3, false) + R"(,"next_change":1,"change":null}]}]})" "\n");
+                                   file_json("t." + ext, at, 3, false) +
+                                   R"(,"next_change":1,"change":null}]}]})"
+                                   "\n");
       CHECK(!exists(fx.dir / ("t." + ext)));
 
       CHECK(push(*out, 0, "-80", rows_text(format, {4}), 1));
@@ -108,7 +113,8 @@ TEST_CASE("one table, every format and compression: exact files and _state.json"
       CHECK(fx.state_json() == head + R"("tables":[{"name":"t","complete":true,"columns":["id","name"],"state":)" +
                                    shards_json(shards) + R"(,"files":[{"key":"","base":)" +
                                    file_json("t." + ext, final_bytes.size(), 4, true) +
-                                   R"(,"next_change":1,"change":null}]}]})" "\n");
+                                   R"(,"next_change":1,"change":null}]}]})"
+                                   "\n");
       auto summary = out->summary();
       REQUIRE(summary.size() == 1);
       CHECK(summary[0].name == "t");
@@ -134,8 +140,8 @@ TEST_CASE("a table with no rows still gets its (empty) file; CSV keeps the heade
 
 TEST_CASE("no final name before complete; interrupted tables keep .part files") {
   Fixture fx;
-  auto out = fx.make(Settings{Format::jsonl, Compression::none, false, false},
-                     {{"a", "ks", kCols}, {"b", "ks", kCols}});
+  auto out =
+      fx.make(Settings{Format::jsonl, Compression::none, false, false}, {{"a", "ks", kCols}, {"b", "ks", kCols}});
   CHECK(push(*out, 0, "0", rows_text(Format::jsonl, {1}), 1, StreamState({{"0", cursor("0", "", true)}})));
   CHECK(push(*out, 1, "0", rows_text(Format::jsonl, {2}), 1, StreamState({{"0", cursor("0", "", true)}})));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "a.jsonl.part", "b.jsonl.part"});
@@ -214,8 +220,9 @@ TEST_CASE("resume refuses a .part shorter than its checkpoint, a settings change
     auto out = FileOutput::create(fx.options(Settings{Format::csv, Compression::none, false, false}),
                                   {{"t", "ks", kCols}}, **saved);
     REQUIRE_FALSE(out.ok());
-    CHECK(out.error().message == fx.dir.path + "/_state.json was written with --format jsonl, this run asks for csv: "
-                                               "rerun with the same options or use another --output-dir");
+    CHECK(out.error().message == fx.dir.path +
+                                     "/_state.json was written with --format jsonl, this run asks for csv: "
+                                     "rerun with the same options or use another --output-dir");
   }
   SUBCASE("complete table in the catalog") {
     auto out = FileOutput::create(fx.options(settings), {{"done", "ks", kCols}}, **saved);
@@ -254,13 +261,14 @@ TEST_CASE("split per shard: one file per shard, an empty file for a shard withou
   CHECK(push(*out, 0, "40-80", rows_text(Format::csv, {3}), 1, StreamState(shards)));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.-40.csv.part", "t.40-80.csv.part"});
   const std::string h = "id,name\r\n";
-  CHECK(fx.state_json() ==
-        settings_json("csv", "none", true, false) + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
-            shards_json(shards) + R"(,"files":[{"key":"-40","base":)" +
-            file_json("t.-40.csv", (h + rows_text(Format::csv, {1, 2})).size(), 2, false) +
-            R"(,"next_change":1,"change":null},{"key":"40-80","base":)" +
-            file_json("t.40-80.csv", (h + rows_text(Format::csv, {3})).size(), 1, false) +
-            R"(,"next_change":1,"change":null}]}]})" "\n");
+  CHECK(fx.state_json() == settings_json("csv", "none", true, false) +
+                               R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
+                               shards_json(shards) + R"(,"files":[{"key":"-40","base":)" +
+                               file_json("t.-40.csv", (h + rows_text(Format::csv, {1, 2})).size(), 2, false) +
+                               R"(,"next_change":1,"change":null},{"key":"40-80","base":)" +
+                               file_json("t.40-80.csv", (h + rows_text(Format::csv, {3})).size(), 1, false) +
+                               R"(,"next_change":1,"change":null}]}]})"
+                               "\n");
   CHECK(push(*out, 0, "-40", rows_text(Format::csv, {4}), 1));
   CHECK(complete(*out, 0));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.-40.csv", "t.40-80.csv", "t.80-.csv"});
@@ -277,11 +285,14 @@ TEST_CASE("--follow: base file closed when every shard's copy is over, then roll
   const auto J = [](std::initializer_list<int> ids) { return rows_text(Format::jsonl, ids); };
   const std::string gtid = "MySQL56/a:1-10";
 
-  CHECK(push(*out, 0, "-80", J({1}), 1, StreamState({{"-80", cursor("-80", "", true)}, {"80-", cursor("80-", "", true)}})));
-  CHECK(push(*out, 0, "80-", J({2}), 1, StreamState({{"-80", cursor("-80", gtid, false)}, {"80-", cursor("80-", "", true)}})));
+  CHECK(push(*out, 0, "-80", J({1}), 1,
+             StreamState({{"-80", cursor("-80", "", true)}, {"80-", cursor("80-", "", true)}})));
+  CHECK(push(*out, 0, "80-", J({2}), 1,
+             StreamState({{"-80", cursor("-80", gtid, false)}, {"80-", cursor("80-", "", true)}})));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.jsonl.zst.part"});
   // A shard past its copy but with a last_known_pk still copies.
-  CHECK(push(*out, 0, "80-", "", 0, StreamState({{"-80", cursor("-80", gtid, false)}, {"80-", cursor("80-", gtid, true)}})));
+  CHECK(push(*out, 0, "80-", "", 0,
+             StreamState({{"-80", cursor("-80", gtid, false)}, {"80-", cursor("80-", gtid, true)}})));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.jsonl.zst.part"});
   const StreamState both({{"-80", cursor("-80", gtid, false)}, {"80-", cursor("80-", gtid, false)}});
   CHECK(push(*out, 0, "80-", J({3}), 1, both));  // its rows still belong to the base file
@@ -295,16 +306,18 @@ TEST_CASE("--follow: base file closed when every shard's copy is over, then roll
   CHECK(exists(fx.dir / "t.changes-000001.jsonl.zst.part"));
   const auto c1 = fx.size("t.changes-000001.jsonl.zst.part");
   CHECK(fx.state_json() ==
-        settings_json("jsonl", "zstd", false, true) + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
-            shards_json(both.shards) + R"(,"files":[{"key":"","base":)" +
-            file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) + R"(,"next_change":1,"change":)" +
-            file_json("t.changes-000001.jsonl.zst", c1, 2, false) + "}]}]}\n");
+        settings_json("jsonl", "zstd", false, true) +
+            R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" + shards_json(both.shards) +
+            R"(,"files":[{"key":"","base":)" + file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) +
+            R"(,"next_change":1,"change":)" + file_json("t.changes-000001.jsonl.zst", c1, 2, false) + "}]}]}\n");
   CHECK(push(*out, 0, "80-", J({6}), 1, both));  // 3 rows = roll_rows: closed
   CHECK(unzstd(read_file(fx.dir / "t.changes-000001.jsonl.zst")) == J({4, 5, 6}));
-  CHECK(fx.state_json() ==
-        settings_json("jsonl", "zstd", false, true) + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
-            shards_json(both.shards) + R"(,"files":[{"key":"","base":)" +
-            file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) + R"(,"next_change":2,"change":null}]}]})" "\n");
+  CHECK(fx.state_json() == settings_json("jsonl", "zstd", false, true) +
+                               R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
+                               shards_json(both.shards) + R"(,"files":[{"key":"","base":)" +
+                               file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) +
+                               R"(,"next_change":2,"change":null}]}]})"
+                               "\n");
 
   CHECK(push(*out, 0, "80-", J({7}), 1));
   CHECK(push(*out, 0, "80-", "", 0, both));  // 1 row, young: stays open
@@ -318,17 +331,19 @@ TEST_CASE("--follow: base file closed when every shard's copy is over, then roll
   shutdown(*out);
   CHECK(unzstd(read_file(fx.dir / "t.changes-000003.jsonl.zst")) == J({8}));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.changes-000001.jsonl.zst",
-                                                         "t.changes-000002.jsonl.zst", "t.changes-000003.jsonl.zst",
-                                                         "t.jsonl.zst"});
+                                                          "t.changes-000002.jsonl.zst", "t.changes-000003.jsonl.zst",
+                                                          "t.jsonl.zst"});
   auto summary = out->summary();
   CHECK(summary[0].rows == 8);
   CHECK(summary[0].files == std::vector<std::string>{"t.jsonl.zst", "t.changes-000001.jsonl.zst",
-                                                      "t.changes-000002.jsonl.zst", "t.changes-000003.jsonl.zst"});
+                                                     "t.changes-000002.jsonl.zst", "t.changes-000003.jsonl.zst"});
   CHECK(summary[0].open_files.empty());
-  CHECK(fx.state_json() ==
-        settings_json("jsonl", "zstd", false, true) + R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
-            shards_json(both.shards) + R"(,"files":[{"key":"","base":)" +
-            file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) + R"(,"next_change":4,"change":null}]}]})" "\n");
+  CHECK(fx.state_json() == settings_json("jsonl", "zstd", false, true) +
+                               R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":)" +
+                               shards_json(both.shards) + R"(,"files":[{"key":"","base":)" +
+                               file_json("t.jsonl.zst", fx.size("t.jsonl.zst"), 3, true) +
+                               R"(,"next_change":4,"change":null}]}]})"
+                               "\n");
 
   // The resumed run continues with change file 4.
   auto again = fx.make(settings);
@@ -354,12 +369,13 @@ TEST_CASE("--follow with --split-per-shard: each shard switches on its own") {
   Fixture fx;
   auto out = fx.make(Settings{Format::jsonl, Compression::gzip, true, true});
   const std::string g = "MySQL56/a:1-5";
-  CHECK(push(*out, 0, "-80", rows_text(Format::jsonl, {1}), 1,
-             StreamState({{"-80", cursor("-80", g, false)}, {"80-", cursor("80-", "", true)}, {"x", cursor("x", g, false)}})));
+  CHECK(push(
+      *out, 0, "-80", rows_text(Format::jsonl, {1}), 1,
+      StreamState({{"-80", cursor("-80", g, false)}, {"80-", cursor("80-", "", true)}, {"x", cursor("x", g, false)}})));
   CHECK(push(*out, 0, "80-", rows_text(Format::jsonl, {2}), 1));
   CHECK(push(*out, 0, "-80", rows_text(Format::jsonl, {3}), 1));
   CHECK(list_dir(fx.dir.path) == std::vector<std::string>{"_state.json", "t.-80.changes-000001.jsonl.gz.part",
-                                                         "t.-80.jsonl.gz", "t.80-.jsonl.gz.part", "t.x.jsonl.gz"});
+                                                          "t.-80.jsonl.gz", "t.80-.jsonl.gz.part", "t.x.jsonl.gz"});
   CHECK(gunzip(read_file(fx.dir / "t.-80.jsonl.gz")) == rows_text(Format::jsonl, {1}));
   CHECK(gunzip(read_file(fx.dir / "t.x.jsonl.gz")) == "");
 }
@@ -399,12 +415,11 @@ TEST_CASE("I/O errors: an unusable directory, a full disk") {
       CHECK(t.failure->message == reason);
     }
     // The state still says nothing was checkpointed.
-    CHECK(
-        fx.state_json() ==
-        settings_json("jsonl", "none", false, false) +
-            R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]},)"
-            R"({"name":"u","complete":false,"columns":["id","name"],"state":null,"files":[]}]})"
-            "\n");
+    CHECK(fx.state_json() ==
+          settings_json("jsonl", "none", false, false) +
+              R"("tables":[{"name":"t","complete":false,"columns":["id","name"],"state":null,"files":[]},)"
+              R"({"name":"u","complete":false,"columns":["id","name"],"state":null,"files":[]}]})"
+              "\n");
   }
 }
 
@@ -438,9 +453,14 @@ TEST_CASE("a rename interrupted after the state said complete is finished by the
 TEST_CASE("only this table's .part files the state does not cover are emptied") {
   Fixture fx;
   const Settings settings{Format::jsonl, Compression::none, true, true};
-  const std::vector<std::string> names{"t.-80.jsonl.part", "t.-80.changes-000002.jsonl.part",
-                                       "t.changes-000001.jsonl.part", "tx.jsonl.part", "t.-80.jsonl",
-                                       "t.-80.csv.part", "t.jsonl.part", "t.zz.jsonl.part"};
+  const std::vector<std::string> names{"t.-80.jsonl.part",
+                                       "t.-80.changes-000002.jsonl.part",
+                                       "t.changes-000001.jsonl.part",
+                                       "tx.jsonl.part",
+                                       "t.-80.jsonl",
+                                       "t.-80.csv.part",
+                                       "t.jsonl.part",
+                                       "t.zz.jsonl.part"};
   for (const auto& n : names) write_file(fx.dir / n, "old");
   auto out = fx.make(settings);
   std::vector<std::uint64_t> sizes;
@@ -489,16 +509,14 @@ TEST_CASE("each checkpoint's state replaces the saved state, with or without row
   CHECK_FALSE(out->error());
 }
 
-TEST_CASE(
-    "resume never follows a link or opens a FIFO at a .part, _state.json or _state.json.tmp path") {
+TEST_CASE("resume never follows a link or opens a FIFO at a .part, _state.json or _state.json.tmp path") {
   Fixture fx;
   TempDir outside;
   const std::string target = outside / "precious";
   const Settings settings{Format::jsonl, Compression::none, false, false};
   {
     auto out = fx.make(settings);
-    CHECK(push(*out, 0, "0", rows_text(Format::jsonl, {1, 2}), 2,
-               StreamState({{"0", cursor("0", "", true)}})));
+    CHECK(push(*out, 0, "0", rows_text(Format::jsonl, {1, 2}), 2, StreamState({{"0", cursor("0", "", true)}})));
     CHECK(incomplete(*out, 0));
     shutdown(*out);
   }
@@ -546,10 +564,9 @@ TEST_CASE(
     const std::string state = fx.dir / "_state.json";
     fs::rename(state, outside / "state.json");
     fs::create_symlink(outside / "state.json", state);
-    const std::string refused =
-        state +
-        " is not a regular file (a symbolic link, FIFO or device): extract reads only "
-        "the _state.json it wrote; remove it or choose another --output-dir";
+    const std::string refused = state +
+                                " is not a regular file (a symbolic link, FIFO or device): extract reads only "
+                                "the _state.json it wrote; remove it or choose another --output-dir";
     auto linked = load_state(fx.dir.path);
     REQUIRE_FALSE(linked.ok());
     CHECK(linked.error().type == sv::FailureType::config_error);

@@ -25,10 +25,9 @@ vitess::Column column(const std::string& name, query::Type type, const std::stri
 
 //! A row of (id bigint, name varchar, flag tinyint(1), blob varbinary), selecting id, name, blob.
 struct Row {
-  std::vector<vitess::Column> columns{column("id", query::INT64, "bigint"),
-                                      column("name", query::VARCHAR, "varchar(20)"),
-                                      column("flag", query::INT8, "tinyint(1)"),
-                                      column("blob", query::VARBINARY, "varbinary(8)")};
+  std::vector<vitess::Column> columns{
+      column("id", query::INT64, "bigint"), column("name", query::VARCHAR, "varchar(20)"),
+      column("flag", query::INT8, "tinyint(1)"), column("blob", query::VARBINARY, "varbinary(8)")};
   std::optional<std::string> name;
   std::string blob;
   std::vector<std::uint32_t> selection{0, 1, 3};
@@ -80,8 +79,8 @@ TEST_CASE("jsonl: the row's data object, one line each; take() hands them over a
 }
 
 TEST_CASE("csv: fields in the columns' order, missing ones empty, members not in the columns left out") {
-  auto w = extract::make_csv_writer({"_ab_cdc_updated_at", "blob", "absent", "id", "name", "_planetscale_metadata",
-                                     "_ab_cdc_deleted_at"});
+  auto w = extract::make_csv_writer(
+      {"_ab_cdc_updated_at", "blob", "absent", "id", "name", "_planetscale_metadata", "_ab_cdc_deleted_at"});
   const Row a = row_of(kQuoted);
   const Row b = row_of(std::nullopt);
   w->write(a.view(false));
@@ -96,12 +95,12 @@ TEST_CASE("csv: fields in the columns' order, missing ones empty, members not in
 }
 
 TEST_CASE("csv: each record is what util/csv makes of the JSONL line of the same row") {
-  const std::vector<std::string> columns{"id", "name", "blob", "_ab_cdc_updated_at", "_ab_cdc_deleted_at",
-                                         "_planetscale_metadata"};
+  const std::vector<std::string> columns{
+      "id", "name", "blob", "_ab_cdc_updated_at", "_ab_cdc_deleted_at", "_planetscale_metadata"};
   const std::string invalid_utf8 = "caf\xe9 \"x\"";
-  for (const std::optional<std::string>& name : {std::optional<std::string>(kQuoted), std::optional<std::string>(),
-                                                 std::optional<std::string>(invalid_utf8),
-                                                 std::optional<std::string>("")}) {
+  for (const std::optional<std::string>& name :
+       {std::optional<std::string>(kQuoted), std::optional<std::string>(), std::optional<std::string>(invalid_utf8),
+        std::optional<std::string>("")}) {
     for (bool computed : {false, true}) {
       const Row r = row_of(name, std::string("\0\xff", 2));
       auto jsonl = extract::make_jsonl_writer();

@@ -63,10 +63,13 @@ TEST_CASE("parse_state errors are config_errors naming the file and the field") 
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"{\"version\":1,", "d/_state.json is not valid JSON: Missing a name for object member. (at offset 13); delete it to start over"},
+      {"{\"version\":1,",
+       "d/_state.json is not valid JSON: Missing a name for object member. (at offset 13); delete it to start over"},
       {"[]", "d/_state.json is malformed: the document is not an object; delete it to start over"},
-      {R"({"version":2})", "d/_state.json is malformed: $.version is 2 (this program writes 1); delete it to start over"},
-      {R"({"version":1,"keyspace":"ks"})", "d/_state.json is malformed: $.settings is missing; delete it to start over"},
+      {R"({"version":2})",
+       "d/_state.json is malformed: $.version is 2 (this program writes 1); delete it to start over"},
+      {R"({"version":1,"keyspace":"ks"})",
+       "d/_state.json is malformed: $.settings is missing; delete it to start over"},
       {R"({"version":1,"keyspace":"ks","settings":{"format":"xml","compress":"none","split_per_shard":false,"follow":false},"tables":[]})",
        "d/_state.json is malformed: $.settings.format is \"xml\" (expected jsonl or csv); delete it to start over"},
       {R"({"version":1,"keyspace":"ks","settings":{"format":"csv","compress":"none","split_per_shard":false,"follow":false},)"
@@ -74,7 +77,8 @@ TEST_CASE("parse_state errors are config_errors naming the file and the field") 
        "d/_state.json is malformed: $.tables[0].state.shards[\"0\"].cursor is missing; delete it to start over"},
       {R"({"version":1,"keyspace":"ks","settings":{"format":"csv","compress":"none","split_per_shard":false,"follow":false},)"
        R"("tables":[{"name":"t","complete":false,"columns":[],"state":null,"files":[{"key":"","base":{"name":"t.csv","bytes":-1,"rows":0,"complete":false},"next_change":1,"change":null}]}]})",
-       "d/_state.json is malformed: $.tables[0].files[0].base.bytes is not a non-negative integer; delete it to start over"},
+       "d/_state.json is malformed: $.tables[0].files[0].base.bytes is not a non-negative integer; delete it to start "
+       "over"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);

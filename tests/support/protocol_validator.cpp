@@ -30,8 +30,7 @@ std::string member_string(const Value& object, const char* name) {
 // Streams are named "namespace.name"; a missing namespace and an empty one are alike (as the
 // platform's status tracker treats them).
 std::string stream_key(const Value& descriptor_or_record, const char* name_field) {
-  return member_string(descriptor_or_record, "namespace") + "." +
-         member_string(descriptor_or_record, name_field);
+  return member_string(descriptor_or_record, "namespace") + "." + member_string(descriptor_or_record, name_field);
 }
 
 // The text of the JSON object that follows `key` in `line`, byte for byte (so decimals and big
@@ -46,8 +45,10 @@ std::string raw_object_after(const std::string& line, const std::string& key) {
   for (std::size_t i = start; i < line.size(); ++i) {
     const char c = line[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{') {
@@ -86,8 +87,7 @@ bool value_matches(const Value& v, const ColumnSchema& schema) {
   return false;
 }
 
-std::map<std::string, StreamInfo> read_catalog(std::string_view catalog_text,
-                                               std::vector<std::string>& problems) {
+std::map<std::string, StreamInfo> read_catalog(std::string_view catalog_text, std::vector<std::string>& problems) {
   std::map<std::string, StreamInfo> streams;
   Document catalog;
   catalog.Parse(catalog_text.data(), catalog_text.size());
@@ -104,8 +104,7 @@ std::map<std::string, StreamInfo> read_catalog(std::string_view catalog_text,
       for (const auto& prop : stream["json_schema"]["properties"].GetObject()) {
         ColumnSchema column;
         auto type = prop.value.FindMember("type");
-        if (type != prop.value.MemberEnd() && type->value.IsString())
-          column.types.insert(type->value.GetString());
+        if (type != prop.value.MemberEnd() && type->value.IsString()) column.types.insert(type->value.GetString());
         if (type != prop.value.MemberEnd() && type->value.IsArray())
           for (const auto& t : type->value.GetArray())
             if (t.IsString()) column.types.insert(t.GetString());
@@ -120,8 +119,7 @@ std::map<std::string, StreamInfo> read_catalog(std::string_view catalog_text,
 
 }  // namespace
 
-ReadReport validate_read_output(std::string_view out, std::string_view configured_catalog,
-                                bool allow_extra_columns) {
+ReadReport validate_read_output(std::string_view out, std::string_view configured_catalog, bool allow_extra_columns) {
   ReadReport report;
   auto& problems = report.problems;
   auto streams = read_catalog(configured_catalog, problems);
@@ -138,9 +136,7 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
     std::string line(out.substr(pos, end - pos));
     pos = end + 1;
     ++line_no;
-    auto where = [&](const std::string& what) {
-      problems.push_back("line " + std::to_string(line_no) + ": " + what);
-    };
+    auto where = [&](const std::string& what) { problems.push_back("line " + std::to_string(line_no) + ": " + what); };
 
     Document msg;
     msg.Parse<rapidjson::kParseFullPrecisionFlag>(line.c_str(), line.size());
@@ -160,8 +156,7 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
       }
       if (it->second.phase != StreamInfo::Phase::started)
         where(std::string(what) + " for " + key +
-              (it->second.phase == StreamInfo::Phase::ended ? " after its terminal status"
-                                                            : " before STARTED"));
+              (it->second.phase == StreamInfo::Phase::ended ? " after its terminal status" : " before STARTED"));
       return &it->second;
     };
 
@@ -182,13 +177,12 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
       for (const auto& member : record["data"].GetObject()) {
         auto column = info->columns.find(member.name.GetString());
         if (column == info->columns.end()) {
-          if (!allow_extra_columns)
-            where("RECORD of " + key + " has undeclared column " + member.name.GetString());
+          if (!allow_extra_columns) where("RECORD of " + key + " has undeclared column " + member.name.GetString());
           continue;
         }
         if (!value_matches(member.value, column->second))
-          where("RECORD of " + key + ": column " + member.name.GetString() + " value " +
-                to_json(member.value) + " does not match its schema");
+          where("RECORD of " + key + ": column " + member.name.GetString() + " value " + to_json(member.value) +
+                " does not match its schema");
       }
     } else if (type == "STATE") {
       const Value& state = msg["state"];
@@ -213,8 +207,7 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
       info->records_since_state = 0;
       auto& summary = report.streams[key];
       summary.record_count_sum += count > 0 ? static_cast<std::uint64_t>(count) : 0;
-      summary.states.push_back(stream.HasMember("stream_state") ? to_json(stream["stream_state"])
-                                                                 : "null");
+      summary.states.push_back(stream.HasMember("stream_state") ? to_json(stream["stream_state"]) : "null");
     } else if (type == "TRACE") {
       const Value& trace = msg["trace"];
       const std::string trace_type = member_string(trace, "type");
@@ -254,8 +247,7 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
         report.errors.push_back(member_string(error, "message"));
         report.failure_types.push_back(failure);
       } else if (trace_type == "ESTIMATE") {
-        if (member_string(trace["estimate"], "type") != "STREAM")
-          where("ESTIMATE that is not of type STREAM");
+        if (member_string(trace["estimate"], "type") != "STREAM") where("ESTIMATE that is not of type STREAM");
       } else if (trace_type != "ANALYTICS") {
         where("unknown TRACE type " + trace_type);
       }
@@ -265,8 +257,7 @@ ReadReport validate_read_output(std::string_view out, std::string_view configure
   }
 
   for (const auto& [key, info] : streams)
-    if (info.phase != StreamInfo::Phase::ended)
-      problems.push_back("stream " + key + " has no terminal status");
+    if (info.phase != StreamInfo::Phase::ended) problems.push_back("stream " + key + " has no terminal status");
   return report;
 }
 

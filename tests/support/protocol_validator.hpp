@@ -13,15 +13,15 @@ namespace sv::testing {
 
 //! What one stream did in a read, as seen on stdout.
 struct StreamSummary {
-  std::vector<std::string> records;       //!< the `data` objects exactly as written, in output order
-  std::vector<std::string> states;        //!< the `stream_state` objects, re-serialized
-  std::vector<std::string> statuses;      //!< STARTED, RUNNING, COMPLETE, INCOMPLETE in order
-  std::uint64_t record_count_sum = 0;     //!< sum of sourceStats.recordCount over its STATEs
+  std::vector<std::string> records;    //!< the `data` objects exactly as written, in output order
+  std::vector<std::string> states;     //!< the `stream_state` objects, re-serialized
+  std::vector<std::string> statuses;   //!< STARTED, RUNNING, COMPLETE, INCOMPLETE in order
+  std::uint64_t record_count_sum = 0;  //!< sum of sourceStats.recordCount over its STATEs
 };
 
 //! The outcome of validating one read's stdout.
 struct ReadReport {
-  std::vector<std::string> problems;            //!< empty = the output obeys every rule
+  std::vector<std::string> problems;             //!< empty = the output obeys every rule
   std::map<std::string, StreamSummary> streams;  //!< keyed "namespace.name"
   std::vector<std::string> errors;               //!< TRACE ERROR messages, in order
   std::vector<std::string> failure_types;        //!< their failure_type values

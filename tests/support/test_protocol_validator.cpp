@@ -21,8 +21,8 @@ std::string status(const std::string& s) {
          s + "\"}}}\n";
 }
 std::string record(const std::string& data) {
-  return R"({"type":"RECORD","record":{"stream":"users","namespace":"shop","emitted_at":1700000000000,"data":)" +
-         data + "}}\n";
+  return R"({"type":"RECORD","record":{"stream":"users","namespace":"shop","emitted_at":1700000000000,"data":)" + data +
+         "}}\n";
 }
 std::string state(double count) {
   return R"({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users","namespace":"shop"},"stream_state":{"shards":{}}},"sourceStats":{"recordCount":)" +
@@ -32,8 +32,8 @@ std::string state(double count) {
 }  // namespace
 
 TEST_CASE("a well-formed read passes and is summarized per stream") {
-  const std::string out = status("STARTED") + record(R"({"id":1,"email":"a@x"})") +
-                          record(R"({"id":2,"email":null})") + state(2) + status("COMPLETE");
+  const std::string out = status("STARTED") + record(R"({"id":1,"email":"a@x"})") + record(R"({"id":2,"email":null})") +
+                          state(2) + status("COMPLETE");
   auto report = validate_read_output(out, catalog);
   CHECK(report.problems.empty());
   const auto& users = report.streams.at("shop.users");
@@ -45,9 +45,7 @@ TEST_CASE("a well-formed read passes and is summarized per stream") {
 }
 
 TEST_CASE("each broken rule is reported") {
-  auto problems_of = [](const std::string& out) {
-    return validate_read_output(out, catalog).problems.size();
-  };
+  auto problems_of = [](const std::string& out) { return validate_read_output(out, catalog).problems.size(); };
   SUBCASE("record before STARTED") {
     CHECK(problems_of(record(R"({"id":1})") + status("STARTED") + state(1) + status("COMPLETE")) >= 1);
   }
@@ -55,8 +53,7 @@ TEST_CASE("each broken rule is reported") {
     CHECK(problems_of(status("STARTED") + record(R"({"id":1})") + state(2) + status("COMPLETE")) == 1);
   }
   SUBCASE("legacy state") {
-    CHECK(problems_of(status("STARTED") + "{\"type\":\"STATE\",\"state\":{\"data\":{}}}\n" +
-                      status("COMPLETE")) == 1);
+    CHECK(problems_of(status("STARTED") + "{\"type\":\"STATE\",\"state\":{\"data\":{}}}\n" + status("COMPLETE")) == 1);
   }
   SUBCASE("no terminal status") { CHECK(problems_of(status("STARTED")) == 1); }
   SUBCASE("two terminal statuses") {
@@ -66,12 +63,9 @@ TEST_CASE("each broken rule is reported") {
     CHECK(problems_of(status("STARTED") + record(R"({"id":1})") + status("COMPLETE")) == 1);
   }
   SUBCASE("schema: string where an integer is declared, and an undeclared column") {
-    CHECK(problems_of(status("STARTED") + record(R"({"id":"1","zip":5})") + state(1) +
-                      status("COMPLETE")) == 2);
+    CHECK(problems_of(status("STARTED") + record(R"({"id":"1","zip":5})") + state(1) + status("COMPLETE")) == 2);
   }
-  SUBCASE("non-JSON line on stdout") {
-    CHECK(problems_of(status("STARTED") + "hello\n" + status("COMPLETE")) == 1);
-  }
+  SUBCASE("non-JSON line on stdout") { CHECK(problems_of(status("STARTED") + "hello\n" + status("COMPLETE")) == 1); }
   SUBCASE("unknown stream") {
     CHECK(problems_of(status("STARTED") +
                       R"({"type":"RECORD","record":{"stream":"other","namespace":"shop","emitted_at":1,"data":{}}})" +

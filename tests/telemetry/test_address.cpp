@@ -39,15 +39,19 @@ TEST_CASE("parse_listen_address refuses other input with a message saying what i
   CHECK(error_of("9100") == "invalid metrics address '9100': " + shape);
   CHECK(error_of("[::1]9100") == "invalid metrics address '[::1]9100': " + shape);
   CHECK(error_of("[::1:9100") == "invalid metrics address '[::1:9100': missing ']' after the IPv6 address");
-  CHECK(error_of("::1:9100") == "invalid metrics address '::1:9100': write an IPv6 address in brackets, e.g. [::1]:9100");
+  CHECK(error_of("::1:9100") ==
+        "invalid metrics address '::1:9100': write an IPv6 address in brackets, e.g. [::1]:9100");
   CHECK(error_of("127.0.0.1:") == "invalid metrics address '127.0.0.1:': " + port);
   CHECK(error_of("127.0.0.1:65536") == "invalid metrics address '127.0.0.1:65536': " + port);
   CHECK(error_of("127.0.0.1:-1") == "invalid metrics address '127.0.0.1:-1': " + port);
   CHECK(error_of("127.0.0.1:12a") == "invalid metrics address '127.0.0.1:12a': " + port);
   CHECK(error_of("127.0.0.1:000009100") == "invalid metrics address '127.0.0.1:000009100': " + port);
-  CHECK(error_of(":9100") == "invalid metrics address ':9100': the host is missing (127.0.0.1 serves this machine only)");
-  CHECK(error_of("[]:9100") == "invalid metrics address '[]:9100': the host is missing (127.0.0.1 serves this machine only)");
-  CHECK(error_of("[127.0.0.1]:9100") == "invalid metrics address '[127.0.0.1]:9100': the part in brackets is not an IPv6 address");
+  CHECK(error_of(":9100") ==
+        "invalid metrics address ':9100': the host is missing (127.0.0.1 serves this machine only)");
+  CHECK(error_of("[]:9100") ==
+        "invalid metrics address '[]:9100': the host is missing (127.0.0.1 serves this machine only)");
+  CHECK(error_of("[127.0.0.1]:9100") ==
+        "invalid metrics address '[127.0.0.1]:9100': the part in brackets is not an IPv6 address");
   const std::string names = "the host must be an IPv4 address, localhost or [IPv6] (host names are not resolved)";
   CHECK(error_of("example.com:9100") == "invalid metrics address 'example.com:9100': " + names);
   CHECK(error_of("256.1.1.1:80") == "invalid metrics address '256.1.1.1:80': " + names);

@@ -2,22 +2,22 @@
 // coroutines on one io_context; every test runs the io_context for a bounded time.
 #include <doctest/doctest.h>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <exception>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "fixture.hpp"
 #include "telemetry/metrics_server.hpp"
@@ -110,7 +110,8 @@ TEST_CASE_FIXTURE(Fixture, "GET /metrics: 200, Prometheus content type, the rend
     CHECK(first[http::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
     CHECK(first.keep_alive());
     CHECK(first.body() == expected_metrics());
-    CHECK(first.body().find("source_vitess_records_total{stream=\"customers\",namespace=\"commerce\",shard=\"-80\"} 200\n") !=
+    CHECK(first.body().find(
+              "source_vitess_records_total{stream=\"customers\",namespace=\"commerce\",shard=\"-80\"} 200\n") !=
           std::string::npos);
     // The same connection again, after the engine moved on: the answer is live.
     metrics.streams[0].shards["-80"].records = 201;
@@ -133,9 +134,10 @@ TEST_CASE_FIXTURE(Fixture, "GET /, unknown paths, other methods, HEAD, Connectio
       http::status status;
       const char* body;
     };
-    for (const auto& c : {Case{http::verb::get, "/", http::status::ok, "source-vitess: Prometheus metrics are at /metrics\n"},
-                          Case{http::verb::get, "/metricsx", http::status::not_found, "not found: the metrics are at /metrics\n"},
-                          Case{http::verb::post, "/metrics", http::status::method_not_allowed, "method not allowed: use GET\n"}}) {
+    for (const auto& c :
+         {Case{http::verb::get, "/", http::status::ok, "source-vitess: Prometheus metrics are at /metrics\n"},
+          Case{http::verb::get, "/metricsx", http::status::not_found, "not found: the metrics are at /metrics\n"},
+          Case{http::verb::post, "/metrics", http::status::method_not_allowed, "method not allowed: use GET\n"}}) {
       CAPTURE(c.target);
       auto res = co_await request(stream, c.verb, c.target);
       CHECK(res.result() == c.status);
@@ -193,13 +195,16 @@ TEST_CASE_FIXTURE(Fixture, "stop() closes the listener and open connections so i
   auto server = start_server();  // idle timeout 30 s: only stop() can end the open connection
   const auto port = server->port();
   bool connected = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto stream = co_await connect(port);
-    connected = true;
-    server->stop();
-    server->stop();  // idempotent
-    CHECK(co_await closed_by_server(stream));
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto stream = co_await connect(port);
+        connected = true;
+        server->stop();
+        server->stop();  // idempotent
+        CHECK(co_await closed_by_server(stream));
+      },
+      asio::detached);
   const auto before = std::chrono::steady_clock::now();
   io.run_for(20s);
   CHECK(connected);
@@ -216,11 +221,14 @@ TEST_CASE_FIXTURE(Fixture, "stop() closes the listener and open connections so i
 TEST_CASE_FIXTURE(Fixture, "destroying the server without stop() also lets io.run() return") {
   auto server = start_server();
   const auto port = server->port();
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto stream = co_await connect(port);
-    server.reset();
-    CHECK(co_await closed_by_server(stream));
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto stream = co_await connect(port);
+        server.reset();
+        CHECK(co_await closed_by_server(stream));
+      },
+      asio::detached);
   io.run_for(20s);
   CHECK(io.stopped());
 }

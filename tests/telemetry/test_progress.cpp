@@ -1,9 +1,9 @@
 // tests/telemetry: progress figures, their log and terminal renderings, and the reporter loop.
 #include <doctest/doctest.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include <functional>
 #include <optional>
@@ -84,10 +84,12 @@ TEST_CASE("compute_progress without a previous sample: rates since the start") {
   totals.elapsed = 10s;
   CHECK(view.totals == totals);
 
-  CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: 450 rows (45.0%), 56 rows/s, 43.9 KiB, ETA 10s");
+  CHECK(telemetry::render_log_line(view.rows[0]) ==
+        "progress customers: 450 rows (45.0%), 56 rows/s, 43.9 KiB, ETA 10s");
   CHECK(telemetry::render_log_line(view.rows[1]) == "progress or\"d\\ers\n: pending");
   CHECK(telemetry::render_totals_line(view.totals) ==
-        "progress total: 450 rows, 45 rows/s, 43.9 KiB in 10s; tables: 1 running, 1 pending; readers: 2 active, 1 waiting");
+        "progress total: 450 rows, 45 rows/s, 43.9 KiB in 10s; tables: 1 running, 1 pending; readers: 2 active, 1 "
+        "waiting");
 }
 
 TEST_CASE("compute_progress with a previous sample: rates over the interval") {
@@ -102,7 +104,8 @@ TEST_CASE("compute_progress with a previous sample: rates over the interval") {
   CHECK(view.rows[0].rows_per_second == 100);
   CHECK(view.rows[0].eta == std::optional(6s));  // ceil(550 / 100)
   CHECK(view.totals.rows_per_second == 100);
-  CHECK(telemetry::render_log_line(view.rows[0]) == "progress customers: 450 rows (45.0%), 100 rows/s, 43.9 KiB, ETA 6s");
+  CHECK(telemetry::render_log_line(view.rows[0]) ==
+        "progress customers: 450 rows (45.0%), 100 rows/s, 43.9 KiB, ETA 6s");
 }
 
 TEST_CASE("progress lines for replicating, complete, incomplete and over-estimate tables") {
@@ -132,8 +135,8 @@ TEST_CASE("progress lines for replicating, complete, incomplete and over-estimat
        },
        100s, 45.0, std::nullopt, std::nullopt,
        "progress customers: incomplete, 450 rows, 43.9 KiB in 1m30s (5 rows/s)"},
-      {"more rows than estimated: capped at 100%, no ETA", [](auto& s) { s.records = 1500; }, 12s, 100.0,
-       std::nullopt, std::nullopt, "progress customers: 1500 rows (100.0%), 150 rows/s, 43.9 KiB"},
+      {"more rows than estimated: capped at 100%, no ETA", [](auto& s) { s.records = 1500; }, 12s, 100.0, std::nullopt,
+       std::nullopt, "progress customers: 1500 rows (100.0%), 150 rows/s, 43.9 KiB"},
       {"no estimate and no rate: neither percent nor ETA",
        [](auto& s) {
          s.row_estimate.reset();
@@ -173,7 +176,8 @@ TEST_CASE("render_tty_lines: aligned columns, bar, totals line, cut to the termi
       "customers  [#########-----------]   45.0%           450 rows         56 rows/s    43.9 KiB  ETA 10s",
       "orders     [                    ]                     0 rows          0 rows/s         0 B  pending",
       "products   [####################]                  2048 rows        512 rows/s     3.0 MiB  complete in 4s",
-      "total                                              2498 rows        250 rows/s     3.0 MiB  10s; 1 running, 1 pending, "
+      "total                                              2498 rows        250 rows/s     3.0 MiB  10s; 1 running, 1 "
+      "pending, "
       "1 complete; readers 2 active, 1 waiting",
   };
   CHECK(telemetry::render_tty_lines(view, 0) == expected);
@@ -274,9 +278,11 @@ TEST_CASE("ProgressReporter, tty mode: a frame at once, redraws in place, the fi
   CHECK(count(out, "\x1b[2A") == 3);  // every frame but the first moves up over its 2 lines
   CHECK(out.rfind("\r\x1b[2Kcustomers  [#########-----------]   45.0%           450 rows ", 0) == 0);
   const auto last = out.substr(out.rfind("\x1b[2A"));
-  CHECK(last.rfind("\x1b[2A\r\x1b[2Kcustomers  [####################]  100.0%           450 rows        150 rows/s    43.9 KiB  "
-                   "complete in 3s\n\r\x1b[2Ktotal ",
-                   0) == 0);
+  CHECK(
+      last.rfind(
+          "\x1b[2A\r\x1b[2Kcustomers  [####################]  100.0%           450 rows        150 rows/s    43.9 KiB  "
+          "complete in 3s\n\r\x1b[2Ktotal ",
+          0) == 0);
   CHECK(last.find("1 complete; readers 2 active, 1 waiting\n") != std::string::npos);
   CHECK(last.back() == '\n');
 }

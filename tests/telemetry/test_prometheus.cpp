@@ -118,9 +118,10 @@ TEST_CASE("render_prometheus: lag is never negative, finished phases and clock b
   CHECK(text.find("source_vitess_uptime_seconds 0.000\n") != std::string::npos);
   CHECK(text.find("phase=\"incomplete\"} 1\n") != std::string::npos);
   CHECK(text.find("phase=\"running\"} 1\n") == std::string::npos);
-  CHECK(text.find("source_vitess_position_lag_seconds{stream=\"customers\",namespace=\"commerce\",shard=\"-80\"} 0\n"
-                  "source_vitess_position_lag_seconds{stream=\"customers\",namespace=\"commerce\",shard=\"80-\"} 61\n") !=
-        std::string::npos);
+  CHECK(
+      text.find("source_vitess_position_lag_seconds{stream=\"customers\",namespace=\"commerce\",shard=\"-80\"} 0\n"
+                "source_vitess_position_lag_seconds{stream=\"customers\",namespace=\"commerce\",shard=\"80-\"} 61\n") !=
+      std::string::npos);
   CHECK(text.find("source_vitess_shard_done{stream=\"customers\",namespace=\"commerce\",shard=\"80-\"} 1\n") !=
         std::string::npos);
 }

@@ -19,13 +19,12 @@ using sv::async::Slots;
 namespace {
 
 //! Takes a slot, records its name, yields `hold` times to the io_context, then lets go.
-asio::awaitable<void> occupy(Slots& slots, std::vector<std::string>& order, std::string name,
-                             int hold, int& inside, int& most) {
+asio::awaitable<void> occupy(Slots& slots, std::vector<std::string>& order, std::string name, int hold, int& inside,
+                             int& most) {
   Permit p = co_await slots.acquire();
   order.push_back(name);
   most = std::max(most, ++inside);
-  for (int i = 0; i < hold; ++i)
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  for (int i = 0; i < hold; ++i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   --inside;
 }
 
@@ -64,8 +63,7 @@ TEST_CASE("a Permit gives its slot back when destroyed, reset or moved from") {
   Slots slots(io.get_executor(), 1);
   std::optional<Permit> kept;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { kept.emplace(co_await slots.acquire()); },
-      asio::detached);
+      io, [&]() -> asio::awaitable<void> { kept.emplace(co_await slots.acquire()); }, asio::detached);
   io.run();
   REQUIRE(kept);
   CHECK(kept->held());
@@ -121,8 +119,7 @@ TEST_CASE("Latch waits for every added coroutine") {
     asio::co_spawn(
         io,
         [&, i]() -> asio::awaitable<void> {
-          for (int k = 0; k < i; ++k)
-            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+          for (int k = 0; k < i; ++k) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
           ++finished;
         },
         [&](std::exception_ptr) { latch.done(); });

@@ -97,9 +97,7 @@ TEST_CASE("fields follow the column order; missing keys empty; extra keys ignore
   CHECK(row(R"({"a":1})", {}) == "\r\n");
 }
 
-TEST_CASE("NULL and the empty string are distinct") {
-  CHECK(row(R"({"a":null,"b":""})", {"a", "b"}) == ",\"\"\r\n");
-}
+TEST_CASE("NULL and the empty string are distinct") { CHECK(row(R"({"a":null,"b":""})", {"a", "b"}) == ",\"\"\r\n"); }
 
 TEST_CASE("rows append; whitespace around the object is fine") {
   std::string out = "h\r\n";
@@ -115,7 +113,8 @@ TEST_CASE("malformed JSON: a system_error naming the problem, output unchanged")
   };
   const Case cases[] = {
       {R"({"a":1,)", "CSV row: malformed JSON: Missing a name for object member. (at offset 7)"},
-      {R"({"a":1} x)", "CSV row: malformed JSON: The document root must not be followed by other values. (at offset 8)"},
+      {R"({"a":1} x)",
+       "CSV row: malformed JSON: The document root must not be followed by other values. (at offset 8)"},
       {R"({"a":"\ud83d"})", "CSV row: malformed JSON: The surrogate pair in string is invalid. (at offset 6)"},
       {R"({"a":tru})", "CSV row: malformed JSON: Invalid value. (at offset 8)"},
       {R"({"a":"x)", "CSV row: malformed JSON: Missing a closing quotation mark in string. (at offset 7)"},
@@ -150,7 +149,8 @@ TEST_CASE("concurrent rows on worker threads give the same bytes") {
   for (std::size_t t = 0; t < outs.size(); ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 2000; ++i) {
-        std::string json = "{\"id\":" + std::to_string(i) + ",\"s\":\"a\\\"b\",\"j\":{\"k\":[" + std::to_string(t) + "]}}";
+        std::string json =
+            "{\"id\":" + std::to_string(i) + ",\"s\":\"a\\\"b\",\"j\":{\"k\":[" + std::to_string(t) + "]}}";
         if (!sv::csv::append_row_from_json(outs[t], json, cols).ok()) return;
       }
     });
@@ -182,8 +182,7 @@ TEST_CASE("FieldWriter: one field per value, as append_row_from_json renders the
   CHECK(field([](auto& w) { return w.String("x\0y", 3); }) == std::string("|\"x\0y\"", 6));
   CHECK(field([](auto& w) { return w.RawValue("-0.50", 5, rapidjson::kNumberType); }) == "|-0.50");
   CHECK(field([](auto& w) { return w.RawValue("\"QUJD\"", 6, rapidjson::kStringType); }) == "|\"QUJD\"");
-  CHECK(field([](auto& w) { return w.RawValue("{\"a\":1}", 7, rapidjson::kObjectType); }) ==
-        "|\"{\"\"a\"\":1}\"");
+  CHECK(field([](auto& w) { return w.RawValue("{\"a\":1}", 7, rapidjson::kObjectType); }) == "|\"{\"\"a\"\":1}\"");
 }
 
 TEST_CASE("append_quoted: quotes around, inner quotes doubled") {

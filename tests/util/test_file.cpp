@@ -39,8 +39,7 @@ TEST_CASE("read_whole_file: every byte of a file larger than one read, or the er
   ::rmdir(dir);
 }
 
-TEST_CASE(
-    "read_whole_file: stops at max_bytes on a file, a device that never ends, or random bytes") {
+TEST_CASE("read_whole_file: stops at max_bytes on a file, a device that never ends, or random bytes") {
   char dir[] = "/tmp/util_file_XXXXXX";
   REQUIRE(::mkdtemp(dir) != nullptr);
   const std::string path = std::string(dir) + "/big";

@@ -28,14 +28,13 @@ TEST_CASE("contains_ci finds a lower-case needle in any case") {
 }
 
 TEST_CASE("TlsMode: spellings round-trip; anything else is a config_error naming the four") {
-  for (auto mode : {sv::TlsMode::verify_identity, sv::TlsMode::verify_ca, sv::TlsMode::required,
-                    sv::TlsMode::disabled}) {
+  for (auto mode :
+       {sv::TlsMode::verify_identity, sv::TlsMode::verify_ca, sv::TlsMode::required, sv::TlsMode::disabled}) {
     CHECK(sv::parse_tls_mode(sv::to_string(mode)).value() == mode);
   }
   CHECK(sv::to_string(sv::TlsMode::verify_ca) == "verify_ca");
   auto bad = sv::parse_tls_mode("preferred");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().type == sv::FailureType::config_error);
-  CHECK(bad.error().message ==
-        "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
+  CHECK(bad.error().message == "tls_mode 'preferred' is not one of disabled, required, verify_ca, verify_identity");
 }

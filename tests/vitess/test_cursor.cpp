@@ -72,15 +72,22 @@ TEST_CASE("cursor: clear errors") {
   CHECK(decode_cursor("C===").error().message ==
         "saved cursor is not valid base64 (invalid base64: misplaced padding at offset 1)");
   // valid base64, not a TableCursor: a truncated length-delimited field
-  CHECK(decode_cursor(base64_encode("\x0a\x10" "ab")).error().message ==
-        "saved cursor is not a valid psdbconnect.v1alpha1.TableCursor protobuf");
+  CHECK(decode_cursor(base64_encode("\x0a\x10"
+                                    "ab"))
+            .error()
+            .message == "saved cursor is not a valid psdbconnect.v1alpha1.TableCursor protobuf");
 }
 
 TEST_CASE("base64: RFC 4648 vectors") {
-  const std::pair<std::string, std::string> v[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-      {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}, {"user:pa ss", "dXNlcjpwYSBzcw=="},
-      {std::string("\xff\xfe\x00", 3), "//4A"}};
+  const std::pair<std::string, std::string> v[] = {{"", ""},
+                                                   {"f", "Zg=="},
+                                                   {"fo", "Zm8="},
+                                                   {"foo", "Zm9v"},
+                                                   {"foob", "Zm9vYg=="},
+                                                   {"fooba", "Zm9vYmE="},
+                                                   {"foobar", "Zm9vYmFy"},
+                                                   {"user:pa ss", "dXNlcjpwYSBzcw=="},
+                                                   {std::string("\xff\xfe\x00", 3), "//4A"}};
   for (const auto& [plain, enc] : v) {
     CHECK(base64_encode(plain) == enc);
     auto d = base64_decode(enc);

@@ -27,7 +27,9 @@ std::string error_of(std::string_view text) {
 }  // namespace
 
 TEST_CASE("gtid: canonical printing") {
-  struct Case { std::string in, out; };
+  struct Case {
+    std::string in, out;
+  };
   const Case cases[] = {
       {"MySQL56/" + A + ":1-29516," + B + ":1-19:25-30", "MySQL56/" + A + ":1-29516," + B + ":1-19:25-30"},
       // bare set, unsorted uuids, upper case
@@ -81,7 +83,10 @@ TEST_CASE("gtid: malformed input gives clear errors") {
 }
 
 TEST_CASE("gtid: containment") {
-  struct Case { std::string a, b; bool a_contains_b; };
+  struct Case {
+    std::string a, b;
+    bool a_contains_b;
+  };
   const Case cases[] = {
       {A + ":1-10", A + ":1-10", true},
       {A + ":1-10", A + ":3-5", true},

@@ -1,8 +1,8 @@
 // tests/vitess: query.Row cell → JSON value, per query.Type with edge values, rows, and schemas.
 #include <doctest/doctest.h>
 
-#include <optional>
 #include <rapidjson/document.h>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,9 +104,16 @@ TEST_CASE("values: tinyint(1) as boolean unless the option says otherwise") {
 }
 
 TEST_CASE("values: decimal digits stay exact") {
-  run({query::DECIMAL, "decimal(10,2)"},
-      {{"123.45", "123.45"}, {"-123.45", "-123.45"}, {"0.00", "0.00"}, {".5", "0.5"}, {"-.5", "-0.5"},
-       {"-0.01", "-0.01"}, {"100", "100"}, {"5.", "5"}, {"-0012.50", "-12.50"}, {NUL, "null"}});
+  run({query::DECIMAL, "decimal(10,2)"}, {{"123.45", "123.45"},
+                                          {"-123.45", "-123.45"},
+                                          {"0.00", "0.00"},
+                                          {".5", "0.5"},
+                                          {"-.5", "-0.5"},
+                                          {"-0.01", "-0.01"},
+                                          {"100", "100"},
+                                          {"5.", "5"},
+                                          {"-0012.50", "-12.50"},
+                                          {NUL, "null"}});
   std::string big = "99999999999999999999999999999999999.999999999999999999999999999999";
   run({query::DECIMAL, "decimal(65,30)"}, {{big, big}, {"-" + big, "-" + big}});
   run({query::DECIMAL, "decimal(5,2)"}, {{"1e5", "1e5"}, {"abc", "\"abc\""}, {".", "\".\""}});
@@ -114,9 +121,12 @@ TEST_CASE("values: decimal digits stay exact") {
 
 TEST_CASE("values: float and double as sent") {
   run({query::FLOAT32, "float"}, {{"1.5", "1.5"}, {"-3.40282e38", "-3.40282e38"}, {"1e-7", "1e-7"}, {"0", "0"}});
-  run({query::FLOAT64, "double"},
-      {{"1.7976931348623157e308", "1.7976931348623157e308"}, {"-2.2250738585072014E-308", "-2.2250738585072014E-308"},
-       {"1E+20", "1E+20"}, {"NaN", "\"NaN\""}, {"inf", "\"inf\""}, {"1e", "\"1e\""}});
+  run({query::FLOAT64, "double"}, {{"1.7976931348623157e308", "1.7976931348623157e308"},
+                                   {"-2.2250738585072014E-308", "-2.2250738585072014E-308"},
+                                   {"1E+20", "1E+20"},
+                                   {"NaN", "\"NaN\""},
+                                   {"inf", "\"inf\""},
+                                   {"1e", "\"1e\""}});
 }
 
 TEST_CASE("values: year is a number") {
@@ -126,28 +136,37 @@ TEST_CASE("values: year is a number") {
 const ValueOptions kGoDates{.tiny_int_as_boolean = true, .invalid_dates_as_null = false};
 
 TEST_CASE("values: date; zero and invalid dates are null, or the Go connector's values on request") {
+  run({query::DATE, "date"}, {{"2024-02-29", "\"2024-02-29\""},
+                              {"1000-01-01", "\"1000-01-01\""},
+                              {"9999-12-31", "\"9999-12-31\""},
+                              {"0000-01-01", "\"0000-01-01\""},
+                              {"0000-00-00", "null"},
+                              {"2024-00-10", "null"},
+                              {"2024-01-00", "null"},
+                              {"2023-02-29", "null"},
+                              {"2024-04-31", "null"},
+                              {"2024-1-1", "null"},
+                              {NUL, "null"}});
   run({query::DATE, "date"},
-      {{"2024-02-29", "\"2024-02-29\""}, {"1000-01-01", "\"1000-01-01\""}, {"9999-12-31", "\"9999-12-31\""},
-       {"0000-01-01", "\"0000-01-01\""}, {"0000-00-00", "null"}, {"2024-00-10", "null"}, {"2024-01-00", "null"},
-       {"2023-02-29", "null"}, {"2024-04-31", "null"}, {"2024-1-1", "null"}, {NUL, "null"}});
-  run({query::DATE, "date"},
-      {{"2024-02-29", "\"2024-02-29\""}, {"0000-00-00", "\"1970-01-01\""}, {"2024-00-10", "\"2024-00-10\""},
-       {"2023-02-29", "\"2023-02-29\""}, {NUL, "null"}},
+      {{"2024-02-29", "\"2024-02-29\""},
+       {"0000-00-00", "\"1970-01-01\""},
+       {"2024-00-10", "\"2024-00-10\""},
+       {"2023-02-29", "\"2023-02-29\""},
+       {NUL, "null"}},
       kGoDates);
 }
 
 TEST_CASE("values: datetime with every fsp; zero and invalid values") {
-  run({query::DATETIME, "datetime"},
-      {{"2025-01-31 09:15:00", "\"2025-01-31T09:15:00.000000\""},
-       {"1000-01-01 00:00:00", "\"1000-01-01T00:00:00.000000\""},
-       {"9999-12-31 23:59:59", "\"9999-12-31T23:59:59.000000\""},
-       {"0000-01-01 00:00:00", "\"0000-01-01T00:00:00.000000\""},
-       {"2024-02-29 12:00:00", "\"2024-02-29T12:00:00.000000\""},
-       {"0000-00-00 00:00:00", "null"},
-       {"2021-02-29 12:00:00", "null"},
-       {"2020-00-00 00:00:00", "null"},
-       {"2020-01-01 24:00:00", "null"},
-       {NUL, "null"}});
+  run({query::DATETIME, "datetime"}, {{"2025-01-31 09:15:00", "\"2025-01-31T09:15:00.000000\""},
+                                      {"1000-01-01 00:00:00", "\"1000-01-01T00:00:00.000000\""},
+                                      {"9999-12-31 23:59:59", "\"9999-12-31T23:59:59.000000\""},
+                                      {"0000-01-01 00:00:00", "\"0000-01-01T00:00:00.000000\""},
+                                      {"2024-02-29 12:00:00", "\"2024-02-29T12:00:00.000000\""},
+                                      {"0000-00-00 00:00:00", "null"},
+                                      {"2021-02-29 12:00:00", "null"},
+                                      {"2020-00-00 00:00:00", "null"},
+                                      {"2020-01-01 24:00:00", "null"},
+                                      {NUL, "null"}});
   run({query::DATETIME, "datetime"},
       {{"2025-01-31 09:15:00", "\"2025-01-31T09:15:00.000000\""},
        {"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000\""},
@@ -157,10 +176,9 @@ TEST_CASE("values: datetime with every fsp; zero and invalid values") {
       kGoDates);
   run({query::DATETIME, "datetime(1)"}, {{"2025-01-31 09:15:00.5", "\"2025-01-31T09:15:00.500000\""}});
   run({query::DATETIME, "datetime(3)"}, {{"2025-01-31 09:15:00.123", "\"2025-01-31T09:15:00.123000\""}});
-  run({query::DATETIME, "datetime(6)"},
-      {{"2025-01-31 09:15:00.123456", "\"2025-01-31T09:15:00.123456\""},
-       {"0000-00-00 00:00:00.000000", "null"},
-       {"2025-01-31 09:15:00.", "null"}});
+  run({query::DATETIME, "datetime(6)"}, {{"2025-01-31 09:15:00.123456", "\"2025-01-31T09:15:00.123456\""},
+                                         {"0000-00-00 00:00:00.000000", "null"},
+                                         {"2025-01-31 09:15:00.", "null"}});
   run({query::DATETIME, "datetime(6)"},
       {{"0000-00-00 00:00:00.000000", "\"1970-01-01T00:00:00.000000\""},
        {"2025-01-31 09:15:00.", "\"2025-01-31 09:15:00.\""}},
@@ -168,18 +186,17 @@ TEST_CASE("values: datetime with every fsp; zero and invalid values") {
 }
 
 TEST_CASE("values: timestamp is RFC 3339 in UTC; zero and invalid values") {
-  run({query::TIMESTAMP, "timestamp"},
-      {{"2025-02-14 08:08:08", "\"2025-02-14T08:08:08.000000+00:00\""},
-       {"1970-01-01 00:00:01", "\"1970-01-01T00:00:01.000000+00:00\""},
-       {"0000-00-00 00:00:00", "null"},
-       {NUL, "null"}});
+  run({query::TIMESTAMP, "timestamp"}, {{"2025-02-14 08:08:08", "\"2025-02-14T08:08:08.000000+00:00\""},
+                                        {"1970-01-01 00:00:01", "\"1970-01-01T00:00:01.000000+00:00\""},
+                                        {"0000-00-00 00:00:00", "null"},
+                                        {NUL, "null"}});
   run({query::TIMESTAMP, "timestamp"}, {{"0000-00-00 00:00:00", "\"1970-01-01T00:00:00.000000+00:00\""}}, kGoDates);
-  run({query::TIMESTAMP, "timestamp(6)"},
-      {{"2038-01-19 03:14:07.999999", "\"2038-01-19T03:14:07.999999+00:00\""}});
+  run({query::TIMESTAMP, "timestamp(6)"}, {{"2038-01-19 03:14:07.999999", "\"2038-01-19T03:14:07.999999+00:00\""}});
 }
 
 TEST_CASE("values: time as received") {
-  run({query::TIME, "time"}, {{"12:34:56", "\"12:34:56\""}, {"-838:59:59", "\"-838:59:59\""}, {"838:59:59", "\"838:59:59\""}});
+  run({query::TIME, "time"},
+      {{"12:34:56", "\"12:34:56\""}, {"-838:59:59", "\"-838:59:59\""}, {"838:59:59", "\"838:59:59\""}});
   run({query::TIME, "time(6)"}, {{"-00:00:00.000001", "\"-00:00:00.000001\""}});
 }
 
@@ -190,10 +207,12 @@ TEST_CASE("values: text, UTF-8 repair, empty vs NULL") {
        {"", "\"\""},
        {NUL, "null"},
        {"\xC3\xA9\xE6\xBC\xA2\xF0\x9F\x98\x80", "\"\xC3\xA9\xE6\xBC\xA2\xF0\x9F\x98\x80\""},  // é漢😀
-       {"a\xFF" "b", "\"a" + fffd + "b\""},
-       {"\xE2\x82", "\"" + fffd + fffd + "\""},                    // truncated sequence
-       {"\xED\xA0\x80", "\"" + fffd + fffd + fffd + "\""},         // surrogate
-       {"\xC0\xAF", "\"" + fffd + fffd + "\""},                    // overlong
+       {"a\xFF"
+        "b",
+        "\"a" + fffd + "b\""},
+       {"\xE2\x82", "\"" + fffd + fffd + "\""},                        // truncated sequence
+       {"\xED\xA0\x80", "\"" + fffd + fffd + fffd + "\""},             // surrogate
+       {"\xC0\xAF", "\"" + fffd + fffd + "\""},                        // overlong
        {"\xF4\x90\x80\x80", "\"" + fffd + fffd + fffd + fffd + "\""},  // > U+10FFFF
        {"12345678\x80", "\"12345678" + fffd + "\""},
        {"say \"hi\" \\ now", "\"say \\\"hi\\\" \\\\ now\""},
@@ -209,19 +228,22 @@ TEST_CASE("values: text in every character set becomes UTF-8") {
   // latin1 is MySQL's cp1252 variant: 0x80 is the euro sign, 0x81 (undefined in cp1252) is U+0081.
   for (std::uint32_t latin1 : {8u, 47u, 1032u}) {  // latin1_swedish_ci, latin1_bin, latin1_swedish_nopad_ci
     CAPTURE(latin1);
-    run({query::VARCHAR, "varchar(20)", 0, latin1},
-        {{"caf\xE9", "\"café\""}, {"\x80 \x9F \xFF", "\"€ Ÿ ÿ\""}, {"\x81", "\"\xC2\x81\""}, {"plain", "\"plain\""},
-         {"", "\"\""}, {NUL, "null"}});
+    run({query::VARCHAR, "varchar(20)", 0, latin1}, {{"caf\xE9", "\"café\""},
+                                                     {"\x80 \x9F \xFF", "\"€ Ÿ ÿ\""},
+                                                     {"\x81", "\"\xC2\x81\""},
+                                                     {"plain", "\"plain\""},
+                                                     {"", "\"\""},
+                                                     {NUL, "null"}});
   }
   run({query::VARCHAR, "varchar(20)", 0, 26},  // cp1250
       {{"\xA3\xF3\x64\x9F \x9A \x80", "\"Łódź š €\""}, {"\x81", "\"" + fffd + "\""}});
-  run({query::CHAR, "char(20)", 0, 9}, {{"\xA3\xF3\x64\xBC \xBB\xF8", "\"Łódź ťř\""}});     // latin2
-  run({query::TEXT, "text", 0, 51}, {{"\xCF\xF0\xE8\xE2\xE5\xF2 \xB8\xA8 \xB9", "\"Привет ёЁ №\""},
-                                     {"\x98", "\"" + fffd + "\""}});                     // cp1251
-  run({query::TEXT, "text", 0, 7}, {{"\xF0\xD2\xC9\xD7\xC5\xD4", "\"Привет\""}});          // koi8r
-  run({query::TEXT, "text", 0, 25}, {{"\xE1\xE2\xE3", "\"αβγ\""}, {"\xFF", "\"" + fffd + "\""}});  // greek
-  run({query::TEXT, "text", 0, 16}, {{"\xF9\xEC\xE5\xED", "\"שלום\""}});                  // hebrew
-  run({query::TEXT, "text", 0, 11}, {{"ascii ~", "\"ascii ~\""}, {"\xE9", "\"" + fffd + "\""}});  // ascii
+  run({query::CHAR, "char(20)", 0, 9}, {{"\xA3\xF3\x64\xBC \xBB\xF8", "\"Łódź ťř\""}});  // latin2
+  run({query::TEXT, "text", 0, 51},
+      {{"\xCF\xF0\xE8\xE2\xE5\xF2 \xB8\xA8 \xB9", "\"Привет ёЁ №\""}, {"\x98", "\"" + fffd + "\""}});  // cp1251
+  run({query::TEXT, "text", 0, 7}, {{"\xF0\xD2\xC9\xD7\xC5\xD4", "\"Привет\""}});                      // koi8r
+  run({query::TEXT, "text", 0, 25}, {{"\xE1\xE2\xE3", "\"αβγ\""}, {"\xFF", "\"" + fffd + "\""}});      // greek
+  run({query::TEXT, "text", 0, 16}, {{"\xF9\xEC\xE5\xED", "\"שלום\""}});                               // hebrew
+  run({query::TEXT, "text", 0, 11}, {{"ascii ~", "\"ascii ~\""}, {"\xE9", "\"" + fffd + "\""}});       // ascii
   run({query::TEXT, "text", 0, 10}, {{"@[]", "\"ÉÄÅ\""}});  // swe7 redefines ASCII bytes
   // utf8mb3 / utf8mb4 (MariaDB, MySQL 8 and UCA 14 ids) are UTF-8 already; only invalid bytes are repaired.
   for (std::uint32_t utf8 : {33u, 45u, 224u, 255u, 309u, 2304u}) {
@@ -230,8 +252,8 @@ TEST_CASE("values: text in every character set becomes UTF-8") {
         {{"h\xC3\xA9 \xF0\x9F\x98\x80", "\"hé 😀\""}, {"a\xE9", "\"a" + fffd + "\""}});
   }
   // Multi-byte sets through iconv: gbk, gb2312, cp932 (0x5C as a trail byte), UTF-16/32, UCS-2.
-  run({query::VARCHAR, "varchar(20)", 0, 28}, {{"\xD6\xD0\xCE\xC4!", "\"中文!\""}, {"\x81 x", "\"" + fffd + " x\""},
-                                               {"\xD6", "\"" + fffd + "\""}});
+  run({query::VARCHAR, "varchar(20)", 0, 28},
+      {{"\xD6\xD0\xCE\xC4!", "\"中文!\""}, {"\x81 x", "\"" + fffd + " x\""}, {"\xD6", "\"" + fffd + "\""}});
   run({query::VARCHAR, "varchar(20)", 0, 24}, {{"\xD6\xD0\xCE\xC4", "\"中文\""}});
   run({query::VARCHAR, "varchar(20)", 0, 95}, {{"\x83\x5C\x5C", "\"ソ\\\\\""}, {"\xB1\xB2", "\"ｱｲ\""}});
   run({query::VARCHAR, "varchar(20)", 0, 54}, {{bytes({0x00, 0x41, 0x00, 0xE9, 0xD8, 0x3D, 0xDE, 0x00}), "\"Aé😀\""}});
@@ -251,11 +273,11 @@ TEST_CASE("values: collation ids name their character set") {
   CHECK(charset_of_collation(8) == "latin1");
   CHECK(charset_of_collation(26) == "cp1250");
   CHECK(charset_of_collation(63) == "binary");
-  CHECK(charset_of_collation(76) == "utf8mb3");   // MySQL 8 only
-  CHECK(charset_of_collation(248) == "gb18030");  // MySQL 8 only
-  CHECK(charset_of_collation(255) == "utf8mb4");  // utf8mb4_0900_ai_ci
-  CHECK(charset_of_collation(1069) == "utf8mb4"); // MariaDB utf8mb4_general_nopad_ci
-  CHECK(charset_of_collation(2048) == "utf8mb3"); // MariaDB utf8mb3_uca1400_ai_ci
+  CHECK(charset_of_collation(76) == "utf8mb3");    // MySQL 8 only
+  CHECK(charset_of_collation(248) == "gb18030");   // MySQL 8 only
+  CHECK(charset_of_collation(255) == "utf8mb4");   // utf8mb4_0900_ai_ci
+  CHECK(charset_of_collation(1069) == "utf8mb4");  // MariaDB utf8mb4_general_nopad_ci
+  CHECK(charset_of_collation(2048) == "utf8mb3");  // MariaDB utf8mb3_uca1400_ai_ci
   CHECK(charset_of_collation(3271) == "utf32");
   CHECK(charset_of_collation(0).empty());
   CHECK(charset_of_collation(3328).empty());
@@ -268,16 +290,21 @@ TEST_CASE("values: collation ids name their character set") {
 }
 
 TEST_CASE("values: JSON documents become JSON strings") {
-  run({query::JSON, "json"},
-      {{"{\"a\": [1, 2.5, null]}", "\"{\\\"a\\\": [1, 2.5, null]}\""}, {"\"x\"", "\"\\\"x\\\"\""}, {"null", "\"null\""},
-       {NUL, "null"}});
+  run({query::JSON, "json"}, {{"{\"a\": [1, 2.5, null]}", "\"{\\\"a\\\": [1, 2.5, null]}\""},
+                              {"\"x\"", "\"\\\"x\\\"\""},
+                              {"null", "\"null\""},
+                              {NUL, "null"}});
 }
 
 TEST_CASE("values: binary types as base64") {
   for (auto t : {query::BINARY, query::VARBINARY, query::BLOB, query::GEOMETRY}) {
-    run({t, "blob"},
-        {{"", "\"\""}, {"a", "\"YQ==\""}, {"ab", "\"YWI=\""}, {"abc", "\"YWJj\""}, {"abcd", "\"YWJjZA==\""},
-         {bytes({0x00, 0xFF, 0xFE, 0x7F}), "\"AP/+fw==\""}, {NUL, "null"}});
+    run({t, "blob"}, {{"", "\"\""},
+                      {"a", "\"YQ==\""},
+                      {"ab", "\"YWI=\""},
+                      {"abc", "\"YWJj\""},
+                      {"abcd", "\"YWJjZA==\""},
+                      {bytes({0x00, 0xFF, 0xFE, 0x7F}), "\"AP/+fw==\""},
+                      {NUL, "null"}});
   }
   // POINT(1 2) with SRID 0: 4-byte SRID + WKB
   std::string point = bytes({0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0, 0x40});
@@ -288,22 +315,30 @@ TEST_CASE("values: BIT(1) boolean, BIT(n) exact integer") {
   run({query::BIT, "bit(1)"}, {{bytes({1}), "true"}, {bytes({0}), "false"}, {NUL, "null"}});
   run({query::BIT, "bit(8)"}, {{bytes({0xFF}), "255"}, {bytes({0}), "0"}});
   run({query::BIT, "bit(12)"}, {{bytes({0x0F, 0xFF}), "4095"}, {bytes({0x08, 0x01}), "2049"}});
-  run({query::BIT, "bit(64)"},
-      {{bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}), "18446744073709551615"},
-       {bytes({0x80, 0, 0, 0, 0, 0, 0, 1}), "9223372036854775809"}});
-  run({query::BIT, "", 1}, {{bytes({1}), "true"}});   // width from column_length
+  run({query::BIT, "bit(64)"}, {{bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}), "18446744073709551615"},
+                                {bytes({0x80, 0, 0, 0, 0, 0, 0, 1}), "9223372036854775809"}});
+  run({query::BIT, "", 1}, {{bytes({1}), "true"}});  // width from column_length
   run({query::BIT, "", 10}, {{bytes({0x03, 0xFF}), "1023"}});
 }
 
 TEST_CASE("values: enum labels in both phases") {
   Spec sizes{query::ENUM, "enum('small','medium','large')"};
-  run(sizes, {{"medium", "\"medium\""}, {"2", "\"medium\""}, {"1", "\"small\""}, {"3", "\"large\""},
-              {"0", "\"\""}, {"4", "\"4\""}, {"", "\"\""}, {NUL, "null"}});
+  run(sizes, {{"medium", "\"medium\""},
+              {"2", "\"medium\""},
+              {"1", "\"small\""},
+              {"3", "\"large\""},
+              {"0", "\"\""},
+              {"4", "\"4\""},
+              {"", "\"\""},
+              {NUL, "null"}});
   // labels with commas, doubled quotes, backslashes, and labels spelled with digits
   Spec tricky{query::ENUM, "enum('a,b','it''s','x\\\\y','1','2')"};
-  run(tricky, {{"a,b", "\"a,b\""}, {"it's", "\"it's\""}, {"x\\y", "\"x\\\\y\""},
+  run(tricky, {{"a,b", "\"a,b\""},
+               {"it's", "\"it's\""},
+               {"x\\y", "\"x\\\\y\""},
                {"1", "\"1\""},  // detect: a label spelled "1" stays that label
-               {"3", "\"x\\\\y\""}, {"5", "\"2\""}});
+               {"3", "\"x\\\\y\""},
+               {"5", "\"2\""}});
   Column numbers = column_of(tricky);
   numbers.enum_encoding = EnumSetEncoding::numbers;
   CHECK(render(numbers, "1") == "\"a,b\"");
@@ -315,8 +350,14 @@ TEST_CASE("values: enum labels in both phases") {
 
 TEST_CASE("values: set labels in both phases") {
   Spec abc{query::SET, "set('a','b','c')"};
-  run(abc, {{"a,c", "\"a,c\""}, {"5", "\"a,c\""}, {"7", "\"a,b,c\""}, {"2", "\"b\""}, {"0", "\"\""},
-            {"8", "\"8\""}, {"", "\"\""}, {NUL, "null"}});
+  run(abc, {{"a,c", "\"a,c\""},
+            {"5", "\"a,c\""},
+            {"7", "\"a,b,c\""},
+            {"2", "\"b\""},
+            {"0", "\"\""},
+            {"8", "\"8\""},
+            {"", "\"\""},
+            {NUL, "null"}});
   Spec commas{query::SET, "set('x,y','z','it''s')"};
   run(commas, {{"3", "\"x,y,z\""}, {"4", "\"it's\""}, {"x,y,it's", "\"x,y,it's\""}});
   run(abc, {{"5", "\"5\""}}, {}, /*enum_labels=*/true);
@@ -385,7 +426,13 @@ TEST_CASE("values: whole rows") {
   *fields.Add() = field("say \"q\"", query::DECIMAL, "decimal(3,1)");
   auto cols = make_columns(fields, {});
   REQUIRE(cols.size() == 6);
-  auto r = row({2, -1, 0, 1, 1, 2}, "42" "" "" "1" "2" ".5");
+  auto r = row({2, -1, 0, 1, 1, 2},
+               "42"
+               ""
+               ""
+               "1"
+               "2"
+               ".5");
   CHECK(members(cols, r, {}) == R"({"id":42,"name":null,"empty":"","flag":true,"size":"m","say \"q\"":0.5})");
   CHECK(members(cols, r, {5, 0, 1}) == R"({"say \"q\"":0.5,"id":42,"name":null})");
 
@@ -394,12 +441,22 @@ TEST_CASE("values: whole rows") {
         R"({"id":null,"name":null,"empty":null,"flag":null,"size":null,"say \"q\"":null})");
 
   CHECK(members(cols, row({2, -1}, "42"), {}) == "error: VStream row has 2 values but its FIELD event has 6 columns");
-  CHECK(members(cols, row({2, -1, 0, 1, 1, 9}, "42" "12.5"), {}) ==
-        "error: VStream row lengths overrun its 6 value bytes at column 5");
-  CHECK(members(cols, row({2, -1, 0, 1, 1, 2}, "42" "12.5" "x"), {}) ==
-        "error: VStream row has 7 value bytes but its lengths add up to 6");
-  CHECK(members(cols, row({2, -2, 0, 1, 1, 2}, "42" "12.5"), {}) ==
-        "error: VStream row has invalid length -2 for column 1");
+  CHECK(members(cols,
+                row({2, -1, 0, 1, 1, 9},
+                    "42"
+                    "12.5"),
+                {}) == "error: VStream row lengths overrun its 6 value bytes at column 5");
+  CHECK(members(cols,
+                row({2, -1, 0, 1, 1, 2},
+                    "42"
+                    "12.5"
+                    "x"),
+                {}) == "error: VStream row has 7 value bytes but its lengths add up to 6");
+  CHECK(members(cols,
+                row({2, -2, 0, 1, 1, 2},
+                    "42"
+                    "12.5"),
+                {}) == "error: VStream row has invalid length -2 for column 1");
   CHECK(members(cols, r, {6}) == "error: column selection index 6 is out of range (6 columns)");
   sv::Status st = sv::Ok{};
   members(cols, row({2}, "42"), {0}, &st);
@@ -408,7 +465,11 @@ TEST_CASE("values: whole rows") {
 }
 
 TEST_CASE("values: JSON-schema properties as discovered") {
-  struct Case { std::string column_type; bool nullable; std::string json; };
+  struct Case {
+    std::string column_type;
+    bool nullable;
+    std::string json;
+  };
   const Case cases[] = {
       {"tinyint(1)", false, R"({"type":["boolean"]})"},
       {"tinyint(1) unsigned", true, R"({"type":["null","boolean"]})"},
@@ -421,11 +482,14 @@ TEST_CASE("values: JSON-schema properties as discovered") {
       {"decimal(10,2)", true, R"({"type":["null","number"]})"},
       {"double", false, R"({"type":["number"]})"},
       {"float", false, R"({"type":["number"]})"},
-      {"datetime(6)", true, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
+      {"datetime(6)", true,
+       R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
       // NOT NULL date columns are nullable too: a zero date is written as null
-      {"timestamp", false, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"})"},
+      {"timestamp", false,
+       R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"})"},
       {"date", false, R"({"type":["null","string"],"format":"date","airbyte_type":"date"})"},
-      {"datetime", false, R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
+      {"datetime", false,
+       R"({"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"})"},
       {"time(3)", false, R"({"type":["string"],"format":"time","airbyte_type":"time_with_timezone"})"},
       {"year", false, R"({"type":["number"],"airbyte_type":"integer"})"},
       {"bit(1)", true, R"({"type":["null","boolean"]})"},

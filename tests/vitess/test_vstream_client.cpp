@@ -4,10 +4,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -152,7 +152,11 @@ TEST_CASE("vstream: request built as the Go connector builds it") {
 TEST_CASE("vstream: status classification table") {
   using C = grpc::StatusCode;
   using F = sv::FailureType;
-  struct Case { C code; std::string message; F type; };
+  struct Case {
+    C code;
+    std::string message;
+    F type;
+  };
   const Case cases[] = {
       {C::UNAVAILABLE, "connection refused", F::transient_error},
       {C::UNAVAILABLE, "Ssl handshake failed: CERTIFICATE_VERIFY_FAILED", F::config_error},
@@ -191,8 +195,7 @@ TEST_CASE("vstream: status classification table") {
   CHECK(err.internal == "grpc status 14 (UNAVAILABLE), cause server");
 }
 
-TEST_CASE(
-    "vstream: vtgate's position, shard and table errors are config errors that say what to do") {
+TEST_CASE("vstream: vtgate's position, shard and table errors are config errors that say what to do") {
   using C = grpc::StatusCode;
   struct Case {
     C code;
@@ -224,8 +227,7 @@ TEST_CASE(
        "if keyspace ks has been "
        "resharded: shard provided in VGTID, c0-, not found in the ks keyspace",
        "vtgate does not know this shard of the keyspace"},
-      {C::UNKNOWN, "table nope is not present in the database",
-       "The table does not exist in the keyspace"},
+      {C::UNKNOWN, "table nope is not present in the database", "The table does not exist in the keyspace"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.message);
@@ -233,8 +235,8 @@ TEST_CASE(
     CHECK(e.failure_type == sv::FailureType::config_error);
     auto err = e.to_error();
     CHECK(err.type == sv::FailureType::config_error);
-    CHECK(err.message == "VStream failed: " + std::string(status_code_name(c.code)) + ": " +
-                             c.message + ". " + std::string(e.advice));
+    CHECK(err.message ==
+          "VStream failed: " + std::string(status_code_name(c.code)) + ": " + c.message + ". " + std::string(e.advice));
     CHECK(std::string(e.advice).rfind(c.advice_start, 0) == 0);
     const bool says_what_to_do = err.message.find("Reset the stream") != std::string::npos ||
                                  err.message.find("reset a stream") != std::string::npos ||
@@ -279,7 +281,11 @@ TEST_CASE("vstream: normal stream, EOF, auth header, request on the wire") {
 
 TEST_CASE("vstream: server errors arrive classified after the data") {
   using C = grpc::StatusCode;
-  struct Case { C code; std::string message; sv::FailureType type; };
+  struct Case {
+    C code;
+    std::string message;
+    sv::FailureType type;
+  };
   const Case cases[] = {
       {C::UNAVAILABLE, "tablet went away", sv::FailureType::transient_error},
       {C::DEADLINE_EXCEEDED, "server deadline", sv::FailureType::transient_error},
@@ -401,10 +407,13 @@ TEST_CASE("vstream: cancellation reaches the server") {
     // cancel while next() is waiting
     asio::steady_timer t(ex);
     t.expires_after(100ms);
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      co_await t.async_wait(asio::use_awaitable);
-      s.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          co_await t.async_wait(asio::use_awaitable);
+          s.cancel();
+        },
+        asio::detached);
     StreamItem item = co_await s.next();
     auto* e = std::get_if<StreamError>(&item);
     REQUIRE(e != nullptr);
@@ -529,9 +538,7 @@ TEST_CASE("vstream: peek_current_positions") {
       case 2:  // nothing at all
         s.stall = true;
         break;
-      case 3:
-        s.final_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no vstream for you");
-        break;
+      case 3: s.final_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no vstream for you"); break;
       case 4:  // OK before any position
         break;
     }
@@ -606,9 +613,11 @@ struct Pki {
     dir = tmpl;
     std::string d = dir.string();
     std::string script =
-        "set -e; cd '" + d + "'; "
+        "set -e; cd '" + d +
+        "'; "
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null; "
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null; "
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca "
+        "2>/dev/null; "
         "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=vtgate.test 2>/dev/null; "
         "printf 'subjectAltName=DNS:vtgate.test,IP:127.0.0.1\\n' > ext.cnf; "
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
@@ -758,11 +767,10 @@ TEST_CASE(
   StreamError plain_to_tls = error_of(plain_options(tls_srv.port));
   CHECK(plain_to_tls.code == grpc::StatusCode::UNAVAILABLE);
   CHECK(plain_to_tls.failure_type == sv::FailureType::config_error);
-  CHECK(plain_to_tls.message ==
-        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:" + tls_at +
-            ": Socket closed; " + tls_at +
-            " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
-            "verify_ca or required");
+  CHECK(plain_to_tls.message == "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:" + tls_at +
+                                    ": Socket closed; " + tls_at +
+                                    " expects TLS but tls_mode is disabled: set tls_mode to verify_identity, "
+                                    "verify_ca or required");
 
   // A TLS client to a plaintext server, verifying or not.
   for (TlsMode mode : {TlsMode::required, TlsMode::verify_ca, TlsMode::verify_identity}) {
@@ -773,12 +781,11 @@ TEST_CASE(
     StreamError e = error_of(o);
     CHECK(e.code == grpc::StatusCode::UNAVAILABLE);
     CHECK(e.failure_type == sv::FailureType::config_error);
-    CHECK(e.message ==
-          "failed to connect to all addresses; last error: UNKNOWN: ipv4:" + plain_at +
-              ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version "
-              "number; " +
-              plain_at + " does not speak TLS but tls_mode is " + std::string(to_string(mode)) +
-              ": enable TLS on vtgate, or set tls_mode to disabled if the network path is trusted");
+    CHECK(e.message == "failed to connect to all addresses; last error: UNKNOWN: ipv4:" + plain_at +
+                           ": Tls handshake failed: SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version "
+                           "number; " +
+                           plain_at + " does not speak TLS but tls_mode is " + std::string(to_string(mode)) +
+                           ": enable TLS on vtgate, or set tls_mode to disabled if the network path is trusted");
   }
   CHECK(plain_srv.service.calls.load() == 0);
   CHECK(tls_srv.service.calls.load() == 0);
@@ -791,8 +798,7 @@ TEST_CASE(
   CHECK(closed.message.find("tls_mode") == std::string::npos);
 }
 
-TEST_CASE(
-    "vstream: tls_mode required does not load ca_certificate; the verifying modes check it first") {
+TEST_CASE("vstream: tls_mode required does not load ca_certificate; the verifying modes check it first") {
   Pki pki;
   TestServer srv(pki.server_creds());
   srv.service.script_for = [](const vtgate::VStreamRequest&) {
@@ -800,16 +806,13 @@ TEST_CASE(
     s.responses.push_back(response_with({binlogdata::BEGIN}, "tls"));
     return s;
   };
-  const std::string garbage =
-      "-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n";
+  const std::string garbage = "-----BEGIN CERTIFICATE-----\nnot a certificate!\n-----END CERTIFICATE-----\n";
   ChannelOptions o = plain_options(srv.port);
   o.tls_mode = TlsMode::required;
   o.ca_certificate = garbage;
   StreamItem item = first_item(o);  // before: UNAVAILABLE "Failed to create security handshaker"
   auto* r = std::get_if<vtgate::VStreamResponse>(&item);
-  REQUIRE_MESSAGE(
-      r != nullptr,
-      (std::holds_alternative<StreamError>(item) ? std::get<StreamError>(item).message : ""));
+  REQUIRE_MESSAGE(r != nullptr, (std::holds_alternative<StreamError>(item) ? std::get<StreamError>(item).message : ""));
   CHECK(r->events(0).statement() == "tls");
 
   for (TlsMode mode : {TlsMode::verify_ca, TlsMode::verify_identity}) {

@@ -58,10 +58,15 @@ uint64_t be(std::string_view s) {
 
 bool is_numeric(uint8_t t) {
   switch (t) {
-    case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_INT24: case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_LONGLONG: case MYSQL_TYPE_NEWDECIMAL: case MYSQL_TYPE_FLOAT:
-    case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_DECIMAL:
-      return true;
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_NEWDECIMAL:
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+    case MYSQL_TYPE_DECIMAL: return true;
     default: return false;
   }
 }
@@ -69,9 +74,12 @@ bool is_numeric(uint8_t t) {
 // Columns that carry a character set in optional metadata (ENUM/SET have their own list).
 bool is_character(const TableMap& m, size_t i) {
   switch (m.types[i]) {
-    case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING: case MYSQL_TYPE_BLOB:
-    case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB: case MYSQL_TYPE_LONG_BLOB:
-      return true;
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB: return true;
     case MYSQL_TYPE_STRING: return m.real_type(i) == MYSQL_TYPE_STRING;
     default: return false;
   }
@@ -80,14 +88,24 @@ bool is_character(const TableMap& m, size_t i) {
 // Bytes of per-column metadata in TABLE_MAP for a binlog type.
 int meta_size(uint8_t t) {
   switch (t) {
-    case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_BLOB: case MYSQL_TYPE_TINY_BLOB:
-    case MYSQL_TYPE_MEDIUM_BLOB: case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_GEOMETRY:
-    case MYSQL_TYPE_JSON: case MYSQL_TYPE_TIMESTAMP2: case MYSQL_TYPE_DATETIME2:
-    case MYSQL_TYPE_TIME2:
-      return 1;
-    case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING: case MYSQL_TYPE_BIT:
-    case MYSQL_TYPE_NEWDECIMAL: case MYSQL_TYPE_STRING: case MYSQL_TYPE_ENUM: case MYSQL_TYPE_SET:
-      return 2;
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+    case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_GEOMETRY:
+    case MYSQL_TYPE_JSON:
+    case MYSQL_TYPE_TIMESTAMP2:
+    case MYSQL_TYPE_DATETIME2:
+    case MYSQL_TYPE_TIME2: return 1;
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_BIT:
+    case MYSQL_TYPE_NEWDECIMAL:
+    case MYSQL_TYPE_STRING:
+    case MYSQL_TYPE_ENUM:
+    case MYSQL_TYPE_SET: return 2;
     default: return 0;
   }
 }
@@ -352,8 +370,8 @@ std::string format_datetime2(std::string_view bin, int fsp) {
   int64_t intpart = int64_t(be(bin.substr(0, 5))) - 0x8000000000LL;
   int64_t ymd = intpart >> 17, ym = ymd >> 5, hms = intpart % (1 << 17);
   uint64_t frac = fsp > 0 ? read_frac(bin.substr(5), fsp) : 0;
-  return fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}{}", ym / 13, ym % 13, ymd % 32,
-                     hms >> 12, (hms >> 6) % 64, hms % 64, frac_text(frac, fsp));
+  return fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}{}", ym / 13, ym % 13, ymd % 32, hms >> 12,
+                     (hms >> 6) % 64, hms % 64, frac_text(frac, fsp));
 }
 
 std::string format_timestamp2(std::string_view bin, int fsp) {
@@ -363,8 +381,8 @@ std::string format_timestamp2(std::string_view bin, int fsp) {
   time_t t = time_t(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);  // TIMESTAMP is epoch seconds: VStream sends it in UTC
-  return fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}{}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac_text(frac, fsp));
+  return fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, frac_text(frac, fsp));
 }
 
 std::string format_time2(std::string_view bin, int fsp) {
@@ -374,13 +392,19 @@ std::string format_time2(std::string_view bin, int fsp) {
     case 0: packed = intpart * (int64_t(1) << 24); break;
     case 1: {
       int64_t frac = uint8_t(bin[3]);
-      if (intpart < 0 && frac) { intpart++; frac -= 0x100; }
+      if (intpart < 0 && frac) {
+        intpart++;
+        frac -= 0x100;
+      }
       packed = intpart * (int64_t(1) << 24) + frac * 10000;
       break;
     }
     case 2: {
       int64_t frac = int64_t(be(bin.substr(3, 2)));
-      if (intpart < 0 && frac) { intpart++; frac -= 0x10000; }
+      if (intpart < 0 && frac) {
+        intpart++;
+        frac -= 0x10000;
+      }
       packed = intpart * (int64_t(1) << 24) + frac * 100;
       break;
     }
@@ -389,8 +413,8 @@ std::string format_time2(std::string_view bin, int fsp) {
   const bool neg = packed < 0;
   if (neg) packed = -packed;
   int64_t hms = packed >> 24, micros = packed % (int64_t(1) << 24);
-  return fmt::format("{}{:02d}:{:02d}:{:02d}{}", neg ? "-" : "", (hms >> 12) % (1 << 10),
-                     (hms >> 6) % 64, hms % 64, frac_text(uint64_t(micros), fsp));
+  return fmt::format("{}{:02d}:{:02d}:{:02d}{}", neg ? "-" : "", (hms >> 12) % (1 << 10), (hms >> 6) % 64, hms % 64,
+                     frac_text(uint64_t(micros), fsp));
 }
 
 std::string format_date(std::string_view bin) {
@@ -424,7 +448,8 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
   const uint16_t meta = m.meta[i];
   const bool uns = m.is_unsigned[i];
   auto need = [&](size_t n) -> Status {
-    if (!r.has(n)) return system_error(fmt::format("truncated row image in column {} of {}.{}", i, m.database, m.table));
+    if (!r.has(n))
+      return system_error(fmt::format("truncated row image in column {} of {}.{}", i, m.database, m.table));
     return Ok{};
   };
   auto integer = [&](size_t n) -> Status {
@@ -504,8 +529,8 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
       if (auto s = need(8); !s) return s;
       uint64_t v = r.le(8);
       uint64_t d = v / 1000000, t = v % 1000000;
-      out = fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}", d / 10000, d / 100 % 100, d % 100,
-                        t / 10000, t / 100 % 100, t % 100);
+      out = fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}", d / 10000, d / 100 % 100, d % 100, t / 10000,
+                        t / 100 % 100, t % 100);
       return Ok{};
     }
     case MYSQL_TYPE_TIME: {  // pre-5.6 format: [-]hhmmss as a 3-byte signed integer
@@ -537,8 +562,12 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
       out = r.bytes(n);
       return Ok{};
     }
-    case MYSQL_TYPE_BLOB: case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB:
-    case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_GEOMETRY: case MYSQL_TYPE_JSON: {
+    case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_GEOMETRY:
+    case MYSQL_TYPE_JSON: {
       size_t lb = meta;
       if (lb < 1 || lb > 4) return system_error("bad BLOB length size in table map");
       if (auto s = need(lb); !s) return s;
@@ -632,8 +661,8 @@ Result<DecodedRows> parse_rows(uint8_t event_type, std::string_view body, const 
   }
   uint64_t cols = 0;
   if (!r.lenenc(cols) || cols != map.types.size())
-    return system_error(fmt::format("ROWS event column count {} does not match table map of {}.{}", cols,
-                                    map.database, map.table));
+    return system_error(
+        fmt::format("ROWS event column count {} does not match table map of {}.{}", cols, map.database, map.table));
   size_t nb = (cols + 7) / 8;
   const bool is_update = event_type == 24 || event_type == 31;
   const bool is_delete = event_type == 25 || event_type == 32;
@@ -685,14 +714,18 @@ TableSchema schema_from_table_map(const TableMap& m, uint64_t version) {
       case MYSQL_TYPE_DOUBLE: t = query::FLOAT64; break;
       case MYSQL_TYPE_NEWDECIMAL: t = query::DECIMAL; break;
       case MYSQL_TYPE_DATE: t = query::DATE; break;
-      case MYSQL_TYPE_DATETIME: case MYSQL_TYPE_DATETIME2: t = query::DATETIME; break;
-      case MYSQL_TYPE_TIMESTAMP: case MYSQL_TYPE_TIMESTAMP2: t = query::TIMESTAMP; break;
-      case MYSQL_TYPE_TIME: case MYSQL_TYPE_TIME2: t = query::TIME; break;
+      case MYSQL_TYPE_DATETIME:
+      case MYSQL_TYPE_DATETIME2: t = query::DATETIME; break;
+      case MYSQL_TYPE_TIMESTAMP:
+      case MYSQL_TYPE_TIMESTAMP2: t = query::TIMESTAMP; break;
+      case MYSQL_TYPE_TIME:
+      case MYSQL_TYPE_TIME2: t = query::TIME; break;
       case MYSQL_TYPE_YEAR: t = query::YEAR; break;
       case MYSQL_TYPE_BIT: t = query::BIT; break;
       case MYSQL_TYPE_ENUM: t = query::ENUM; break;
       case MYSQL_TYPE_SET: t = query::SET; break;
-      case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING: t = bin ? query::VARBINARY : query::VARCHAR; break;
+      case MYSQL_TYPE_VARCHAR:
+      case MYSQL_TYPE_VAR_STRING: t = bin ? query::VARBINARY : query::VARCHAR; break;
       case MYSQL_TYPE_STRING: t = bin ? query::BINARY : query::CHAR; break;
       case MYSQL_TYPE_GEOMETRY: t = query::GEOMETRY; break;
       default: t = bin ? query::BLOB : query::TEXT; break;

@@ -19,16 +19,16 @@ namespace sv::emulator::mysql {
 struct TableMap {
   uint64_t table_id = 0;
   std::string database, table;
-  std::vector<uint8_t> types;     //!< binlog column types (enum_field_types)
-  std::vector<uint16_t> meta;     //!< per-column type metadata (0 when the type has none)
+  std::vector<uint8_t> types;  //!< binlog column types (enum_field_types)
+  std::vector<uint16_t> meta;  //!< per-column type metadata (0 when the type has none)
   std::vector<bool> nullable;
   // Optional metadata (present with binlog_row_metadata=FULL):
-  std::vector<std::string> column_names;               //!< empty when absent
-  std::vector<bool> is_unsigned;                       //!< per column; false when unknown
-  std::vector<std::vector<std::string>> enum_labels;   //!< per column (ENUM columns only)
-  std::vector<std::vector<std::string>> set_labels;    //!< per column (SET columns only)
-  std::vector<uint32_t> charsets;                      //!< per column collation id, 0 = unknown
-  std::vector<uint32_t> pk_columns;                    //!< from SIMPLE_PRIMARY_KEY
+  std::vector<std::string> column_names;              //!< empty when absent
+  std::vector<bool> is_unsigned;                      //!< per column; false when unknown
+  std::vector<std::vector<std::string>> enum_labels;  //!< per column (ENUM columns only)
+  std::vector<std::vector<std::string>> set_labels;   //!< per column (SET columns only)
+  std::vector<uint32_t> charsets;                     //!< per column collation id, 0 = unknown
+  std::vector<uint32_t> pk_columns;                   //!< from SIMPLE_PRIMARY_KEY
   //! The column's real type: STRING columns carry ENUM/SET/STRING in their metadata.
   uint8_t real_type(size_t i) const;
 };
@@ -38,9 +38,9 @@ Result<TableMap> parse_table_map(std::string_view body);
 
 //! How to render values: per column, what the schema says beyond the binlog metadata.
 struct ColumnRender {
-  bool binary_pad = false;   //!< BINARY(n): pad with 0x00 to `pad_length` (MySQL strips them)
+  bool binary_pad = false;  //!< BINARY(n): pad with 0x00 to `pad_length` (MySQL strips them)
   uint32_t pad_length = 0;
-  int float_decimals = -1;   //!< FLOAT(M,D)/DOUBLE(M,D): fixed D decimals; -1 = shortest form
+  int float_decimals = -1;  //!< FLOAT(M,D)/DOUBLE(M,D): fixed D decimals; -1 = shortest form
 };
 
 //! Derives rendering hints from a schema whose columns match the table map.

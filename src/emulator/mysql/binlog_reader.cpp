@@ -1,8 +1,8 @@
 // src/emulator/mysql: MariaDB binlog reader (see binlog_reader.hpp).
 #include "emulator/mysql/binlog_reader.hpp"
 
-#include <mariadb/mysql.h>
 #include <mariadb/mariadb_rpl.h>
+#include <mariadb/mysql.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -76,8 +76,8 @@ std::vector<std::string> ddl_tokens(std::string_view sql, size_t max_tokens) {
       ++i;
     } else {
       size_t s = i;
-      while (i < sql.size() && !std::isspace(static_cast<unsigned char>(sql[i])) && sql[i] != '.' &&
-             sql[i] != ',' && sql[i] != '(' && sql[i] != '`' && sql[i] != ';')
+      while (i < sql.size() && !std::isspace(static_cast<unsigned char>(sql[i])) && sql[i] != '.' && sql[i] != ',' &&
+             sql[i] != '(' && sql[i] != '`' && sql[i] != ';')
         ++i;
       out.emplace_back(sql.substr(s, i - s));
     }
@@ -132,9 +132,8 @@ Result<MariaGtid> MariaGtid::parse(std::string_view s) {
   auto d1 = s.find('-');
   auto d2 = d1 == std::string_view::npos ? d1 : s.find('-', d1 + 1);
   uint64_t a = 0, b = 0, c = 0;
-  if (d2 == std::string_view::npos || !parse_u64(s.substr(0, d1), a) ||
-      !parse_u64(s.substr(d1 + 1, d2 - d1 - 1), b) || !parse_u64(s.substr(d2 + 1), c) ||
-      a > UINT32_MAX || b > UINT32_MAX)
+  if (d2 == std::string_view::npos || !parse_u64(s.substr(0, d1), a) || !parse_u64(s.substr(d1 + 1, d2 - d1 - 1), b) ||
+      !parse_u64(s.substr(d2 + 1), c) || a > UINT32_MAX || b > UINT32_MAX)
     return system_error(fmt::format("malformed MariaDB GTID '{}'", s));
   return MariaGtid{uint32_t(a), uint32_t(b), c};
 }
@@ -142,7 +141,7 @@ Result<MariaGtid> MariaGtid::parse(std::string_view s) {
 std::string shard_uuid(std::string_view keyspace, std::string_view shard) {
   std::string name = fmt::format("{}/{}", keyspace, shard);
   uint64_t hi = fnv1a(name, 0x5eed0001), lo = fnv1a(name, 0x5eed0002);
-  hi = (hi & ~0xF000ULL) | 0x5000ULL;                   // version 5 (name-based)
+  hi = (hi & ~0xF000ULL) | 0x5000ULL;                         // version 5 (name-based)
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", uint32_t(hi >> 32), uint32_t(hi >> 16) & 0xFFFF,
                      uint32_t(hi) & 0xFFFF, uint32_t(lo >> 48), lo & 0xFFFFFFFFFFFFULL);
@@ -305,9 +304,8 @@ Result<std::optional<BinlogTransaction>> BinlogReader::next(std::chrono::millise
       // ER_MASTER_FATAL_ERROR_READING_BINLOG: position unknown/purged/ahead. The emulator serves
       // MySQL56 positions, so a purge is reported in MySQL's words, as vtgate would pass it on.
       if (e == 1236 && msg.find("purged") != std::string::npos)
-        return system_error(
-            mysql_binlog_error(position_for(options_.uuid, last_seq_), kPurgedBinlogs),
-            fmt::format("MariaDB: {}", msg));
+        return system_error(mysql_binlog_error(position_for(options_.uuid, last_seq_), kPurgedBinlogs),
+                            fmt::format("MariaDB: {}", msg));
       if (e == 1236)
         return system_error(fmt::format("MariaDB cannot serve binlog position {}-{}-{}: {}", options_.domain_id,
                                         options_.server_id, last_seq_, msg));
@@ -353,13 +351,20 @@ Result<std::optional<BinlogTransaction>> BinlogReader::next(std::chrono::millise
         table_maps_[m->table_id] = std::move(*m);
         break;
       }
-      case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
-      case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT:
+      case WRITE_ROWS_EVENT_V1:
+      case UPDATE_ROWS_EVENT_V1:
+      case DELETE_ROWS_EVENT_V1:
+      case WRITE_ROWS_EVENT:
+      case UPDATE_ROWS_EVENT:
+      case DELETE_ROWS_EVENT:
         if (!txn) break;  // rows outside a GTID group: not produced by MariaDB 10.x
         if (auto s = handle_rows(type, body, *txn); !s) return s.error();
         break;
-      case WRITE_ROWS_COMPRESSED_EVENT: case UPDATE_ROWS_COMPRESSED_EVENT: case DELETE_ROWS_COMPRESSED_EVENT:
-      case WRITE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT_V1:
+      case WRITE_ROWS_COMPRESSED_EVENT:
+      case UPDATE_ROWS_COMPRESSED_EVENT:
+      case DELETE_ROWS_COMPRESSED_EVENT:
+      case WRITE_ROWS_COMPRESSED_EVENT_V1:
+      case UPDATE_ROWS_COMPRESSED_EVENT_V1:
       case DELETE_ROWS_COMPRESSED_EVENT_V1:
         return system_error("compressed binlog row events are not supported (log_bin_compress=OFF)");
       case XID_EVENT:
@@ -403,8 +408,7 @@ Result<std::optional<BinlogTransaction>> BinlogReader::next(std::chrono::millise
         last_seq_ = txn->gtid.seq;
         return txn;
       }
-      default:
-        break;  // ROTATE, GTID_LIST, BINLOG_CHECKPOINT, ANNOTATE_ROWS, INTVAR, ...: no data
+      default: break;  // ROTATE, GTID_LIST, BINLOG_CHECKPOINT, ANNOTATE_ROWS, INTVAR, ...: no data
     }
   }
 }

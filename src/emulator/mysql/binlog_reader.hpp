@@ -48,13 +48,13 @@ Result<uint64_t> seq_in_gtid_list(std::string_view list, uint32_t domain);
 //! One committed transaction of the shard's domain.
 struct BinlogTransaction {
   MariaGtid gtid;
-  int64_t timestamp = 0;          //!< commit time (event header), Unix seconds
-  std::vector<TableRows> rows;    //!< rows of tables in the watched database, binlog order
-  bool is_ddl = false;            //!< a standalone statement (DDL) of the shard's domain
-  std::string statement;          //!< the DDL text
-  std::string ddl_database;       //!< the DDL's target database ("" when not parsed)
-  std::string ddl_table;          //!< the DDL's target table ("" when not parsed)
-  TableSchemaPtr new_schema;      //!< watched table after the DDL (nullptr: dropped/other db)
+  int64_t timestamp = 0;        //!< commit time (event header), Unix seconds
+  std::vector<TableRows> rows;  //!< rows of tables in the watched database, binlog order
+  bool is_ddl = false;          //!< a standalone statement (DDL) of the shard's domain
+  std::string statement;        //!< the DDL text
+  std::string ddl_database;     //!< the DDL's target database ("" when not parsed)
+  std::string ddl_table;        //!< the DDL's target table ("" when not parsed)
+  TableSchemaPtr new_schema;    //!< watched table after the DDL (nullptr: dropped/other db)
 };
 
 //! Reads transactions of one domain after a start sequence.
@@ -64,9 +64,9 @@ class BinlogReader {
     ConnParams conn;
     std::shared_ptr<SchemaRegistry> schemas;  //!< the watched database and its schemas
     uint32_t domain_id = 1;
-    uint32_t server_id = 1;   //!< the source server's id (the GTIDs it wrote)
-    uint64_t start_seq = 0;   //!< return transactions with seq > start_seq
-    std::string uuid;         //!< the shard's MySQL56 server uuid (for MySQL-style error texts)
+    uint32_t server_id = 1;                    //!< the source server's id (the GTIDs it wrote)
+    uint64_t start_seq = 0;                    //!< return transactions with seq > start_seq
+    std::string uuid;                          //!< the shard's MySQL56 server uuid (for MySQL-style error texts)
     std::chrono::milliseconds heartbeat{100};  //!< server heartbeat while idle (bounds next())
   };
 

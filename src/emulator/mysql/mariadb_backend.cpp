@@ -79,8 +79,8 @@ class MariaReplicationCursor final : public ReplicationCursor {
 MariaDbBackend::MariaDbBackend(asio::any_io_executor ex, MariaDbBackendOptions options)
     : ex_(std::move(ex)), options_(std::move(options)), pool_(options_.threads == 0 ? 16 : options_.threads) {
   for (const auto& s : options_.shards)
-    shards_.push_back(ShardState{s, shard_uuid(options_.keyspace, s.name),
-                                 std::make_shared<SchemaRegistry>(options_.keyspace)});
+    shards_.push_back(
+        ShardState{s, shard_uuid(options_.keyspace, s.name), std::make_shared<SchemaRegistry>(options_.keyspace)});
 }
 
 MariaDbBackend::~MariaDbBackend() {
@@ -164,7 +164,7 @@ std::vector<KeyspaceInfo> MariaDbBackend::catalog() const {
 }
 
 asio::awaitable<Result<GtidSet>> MariaDbBackend::current_position(const std::string& keyspace,
-                                                                 const std::string& shard) {
+                                                                  const std::string& shard) {
   const ShardState* s = find(keyspace, shard);
   if (s == nullptr) co_return config_error(fmt::format("unknown shard {}/{}", keyspace, shard));
   auto p = params(*s);
@@ -184,9 +184,9 @@ asio::awaitable<Result<GtidSet>> MariaDbBackend::current_position(const std::str
 }
 
 asio::awaitable<Result<std::unique_ptr<CopyCursor>>> MariaDbBackend::open_copy(const std::string& keyspace,
-                                                                              const std::string& shard,
-                                                                              const std::string& table,
-                                                                              const query::Row* lastpk) {
+                                                                               const std::string& shard,
+                                                                               const std::string& table,
+                                                                               const query::Row* lastpk) {
   const ShardState* s = find(keyspace, shard);
   if (s == nullptr) co_return config_error(fmt::format("unknown shard {}/{}", keyspace, shard));
   auto p = params(*s);
@@ -194,9 +194,7 @@ asio::awaitable<Result<std::unique_ptr<CopyCursor>>> MariaDbBackend::open_copy(c
   const uint32_t domain = s->config.domain_id;
   std::optional<query::Row> pk;
   if (lastpk != nullptr) pk = *lastpk;
-  auto job = [p, reg, table, domain, pk]() {
-    return SnapshotReader::open(p, reg, table, domain, pk ? &*pk : nullptr);
-  };
+  auto job = [p, reg, table, domain, pk]() { return SnapshotReader::open(p, reg, table, domain, pk ? &*pk : nullptr); };
   auto reader = co_await offload(std::move(job));
   if (!reader) co_return reader.error();
   GtidSet position = position_for(s->uuid, (*reader)->snapshot_seq());

@@ -21,17 +21,17 @@ namespace sv::emulator::mysql {
 
 //! One shard: where its MariaDB is and which GTIDs it writes.
 struct MariaDbShard {
-  std::string name;          //!< Vitess shard name: "-80", "80-", "0", ...
-  ConnParams conn;           //!< database field is ignored (the keyspace database is used)
-  uint32_t domain_id = 1;    //!< the server's gtid_domain_id
-  uint32_t server_id = 1;    //!< the server's server_id
+  std::string name;        //!< Vitess shard name: "-80", "80-", "0", ...
+  ConnParams conn;         //!< database field is ignored (the keyspace database is used)
+  uint32_t domain_id = 1;  //!< the server's gtid_domain_id
+  uint32_t server_id = 1;  //!< the server's server_id
 };
 
 struct MariaDbBackendOptions {
-  std::string keyspace;               //!< also the MariaDB database name on every shard
-  std::vector<MariaDbShard> shards;   //!< in key-range order
-  std::size_t threads = 16;           //!< pool for blocking calls (one per open cursor + spare)
-  std::chrono::milliseconds heartbeat{100};  //!< binlog heartbeat: bounds ReplicationCursor::next
+  std::string keyspace;                             //!< also the MariaDB database name on every shard
+  std::vector<MariaDbShard> shards;                 //!< in key-range order
+  std::size_t threads = 16;                         //!< pool for blocking calls (one per open cursor + spare)
+  std::chrono::milliseconds heartbeat{100};         //!< binlog heartbeat: bounds ReplicationCursor::next
   std::chrono::milliseconds catalog_refresh{1000};  //!< period of the catalog refresh (0 = off)
 };
 
@@ -54,11 +54,13 @@ class MariaDbBackend final : public Backend {
   std::vector<KeyspaceInfo> catalog() const override;
   boost::asio::awaitable<Result<GtidSet>> current_position(const std::string& keyspace,
                                                            const std::string& shard) override;
-  boost::asio::awaitable<Result<std::unique_ptr<CopyCursor>>> open_copy(
-      const std::string& keyspace, const std::string& shard, const std::string& table,
-      const query::Row* lastpk) override;
-  boost::asio::awaitable<Result<std::unique_ptr<ReplicationCursor>>> open_replication(
-      const std::string& keyspace, const std::string& shard, const GtidSet& from) override;
+  boost::asio::awaitable<Result<std::unique_ptr<CopyCursor>>> open_copy(const std::string& keyspace,
+                                                                        const std::string& shard,
+                                                                        const std::string& table,
+                                                                        const query::Row* lastpk) override;
+  boost::asio::awaitable<Result<std::unique_ptr<ReplicationCursor>>> open_replication(const std::string& keyspace,
+                                                                                      const std::string& shard,
+                                                                                      const GtidSet& from) override;
 
   //! Runs `job` on the pool and resumes the awaiting coroutine on its own executor.
   template <class F>

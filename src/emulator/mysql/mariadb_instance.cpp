@@ -116,9 +116,13 @@ std::string template_dir() {
 
 // Runs mariadb-install-db into `data`.
 Status run_install_db(const std::string& data, const std::string& log) {
-  std::vector<std::string> argv = {kInstallDb, "--no-defaults", "--datadir=" + data,
-                                   "--auth-root-authentication-method=normal", "--skip-test-db",
-                                   "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=4M",
+  std::vector<std::string> argv = {kInstallDb,
+                                   "--no-defaults",
+                                   "--datadir=" + data,
+                                   "--auth-root-authentication-method=normal",
+                                   "--skip-test-db",
+                                   "--innodb-buffer-pool-size=16M",
+                                   "--innodb-log-file-size=4M",
                                    "--skip-name-resolve"};
   if (::geteuid() == 0) argv.push_back("--user=root");
   auto pid = spawn(argv, log);
@@ -126,8 +130,7 @@ Status run_install_db(const std::string& data, const std::string& log) {
   int status = 0;
   while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return system_error("mariadb-install-db failed", tail_of(log));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return system_error("mariadb-install-db failed", tail_of(log));
   return Ok{};
 }
 
@@ -159,12 +162,10 @@ Status MariaDbInstance::launch() {
   for (auto& a : common_server_args()) argv.push_back(a);
   if (::geteuid() == 0) argv.push_back("--user=root");
   argv.insert(argv.end(),
-              {"--datadir=" + options_.dir + "/data", "--socket=" + socket_,
-               fmt::format("--port={}", port_), "--bind-address=127.0.0.1",
-               "--pid-file=" + options_.dir + "/mysqld.pid", "--log-error=" + log,
-               "--log-bin=binlog", "--binlog-format=ROW", "--binlog-row-image=FULL",
-               "--binlog-row-metadata=FULL", "--gtid-strict-mode=1",
-               fmt::format("--server-id={}", options_.server_id),
+              {"--datadir=" + options_.dir + "/data", "--socket=" + socket_, fmt::format("--port={}", port_),
+               "--bind-address=127.0.0.1", "--pid-file=" + options_.dir + "/mysqld.pid", "--log-error=" + log,
+               "--log-bin=binlog", "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
+               "--gtid-strict-mode=1", fmt::format("--server-id={}", options_.server_id),
                fmt::format("--gtid-domain-id={}", options_.domain_id), "--max-connections=200"});
   for (auto& a : options_.extra_args) argv.push_back(a);
   auto pid = spawn(argv, options_.dir + "/mariadbd.out");
@@ -249,10 +250,8 @@ Status MariaDbInstance::start() {
     (void)stop();
     return s;
   }
-  start_duration_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
-  spdlog::debug("mariadb: started pid {} port {} dir {} in {} ms", pid_, port_, options_.dir,
-                start_duration_.count());
+  start_duration_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  spdlog::debug("mariadb: started pid {} port {} dir {} in {} ms", pid_, port_, options_.dir, start_duration_.count());
   return Ok{};
 }
 

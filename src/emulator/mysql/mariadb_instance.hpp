@@ -19,13 +19,13 @@ namespace sv::emulator::mysql {
 
 //! How to start one instance.
 struct InstanceOptions {
-  std::string dir;            //!< holds data/, mysqld.sock, error.log; empty = a new temp dir
-  uint16_t port = 0;          //!< 0 = pick a free loopback port
-  uint32_t server_id = 1;     //!< also the GTID server id of every transaction it writes
-  uint32_t domain_id = 1;     //!< gtid_domain_id: one per shard keeps sequences separate
-  std::string user = "root";  //!< account usable over TCP from 127.0.0.1 and the socket
-  std::string password;       //!< its password (empty = none); never logged
-  bool remove_dir_on_stop = false;  //!< removed by the destructor; forced true for a temp dir
+  std::string dir;                      //!< holds data/, mysqld.sock, error.log; empty = a new temp dir
+  uint16_t port = 0;                    //!< 0 = pick a free loopback port
+  uint32_t server_id = 1;               //!< also the GTID server id of every transaction it writes
+  uint32_t domain_id = 1;               //!< gtid_domain_id: one per shard keeps sequences separate
+  std::string user = "root";            //!< account usable over TCP from 127.0.0.1 and the socket
+  std::string password;                 //!< its password (empty = none); never logged
+  bool remove_dir_on_stop = false;      //!< removed by the destructor; forced true for a temp dir
   std::vector<std::string> extra_args;  //!< appended to the mariadbd command line
 };
 

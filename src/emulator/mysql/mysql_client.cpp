@@ -20,8 +20,8 @@ void library_init_once() {
 
 bool is_config_errno(unsigned e) {
   return e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR || e == ER_BAD_DB_ERROR ||
-         e == ER_NO_SUCH_TABLE || e == ER_TABLEACCESS_DENIED_ERROR || e == ER_PARSE_ERROR ||
-         e == ER_BAD_FIELD_ERROR || e == ER_SPECIFIC_ACCESS_DENIED_ERROR;
+         e == ER_NO_SUCH_TABLE || e == ER_TABLEACCESS_DENIED_ERROR || e == ER_PARSE_ERROR || e == ER_BAD_FIELD_ERROR ||
+         e == ER_SPECIFIC_ACCESS_DENIED_ERROR;
 }
 
 }  // namespace
@@ -60,15 +60,13 @@ Result<Connection> Connection::open(const ConnParams& p) {
   // Never read ~/.my.cnf or /etc/mysql: tests must not depend on the machine's config.
   const char* host = p.socket.empty() ? p.host.c_str() : "localhost";
   const char* sock = p.socket.empty() ? nullptr : p.socket.c_str();
-  if (mysql_real_connect(m, host, p.user.c_str(), p.password.c_str(),
-                         p.database.empty() ? nullptr : p.database.c_str(), p.port, sock,
-                         CLIENT_FOUND_ROWS) == nullptr) {
+  if (mysql_real_connect(m, host, p.user.c_str(), p.password.c_str(), p.database.empty() ? nullptr : p.database.c_str(),
+                         p.port, sock, CLIENT_FOUND_ROWS) == nullptr) {
     unsigned e = mysql_errno(m);
     std::string msg = mysql_error(m);
     mysql_close(m);
     std::string where = p.socket.empty() ? fmt::format("{}:{}", p.host, p.port) : p.socket;
-    if (is_config_errno(e))
-      return config_error(fmt::format("MySQL connection to {} refused: {}", where, msg));
+    if (is_config_errno(e)) return config_error(fmt::format("MySQL connection to {} refused: {}", where, msg));
     return transient_error(fmt::format("cannot connect to MySQL at {}: {}", where, msg));
   }
   return Connection(m);
@@ -135,8 +133,7 @@ Result<ResultSet> Connection::query(std::string_view sql) {
 Result<Value> Connection::scalar(std::string_view sql) {
   auto r = query(sql);
   if (!r) return r.error();
-  if (r->rows.empty() || r->rows[0].empty())
-    return system_error(fmt::format("query returned no value: {}", sql));
+  if (r->rows.empty() || r->rows[0].empty()) return system_error(fmt::format("query returned no value: {}", sql));
   return r->rows[0][0];
 }
 

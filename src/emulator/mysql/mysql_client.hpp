@@ -36,11 +36,11 @@ using Value = std::optional<std::string>;
 //! Result-set column metadata (the part of MYSQL_FIELD the project needs).
 struct ColumnMeta {
   std::string name, org_name, table, org_table, database;
-  unsigned type = 0;            //!< enum_field_types
-  unsigned long length = 0;     //!< display length in bytes
-  unsigned charsetnr = 0;       //!< collation id (63 = binary)
+  unsigned type = 0;         //!< enum_field_types
+  unsigned long length = 0;  //!< display length in bytes
+  unsigned charsetnr = 0;    //!< collation id (63 = binary)
   unsigned decimals = 0;
-  unsigned flags = 0;           //!< MySQL column flags (NOT_NULL_FLAG, ...)
+  unsigned flags = 0;  //!< MySQL column flags (NOT_NULL_FLAG, ...)
 };
 
 //! A whole buffered result set (or an OK packet: no columns, affected rows).

@@ -28,9 +28,9 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr uint32_t kLongPassword = 0x1, kFoundRows = 0x2, kLongFlag = 0x4, kConnectWithDb = 0x8,
-                   kProtocol41 = 0x200, kSsl = 0x800, kTransactions = 0x2000, kSecureConnection = 0x8000,
-                   kMultiResults = 0x20000, kPluginAuth = 0x80000, kPluginAuthLenenc = 0x200000;
+constexpr uint32_t kLongPassword = 0x1, kFoundRows = 0x2, kLongFlag = 0x4, kConnectWithDb = 0x8, kProtocol41 = 0x200,
+                   kSsl = 0x800, kTransactions = 0x2000, kSecureConnection = 0x8000, kMultiResults = 0x20000,
+                   kPluginAuth = 0x80000, kPluginAuthLenenc = 0x200000;
 constexpr uint16_t kStatusAutocommit = 0x2;
 constexpr uint8_t kCharsetUtf8mb4 = 45;
 constexpr const char* kNativePlugin = "mysql_native_password";
@@ -336,8 +336,8 @@ asio::awaitable<void> MySqlFront::Impl::session(tcp::socket sock, uint32_t id) {
   std::string resp = co_await w.read_packet();
   if (resp.size() < 32) co_return;
   auto u32 = [&](size_t at) {
-    return uint32_t(uint8_t(resp[at])) | uint32_t(uint8_t(resp[at + 1])) << 8 |
-           uint32_t(uint8_t(resp[at + 2])) << 16 | uint32_t(uint8_t(resp[at + 3])) << 24;
+    return uint32_t(uint8_t(resp[at])) | uint32_t(uint8_t(resp[at + 1])) << 8 | uint32_t(uint8_t(resp[at + 2])) << 16 |
+           uint32_t(uint8_t(resp[at + 3])) << 24;
   };
   uint32_t client_caps = u32(0);
   if ((client_caps & kSsl) && resp.size() == 32) {
@@ -469,8 +469,8 @@ asio::awaitable<void> MySqlFront::Impl::session(tcp::socket sock, uint32_t id) {
     }
     if (std::regex_match(arg, m, tablets_re)) {
       ResultSet rs;
-      for (const char* c : {"Cell", "Keyspace", "Shard", "TabletType", "State", "Alias", "Hostname",
-                            "PrimaryTermStartTime"})
+      for (const char* c :
+           {"Cell", "Keyspace", "Shard", "TabletType", "State", "Alias", "Hostname", "PrimaryTermStartTime"})
         rs.columns.push_back(string_column(c));
       for (size_t i = 0; i < opt.shards.size(); ++i)
         rs.rows.push_back({opt.cell, opt.keyspace, opt.shards[i], std::string("PRIMARY"), std::string("SERVING"),

@@ -22,16 +22,16 @@ namespace sv::emulator::mysql {
 
 struct MySqlFrontOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;              //!< 0 = any free port (see MySqlFront::port())
-  std::string user;               //!< the one account clients must log in with
-  std::string password;           //!< never logged
+  uint16_t port = 0;                        //!< 0 = any free port (see MySqlFront::port())
+  std::string user;                         //!< the one account clients must log in with
+  std::string password;                     //!< never logged
   std::optional<std::string> tls_cert_pem;  //!< PEM certificate chain; with tls_key_pem: TLS on
   std::optional<std::string> tls_key_pem;
   std::string keyspace;
   std::vector<std::string> shards;  //!< for SHOW VITESS_SHARDS / SHOW VITESS_TABLETS
   std::string cell = "zone1";
-  ConnParams backend;             //!< shard 0's MariaDB (its database field is ignored)
-  std::size_t threads = 4;        //!< pool for the blocking forwarded queries
+  ConnParams backend;       //!< shard 0's MariaDB (its database field is ignored)
+  std::size_t threads = 4;  //!< pool for the blocking forwarded queries
 };
 
 //! The server. Runs its accept loop and sessions as coroutines on `io`.

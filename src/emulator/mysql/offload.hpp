@@ -26,9 +26,8 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(boost::asio::thread_poo
         boost::asio::post(pool, [holder, handler = std::move(handler)]() mutable {
           auto result = std::make_shared<R>((*holder)());
           auto ex = boost::asio::get_associated_executor(handler);
-          boost::asio::post(ex, [handler = std::move(handler), result]() mutable {
-            std::move(handler)(std::move(*result));
-          });
+          boost::asio::post(
+              ex, [handler = std::move(handler), result]() mutable { std::move(handler)(std::move(*result)); });
         });
       },
       boost::asio::use_awaitable);

@@ -54,30 +54,30 @@ query::Type field_type(const ColumnMeta& c) {
   }
 }
 
-Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& database,
-                                         const std::string& table, uint64_t version) {
-  auto meta = conn.query(fmt::format("SELECT * FROM {}.{} LIMIT 0", quote_identifier(database),
-                                     quote_identifier(table)));
+Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& database, const std::string& table,
+                                         uint64_t version) {
+  auto meta =
+      conn.query(fmt::format("SELECT * FROM {}.{} LIMIT 0", quote_identifier(database), quote_identifier(table)));
   if (!meta) return meta.error();
   // The collation id of each text column: result-set metadata reports the connection's charset
   // (utf8mb4) instead, while vttablet's FIELD events carry the column's own collation.
-  auto cols = conn.query(fmt::format(
-      "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, c.ORDINAL_POSITION, co.ID "
-      "FROM information_schema.COLUMNS c LEFT JOIN information_schema.COLLATIONS co "
-      "ON co.COLLATION_NAME = c.COLLATION_NAME "
-      "WHERE c.TABLE_SCHEMA='{}' AND c.TABLE_NAME='{}' ORDER BY c.ORDINAL_POSITION",
-      conn.escape(database), conn.escape(table)));
+  auto cols =
+      conn.query(fmt::format("SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, c.ORDINAL_POSITION, co.ID "
+                             "FROM information_schema.COLUMNS c LEFT JOIN information_schema.COLLATIONS co "
+                             "ON co.COLLATION_NAME = c.COLLATION_NAME "
+                             "WHERE c.TABLE_SCHEMA='{}' AND c.TABLE_NAME='{}' ORDER BY c.ORDINAL_POSITION",
+                             conn.escape(database), conn.escape(table)));
   if (!cols) return cols.error();
-  auto pk = conn.query(fmt::format(
-      "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA='{}' AND "
-      "TABLE_NAME='{}' AND CONSTRAINT_NAME='PRIMARY' ORDER BY ORDINAL_POSITION",
-      conn.escape(database), conn.escape(table)));
+  auto pk =
+      conn.query(fmt::format("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA='{}' AND "
+                             "TABLE_NAME='{}' AND CONSTRAINT_NAME='PRIMARY' ORDER BY ORDINAL_POSITION",
+                             conn.escape(database), conn.escape(table)));
   if (!pk) return pk.error();
   // MariaDB's JSON is LONGTEXT plus CHECK (json_valid(`col`)); report it as MySQL's JSON.
-  auto checks = conn.query(fmt::format(
-      "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='{}' "
-      "AND TABLE_NAME='{}'",
-      conn.escape(database), conn.escape(table)));
+  auto checks = conn.query(
+      fmt::format("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA='{}' "
+                  "AND TABLE_NAME='{}'",
+                  conn.escape(database), conn.escape(table)));
   if (!checks) return checks.error();
   if (cols->rows.size() != meta->columns.size())
     return system_error(fmt::format("schema of {}.{} changed while reading it", database, table));
@@ -117,10 +117,10 @@ Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& da
 }
 
 Result<std::vector<std::string>> list_tables(Connection& conn, const std::string& database) {
-  auto r = conn.query(fmt::format(
-      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{}' AND "
-      "TABLE_TYPE='BASE TABLE' ORDER BY TABLE_NAME",
-      conn.escape(database)));
+  auto r =
+      conn.query(fmt::format("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='{}' AND "
+                             "TABLE_TYPE='BASE TABLE' ORDER BY TABLE_NAME",
+                             conn.escape(database)));
   if (!r) return r.error();
   std::vector<std::string> out;
   for (auto& row : r->rows)
@@ -132,10 +132,9 @@ Result<std::vector<std::string>> list_tables(Connection& conn, const std::string
 bool same_fields(const std::vector<query::Field>& a, const std::vector<query::Field>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].name() != b[i].name() || a[i].type() != b[i].type() ||
-        a[i].column_type() != b[i].column_type() || a[i].charset() != b[i].charset() ||
-        a[i].flags() != b[i].flags() || a[i].column_length() != b[i].column_length() ||
-        a[i].decimals() != b[i].decimals())
+    if (a[i].name() != b[i].name() || a[i].type() != b[i].type() || a[i].column_type() != b[i].column_type() ||
+        a[i].charset() != b[i].charset() || a[i].flags() != b[i].flags() ||
+        a[i].column_length() != b[i].column_length() || a[i].decimals() != b[i].decimals())
       return false;
   return true;
 }
@@ -159,10 +158,10 @@ TableSchemaPtr SchemaRegistry::store_locked(const std::string& table, TableSchem
 }
 
 Result<TableSchemaPtr> SchemaRegistry::reload(Connection& conn, const std::string& table) {
-  auto exists = conn.query(fmt::format(
-      "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA='{}' AND TABLE_NAME='{}' AND "
-      "TABLE_TYPE='BASE TABLE'",
-      conn.escape(database_), conn.escape(table)));
+  auto exists =
+      conn.query(fmt::format("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA='{}' AND TABLE_NAME='{}' AND "
+                             "TABLE_TYPE='BASE TABLE'",
+                             conn.escape(database_), conn.escape(table)));
   if (!exists) return exists.error();
   if (exists->rows.empty()) {
     std::lock_guard lock(mu_);

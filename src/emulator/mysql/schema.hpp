@@ -19,8 +19,8 @@ query::Type field_type(const ColumnMeta& c);
 
 //! Loads one table's schema now. `version` is stored in the result. MariaDB's JSON alias
 //! (LONGTEXT with a json_valid check) is reported as type JSON, column_type `json`.
-Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& database,
-                                         const std::string& table, uint64_t version);
+Result<TableSchemaPtr> load_table_schema(Connection& conn, const std::string& database, const std::string& table,
+                                         uint64_t version);
 
 //! Base tables of `database`, sorted by name.
 Result<std::vector<std::string>> list_tables(Connection& conn, const std::string& database);

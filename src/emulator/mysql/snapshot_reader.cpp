@@ -17,9 +17,7 @@ bool binaryish(query::Type t) {
 }  // namespace
 
 std::string sql_literal(Connection& conn, const query::Field& f, const std::string& value) {
-  if (integral(f.type()) && !value.empty() &&
-      value.find_first_not_of("-0123456789") == std::string::npos)
-    return value;
+  if (integral(f.type()) && !value.empty() && value.find_first_not_of("-0123456789") == std::string::npos) return value;
   if (binaryish(f.type())) {
     if (value.empty()) return "''";
     std::string hex = "X'";
@@ -57,9 +55,9 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(const ConnParams& c
   if (!c) return c.error();
   r->conn_ = std::move(*c);
   r->database_ = schemas->database();
-  for (const char* sql : {"SET SESSION time_zone='+00:00'",  // TIMESTAMP in UTC, as vstreamer does
-                          "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-                          "START TRANSACTION WITH CONSISTENT SNAPSHOT"}) {
+  for (const char* sql :
+       {"SET SESSION time_zone='+00:00'",  // TIMESTAMP in UTC, as vstreamer does
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"}) {
     if (auto s = r->conn_.exec(sql); !s) return s.error();
   }
   // MariaDB 10.11 reports the snapshot's binlog file/offset; BINLOG_GTID_POS maps that to GTIDs.
@@ -108,7 +106,8 @@ Result<std::vector<query::Row>> SnapshotReader::next(size_t max_rows) {
     if (k) order += ',';
     order += quote_identifier(schema_->fields[schema_->pk_columns[k]].name());
   }
-  std::string sql = fmt::format("SELECT {} FROM {}.{}", cols, quote_identifier(database_), quote_identifier(schema_->name));
+  std::string sql =
+      fmt::format("SELECT {} FROM {}.{}", cols, quote_identifier(database_), quote_identifier(schema_->name));
   if (lastpk_) sql += " WHERE " + where_after(*lastpk_);
   sql += fmt::format(" ORDER BY {} LIMIT {}", order, max_rows);
   auto rs = conn_.query(sql);

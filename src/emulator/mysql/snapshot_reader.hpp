@@ -19,8 +19,7 @@ namespace sv::emulator::mysql {
 class SnapshotReader {
  public:
   //! Opens a snapshot. `lastpk` holds the PK columns only (schema pk order) or is nullptr.
-  static Result<std::unique_ptr<SnapshotReader>> open(const ConnParams& conn,
-                                                      std::shared_ptr<SchemaRegistry> schemas,
+  static Result<std::unique_ptr<SnapshotReader>> open(const ConnParams& conn, std::shared_ptr<SchemaRegistry> schemas,
                                                       const std::string& table, uint32_t domain_id,
                                                       const query::Row* lastpk);
 

@@ -77,28 +77,28 @@ TEST_CASE("MariaDB backend: catalog, positions, copy and replication on two shar
     // Copy in batches of 2 with a lastpk resume. (Scoped: an open snapshot holds the table's
     // metadata lock, so an ALTER would wait for it, as on a real MySQL.)
     {
-    auto copy = co_await backend.open_copy("commerce", "-80", "customer", nullptr);
-    SV_REQUIRE_OK(copy);
-    CHECK((*copy)->position() == *p1);
-    CHECK((*copy)->schema()->name == "customer");
-    auto b1 = co_await (*copy)->next(2);
-    SV_REQUIRE_OK(b1);
-    REQUIRE(b1->size() == 2);
-    CHECK(values((*b1)[1]) == std::vector<std::string>{"2", "b@x"});
-    auto b2 = co_await (*copy)->next(2);
-    SV_REQUIRE_OK(b2);
-    REQUIRE(b2->size() == 1);
-    auto b3 = co_await (*copy)->next(2);
-    SV_REQUIRE_OK(b3);
-    CHECK(b3->empty());
-    query::Row lastpk;
-    append_value(lastpk, std::string_view("1"));
-    auto copy2 = co_await backend.open_copy("commerce", "-80", "customer", &lastpk);
-    SV_REQUIRE_OK(copy2);
-    auto rest = co_await (*copy2)->next(10);
-    SV_REQUIRE_OK(rest);
-    REQUIRE(rest->size() == 2);
-    CHECK(values((*rest)[0]) == std::vector<std::string>{"2", "b@x"});
+      auto copy = co_await backend.open_copy("commerce", "-80", "customer", nullptr);
+      SV_REQUIRE_OK(copy);
+      CHECK((*copy)->position() == *p1);
+      CHECK((*copy)->schema()->name == "customer");
+      auto b1 = co_await (*copy)->next(2);
+      SV_REQUIRE_OK(b1);
+      REQUIRE(b1->size() == 2);
+      CHECK(values((*b1)[1]) == std::vector<std::string>{"2", "b@x"});
+      auto b2 = co_await (*copy)->next(2);
+      SV_REQUIRE_OK(b2);
+      REQUIRE(b2->size() == 1);
+      auto b3 = co_await (*copy)->next(2);
+      SV_REQUIRE_OK(b3);
+      CHECK(b3->empty());
+      query::Row lastpk;
+      append_value(lastpk, std::string_view("1"));
+      auto copy2 = co_await backend.open_copy("commerce", "-80", "customer", &lastpk);
+      SV_REQUIRE_OK(copy2);
+      auto rest = co_await (*copy2)->next(10);
+      SV_REQUIRE_OK(rest);
+      REQUIRE(rest->size() == 2);
+      CHECK(values((*rest)[0]) == std::vector<std::string>{"2", "b@x"});
     }
 
     // Replication from the copy position: writes after it, as typed transactions.
@@ -109,10 +109,10 @@ TEST_CASE("MariaDB backend: catalog, positions, copy and replication on two shar
     CHECK_FALSE(idle->has_value());
     {
       auto c = s1.connect();
-      SV_REQUIRE_OK(c->exec("UPDATE commerce.customer SET email='B@X' WHERE id=2"));  // 5
+      SV_REQUIRE_OK(c->exec("UPDATE commerce.customer SET email='B@X' WHERE id=2"));                // 5
       SV_REQUIRE_OK(c->exec("ALTER TABLE commerce.customer ADD COLUMN vip TINYINT(1) DEFAULT 0"));  // 6
-      SV_REQUIRE_OK(c->exec("INSERT INTO commerce.customer VALUES (4,'d@x',1)"));           // 7
-      SV_REQUIRE_OK(c->exec("CREATE TABLE commerce.extra (id INT PRIMARY KEY)"));           // 8
+      SV_REQUIRE_OK(c->exec("INSERT INTO commerce.customer VALUES (4,'d@x',1)"));                   // 7
+      SV_REQUIRE_OK(c->exec("CREATE TABLE commerce.extra (id INT PRIMARY KEY)"));                   // 8
     }
     std::vector<Transaction> got;
     for (int i = 0; i < 50 && got.size() < 4; ++i) {
@@ -168,9 +168,10 @@ TEST_CASE("MariaDB backend: text columns carry their collation id and their stor
     auto c = s1.connect();
     SV_REQUIRE_OK(c);
     SV_REQUIRE_OK(c->exec("CREATE DATABASE commerce"));
-    SV_REQUIRE_OK(c->exec("CREATE TABLE commerce.t (id INT PRIMARY KEY, l1 VARCHAR(10) CHARACTER SET latin1, "
-                          "w VARCHAR(10) CHARACTER SET cp1251 COLLATE cp1251_bin, u VARCHAR(10) CHARACTER SET utf8mb4, "
-                          "b VARBINARY(4))"));
+    SV_REQUIRE_OK(
+        c->exec("CREATE TABLE commerce.t (id INT PRIMARY KEY, l1 VARCHAR(10) CHARACTER SET latin1, "
+                "w VARCHAR(10) CHARACTER SET cp1251 COLLATE cp1251_bin, u VARCHAR(10) CHARACTER SET utf8mb4, "
+                "b VARBINARY(4))"));
     SV_REQUIRE_OK(c->exec("INSERT INTO commerce.t VALUES (1, 'é€', 'Жё', 'é', X'E9')"));
   }
   asio::io_context io;

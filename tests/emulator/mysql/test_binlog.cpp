@@ -10,8 +10,8 @@
 
 using namespace sv::emulator::mysql;
 using namespace std::chrono_literals;
-using svtest::values;
 using sv::emulator::TableSchema;
+using svtest::values;
 
 namespace {
 
@@ -27,39 +27,171 @@ const char* kTypesTable = R"(CREATE TABLE ks.types (
   bt BIT(12), bt1 BIT(1), en ENUM('a,b','it''s','x'), st SET('p','q','s''t'), js JSON
 ))";
 
-const std::vector<std::string> kColumns = {
-    "id", "ti", "tiu", "b1", "si", "siu", "mi", "miu", "i", "iu", "bi", "biu", "dec1", "dec2", "dec3",
-    "f", "d", "fd", "dt", "dtm", "dtm3", "dtm6", "ts", "ts2", "tm", "tm4", "yr", "c", "vc", "tx", "ttx",
-    "bn", "vb", "bl", "bt", "bt1", "en", "st", "js"};
+const std::vector<std::string> kColumns = {"id",   "ti",   "tiu",  "b1",   "si",   "siu", "mi", "miu", "i",  "iu",
+                                           "bi",   "biu",  "dec1", "dec2", "dec3", "f",   "d",  "fd",  "dt", "dtm",
+                                           "dtm3", "dtm6", "ts",   "ts2",  "tm",   "tm4", "yr", "c",   "vc", "tx",
+                                           "ttx",  "bn",   "vb",   "bl",   "bt",   "bt1", "en", "st",  "js"};
 
 // Expected text values per row id (binary ones given as hex with an "0x" prefix).
 std::map<int, std::vector<std::string>> expected_rows() {
   std::map<int, std::vector<std::string>> m;
   m[1] = {"1"};
   m[1].resize(kColumns.size(), "NULL");
-  m[2] = {"2", "-128", "0", "0", "-32768", "0", "-8388608", "0", "-2147483648", "0",
-          "-9223372036854775808", "0", "-99999999.99", "-12345678901234567890.0123456789", "-99999",
-          "-3.40282e38", "-1.7976931348623157e308", "-9999.999", "1000-01-01", "1000-01-01 00:00:00",
-          "1000-01-01 00:00:00.000", "1000-01-01 00:00:00.000000", "1970-01-01 00:00:01",
-          "1970-01-01 00:00:01.00", "-838:59:59", "-838:59:59.0000", "1901", "", "", "", "",
-          "0x00000000", "0x", "0x", "0x0000", "0x00", "a,b", "", "[]"};
-  m[3] = {"3", "127", "255", "1", "32767", "65535", "8388607", "16777215", "2147483647", "4294967295",
-          "9223372036854775807", "18446744073709551615", "99999999.99", "99999999999999999999.9999999999",
-          "99999", "3.40282e38", "1.7976931348623157e308", "9999.999", "9999-12-31", "9999-12-31 23:59:59",
-          "9999-12-31 23:59:59.999", "9999-12-31 23:59:59.999999", "2038-01-19 03:14:07",
-          "2038-01-19 03:14:07.99", "838:59:59", "838:59:59.0000", "2155", "abcdefghij",
-          std::string(300, 'z'), "t", "tt", "0xFFFFFFFF", "0xFF", "0xFF", "0x0FFF", "0x01", "x",
-          "p,q,s't", "{\"k\": 1}"};
-  m[4] = {"4", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0.00", "0.0000000000", "0",
-          "0", "0", "0.000", "0000-00-00", "0000-00-00 00:00:00", "0000-00-00 00:00:00.000",
-          "0000-00-00 00:00:00.000000", "0000-00-00 00:00:00", "0000-00-00 00:00:00.00", "00:00:00",
-          "00:00:00.0000", "0000", "", "", "", "", "0x00000000", "0x", "0x", "0x0000", "0x00", "it's", "",
+  m[2] = {"2",
+          "-128",
+          "0",
+          "0",
+          "-32768",
+          "0",
+          "-8388608",
+          "0",
+          "-2147483648",
+          "0",
+          "-9223372036854775808",
+          "0",
+          "-99999999.99",
+          "-12345678901234567890.0123456789",
+          "-99999",
+          "-3.40282e38",
+          "-1.7976931348623157e308",
+          "-9999.999",
+          "1000-01-01",
+          "1000-01-01 00:00:00",
+          "1000-01-01 00:00:00.000",
+          "1000-01-01 00:00:00.000000",
+          "1970-01-01 00:00:01",
+          "1970-01-01 00:00:01.00",
+          "-838:59:59",
+          "-838:59:59.0000",
+          "1901",
+          "",
+          "",
+          "",
+          "",
+          "0x00000000",
+          "0x",
+          "0x",
+          "0x0000",
+          "0x00",
+          "a,b",
+          "",
+          "[]"};
+  m[3] = {"3",
+          "127",
+          "255",
+          "1",
+          "32767",
+          "65535",
+          "8388607",
+          "16777215",
+          "2147483647",
+          "4294967295",
+          "9223372036854775807",
+          "18446744073709551615",
+          "99999999.99",
+          "99999999999999999999.9999999999",
+          "99999",
+          "3.40282e38",
+          "1.7976931348623157e308",
+          "9999.999",
+          "9999-12-31",
+          "9999-12-31 23:59:59",
+          "9999-12-31 23:59:59.999",
+          "9999-12-31 23:59:59.999999",
+          "2038-01-19 03:14:07",
+          "2038-01-19 03:14:07.99",
+          "838:59:59",
+          "838:59:59.0000",
+          "2155",
+          "abcdefghij",
+          std::string(300, 'z'),
+          "t",
+          "tt",
+          "0xFFFFFFFF",
+          "0xFF",
+          "0xFF",
+          "0x0FFF",
+          "0x01",
+          "x",
+          "p,q,s't",
+          "{\"k\": 1}"};
+  m[4] = {"4",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0",
+          "0.00",
+          "0.0000000000",
+          "0",
+          "0",
+          "0",
+          "0.000",
+          "0000-00-00",
+          "0000-00-00 00:00:00",
+          "0000-00-00 00:00:00.000",
+          "0000-00-00 00:00:00.000000",
+          "0000-00-00 00:00:00",
+          "0000-00-00 00:00:00.00",
+          "00:00:00",
+          "00:00:00.0000",
+          "0000",
+          "",
+          "",
+          "",
+          "",
+          "0x00000000",
+          "0x",
+          "0x",
+          "0x0000",
+          "0x00",
+          "it's",
+          "",
           "null"};
-  m[5] = {"5", "-1", "1", "2", "-2", "2", "-3", "3", "-4", "4", "-5", "5", "-0.50", "0.0000000001", "-1",
-          "1.1", "0.1", "3.142", "2024-02-29", "2024-02-29 13:14:15", "2024-02-29 13:14:15.123",
-          "2024-02-29 13:14:15.000001", "2024-02-29 13:14:15", "2024-02-29 13:14:15.50", "-01:02:03",
-          "12:34:56.7891", "2024", "héllo", "日本語テキスト😀", "ünïcødé\ntext\t\"q\"", "ok",
-          "0x00FF0000", "0xC328FF00", "0xFFFE00", "0x0AAA", "0x01", "a,b", "p,s't",
+  m[5] = {"5",
+          "-1",
+          "1",
+          "2",
+          "-2",
+          "2",
+          "-3",
+          "3",
+          "-4",
+          "4",
+          "-5",
+          "5",
+          "-0.50",
+          "0.0000000001",
+          "-1",
+          "1.1",
+          "0.1",
+          "3.142",
+          "2024-02-29",
+          "2024-02-29 13:14:15",
+          "2024-02-29 13:14:15.123",
+          "2024-02-29 13:14:15.000001",
+          "2024-02-29 13:14:15",
+          "2024-02-29 13:14:15.50",
+          "-01:02:03",
+          "12:34:56.7891",
+          "2024",
+          "héllo",
+          "日本語テキスト😀",
+          "ünïcødé\ntext\t\"q\"",
+          "ok",
+          "0x00FF0000",
+          "0xC328FF00",
+          "0xFFFE00",
+          "0x0AAA",
+          "0x01",
+          "a,b",
+          "p,s't",
           "{\"a\": [1, \"x\", null], \"b\": {\"c\": true}}"};
   return m;
 }
@@ -134,8 +266,8 @@ struct Shard {
 TEST_CASE("binlog and snapshot decode every type family with exact values") {
   Shard shard;
   SV_REQUIRE_OK(shard.conn.exec("CREATE DATABASE ks"));  // seq 1
-  SV_REQUIRE_OK(shard.conn.exec(kTypesTable));            // seq 2
-  SV_REQUIRE_OK(shard.conn.exec(kInsertRows));            // seq 3
+  SV_REQUIRE_OK(shard.conn.exec(kTypesTable));           // seq 2
+  SV_REQUIRE_OK(shard.conn.exec(kInsertRows));           // seq 3
 
   auto txns = shard.read(0, 3);
   REQUIRE(txns.size() == 3);
@@ -207,23 +339,40 @@ TEST_CASE("query.Field metadata matches what vtgate sends") {
     uint32_t charset;
   };
   const Want wants[] = {
-      {"id", query::INT32, "int(11)", 63}, {"ti", query::INT8, "tinyint(4)", 63},
-      {"tiu", query::UINT8, "tinyint(3) unsigned", 63}, {"b1", query::INT8, "tinyint(1)", 63},
-      {"si", query::INT16, "smallint(6)", 63}, {"siu", query::UINT16, "smallint(5) unsigned", 63},
-      {"mi", query::INT24, "mediumint(9)", 63}, {"miu", query::UINT24, "mediumint(8) unsigned", 63},
-      {"i", query::INT32, "int(11)", 63}, {"iu", query::UINT32, "int(10) unsigned", 63},
-      {"bi", query::INT64, "bigint(20)", 63}, {"biu", query::UINT64, "bigint(20) unsigned", 63},
-      {"dec1", query::DECIMAL, "decimal(10,2)", 63}, {"f", query::FLOAT32, "float", 63},
-      {"d", query::FLOAT64, "double", 63}, {"fd", query::FLOAT32, "float(7,3)", 63},
-      {"dt", query::DATE, "date", 63}, {"dtm", query::DATETIME, "datetime", 63},
-      {"dtm6", query::DATETIME, "datetime(6)", 63}, {"ts", query::TIMESTAMP, "timestamp", 63},
-      {"ts2", query::TIMESTAMP, "timestamp(2)", 63}, {"tm", query::TIME, "time", 63},
-      {"tm4", query::TIME, "time(4)", 63}, {"yr", query::YEAR, "year(4)", 63},
-      {"c", query::CHAR, "char(10)", 45}, {"vc", query::VARCHAR, "varchar(300)", 45},
-      {"tx", query::TEXT, "text", 45}, {"ttx", query::TEXT, "tinytext", 45},
-      {"bn", query::BINARY, "binary(4)", 63}, {"vb", query::VARBINARY, "varbinary(20)", 63},
-      {"bl", query::BLOB, "blob", 63}, {"bt", query::BIT, "bit(12)", 63},
-      {"en", query::ENUM, "enum('a,b','it''s','x')", 45}, {"st", query::SET, "set('p','q','s''t')", 45},
+      {"id", query::INT32, "int(11)", 63},
+      {"ti", query::INT8, "tinyint(4)", 63},
+      {"tiu", query::UINT8, "tinyint(3) unsigned", 63},
+      {"b1", query::INT8, "tinyint(1)", 63},
+      {"si", query::INT16, "smallint(6)", 63},
+      {"siu", query::UINT16, "smallint(5) unsigned", 63},
+      {"mi", query::INT24, "mediumint(9)", 63},
+      {"miu", query::UINT24, "mediumint(8) unsigned", 63},
+      {"i", query::INT32, "int(11)", 63},
+      {"iu", query::UINT32, "int(10) unsigned", 63},
+      {"bi", query::INT64, "bigint(20)", 63},
+      {"biu", query::UINT64, "bigint(20) unsigned", 63},
+      {"dec1", query::DECIMAL, "decimal(10,2)", 63},
+      {"f", query::FLOAT32, "float", 63},
+      {"d", query::FLOAT64, "double", 63},
+      {"fd", query::FLOAT32, "float(7,3)", 63},
+      {"dt", query::DATE, "date", 63},
+      {"dtm", query::DATETIME, "datetime", 63},
+      {"dtm6", query::DATETIME, "datetime(6)", 63},
+      {"ts", query::TIMESTAMP, "timestamp", 63},
+      {"ts2", query::TIMESTAMP, "timestamp(2)", 63},
+      {"tm", query::TIME, "time", 63},
+      {"tm4", query::TIME, "time(4)", 63},
+      {"yr", query::YEAR, "year(4)", 63},
+      {"c", query::CHAR, "char(10)", 45},
+      {"vc", query::VARCHAR, "varchar(300)", 45},
+      {"tx", query::TEXT, "text", 45},
+      {"ttx", query::TEXT, "tinytext", 45},
+      {"bn", query::BINARY, "binary(4)", 63},
+      {"vb", query::VARBINARY, "varbinary(20)", 63},
+      {"bl", query::BLOB, "blob", 63},
+      {"bt", query::BIT, "bit(12)", 63},
+      {"en", query::ENUM, "enum('a,b','it''s','x')", 45},
+      {"st", query::SET, "set('p','q','s''t')", 45},
       // The column's own collation: MariaDB's JSON is LONGTEXT utf8mb4_bin (the connector does not
       // convert JSON cells by charset).
       {"js", query::JSON, "json", 46},
@@ -245,27 +394,27 @@ TEST_CASE("query.Field metadata matches what vtgate sends") {
   CHECK(by["vc"]->column_length() == 1200);  // 300 chars × 4 bytes (utf8mb4)
   CHECK(by["dec1"]->decimals() == 2);
   CHECK(by["dtm6"]->decimals() == 6);
-  CHECK((by["tiu"]->flags() & 32u) != 0);  // UNSIGNED
-  CHECK((by["en"]->flags() & 256u) != 0);  // ENUM
+  CHECK((by["tiu"]->flags() & 32u) != 0);   // UNSIGNED
+  CHECK((by["en"]->flags() & 256u) != 0);   // ENUM
   CHECK((by["st"]->flags() & 2048u) != 0);  // SET
 }
 
 TEST_CASE("updates, deletes, DDL and positions") {
   Shard shard;
-  SV_REQUIRE_OK(shard.conn.exec("CREATE DATABASE ks"));                                          // 1
+  SV_REQUIRE_OK(shard.conn.exec("CREATE DATABASE ks"));                                           // 1
   SV_REQUIRE_OK(shard.conn.exec("CREATE TABLE ks.t (id BIGINT PRIMARY KEY, name VARCHAR(20))"));  // 2
-  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO ks.t VALUES (1,'a'),(2,'b'),(3,NULL)"));            // 3
-  SV_REQUIRE_OK(shard.conn.exec("UPDATE ks.t SET name='bb' WHERE id=2"));                        // 4
-  SV_REQUIRE_OK(shard.conn.exec("DELETE FROM ks.t WHERE id=1"));                                 // 5
-  SV_REQUIRE_OK(shard.conn.exec("ALTER TABLE ks.t ADD COLUMN score INT NOT NULL DEFAULT 7"));    // 6
-  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO ks.t VALUES (4,'d',9)"));                           // 7
-  SV_REQUIRE_OK(shard.conn.exec("BEGIN"));                                                       // 8
+  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO ks.t VALUES (1,'a'),(2,'b'),(3,NULL)"));             // 3
+  SV_REQUIRE_OK(shard.conn.exec("UPDATE ks.t SET name='bb' WHERE id=2"));                         // 4
+  SV_REQUIRE_OK(shard.conn.exec("DELETE FROM ks.t WHERE id=1"));                                  // 5
+  SV_REQUIRE_OK(shard.conn.exec("ALTER TABLE ks.t ADD COLUMN score INT NOT NULL DEFAULT 7"));     // 6
+  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO ks.t VALUES (4,'d',9)"));                            // 7
+  SV_REQUIRE_OK(shard.conn.exec("BEGIN"));                                                        // 8
   SV_REQUIRE_OK(shard.conn.exec("UPDATE ks.t SET name=NULL WHERE id=4"));
   SV_REQUIRE_OK(shard.conn.exec("INSERT INTO ks.t VALUES (5,'e',1)"));
   SV_REQUIRE_OK(shard.conn.exec("COMMIT"));
-  SV_REQUIRE_OK(shard.conn.exec("CREATE DATABASE other"));                                       // 9
-  SV_REQUIRE_OK(shard.conn.exec("CREATE TABLE other.o (id INT PRIMARY KEY)"));                   // 10
-  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO other.o VALUES (1)"));                              // 11
+  SV_REQUIRE_OK(shard.conn.exec("CREATE DATABASE other"));                      // 9
+  SV_REQUIRE_OK(shard.conn.exec("CREATE TABLE other.o (id INT PRIMARY KEY)"));  // 10
+  SV_REQUIRE_OK(shard.conn.exec("INSERT INTO other.o VALUES (1)"));             // 11
 
   auto txns = shard.read(2, 9);
   REQUIRE(txns.size() == 9);
@@ -365,8 +514,9 @@ TEST_CASE("copy in PK batches from a snapshot, then the binlog from its position
     for (auto& r : *rows) copied.push_back(values(r));
     lastpks.push_back(values(*(*snap)->lastpk()));
   }
-  CHECK(copied == std::vector<std::vector<std::string>>{{"a'q", "5", "3"}, {"b", "-1", "5"}, {"x", "1", "2"},
-                                                        {"x", "2", "1"}, {"x", "10", "6"}, {"y", "0", "4"}});
+  CHECK(copied ==
+        std::vector<std::vector<std::string>>{
+            {"a'q", "5", "3"}, {"b", "-1", "5"}, {"x", "1", "2"}, {"x", "2", "1"}, {"x", "10", "6"}, {"y", "0", "4"}});
   CHECK(lastpks == std::vector<std::vector<std::string>>{{"b", "-1"}, {"x", "2"}, {"y", "0"}});
 
   // Resume the copy after a lastpk in a new snapshot (which now sees the later changes).

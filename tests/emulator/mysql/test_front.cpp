@@ -3,8 +3,8 @@
 // forwarded SHOW TABLES / information_schema queries and errors, COM_PING, COM_INIT_DB, TLS.
 #include <doctest/doctest.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <fmt/format.h>
@@ -141,8 +141,9 @@ TEST_CASE("MySQL front with libmariadb: login, SHOW VITESS_*, forwarded queries,
   CHECK(tablets[1][5] == "zone1-0000000101");
 
   CHECK(rows_of(m, "SHOW TABLES FROM `commerce`") == Rows{{"orders"}, {"product"}});
-  CHECK(rows_of(m, "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE "
-                   "TABLE_SCHEMA='commerce' AND TABLE_NAME='product' ORDER BY ORDINAL_POSITION") ==
+  CHECK(rows_of(m,
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE "
+                "TABLE_SCHEMA='commerce' AND TABLE_NAME='product' ORDER BY ORDINAL_POSITION") ==
         Rows{{"sku", "varchar(16)", "NO"}, {"price", "decimal(8,2)", "YES"}});
   CHECK(rows_of(m, "SELECT 1") == Rows{{"1"}});
   CHECK(rows_of(m, "SELECT sku, price FROM product ORDER BY sku") == Rows{{"a", "1.50"}, {"b", "NULL"}});
@@ -157,8 +158,7 @@ TEST_CASE("MySQL front with libmariadb: login, SHOW VITESS_*, forwarded queries,
     CHECK(std::string(f->db) == "commerce");
     mysql_free_result(r);
   }
-  CHECK(rows_of(m, "SELECT * FROM nope") ==
-        Rows{{"ERROR", "1146", "42S02", "Table 'commerce.nope' doesn't exist"}});
+  CHECK(rows_of(m, "SELECT * FROM nope") == Rows{{"ERROR", "1146", "42S02", "Table 'commerce.nope' doesn't exist"}});
   CHECK(rows_of(m, "SELEC 1")[0][1] == "1064");
   // Writes are forwarded too (shard 0); an OK packet with the affected rows comes back.
   REQUIRE(mysql_query(m, "INSERT INTO product VALUES ('c', 3.00)") == 0);
@@ -198,9 +198,10 @@ TEST_CASE("MySQL front with the mariadb command-line client") {
 TEST_CASE("MySQL front over TLS") {
   auto tmp = std::filesystem::temp_directory_path() / ("sv-front-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(tmp);
-  auto gen = run(fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 "
-                             "-keyout {0}/key.pem -out {0}/cert.pem",
-                             tmp.string()));
+  auto gen =
+      run(fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 2 "
+                      "-keyout {0}/key.pem -out {0}/cert.pem",
+                      tmp.string()));
   REQUIRE_MESSAGE(std::filesystem::exists(tmp / "cert.pem"), gen);
   {
     FrontFixture fx(true, tmp.string());
@@ -209,7 +210,8 @@ TEST_CASE("MySQL front over TLS") {
     const char* cipher = mysql_get_ssl_cipher(m);
     REQUIRE(cipher != nullptr);
     CHECK(std::string(cipher).size() > 0);
-    CHECK(rows_of(m, "SHOW VITESS_SHARDS") == std::vector<std::vector<std::string>>{{"commerce/-80"}, {"commerce/80-"}});
+    CHECK(rows_of(m, "SHOW VITESS_SHARDS") ==
+          std::vector<std::vector<std::string>>{{"commerce/-80"}, {"commerce/80-"}});
     mysql_close(m);
     // Plain (non-TLS) clients are still accepted.
     MYSQL* p = connect_raw(fx.front->port(), "vt", "pa'ss", "commerce");

@@ -42,11 +42,11 @@ inline std::string hex(const std::string& s) {
   return o;
 }
 
-#define SV_REQUIRE_OK(expr)                                                                   \
-  do {                                                                                        \
-    auto&& sv_r_ = (expr);                                                                    \
-    REQUIRE_MESSAGE(sv_r_.ok(), (sv_r_.ok() ? std::string() : sv_r_.error().message + " | " + \
-                                                                  sv_r_.error().internal));   \
+#define SV_REQUIRE_OK(expr)                                                                                 \
+  do {                                                                                                      \
+    auto&& sv_r_ = (expr);                                                                                  \
+    REQUIRE_MESSAGE(sv_r_.ok(),                                                                             \
+                    (sv_r_.ok() ? std::string() : sv_r_.error().message + " | " + sv_r_.error().internal)); \
   } while (0)
 
 }  // namespace svtest
