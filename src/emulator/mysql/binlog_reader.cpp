@@ -1,8 +1,10 @@
 // src/emulator/mysql: MariaDB binlog reader (see binlog_reader.hpp).
 #include "emulator/mysql/binlog_reader.hpp"
 
-#include <mariadb/mariadb_rpl.h>
+// mariadb_rpl.h uses mysql.h's types without including it: mysql.h first.
 #include <mariadb/mysql.h>
+
+#include <mariadb/mariadb_rpl.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
