@@ -128,6 +128,21 @@ def read_ok(run, catalog, what):
 
 
 # --- The suites -------------------------------------------------------------------------------
+def wait_for_table(connector, configs, table, limit=20.0):
+    """The emulators learn of a table created after they started from the DDL in the binlog, a
+    moment later: wait (bounded) until a read of it succeeds through every emulator."""
+    for config in configs:
+        catalog = {"streams": [{"stream": {"name": table, "namespace": config["database"], "json_schema": {}},
+                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+        deadline = time.monotonic() + limit
+        while True:
+            r = connector.run("read", config=config, catalog=catalog, timeout=30)
+            if r.code == 0:
+                break
+            check(time.monotonic() < deadline, f"{table} is still unknown to vtgate after {limit} s: {r.errors()}")
+            time.sleep(0.2)
+
+
 class Acceptance:
     def __init__(self, connector, cluster, secrets, update):
         self.c, self.cluster, self.secrets, self.update = connector, cluster, secrets, update
@@ -317,6 +332,7 @@ def main():
         dump_json(os.path.join(secrets, "secrets/config.json"), cluster.plain_config)
         dump_json(os.path.join(secrets, "secrets/config_tls.json"), cluster.tls_config)
         acc = Acceptance(connector, cluster, secrets, a.update_saved)
+        wait_for_table(connector, [c for c in (cluster.plain_config, cluster.tls_config) if c], "empty_table")
         suites = list(config["acceptance_tests"].items())
         if not a.skip_wide:
             suites.append(("30 tables", {"tests": [None]}))
