@@ -3,6 +3,7 @@
 
 #include "util/base64.hpp"
 #include "util/csv.hpp"
+#include "util/utf8.hpp"
 
 #include <fmt/format.h>
 #include <cstring>
@@ -41,28 +42,6 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
 
 // ---- UTF-8 ------------------------------------------------------------------------------------
 
-// Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
-// or 0 when the byte at p does not start one.
-std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
-  unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  auto cont = [&](std::size_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && p[1] >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
-    if (c == 0xF4 && p[1] >= 0x90) return 0;  // > U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
 bool valid_utf8(std::string_view s) {
   auto* p = reinterpret_cast<const unsigned char*>(s.data());
   auto* end = p + s.size();
@@ -75,7 +54,7 @@ bool valid_utf8(std::string_view s) {
       p += 8;
     }
     if (p >= end) break;
-    std::size_t n = utf8_sequence(p, end);
+    std::size_t n = utf8_sequence_length(p, end);
     if (n == 0) return false;
     p += n;
   }
@@ -95,7 +74,7 @@ void write_text(W& w, std::string_view s) {
   auto* p = reinterpret_cast<const unsigned char*>(s.data());
   auto* end = p + s.size();
   while (p < end) {
-    std::size_t n = utf8_sequence(p, end);
+    std::size_t n = utf8_sequence_length(p, end);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++p;
