@@ -225,29 +225,35 @@ class ReadStats:
 
 
 def read_pipe(fd, start, keep):
-    """Reads fd to its end in 1 MiB reads. A RECORD line is one that starts with RECORD_PREFIX: the
-    reader counts "\\n" + prefix across read boundaries, keeping the last len(prefix) bytes."""
+    """Reads fd to its end in 1 MiB reads into one reused buffer (no allocation per read). A RECORD
+    line is one that starts with RECORD_PREFIX: the reader counts "\\n" + prefix inside each read
+    (bytearray.count, a C loop) and across read boundaries (the last len(needle) - 1 bytes of the
+    previous read joined with the first of this one)."""
     st = ReadStats()
     needle = b"\n" + RECORD_PREFIX
+    tail = len(needle) - 1
     carry = b"\n"  # the stream's first line starts after a virtual newline
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
     kept = []
     while True:
         try:
-            chunk = os.read(fd, 1 << 20)
+            n = os.readv(fd, [view])
         except InterruptedError:
             continue
-        if not chunk:
+        if n == 0:
             break
-        st.bytes += len(chunk)
-        st.lines += chunk.count(b"\n")
+        st.bytes += n
+        st.lines += buf.count(b"\n", 0, n)
         if keep:
-            kept.append(chunk)
-        window = carry + chunk
-        found = window.count(needle)  # carry is shorter than needle: no match is counted twice
+            kept.append(bytes(view[:n]))
+        # Matches inside this read, plus those that start in `carry`: neither `carry` nor the
+        # head alone is long enough to hold a whole match, so none is counted twice.
+        found = buf.count(needle, 0, n) + (carry + bytes(view[:min(n, tail)])).count(needle)
         if found and st.records == 0:
             st.first_record_s = time.monotonic() - start
         st.records += found
-        carry = window[-(len(needle) - 1):]
+        carry = bytes(view[n - tail:n]) if n >= tail else (carry + bytes(view[:n]))[-tail:]
     os.close(fd)
     st.kept = b"".join(kept)
     return st
