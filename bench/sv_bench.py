@@ -23,7 +23,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -73,7 +72,7 @@ class Options:
     def __init__(self, argv):
         self.quick = "--quick" in argv
         self.extract_only = "--extract-only" in argv
-        self.connector = self.emulator = self.discard = self.render = self.go_baseline = ""
+        self.connector = self.emulator = self.discard = self.render = self.pipe = self.go_baseline = ""
         self.out_dir = "bench/results"
         self.work_dir = ""
         self.ceiling_shards = 4
@@ -100,7 +99,7 @@ class Options:
                 die(f"bad argument {a}")
             k, v = a[2:].split("=", 1)
             kv[k] = v
-        strings = {"connector", "emulator", "discard", "render", "go-baseline", "out-dir", "work-dir", "note",
+        strings = {"connector", "emulator", "discard", "render", "pipe", "go-baseline", "out-dir", "work-dir", "note",
                    "profile", "doc"}
         counts = {"big-rows", "dump-rows", "cdc-rows", "cdc-writes", "profile-rows", "extract-rows"}
         for k, v in kv.items():
@@ -119,8 +118,8 @@ class Options:
                 self.repeat = int(v)
             else:
                 die(f"unknown option --{k}")
-        if not (self.connector and self.emulator and self.discard and self.render):
-            die("--connector, --emulator, --discard and --render are required (scripts/bench passes them)")
+        if not (self.connector and self.emulator and self.discard and self.render and self.pipe):
+            die("--connector, --emulator, --discard, --render and --pipe are required (scripts/bench passes them)")
         for w in self.widths:
             if w not in WIDTHS:
                 die(f"unknown width {w}")
@@ -144,11 +143,6 @@ def read_text(path):
 def write_text(path, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-
-
-def self_cpu_seconds():
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def proc_cpu_seconds(pid):
@@ -214,48 +208,37 @@ def run_json(argv, work_dir, what):
 
 
 # ------------------------------------------------------------------------------------------------
-# The pipe reader: counts lines and RECORD lines, notes when the first RECORD arrived.
+# The pipe reader: sv-bench-pipe (bench/pipe_reader.cpp) reads the producer's stdout as Airbyte's
+# platform would, counts lines and RECORD lines and notes when the first RECORD arrived. It is C++:
+# a reader in Python costs twice the CPU per byte and became the limit of ceiling (a).
 
 
 class ReadStats:
     def __init__(self):
         self.lines = self.records = self.bytes = 0
         self.first_record_s = -1.0  # since `start`
+        self.cpu_seconds = 0.0  # the reader's own CPU
         self.kept = b""  # the whole output, only when asked (small incremental runs)
 
 
-def read_pipe(fd, start, keep):
-    """Reads fd to its end in 1 MiB reads into one reused buffer (no allocation per read). A RECORD
-    line is one that starts with RECORD_PREFIX: the reader counts "\\n" + prefix inside each read
-    (bytearray.count, a C loop) and across read boundaries (the last len(needle) - 1 bytes of the
-    previous read joined with the first of this one)."""
+def read_pipe(o, producer, start, keep):
+    """Runs sv-bench-pipe on the producer's stdout (a subprocess.PIPE) until it ends."""
     st = ReadStats()
-    needle = b"\n" + RECORD_PREFIX
-    tail = len(needle) - 1
-    carry = b"\n"  # the stream's first line starts after a virtual newline
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
-    kept = []
-    while True:
-        try:
-            n = os.readv(fd, [view])
-        except InterruptedError:
-            continue
-        if n == 0:
-            break
-        st.bytes += n
-        st.lines += buf.count(b"\n", 0, n)
-        if keep:
-            kept.append(bytes(view[:n]))
-        # Matches inside this read, plus those that start in `carry`: neither `carry` nor the
-        # head alone is long enough to hold a whole match, so none is counted twice.
-        found = buf.count(needle, 0, n) + (carry + bytes(view[:min(n, tail)])).count(needle)
-        if found and st.records == 0:
-            st.first_record_s = time.monotonic() - start
-        st.records += found
-        carry = bytes(view[n - tail:n]) if n >= tail else (carry + bytes(view[:n]))[-tail:]
-    os.close(fd)
-    st.kept = b"".join(kept)
+    keep_path = f"{o.work_dir}/pipe-kept.jsonl"
+    argv = [o.pipe, "--start=%.6f" % start] + ([f"--keep={keep_path}"] if keep else [])
+    with open(f"{o.work_dir}/pipe.err", "ab") as err:
+        reader = subprocess.Popen(argv, stdin=producer.stdout, stdout=subprocess.PIPE, stderr=err)
+    producer.stdout.close()  # the reader holds the only read end: the producer sees EPIPE if it dies
+    out = reader.communicate()[0]
+    if reader.returncode != 0:
+        die(f"sv-bench-pipe exited {reader.returncode}: " + read_text(f"{o.work_dir}/pipe.err"))
+    d = json.loads(out)
+    st.lines, st.records, st.bytes = d["lines"], d["records"], d["bytes"]
+    st.first_record_s, st.cpu_seconds = d["first_record_s"], d["cpu_seconds"]
+    if keep:
+        with open(keep_path, "rb") as f:
+            st.kept = f.read()
+        os.unlink(keep_path)
     return st
 
 
@@ -383,19 +366,16 @@ def run_connector(o, emu, table, mode, pipe, state_json, keep_output, wrapper=""
         os.unlink(err)
     r = RunResult(mode, table, "pipe" if pipe else "devnull")
     emu_cpu0 = proc_cpu_seconds(emu.pid)
-    self0 = self_cpu_seconds()
     t0 = time.monotonic()
     proc = spawn(argv, subprocess.PIPE if pipe else subprocess.DEVNULL, err)
     if pipe:
-        fd = os.dup(proc.stdout.fileno())
-        proc.stdout.close()
-        st = read_pipe(fd, t0, keep_output)
+        st = read_pipe(o, proc, t0, keep_output)
         r.records, r.bytes, r.records_counted = st.records, st.bytes, True
         r.ttfr_ms = st.first_record_s * 1e3 if st.first_record_s >= 0 else -1.0
         r.output_text = st.kept
+        r.reader_cpu = st.cpu_seconds
     r.exit_code, r.connector_cpu, r.peak_rss_kb = wait_child(proc)
     r.seconds = time.monotonic() - t0
-    r.reader_cpu = self_cpu_seconds() - self0
     r.emulator_cpu = proc_cpu_seconds(emu.pid) - emu_cpu0
     if r.exit_code != 0:
         print(f"sv-bench: source-vitess exited {r.exit_code}; stderr:\n{read_text(err)}", file=sys.stderr)
@@ -491,9 +471,7 @@ def run_ceilings(o, width, dump):
     repeat = max(1, math.ceil(2e8 / max(1.0, c.line_bytes * c.dump_rows)))
     t0 = time.monotonic()
     proc = spawn(["cat"] + [jsonl] * min(repeat, 20), subprocess.PIPE, f"{o.work_dir}/cat.err")
-    fd = os.dup(proc.stdout.fileno())
-    proc.stdout.close()
-    st = read_pipe(fd, t0, False)
+    st = read_pipe(o, proc, t0, False)
     wait_child(proc)
     c.cat_seconds = time.monotonic() - t0
     c.cat_records_per_s = st.records / c.cat_seconds
