@@ -38,6 +38,7 @@ std::string slow_drain(int fd) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       got.append(buf, static_cast<std::size_t>(n));
+      // The sleep is the behaviour under test (a slow reader), not a wait for a condition.
       if (i % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;
     }

@@ -23,7 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include "child.hpp"
+#include "emulator.hpp"
+#include "files.hpp"
+#include "loopback.hpp"
+#include "temp_dir.hpp"
 #include "util/base64.hpp"
+#include "wait.hpp"
 
 namespace fs = std::filesystem;
 
@@ -59,30 +65,11 @@ const char* binary() {
   return b;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using sv::testing::read_file;
 
 //! A temporary directory for input files and captured output, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sv-cli-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& content) const {
-    const auto p = path / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
-  }
+struct TempDir : sv::testing::TempDir {
+  TempDir() : sv::testing::TempDir("sv-cli") {}
 };
 
 struct RunOptions {
@@ -94,45 +81,39 @@ struct RunOptions {
 
 //! Runs source-vitess with args; stdout/stderr go to files. Bounded: killed after 20 s.
 Run run_with(const TempDir& dir, const std::vector<std::string>& args, const RunOptions& options) {
-  const auto out_path = dir.path / "stdout";
-  const auto err_path = dir.path / "stderr";
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    for (const auto& kv : options.env) ::putenv(const_cast<char*>(kv.c_str()));
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
+  const std::string out_path = dir / "stdout";
+  const std::string err_path = dir / "stderr";
+  std::vector<std::string> argv{binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = sv::testing::Child::spawn(argv, out_path, err_path, false, options.env);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::optional<int> code;
   std::optional<std::chrono::steady_clock::time_point> signalled;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      FAIL("source-vitess did not finish within 20 s");
-    }
-    if (!signalled && !options.sigterm_when_stdout_has.empty() &&
-        slurp(out_path).find(options.sigterm_when_stdout_has) != std::string::npos) {
-      ::kill(pid, SIGTERM);
+  if (!options.sigterm_when_stdout_has.empty()) {
+    // Nothing signals what the child has printed: its stdout file is checked every 5 ms.
+    (void)sv::testing::wait_until(
+        [&] {
+          code = child.exited();
+          return code || read_file(out_path).find(options.sigterm_when_stdout_has) != std::string::npos;
+        },
+        std::chrono::seconds(20), std::chrono::milliseconds(5));
+    if (!code) {
+      ::kill(child.pid, SIGTERM);
       signalled = std::chrono::steady_clock::now();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!code) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const int c = child.wait(std::max(left, std::chrono::milliseconds(1)));  // kills it at the deadline
+    if (c < 0) FAIL("source-vitess did not finish within 20 s");
+    code = c;
   }
   Run r;
   if (signalled) r.after_signal = std::chrono::steady_clock::now() - *signalled;
-  REQUIRE_MESSAGE(WIFEXITED(status), "source-vitess was killed by a signal");
-  r.code = WEXITSTATUS(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  REQUIRE_MESSAGE(*code < 128, "source-vitess was killed by a signal");
+  r.code = *code;
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
   // Always: stdout holds only JSON protocol lines, and the password is nowhere.
   for (const auto& l : options.protocol_output ? r.lines() : std::vector<std::string>{}) {
     rapidjson::Document d;
@@ -151,71 +132,18 @@ Run run(const TempDir& dir, const std::vector<std::string>& args, bool protocol_
   return run_with(dir, args, options);
 }
 
-//! A loopback port that accepts TCP connections (the kernel completes them) and never answers.
-struct SilentPort {
-  int fd = -1;
-  int port = 0;
-  SilentPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-  }
-  ~SilentPort() { ::close(fd); }
-};
+using sv::testing::SilentPort;
 
-//! A vtgate-emulator process (synthetic backend) with `flags`; killed at the end.
+//! A vtgate-emulator process (synthetic backend, tests/support's launcher) with `flags`.
 struct Emulator {
-  TempDir dir;
-  pid_t pid = -1;
-  int grpc_port = 0;
-  int control_port = 0;
+  sv::testing::EmulatorProcess process;
+  int grpc_port = process.grpc_port();
+  int control_port = process.control_port();
 
-  explicit Emulator(const std::vector<std::string>& flags) {
-    const char* exe = std::getenv("VTGATE_EMULATOR");
-    REQUIRE_MESSAGE(exe != nullptr, "VTGATE_EMULATOR must name the vtgate-emulator binary (meson test sets it)");
-    const std::string port_file = (dir.path / "ports").string();
-    const std::string err_file = (dir.path / "emulator.err").string();
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int e = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      ::dup2(e, 1);
-      ::dup2(e, 2);
-      std::vector<std::string> args{exe, "--port-file=" + port_file, "--log-level=warn"};
-      args.insert(args.end(), flags.begin(), flags.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 1000; ++i) {  // bounded: 10 s
-      const std::string ports = slurp(port_file);
-      if (ports.find('}') != std::string::npos) {
-        rapidjson::Document d;
-        d.Parse(ports.c_str());
-        REQUIRE(!d.HasParseError());
-        grpc_port = d["grpc_port"].GetInt();
-        control_port = d["control_port"].GetInt();
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL("vtgate-emulator did not start: " << slurp(err_file));
-  }
-  ~Emulator() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+  explicit Emulator(std::vector<std::string> flags) : process(with_log_level(std::move(flags))) {}
+  static std::vector<std::string> with_log_level(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), "--log-level=warn");
+    return flags;
   }
 };
 
@@ -225,10 +153,10 @@ struct TestCerts {
   TestCerts() {
     const char* script = std::getenv("GEN_TEST_CERTS");
     REQUIRE_MESSAGE(script != nullptr, "GEN_TEST_CERTS must name tests/emulator/gen_test_certs.sh");
-    REQUIRE(std::system((std::string(script) + " '" + dir.path.string() + "'").c_str()) == 0);
+    REQUIRE(std::system((std::string(script) + " '" + dir.path + "'").c_str()) == 0);
   }
   std::vector<std::string> emulator_flags() const {
-    return {"--tls-cert=" + (dir.path / "server.pem").string(), "--tls-key=" + (dir.path / "server.key").string()};
+    return {"--tls-cert=" + (dir / "server.pem"), "--tls-key=" + (dir / "server.key")};
   }
 };
 
@@ -306,7 +234,7 @@ TEST_CASE("cli: missing or unreadable --config / --catalog / --state") {
   TempDir dir;
   const std::string config = dir.write("config.json", good_config());
   const std::string catalog = dir.write("catalog.json", kCatalog);
-  const std::string missing = (dir.path / "nope.json").string();
+  const std::string missing = (dir / "nope.json");
 
   expect_check_failed(run(dir, {"check"}), "missing --config <file>: 'check' needs the connector configuration");
   expect_trace_error(run(dir, {"discover"}), "missing --config <file>: 'discover' needs the connector configuration");
@@ -328,8 +256,8 @@ TEST_CASE("cli: missing or unreadable --config / --catalog / --state") {
                      "cannot read --catalog file '" + missing + "': No such file or directory");
   expect_trace_error(run(dir, {"read", "--config", config, "--catalog", catalog, "--state", missing}),
                      "cannot read --state file '" + missing + "': No such file or directory");
-  expect_trace_error(run(dir, {"read", "--config", dir.path.string(), "--catalog", catalog}),
-                     "cannot read --config file '" + dir.path.string() + "': Is a directory");
+  expect_trace_error(run(dir, {"read", "--config", dir.path, "--catalog", catalog}),
+                     "cannot read --config file '" + dir.path + "': Is a directory");
   if (::geteuid() != 0) {  // root reads anything
     const std::string locked = dir.write("locked.json", good_config());
     ::chmod(locked.c_str(), 0);
@@ -463,7 +391,7 @@ TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
   TempDir dir;
   int p[2];
   REQUIRE(::pipe(p) == 0);
-  const auto err_path = dir.path / "stderr";
+  const auto err_path = dir / "stderr";
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -480,14 +408,14 @@ TEST_CASE("cli: a closed stdout ends the process cleanly with a log line") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") != std::string::npos);
+  CHECK(read_file(err_path).find("stdout was closed by its reader (EPIPE: Broken pipe)") != std::string::npos);
 }
 
 TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and exit 1") {
   TempDir dir;
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
-  const auto err_path = dir.path / "stderr";
+  const auto err_path = dir / "stderr";
   if (pid == 0) {
     const int full = ::open("/dev/full", O_WRONLY);
     ::dup2(full, 1);
@@ -500,7 +428,7 @@ TEST_CASE("cli: a full stdout (/dev/full) is an error with the errno text and ex
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK(slurp(err_path).find("writing to stdout failed: No space left on device") != std::string::npos);
+  CHECK(read_file(err_path).find("writing to stdout failed: No space left on device") != std::string::npos);
 }
 
 TEST_CASE(

@@ -1,6 +1,6 @@
-// tests/emulator/harness.hpp — starts a vtgate-emulator process on free loopback ports, talks to
-// its control API, and a small synchronous VStream test client (its own code, not the
-// connector's). Every wait is bounded.
+// tests/emulator/harness.hpp — a vtgate-emulator process (tests/support's launcher) with its
+// control API, and a small synchronous VStream test client (its own code, not the connector's).
+// Every wait is bounded.
 #pragma once
 
 #include <fcntl.h>
@@ -22,28 +22,19 @@
 
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
-#include <boost/asio/connect.hpp>
+// Asio before the generated protobuf headers: their namespace `query` hides Asio's query trait
+// (the emulator's headers pull Asio in).
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "binlogdata.pb.h"
+#include "emulator.hpp"
 #include "emulator/dataset.hpp"
 #include "vtgate.pb.h"
 #include "vtgateservice.grpc.pb.h"
 
 namespace emu_test {
 
-inline std::string temp_dir(const std::string& tag) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / ("emu-" + tag + "-XXXXXX")).string();
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  const char* d = mkdtemp(buf.data());
-  REQUIRE(d != nullptr);
-  return d;
-}
-
+//! A string or number member of a one-line JSON object, unquoted ("" when absent).
 inline std::string json_field(const std::string& json, const std::string& key) {
   auto at = json.find("\"" + key + "\":");
   if (at == std::string::npos) return {};
@@ -54,88 +45,20 @@ inline std::string json_field(const std::string& json, const std::string& key) {
   return v;
 }
 
-//! A running vtgate-emulator; SIGTERM + wait on destruction.
+//! A running vtgate-emulator (tests/support's launcher) with the control API calls these tests
+//! make; SIGTERM + a bounded wait on destruction.
 class Emulator {
  public:
-  explicit Emulator(std::vector<std::string> args) {
-    const char* exe = std::getenv("VTGATE_EMULATOR");
-    if (exe == nullptr) FAIL("VTGATE_EMULATOR must point at the vtgate-emulator binary");
-    dir_ = temp_dir("run");
-    const std::string port_file = dir_ + "/ports";
-    args.insert(args.begin(), "--port-file=" + port_file);
-    args.insert(args.begin(), exe);
-    const auto t0 = std::chrono::steady_clock::now();
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);  // the ports line is read from the port file
-      if (!std::getenv("EMU_TEST_VERBOSE")) {
-        int log = open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(log, 2);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    // The port file appears atomically once both servers listen.
-    for (int i = 0; i < 500; ++i) {
-      std::ifstream in(port_file);
-      std::string line;
-      if (in && std::getline(in, line) && !line.empty()) {
-        startup_ = std::chrono::steady_clock::now() - t0;
-        grpc_port_ = std::stoi(json_field(line, "grpc_port"));
-        control_port_ = std::stoi(json_field(line, "control_port"));
-        return;
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL("vtgate-emulator exited during startup, see " << dir_ << "/stderr.log");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL("vtgate-emulator did not write its port file within 5 s");
-  }
+  explicit Emulator(const std::vector<std::string>& args) : process_(args) {}
 
-  ~Emulator() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 500; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-
-  Emulator(const Emulator&) = delete;
-  Emulator& operator=(const Emulator&) = delete;
-
-  int grpc_port() const { return grpc_port_; }
-  int control_port() const { return control_port_; }
-  std::chrono::steady_clock::duration startup_time() const { return startup_; }
-  std::string target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+  int grpc_port() const { return process_.grpc_port(); }
+  int control_port() const { return process_.control_port(); }
+  std::chrono::steady_clock::duration startup_time() const { return process_.startup_time(); }
+  std::string target() const { return process_.target(); }
 
   //! One control API call; returns {status, body}.
   std::pair<int, std::string> control(const std::string& method, const std::string& target) const {
-    namespace beast = boost::beast;
-    namespace http = beast::http;
-    boost::asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(10));
-    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                  static_cast<unsigned short>(control_port_)));
-    http::request<http::empty_body> req{method == "GET" ? http::verb::get : http::verb::post, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    return {static_cast<int>(res.result_int()), res.body()};
+    return process_.control(method, target);
   }
   std::string post(const std::string& target) const {
     auto [code, body] = control("POST", target);
@@ -144,11 +67,7 @@ class Emulator {
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string dir_;
-  int grpc_port_ = 0;
-  int control_port_ = 0;
-  std::chrono::steady_clock::duration startup_{};
+  sv::testing::EmulatorProcess process_;
 };
 
 //! Credentials for the test client.

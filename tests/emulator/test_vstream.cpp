@@ -682,7 +682,8 @@ TEST_CASE("basic auth: wrong or missing credentials are UNAUTHENTICATED") {
 TEST_CASE("TLS with a test CA") {
   const char* script = std::getenv("EMU_CERT_SCRIPT");
   REQUIRE(script != nullptr);
-  const std::string dir = temp_dir("certs");
+  const sv::testing::TempDir certs("emu-certs");
+  const std::string& dir = certs.path;
   REQUIRE(std::system((std::string(script) + " " + dir).c_str()) == 0);
   auto c = config({"customers"}, 5);
   Dataset ds(c);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "extract/file_output.hpp"
+#include "files.hpp"
 #include "temp_dir.hpp"
 #include "vitess/cursor.hpp"
 
@@ -31,18 +32,13 @@ struct TempDir : sv::testing::TempDir {
   TempDir() : sv::testing::TempDir("sv-extract-test") {}
 };
 
+//! The whole file, which must exist and be readable.
 inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  REQUIRE_MESSAGE(std::ifstream(path, std::ios::binary).good(), path);
+  return sv::testing::read_file(path);
 }
 
-inline void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+using sv::testing::write_file;
 
 inline bool exists(const std::string& path) { return fs::exists(path); }
 

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.hpp"
 #include "vitess/vstream_client.hpp"
 #include "vstream_test_server.hpp"
 
@@ -715,35 +716,21 @@ namespace {
 //! A loopback port whose server accepts each connection and closes it at once (as a proxy
 //! without backends does), for as long as it lives.
 struct ClosingPort {
-  int fd = -1;
-  int port = 0;
+  sv::testing::LoopbackListener listener;
+  const int port = listener.port();
   std::atomic<bool> stop{false};
-  std::thread thread;
-  ClosingPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    thread = std::thread([this] {
-      while (!stop.load()) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 50) == 1) {
-          const int c = ::accept(fd, nullptr, nullptr);
-          if (c >= 0) ::close(c);
-        }
+  std::thread thread{[this] {
+    while (!stop.load()) {
+      pollfd p{listener.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 50) == 1) {  // wakes every 50 ms to see `stop`
+        const int c = ::accept(listener.fd(), nullptr, nullptr);
+        if (c >= 0) ::close(c);
       }
-    });
-  }
+    }
+  }};
   ~ClosingPort() {
     stop = true;
     thread.join();
-    ::close(fd);
   }
 };
 
