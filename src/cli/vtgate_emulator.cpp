@@ -385,6 +385,10 @@ int vtgate_emulator_main(int argc, char** argv) {
     fo.keyspace = dc.keyspace;
     fo.shards = dc.shards;
     fo.backend = mariadb_first_shard;
+    fo.after_ddl = [backend = mariadb.get()]() -> asio::awaitable<void> {
+      auto st = co_await backend->refresh();
+      if (!st) spdlog::warn("catalog refresh after a DDL failed: {}", st.error().message);
+    };
     front = std::make_unique<mysql::MySqlFront>(io, fo);
     auto mp = front->start();
     if (!mp) return die(mp.error().message);

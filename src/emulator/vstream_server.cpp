@@ -14,6 +14,7 @@
 #include <regex>
 #include <set>
 
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -112,6 +113,79 @@ grpc::Status to_status(const sv::Error& e) {
     case FailureType::system_error: return {grpc::StatusCode::UNKNOWN, e.message};
   }
   return {grpc::StatusCode::UNKNOWN, e.message};
+}
+
+//! Go's grpc status code names, as `rpc error: code = <Name> desc = …` prints them.
+const char* go_code_name(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::CANCELLED: return "Canceled";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
+    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
+    case grpc::StatusCode::INTERNAL: return "Internal";
+    case grpc::StatusCode::NOT_FOUND: return "NotFound";
+    default: return "Unknown";
+  }
+}
+
+//! A ShardGtid as vtgate prints it with `%+v` (Go's compact prototext: fields at their zero
+//! value are left out). A table_p_ks entry is shown by its table name only (its lastpk, a
+//! QueryResult, is left out: no client reads it back from an error text).
+std::string go_text(const binlogdata::ShardGtid& sg) {
+  std::string out;
+  auto field = [&](const char* name, const std::string& v) {
+    if (v.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += name;
+    out += ":\"";
+    out += v;
+    out += '"';
+  };
+  field("keyspace", sg.keyspace());
+  field("shard", sg.shard());
+  field("gtid", sg.gtid());
+  for (const auto& pk : sg.table_p_ks()) {
+    if (!out.empty()) out += ' ';
+    out += "table_p_ks:{table_name:\"";
+    out += pk.table_name();
+    out += "\"}";
+  }
+  return out;
+}
+
+std::string go_text(const binlogdata::VGtid& v) {
+  std::string out;
+  for (const auto& sg : v.shard_gtids()) {
+    if (!out.empty()) out += ' ';
+    out += "shard_gtids:{";
+    out += go_text(sg);
+    out += '}';
+  }
+  return out;
+}
+
+//! The cell the emulator's tablets live in (the MySQL front's SHOW VITESS_TABLETS says the same).
+constexpr const char* kCell = "zone1";
+
+//! vtgate's wrapping of a per-shard error (vitessio/vitess go/vt/vtgate/vstream_manager.go):
+//! startOneStream prefixes "error starting stream from shard GTID <sgtid>"; streamFromTablet
+//! either gives up at once ("error in vstream for K/S on tablet T", for INVALID_ARGUMENT and
+//! INTERNAL: shouldRetry) or after three attempts ("persistent error in vstream for K/S on tablet
+//! T; giving up", for FAILED_PRECONDITION, UNAVAILABLE and non-SQL errors); the tablet's own
+//! status arrives through tabletconn.ErrorFromGRPC as "vttablet: rpc error: code = … desc = …".
+//! The status code stays the tablet's.
+grpc::Status vtgate_shard_error(const binlogdata::ShardGtid& sg, const std::string& tablet, grpc::StatusCode code,
+                                const std::string& tablet_message) {
+  const bool retried = code != grpc::StatusCode::INVALID_ARGUMENT && code != grpc::StatusCode::INTERNAL;
+  std::string where = sg.keyspace() + "/" + sg.shard() + " on tablet " + tablet;
+  std::string msg = "error starting stream from shard GTID " + go_text(sg) + ": ";
+  msg +=
+      retried ? "persistent error in vstream for " + where + "; giving up: " : "error in vstream for " + where + ": ";
+  msg += "vttablet: rpc error: code = ";
+  msg += go_code_name(code);
+  msg += " desc = ";
+  msg += tablet_message;
+  return {code, msg};
 }
 
 bool is_integral(query::Type t) { return (static_cast<int>(t) & static_cast<int>(query::ISINTEGRAL)) != 0; }
@@ -326,7 +400,11 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> push(Outgoing out, const std::string& shard);
   asio::awaitable<bool> push_events(const std::vector<binlogdata::VEvent>& evs, const std::string& shard,
                                     bool end_after = false);
-  void fail(const sv::Error& e) { stop(to_status(e)); }
+  //! A backend error of one shard's stream, as vtgate passes the tablet's error on.
+  void fail(Shard& sh, const sv::Error& e) {
+    stop(vtgate_shard_error(*shard_gtid(sh), tablet_of(sh.keyspace, sh.shard), to_status(e).error_code(), e.message));
+  }
+  std::string tablet_of(const std::string& keyspace, const std::string& shard) const;
 
   binlogdata::ShardGtid* shard_gtid(const Shard& sh);
   binlogdata::VEvent make(binlogdata::VEventType type, const Shard* sh) const;
@@ -335,7 +413,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string table_name(const Shard& sh, const std::string& table) const;
   bool table_selected(const std::string& table) const;
   bool row_passes(const TableSchema& schema, const RowChange& ch, const CopyFilter* f) const;
-  void on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts);
+  asio::awaitable<void> on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts, const GtidSet& pos);
   void spawn_shard(std::shared_ptr<Shard> sh, std::string gtid, std::vector<binlogdata::TableLastPK> pks);
 
   VStreamServer::Impl& srv_;
@@ -352,7 +430,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t events_sent_ = 0;
   bool stalled_once_ = false;
   std::uint64_t kill_seen_;
-  int copying_shards_ = 0;
+  mutable std::map<std::string, std::string> tablets_;  // "keyspace/shard" → tablet alias
+  std::set<std::string> copy_completed_;                // "keyspace/shard" of the shards that sent COPY_COMPLETED
   std::map<std::int64_t, std::set<std::string>> journal_arrivals_;
 };
 
@@ -441,6 +520,20 @@ binlogdata::ShardGtid* Session::shard_gtid(const Shard& sh) {
   sg->set_keyspace(sh.keyspace);
   sg->set_shard(sh.shard);
   return sg;
+}
+
+std::string Session::tablet_of(const std::string& keyspace, const std::string& shard) const {
+  // One PRIMARY per shard, uid 100 + the shard's index (as the MySQL front's SHOW VITESS_TABLETS),
+  // remembered from the stream's start: a reshard takes the old shards out of the catalog.
+  auto known = tablets_.find(keyspace + "/" + shard);
+  if (known != tablets_.end()) return known->second;
+  std::size_t index = 0;
+  for (const auto& k : srv_.backend_.catalog()) {
+    if (k.name != keyspace) continue;
+    auto it = std::find(k.shards.begin(), k.shards.end(), shard);
+    index = static_cast<std::size_t>(it - k.shards.begin());
+  }
+  return tablets_[keyspace + "/" + shard] = fmt::format("{}-{:010d}", kCell, 100 + index);
 }
 
 binlogdata::VEvent Session::make(binlogdata::VEventType type, const Shard* sh) const {
@@ -640,22 +733,45 @@ asio::awaitable<void> Session::run() {
     }
     if (req_.filter().rules_size() == 0) rules_.push_back({"/.*", std::regex(".*")});
   }
+  // resolveParams (vitessio/vitess go/vt/vtgate/vstream_manager.go): every error it returns is
+  // wrapped by VStream as "failed to resolve vstream parameters: …", keeping its code.
   const auto& in = req_.vgtid();
+  auto resolve_error = [](grpc::StatusCode code, const std::string& why) {
+    return grpc::Status(code, "failed to resolve vstream parameters: " + why);
+  };
   if (!error && in.shard_gtids_size() == 0) {
-    error =
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "vgtid must have at least one value with a starting position");
+    error = resolve_error(grpc::StatusCode::INVALID_ARGUMENT,
+                          "vgtid must have at least one value with a starting position in ShardGtids");
   }
   std::vector<binlogdata::ShardGtid> sgs(in.shard_gtids().begin(), in.shard_gtids().end());
-  if (!error && sgs.size() == 1 && sgs[0].keyspace().empty()) {
-    if (sgs[0].gtid() != "current") {
-      error = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "for an empty keyspace, the Gtid value must be 'current': " + in.ShortDebugString());
-    } else {
+  // A single ShardGtid with an empty keyspace ("current" only) or a /regex keyspace stands for
+  // every matching keyspace; the shard it names is dropped (all shards of each keyspace).
+  if (!error && sgs.size() == 1 && (sgs[0].keyspace().empty() || sgs[0].keyspace()[0] == '/')) {
+    const std::string ks = sgs[0].keyspace();
+    const std::string gtid = sgs[0].gtid();
+    std::optional<std::regex> re;
+    if (ks.empty() && gtid != "current") {
+      error = resolve_error(grpc::StatusCode::INVALID_ARGUMENT,
+                            "for an empty keyspace, the Gtid value must be 'current': " + go_text(in));
+    } else if (!ks.empty()) {
+      // Go trims every leading and trailing '/' (strings.Trim).
+      const auto b = ks.find_first_not_of('/');
+      const auto e = ks.find_last_not_of('/');
+      const std::string body = b == std::string::npos ? std::string() : ks.substr(b, e - b + 1);
+      try {
+        re.emplace(body);
+      } catch (const std::regex_error& x) {
+        error = resolve_error(grpc::StatusCode::UNKNOWN,
+                              "failed to compile regexp using " + ks + ": error parsing regexp: " + x.what());
+      }
+    }
+    if (!error) {
       std::vector<binlogdata::ShardGtid> all;
       for (const auto& k : catalog) {
+        if (re && !std::regex_search(k.name, *re)) continue;  // Go's MatchString: unanchored
         binlogdata::ShardGtid sg;
         sg.set_keyspace(k.name);
-        sg.set_gtid("current");
+        sg.set_gtid(gtid);
         all.push_back(sg);
       }
       sgs = all;
@@ -663,99 +779,118 @@ asio::awaitable<void> Session::run() {
   }
   for (std::size_t i = 0; !error && i < sgs.size(); ++i) {
     auto& sg = sgs[i];
-    std::vector<const KeyspaceInfo*> kss;
-    if (!sg.keyspace().empty() && sg.keyspace()[0] == '/') {
-      std::regex re(sg.keyspace().substr(1));
-      for (const auto& k : catalog) {
-        if (std::regex_match(k.name, re)) kss.push_back(&k);
+    const std::string& gtid = sg.gtid();
+    std::vector<std::string> shards;
+    if (sg.shard().empty()) {
+      if (gtid != "" && gtid != "current") {
+        error =
+            resolve_error(grpc::StatusCode::INVALID_ARGUMENT,
+                          "if shards are unspecified, the Gtid value must be 'current' or empty; got: " + go_text(in));
+        break;
       }
-    } else if (const auto* k = find_ks(sg.keyspace())) {
-      kss.push_back(k);
+      const auto* k = find_ks(sg.keyspace());
+      if (!k) {
+        // srvtopo Resolver.GetKeyspaceShards: UNKNOWN "keyspace K fetch error: <topo error>".
+        error = resolve_error(grpc::StatusCode::UNKNOWN,
+                              "failed to get shards in keyspace " + sg.keyspace() + ": keyspace " + sg.keyspace() +
+                                  " fetch error: node doesn't exist: keyspaces/" + sg.keyspace() + "/SrvKeyspace");
+        break;
+      }
+      shards = k->shards;
     } else {
-      error = grpc::Status(grpc::StatusCode::UNAVAILABLE, "keyspace " + sg.keyspace() +
-                                                              " fetch error: node doesn't exist: keyspaces/" +
-                                                              sg.keyspace() + "/SrvKeyspace");
+      shards = {sg.shard()};
+    }
+    for (const auto& s : shards) {
+      auto sh = std::make_shared<Shard>();
+      sh->keyspace = sg.keyspace();
+      sh->shard = s;
+      std::vector<binlogdata::TableLastPK> pks(sg.table_p_ks().begin(), sg.table_p_ks().end());
+      starts.emplace_back(sh, gtid, std::move(pks));
+    }
+  }
+  // What each shard's stream meets first (startOneStream / streamFromTablet, then the tablet):
+  // the reshard check, the tablet, the start position, the copy's table plan. The first error
+  // ends the whole VStream.
+  for (std::size_t i = 0; !error && i < starts.size(); ++i) {
+    const auto& [sh, gtid, pks] = starts[i];
+    binlogdata::ShardGtid sg;
+    sg.set_keyspace(sh->keyspace);
+    sg.set_shard(sh->shard);
+    sg.set_gtid(gtid);
+    for (const auto& pk : pks) *sg.add_table_p_ks() = pk;
+    const std::string prefix = "error starting stream from shard GTID " + go_text(sg) + ": ";
+    const auto* k = find_ks(sh->keyspace);
+    if (!k) {
+      // keyspaceHasBeenResharded → topo FindAllShardsInKeyspace on a keyspace that does not
+      // exist (the topo root, e.g. /vitess/global, precedes the path on a real cluster).
+      error = grpc::Status(grpc::StatusCode::UNKNOWN, prefix + "failed to determine if keyspace " + sh->keyspace +
+                                                          " has been resharded: FindAllShardsInKeyspace(" +
+                                                          sh->keyspace + "): List: node doesn't exist: keyspaces/" +
+                                                          sh->keyspace + "/shards");
       break;
     }
-    const std::string& gtid = sg.gtid();
+    bool serving = std::find(k->shards.begin(), k->shards.end(), sh->shard) != k->shards.end();
+    // Old shards stay in the keyspace after a reshard until deleted (their binlog ends in a
+    // journal). From a position they stay readable: replication, or a copy resumed with its
+    // position, whose catch-up meets the journal before the copy goes on (vitessio/vitess
+    // go/vt/vttablet/tabletserver/vstreamer/copy.go, catchupAndCopy). Without one
+    // they have no serving tablet.
+    bool retired = false;
+    if (!serving) retired = (co_await srv_.backend_.current_position(sh->keyspace, sh->shard)).ok();
+    if (!serving && !retired) {
+      // keyspaceHasBeenResharded: FAILED_PRECONDITION, returned without a retry.
+      error = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                           prefix + "failed to determine if keyspace " + sh->keyspace +
+                               " has been resharded: shard provided in VGTID, " + sh->shard + ", not found in the " +
+                               sh->keyspace + " keyspace");
+      break;
+    }
+    if (!serving && (gtid == "" || gtid == "current")) {
+      error = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "no healthy tablet available for 'keyspace:\"" + sh->keyspace + "\" shard:\"" + sh->shard +
+                               "\" tablet_type:" + topodata::TabletType_Name(req_.tablet_type()) + "'");
+      break;
+    }
+    const std::string tablet = tablet_of(sh->keyspace, sh->shard);
     if (gtid != "" && gtid != "current") {
-      auto parsed = GtidSet::parse(gtid);
-      if (!parsed) {
-        error = grpc::Status(grpc::StatusCode::UNKNOWN, "parse error: " + parsed.error().message);
+      // uvstreamer.setStreamStartPosition: "could not decode position: …" (INTERNAL, from
+      // replication.DecodePosition / ParsePosition / ParseMysql56GTIDSet), not retried by vtgate.
+      const auto slash = gtid.find('/');
+      const std::string flavor = slash == std::string::npos ? std::string() : gtid.substr(0, slash);
+      if (flavor != "MySQL56" && flavor != "MariaDB" && flavor != "FilePos") {
+        error = vtgate_shard_error(sg, tablet, grpc::StatusCode::INTERNAL,
+                                   "could not decode position: parse error: unknown GTIDSet flavor \"" + flavor + "\"");
         break;
       }
-    }
-    for (const auto* k : kss) {
-      std::vector<std::string> shards;
-      if (sg.shard().empty()) {
-        if (gtid != "" && gtid != "current") {
-          error = grpc::Status(
-              grpc::StatusCode::INVALID_ARGUMENT,
-              "if shards are unspecified, the Gtid value must be 'current' or empty: " + in.ShortDebugString());
+      if (flavor == "MySQL56") {
+        const std::string set = gtid.substr(slash + 1);
+        auto parsed = GtidSet::parse(gtid);
+        if (!parsed) {
+          const bool has_interval = set.find(':') != std::string::npos;
+          error = vtgate_shard_error(sg, tablet, grpc::StatusCode::INTERNAL,
+                                     "could not decode position: invalid MySQL 5.6 GTID set (\"" + set + "\")" +
+                                         (has_interval ? ": " + parsed.error().message : ": expected uuid:interval"));
           break;
         }
-        shards = k->shards;
-      } else {
-        shards = {sg.shard()};
       }
-      for (const auto& s : shards) {
-        auto sh = std::make_shared<Shard>();
-        sh->keyspace = k->name;
-        sh->shard = s;
-        std::vector<binlogdata::TableLastPK> pks(sg.table_p_ks().begin(), sg.table_p_ks().end());
-        for (const auto& pk : pks) {
-          auto found = std::find_if(k->tables.begin(), k->tables.end(),
-                                    [&](const TableSchemaPtr& t) { return t->name == pk.table_name(); });
-          if (found == k->tables.end()) {
-            error =
-                grpc::Status(grpc::StatusCode::UNKNOWN, "table " + pk.table_name() + " is not present in the database");
-          }
+      // Another flavor parses in Vitess but is never contained in a MySQL56 server position:
+      // shard_main answers the GTIDSet Mismatch as for any position the server does not have.
+    }
+    if (gtid.empty() || !pks.empty()) {
+      // uvstreamer.buildTablePlan: a rule naming a table the schema engine does not know. Not an
+      // SQL error, so vtgate retries it three times before giving up (shouldRetry).
+      for (const auto& r : rules_) {
+        if (r.re) continue;
+        bool known = std::any_of(k->tables.begin(), k->tables.end(),
+                                 [&](const TableSchemaPtr& t) { return t->name == r.match; });
+        if (!known) {
+          error = vtgate_shard_error(sg, tablet, grpc::StatusCode::UNKNOWN,
+                                     "table " + r.match + " is not present in the database");
+          break;
         }
-        if (gtid.empty() || !pks.empty()) {
-          for (const auto& r : rules_) {
-            if (r.re) continue;
-            bool known = std::any_of(k->tables.begin(), k->tables.end(),
-                                     [&](const TableSchemaPtr& t) { return t->name == r.match; });
-            if (!known)
-              error = grpc::Status(grpc::StatusCode::UNKNOWN, "table " + r.match + " is not present in the database");
-          }
-        }
-        starts.emplace_back(sh, gtid, std::move(pks));
       }
     }
   }
-  if (!error) {
-    // A shard the keyspace does not have (neither serving nor a retired shard of a reshard):
-    // vtgate refuses it while checking for a reshard (vitessio/vitess
-    // go/vt/vtgate/vstream_manager.go, keyspaceHasBeenResharded), and wraps it per shard
-    // (startOneStream).
-    for (const auto& [sh, gtid, pks] : starts) {
-      const auto* k = find_ks(sh->keyspace);
-      bool serving = k && std::find(k->shards.begin(), k->shards.end(), sh->shard) != k->shards.end();
-      // Old shards stay in the keyspace after a reshard until deleted (their binlog ends in a
-      // journal). From a position they stay readable: replication, or a copy resumed with its
-      // position, whose catch-up meets the journal before the copy goes on (vitessio/vitess
-      // go/vt/vttablet/tabletserver/vstreamer/uvstreamer_copy.go, catchupAndCopy). Without one
-      // they have no serving tablet.
-      bool retired = false;
-      if (!serving) retired = (co_await srv_.backend_.current_position(sh->keyspace, sh->shard)).ok();
-      if (!serving && retired && (gtid == "" || gtid == "current")) {
-        error = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                             "no healthy tablet available for 'keyspace:\"" + sh->keyspace + "\" shard:\"" + sh->shard +
-                                 "\" tablet_type:" + topodata::TabletType_Name(req_.tablet_type()) + "'");
-        break;
-      }
-      if (!serving && !retired) {
-        error = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                             "error starting stream from shard GTID keyspace:\"" + sh->keyspace + "\" shard:\"" +
-                                 sh->shard + "\" gtid:\"" + gtid + "\": failed to determine if keyspace " +
-                                 sh->keyspace + " has been resharded: shard provided in VGTID, " + sh->shard +
-                                 ", not found in the " + sh->keyspace + " keyspace");
-        break;
-      }
-    }
-  }
-
   if (error) {
     spdlog::info("vstream #{} rejected: {} {}", id_, static_cast<int>(error->error_code()), error->error_message());
     end_ = *error;
@@ -765,6 +900,7 @@ asio::awaitable<void> Session::run() {
       sg->set_gtid(gtid);
       for (const auto& pk : pks) *sg->add_table_p_ks() = pk;
     }
+    for (auto& [sh, gtid, pks] : starts) (void)tablet_of(sh->keyspace, sh->shard);  // fixes the aliases
     for (auto& [sh, gtid, pks] : starts) spawn_shard(sh, gtid, pks);
     if (req_.flags().heartbeat_interval() > 0) {
       asio::co_spawn(
@@ -794,7 +930,6 @@ asio::awaitable<void> Session::run() {
 
 void Session::spawn_shard(std::shared_ptr<Shard> sh, std::string gtid, std::vector<binlogdata::TableLastPK> pks) {
   auto self = shared_from_this();
-  if (gtid.empty() || !pks.empty()) ++copying_shards_;
   asio::co_spawn(
       srv_.io_,
       [self, sh, gtid = std::move(gtid), pks = std::move(pks)]() mutable {
@@ -818,24 +953,28 @@ asio::awaitable<void> Session::shard_main(std::shared_ptr<Shard> sh, std::string
   std::optional<GtidSet> pos;
   if (gtid == "current") {
     auto cur = co_await be.current_position(sh->keyspace, sh->shard);
-    if (!cur) co_return fail(cur.error());
+    if (!cur) co_return fail(*sh, cur.error());
     pos = *cur;
     shard_gtid(*sh)->set_gtid(pos->to_string());
     // The tablet reports its start position right away (GTID + OTHER).
     if (!co_await push_events(evlist(vgtid_event(*sh), make(binlogdata::OTHER, sh.get())), sh->shard)) co_return;
   } else if (!gtid.empty()) {
-    pos = *GtidSet::parse(gtid);
     // vttablet refuses a start position its server does not contain before reading any binlog
     // (vitessio/vitess go/vt/vttablet/tabletserver/vstreamer/uvstreamer.go,
-    // setStreamStartPosition): a restore, a failover to a server with fewer transactions, or a
-    // position of another server. vtgate passes the INVALID_ARGUMENT on to the client.
+    // setStreamStartPosition): a restore, a failover to a server with fewer transactions, a
+    // position of another server, or of another flavor (MariaDB/…, FilePos/…: run() let only
+    // those and valid MySQL56 positions through). The INVALID_ARGUMENT reaches the client as the
+    // tablet said it (docs/emulator.md: vtgate would first try the shard's other tablets).
+    auto parsed = GtidSet::parse(gtid);
     auto cur = co_await be.current_position(sh->keyspace, sh->shard);
-    if (!cur) co_return fail(cur.error());
-    if (!cur->contains(*pos)) {
-      co_return stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  "GTIDSet Mismatch: requested source position:" + pos->to_string() +
-                                      ", current target vrep position: " + cur->to_string()));
+    if (!cur) co_return fail(*sh, cur.error());
+    if (!parsed || !cur->contains(*parsed)) {
+      co_return stop(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "GTIDSet Mismatch: requested source position:" + (parsed ? parsed->to_string() : gtid) +
+                           ", current target vrep position: " + cur->to_string()));
     }
+    pos = *parsed;
   }
   if (gtid.empty() || !pks.empty()) {
     if (!co_await copy_phase(*sh, pos, std::move(pks))) co_return;
@@ -869,8 +1008,15 @@ asio::awaitable<bool> Session::copy_phase(Shard& sh, std::optional<GtidSet>& pos
   }
   auto done = make(binlogdata::COPY_COMPLETED, &sh);
   std::vector<binlogdata::VEvent> evs{done};
-  if (--copying_shards_ == 0) {
-    // vtgate's own marker once every shard of the stream finished copying (PR #11740).
+  // vtgate adds its own marker, without keyspace and shard, to the batch of the shard that
+  // completes the set: once every shard of the VGTID has sent COPY_COMPLETED
+  // (vstream_manager.go, isCopyFullyCompleted). A shard that started from a position never
+  // copies, so a stream mixing both never gets the final marker.
+  copy_completed_.insert(sh.keyspace + "/" + sh.shard);
+  const bool all_copied = std::all_of(
+      vgtid_.shard_gtids().begin(), vgtid_.shard_gtids().end(),
+      [&](const binlogdata::ShardGtid& s) { return copy_completed_.count(s.keyspace() + "/" + s.shard()) > 0; });
+  if (all_copied) {
     auto all = make(binlogdata::COPY_COMPLETED, nullptr);
     evs.push_back(all);
   }
@@ -885,7 +1031,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   // Catch up on what changed since the saved position (rows already copied only).
   if (pos) {
     auto cur = co_await be.current_position(sh.keyspace, sh.shard);
-    if (!cur) co_return (fail(cur.error()), false);
+    if (!cur) co_return (fail(sh, cur.error()), false);
     if (!pos->contains(*cur) && !co_await replicate(sh, *pos, *cur, &filter)) co_return false;
     *pos = *cur;
   }
@@ -897,9 +1043,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       if (t->name == table) schema = t;
     }
   }
-  if (!schema)
-    co_return (stop(grpc::Status(grpc::StatusCode::UNKNOWN, "table " + table + " is not present in the database")),
-               false);
+  if (!schema) co_return (fail(sh, system_error("table " + table + " is not present in the database")), false);
   const bool use_cache = srv_.options_.pre_encoded && be.deterministic_copy();
   std::string key;
   std::shared_ptr<const VStreamServer::Impl::CachedTable> cached;
@@ -907,7 +1051,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   std::unique_ptr<CopyCursor> cursor;
   if (use_cache) {
     auto cur = co_await be.current_position(sh.keyspace, sh.shard);
-    if (!cur) co_return (fail(cur.error()), false);
+    if (!cur) co_return (fail(sh, cur.error()), false);
     snapshot = *cur;
     key = sh.keyspace + "|" + sh.shard + "|" + table + "|" + std::to_string(schema->version) + "|" +
           snapshot.to_string() + "|" + (lastpk ? lastpk->rows(0).SerializeAsString() : std::string()) + "|" +
@@ -922,7 +1066,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   if (!cached) {
     const query::Row* lp = lastpk ? &lastpk->rows(0) : nullptr;
     auto c = co_await be.open_copy(sh.keyspace, sh.shard, table, lp);
-    if (!c) co_return (fail(c.error()), false);
+    if (!c) co_return (fail(sh, c.error()), false);
     cursor = std::move(*c);
     schema = cursor->schema();
     // Fast-forward: changes between our position and the snapshot, for rows already copied.
@@ -939,13 +1083,13 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     co_return false;
   sh.fields_sent[table] = schema->version;
 
+  // The rowstreamer's pkfields carry a PK column's name and type only (vitessio/vitess
+  // go/vt/vttablet/tabletserver/vstreamer/rowstreamer.go, streamQuery).
   query::QueryResult pk_template;
   for (std::size_t c : schema->pk_columns) {
     auto* f = pk_template.add_fields();
     f->set_name(schema->fields[c].name());
     f->set_type(schema->fields[c].type());
-    f->set_charset(schema->fields[c].charset());
-    f->set_flags(schema->fields[c].flags());
   }
   auto set_lastpk = [&](const query::Row& pkrow) {
     query::QueryResult qr = pk_template;
@@ -997,7 +1141,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
         const std::size_t avg = count > 0 ? rows.bytes.size() / count : 0;
         const std::size_t want = avg == 0 ? 4 : std::clamp<std::size_t>(left / avg + 1, 1, 256);
         auto batch = co_await cursor->next(want);
-        if (!batch) co_return (fail(batch.error()), false);
+        if (!batch) co_return (fail(sh, batch.error()), false);
         if (end_) co_return false;
         if (batch->empty()) break;
         for (auto& r : *batch) {
@@ -1054,13 +1198,13 @@ asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<G
                                          const CopyFilter* copy_filter) {
   Backend& be = srv_.backend_;
   auto opened = co_await be.open_replication(sh.keyspace, sh.shard, pos);
-  if (!opened) co_return (fail(opened.error()), false);
+  if (!opened) co_return (fail(sh, opened.error()), false);
   auto cursor = std::move(*opened);
   auto* sg = shard_gtid(sh);
   while (!end_) {
     if (until && pos.contains(*until)) co_return true;
     auto next = co_await cursor->next(srv_.options_.poll);
-    if (!next) co_return (fail(next.error()), false);
+    if (!next) co_return (fail(sh, next.error()), false);
     if (end_) co_return false;
     if (!*next) continue;
     Transaction& tx = **next;
@@ -1122,7 +1266,7 @@ asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<G
         break;
       }
       case Transaction::Kind::journal: {
-        if (tx.journal) on_journal(sh, *tx.journal, tx.timestamp);
+        if (tx.journal) co_await on_journal(sh, *tx.journal, tx.timestamp, pos);
         co_return false;  // this shard's stream is over either way
       }
     }
@@ -1131,88 +1275,110 @@ asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<G
   co_return false;
 }
 
-void Session::on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts) {
-  // vtgate: every participant must be in this stream, else it cannot migrate the stream.
+asio::awaitable<void> Session::on_journal(Shard& sh, const JournalInfo& j, std::int64_t ts, const GtidSet& pos) {
+  // vitessio/vitess go/vt/vtgate/vstream_manager.go, streamFromTablet and getJournalEvent.
+  auto* sg = shard_gtid(sh);
+  const auto& flags = req_.flags();
+  // A SHARDS journal is passed on, per participant as each reaches it, with the events that
+  // follow it in the tablet's batch up to the COMMIT (the journal row's own transaction) when
+  // stop_on_reshard or include_reshard_journal_events is set; otherwise vtgate keeps it.
+  if (j.shards_migration && (flags.stop_on_reshard() || flags.include_reshard_journal_events())) {
+    binlogdata::VEvent ev = make(binlogdata::JOURNAL, &sh);
+    ev.set_timestamp(ts);
+    auto* jr = ev.mutable_journal();
+    jr->set_id(j.id);
+    jr->set_migration_type(binlogdata::SHARDS);
+    for (const auto& t : j.tables) jr->add_tables(t);
+    jr->set_local_position(sg->gtid());
+    for (const auto& t : j.targets) {
+      auto* target = jr->add_shard_gtids();
+      target->set_keyspace(t.keyspace);
+      target->set_shard(t.shard);
+      target->set_gtid(t.position.to_string());
+    }
+    for (const auto& p : j.participants) {
+      auto* ks = jr->add_participants();
+      ks->set_keyspace(sh.keyspace);
+      ks->set_shard(p);
+    }
+    for (const auto& w : j.source_workflows) jr->add_source_workflows(w);
+    sg->set_gtid(pos.to_string());  // the journal row's transaction
+    auto begin = make(binlogdata::BEGIN, &sh);
+    auto vgtid = vgtid_event(sh);
+    auto commit = make(binlogdata::COMMIT, &sh);
+    begin.set_timestamp(ts);
+    vgtid.set_timestamp(ts);
+    commit.set_timestamp(ts);
+    if (!co_await push_events(evlist(begin, ev, vgtid, commit), sh.shard)) co_return;
+  }
+  // getJournalEvent ignores TABLES migrations (MoveTables): the stream of that shard goes on in
+  // Vitess; the emulator's backends write no such journal.
+  if (!j.shards_migration) co_return;
+
+  // Every participant must be in this stream, else vtgate cannot migrate it: INTERNAL, not
+  // retried (shouldRetry).
   std::set<std::string> in_stream;
-  for (const auto& sg : vgtid_.shard_gtids()) {
-    if (sg.keyspace() == sh.keyspace) in_stream.insert(sg.shard());
+  for (const auto& s : vgtid_.shard_gtids()) {
+    if (s.keyspace() == sh.keyspace) in_stream.insert(s.shard());
   }
   std::size_t present = 0;
   for (const auto& p : j.participants) present += in_stream.count(p);
   if (present != j.participants.size()) {
     std::string parts, stream;
-    for (const auto& p : j.participants) parts += (parts.empty() ? "" : ",") + sh.keyspace + "/" + p;
-    for (const auto& s : in_stream) stream += (stream.empty() ? "" : ",") + sh.keyspace + "/" + s;
-    stop(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "not all journaling participants are in the stream: journal: [" + parts + "], stream: [" + stream + "]"));
-    return;
+    for (const auto& p : j.participants) {
+      parts += (parts.empty() ? "" : " ") + std::string("keyspace:\"") + sh.keyspace + "\" shard:\"" + p + "\"";
+    }
+    for (const auto& s : vgtid_.shard_gtids()) stream += (stream.empty() ? "" : " ") + go_text(s);
+    const std::string tablet = tablet_of(sh.keyspace, sh.shard);
+    const std::string at = go_text(*sg);
+    stop(grpc::Status(grpc::StatusCode::INTERNAL,
+                      "error starting stream from shard GTID " + at + ": error in vstream for " + sh.keyspace + "/" +
+                          sh.shard + " on tablet " + tablet + ": error getting journal event for shard GTID " + at +
+                          " on tablet " + tablet + ": not all journaling participants are in the stream: journal: [" +
+                          parts + "], stream: [" + stream + "]"));
+    co_return;
   }
   auto& arrived = journal_arrivals_[j.id];
   arrived.insert(sh.shard);
-  if (arrived.size() < j.participants.size()) return;  // the last participant does the switch
+  if (arrived.size() < j.participants.size()) co_return;  // the last participant does the switch
 
-  binlogdata::VEvent ev = make(binlogdata::JOURNAL, &sh);
-  ev.set_timestamp(ts);
-  auto* jr = ev.mutable_journal();
-  jr->set_id(j.id);
-  jr->set_migration_type(j.shards_migration ? binlogdata::SHARDS : binlogdata::TABLES);
-  for (const auto& t : j.tables) jr->add_tables(t);
-  jr->set_local_position(shard_gtid(sh)->gtid());
-  for (const auto& t : j.targets) {
-    auto* sg = jr->add_shard_gtids();
-    sg->set_keyspace(t.keyspace);
-    sg->set_shard(t.shard);
-    sg->set_gtid(t.position.to_string());
-  }
-  for (const auto& p : j.participants) {
-    auto* ks = jr->add_participants();
-    ks->set_keyspace(sh.keyspace);
-    ks->set_shard(p);
-  }
-  for (const auto& w : j.source_workflows) jr->add_source_workflows(w);
-
-  auto self = shared_from_this();
-  const std::string shard = sh.shard;
-  if (req_.flags().stop_on_reshard()) {
-    asio::co_spawn(
-        srv_.io_,
-        [self, ev, shard]() -> asio::awaitable<void> {
-          co_await self->push_events(evlist(ev), shard, /*end_after=*/true);
-        },
-        asio::detached);
-    return;
+  if (flags.stop_on_reshard()) {
+    // No new streams; the participants' streams end (EOF) at least stopOnReshardDelay (500 ms)
+    // after the journal, and the VStream ends once no other shard streams.
+    bool others = false;
+    for (const auto& s : vgtid_.shard_gtids()) {
+      if (s.keyspace() != sh.keyspace ||
+          std::find(j.participants.begin(), j.participants.end(), s.shard()) == j.participants.end()) {
+        others = true;
+      }
+    }
+    if (others) co_return;
+    asio::steady_timer delay(srv_.io_, 500ms);
+    co_await delay.async_wait(asio::as_tuple(use_awaitable));
+    Outgoing end;
+    end.end_after = true;
+    co_await push(std::move(end), sh.shard);
+    co_return;
   }
   // Migrate: replace the participants by the new shards and go on streaming from there.
   auto* list = vgtid_.mutable_shard_gtids();
   for (int i = list->size() - 1; i >= 0; --i) {
-    const auto& sg = (*list)[i];
-    if (sg.keyspace() == sh.keyspace &&
-        std::find(j.participants.begin(), j.participants.end(), sg.shard()) != j.participants.end()) {
+    const auto& s = (*list)[i];
+    if (s.keyspace() == sh.keyspace &&
+        std::find(j.participants.begin(), j.participants.end(), s.shard()) != j.participants.end()) {
       list->DeleteSubrange(i, 1);
     }
   }
-  std::vector<std::shared_ptr<Shard>> news;
   for (const auto& t : j.targets) {
-    auto* sg = list->Add();
-    sg->set_keyspace(t.keyspace);
-    sg->set_shard(t.shard);
-    sg->set_gtid(t.position.to_string());
+    auto* s = list->Add();
+    s->set_keyspace(t.keyspace);
+    s->set_shard(t.shard);
+    s->set_gtid(t.position.to_string());
     auto nsh = std::make_shared<Shard>();
     nsh->keyspace = t.keyspace;
     nsh->shard = t.shard;
-    news.push_back(nsh);
+    spawn_shard(nsh, t.position.to_string(), {});
   }
-  const bool send_journal = req_.flags().include_reshard_journal_events();
-  asio::co_spawn(
-      srv_.io_,
-      [self, ev, shard, send_journal, news, j]() -> asio::awaitable<void> {
-        if (send_journal && !co_await self->push_events(evlist(ev), shard)) co_return;
-        for (std::size_t i = 0; i < news.size(); ++i) {
-          self->spawn_shard(news[i], j.targets[i].position.to_string(), {});
-        }
-      },
-      asio::detached);
 }
 
 //---------------------------------------------------------------------------------------------

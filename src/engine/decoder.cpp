@@ -134,7 +134,10 @@ DecodeOutput Decoder::process(const vtgate::VStreamResponse& response, std::int6
         }
         break;
       }
-      case binlogdata::JOURNAL: out.journal = ev.journal(); break;
+      case binlogdata::JOURNAL:
+        out.journal = ev.journal();
+        out.journal_shard = ev.shard();
+        break;
       default:
         // BEGIN/COMMIT/DDL/OTHER/HEARTBEAT/VERSION…: positions come with the VGTID events, and a
         // DDL is followed by a FIELD event before the next row of the table.

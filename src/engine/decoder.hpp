@@ -70,6 +70,7 @@ struct DecodeOutput {
   std::vector<Commit> commits;        //!< in stream order
   std::vector<std::string> finished;  //!< shards that reached their stop in this response
   std::optional<binlogdata::Journal> journal;
+  std::string journal_shard;  //!< the participant whose JOURNAL event this is (the event's shard)
   //! Columns of the table the catalog does not select (first FIELD and after schema changes).
   std::vector<std::string> new_columns;
   //! Selected columns whose type (first FIELD, or after an ALTER) is no longer what the catalog

@@ -9,6 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
+
 #include "engine/sync_impl.hpp"
 
 namespace sv::engine {
@@ -130,6 +132,7 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
   } unregister{r, stream.get(), m_.readers_active};
   if (r.failure) stream->cancel();                      // stopped while the stream was being opened
   auto limit = watch_deadline(io_, deadline, *stream);  // after `stream`: destroyed before it
+  std::set<std::string> journaled;                      // participants whose JOURNAL arrived
 
   for (;;) {
     SourceItem item = co_await stream->next();
@@ -188,6 +191,20 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
       result.error = out.error;
       result.transient = false;
       co_return result;
+    }
+    if (out.journal && goal == Goal::journal) {
+      // vtgate passes each participant's JOURNAL on as that shard reaches it (stop_on_reshard,
+      // vitessio/vitess go/vt/vtgate/vstream_manager.go streamFromTablet): another participant
+      // may still have transactions before its own. They are read and committed first; the
+      // stream is done once every participant it reads has sent its JOURNAL.
+      journaled.insert(out.journal_shard);
+      bool all = !out.journal_shard.empty();
+      for (const auto& p : out.journal->participants()) {
+        const bool read_here =
+            std::any_of(plans.begin(), plans.end(), [&](const ShardPlan& plan) { return plan.shard == p.shard(); });
+        if (read_here && !journaled.count(p.shard())) all = false;
+      }
+      if (!all && !out.journal_shard.empty()) continue;
     }
     if (out.journal) {
       stream->cancel();

@@ -254,6 +254,32 @@ TEST_CASE("empty shard copies every shard; one COPY_COMPLETED per shard, then th
   }
 }
 
+TEST_CASE("a stream mixing a copying shard and one from a position gets no final COPY_COMPLETED") {
+  // vtgate sends its final marker only once every shard of the VGTID sent COPY_COMPLETED
+  // (vitessio/vitess go/vt/vtgate/vstream_manager.go, isCopyFullyCompleted); a shard started
+  // from a position does not copy and never sends one.
+  auto c = config({"customers"}, 20);
+  Dataset ds(c);
+  Emulator emu(flags(c));
+  auto req = request(c.keyspace, "-80", "", {"customers"});
+  auto* other = req.mutable_vgtid()->add_shard_gtids();
+  other->set_keyspace(c.keyspace);
+  other->set_shard("80-");
+  other->set_gtid(pos(ds, "80-", 0));
+  Stream s(channel(emu), req);
+  bool completed = false;
+  for (int i = 0; i < 500 && !completed; ++i) {
+    auto ev = s.must_next();
+    if (type_name(ev) != "COPY_COMPLETED") continue;
+    CHECK(ev.shard() == "-80");
+    completed = true;
+  }
+  REQUIRE(completed);
+  emu.post("/writes?count=10");
+  // The final marker would be the next event of the same response.
+  CHECK(type_name(s.must_next()) != "COPY_COMPLETED");
+}
+
 TEST_CASE("resume a copy from lastpk with an empty gtid") {
   auto c = config({"order_items"}, 40);
   Dataset ds(c);
@@ -432,7 +458,10 @@ TEST_CASE("DDL mid-stream: VGTID, DDL, then a new FIELD before the next ROW") {
   CHECK(ds.cell(0, ds.op(3).key, "note1", 3) == std::optional<std::string>("n1-11-1"));
 }
 
-TEST_CASE("reshard with stop_on_reshard: JOURNAL, then the stream ends") {
+TEST_CASE("reshard with stop_on_reshard: BEGIN, JOURNAL, VGTID, COMMIT per participant, then the stream ends") {
+  // vtgate passes each participant's JOURNAL on with the events up to its COMMIT, and ends the
+  // stream once every participant has reached it (vitessio/vitess go/vt/vtgate/vstream_manager.go,
+  // streamFromTablet, getJournalEvent).
   auto c = config({"customers"}, 10);
   Dataset ds(c);
   Emulator emu(flags(c));
@@ -441,19 +470,36 @@ TEST_CASE("reshard with stop_on_reshard: JOURNAL, then the stream ends") {
   Stream s(channel(emu), req);
   for (int i = 0; i < 4; ++i) s.must_next();  // VGTID + OTHER per shard
   auto body = emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
-  auto j = s.must_next();
-  REQUIRE(type_name(j) == "JOURNAL");
-  CHECK(j.journal().migration_type() == binlogdata::SHARDS);
-  REQUIRE(j.journal().shard_gtids_size() == 4);
   const std::vector<std::string> news = {"-40", "40-80", "80-c0", "c0-"};
-  for (int i = 0; i < 4; ++i) {
-    CHECK(j.journal().shard_gtids(i).shard() == news[static_cast<std::size_t>(i)]);
-    CHECK(j.journal().shard_gtids(i).gtid() == pos(ds, news[static_cast<std::size_t>(i)], 0));
-    CHECK(body.find(pos(ds, news[static_cast<std::size_t>(i)], 0)) != std::string::npos);
+  std::set<std::string> journaled;
+  for (int n = 0; n < 2; ++n) {
+    auto begin = s.must_next();
+    REQUIRE(type_name(begin) == "BEGIN");
+    const std::string shard = begin.shard();
+    auto j = s.must_next();
+    REQUIRE(type_name(j) == "JOURNAL");
+    CHECK(j.shard() == shard);
+    CHECK(j.journal().migration_type() == binlogdata::SHARDS);
+    CHECK(j.journal().local_position() == pos(ds, shard, 0));
+    REQUIRE(j.journal().shard_gtids_size() == 4);
+    for (int i = 0; i < 4; ++i) {
+      CHECK(j.journal().shard_gtids(i).shard() == news[static_cast<std::size_t>(i)]);
+      CHECK(j.journal().shard_gtids(i).gtid() == pos(ds, news[static_cast<std::size_t>(i)], 0));
+      CHECK(body.find(pos(ds, news[static_cast<std::size_t>(i)], 0)) != std::string::npos);
+    }
+    REQUIRE(j.journal().participants_size() == 2);
+    CHECK(j.journal().participants(0).shard() == "-80");
+    CHECK(j.journal().participants(1).shard() == "80-");
+    // The VGTID moves this shard past the journal row's transaction.
+    auto v = s.must_next();
+    REQUIRE(type_name(v) == "VGTID");
+    for (const auto& sg : v.vgtid().shard_gtids()) {
+      if (sg.shard() == shard) CHECK(sg.gtid() == pos(ds, shard, 1));
+    }
+    CHECK(type_name(s.must_next()) == "COMMIT");
+    journaled.insert(shard);
   }
-  REQUIRE(j.journal().participants_size() == 2);
-  CHECK(j.journal().participants(0).shard() == "-80");
-  CHECK(j.journal().participants(1).shard() == "80-");
+  CHECK(journaled == std::set<std::string>{"-80", "80-"});
   CHECK_FALSE(s.next().has_value());
   CHECK(s.status().ok());
 }
@@ -466,7 +512,18 @@ TEST_CASE("reshard without stop: vtgate moves the stream to the new shards") {
   Stream s(channel(emu), req);
   for (int i = 0; i < 4; ++i) s.must_next();
   emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
-  CHECK(type_name(s.must_next()) == "JOURNAL");
+  // include_reshard_journal_events: each participant's BEGIN, JOURNAL, VGTID, COMMIT, then vtgate
+  // switches the stream to the new shards itself.
+  std::set<std::string> journaled;
+  for (int n = 0; n < 2; ++n) {
+    CHECK(type_name(s.must_next()) == "BEGIN");
+    auto j = s.must_next();
+    CHECK(type_name(j) == "JOURNAL");
+    journaled.insert(j.shard());
+    CHECK(type_name(s.must_next()) == "VGTID");
+    CHECK(type_name(s.must_next()) == "COMMIT");
+  }
+  CHECK(journaled == std::set<std::string>{"-80", "80-"});
   emu.post("/writes?count=6");
   std::set<std::string> shards_with_rows;
   for (int i = 0; i < 30 && shards_with_rows.size() < 2; ++i) {
@@ -482,15 +539,22 @@ TEST_CASE("reshard without stop: vtgate moves the stream to the new shards") {
   for (const auto& sh : shards_with_rows) CHECK((sh == "-40" || sh == "40-80" || sh == "80-c0" || sh == "c0-"));
 }
 
-TEST_CASE("reshard under a single-shard stream: INVALID_ARGUMENT as vtgate") {
+TEST_CASE("reshard under a single-shard stream: INTERNAL as vtgate") {
+  // getJournalEvent: INTERNAL, which shouldRetry does not retry (vstream_manager.go).
   auto c = config({"customers"}, 10);
+  Dataset ds(c);
   Emulator emu(flags(c));
   Stream s(channel(emu), request(c.keyspace, "-80", "current", {"customers"}));
   s.must_next();
   s.must_next();
   emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
-  CHECK(s.drain().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
+  CHECK(s.drain().error_code() == grpc::StatusCode::INTERNAL);
+  const std::string at = "keyspace:\"" + c.keyspace + "\" shard:\"-80\" gtid:\"" + pos(ds, "-80", 0) + "\"";
+  CHECK(s.status().error_message() ==
+        "error starting stream from shard GTID " + at + ": error in vstream for " + c.keyspace +
+            "/-80 on tablet zone1-0000000100: error getting journal event for shard GTID " + at +
+            " on tablet zone1-0000000100: not all journaling participants are in the stream: journal: [keyspace:\"" +
+            c.keyspace + "\" shard:\"-80\" keyspace:\"" + c.keyspace + "\" shard:\"80-\"], stream: [" + at + "]");
 }
 
 TEST_CASE("reshard during a copy: the copy resumed on an old shard from its position meets the journal") {
@@ -508,7 +572,7 @@ TEST_CASE("reshard during a copy: the copy resumed on an old shard from its posi
   f->set_type(query::INT64);
   *pk->mutable_lastpk()->add_rows() = ds.pk_row(0, 12);
   Stream s(channel(emu), req);
-  CHECK(s.drain().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.drain().error_code() == grpc::StatusCode::INTERNAL);
   CHECK(s.status().error_message().find("not all journaling participants are in the stream") != std::string::npos);
   // Without a position there is no catch-up, and a retired shard has no snapshot to copy from.
   auto fresh = request(c.keyspace, "-80", "", {"customers"});
@@ -606,6 +670,9 @@ TEST_CASE("faults: stall and slow shard delay delivery") {
 }
 
 TEST_CASE("request validation answers as vtgate") {
+  // Codes and texts of vitessio/vitess go/vt/vtgate/vstream_manager.go (resolveParams,
+  // startOneStream, streamFromTablet, keyspaceHasBeenResharded), srvtopo's GetKeyspaceShards,
+  // vttablet's uvstreamer (setStreamStartPosition, buildTablePlan) and replication.ParsePosition.
   auto c = config({"customers"}, 5);
   Dataset ds(c);
   Emulator emu(flags(c));
@@ -614,25 +681,69 @@ TEST_CASE("request validation answers as vtgate") {
     s.drain();
     return s.status();
   };
+  const std::string ks = c.keyspace;
+  auto at = [&](const std::string& shard, const std::string& gtid) {
+    return "error starting stream from shard GTID keyspace:\"" + ks + "\" shard:\"" + shard + "\"" +
+           (gtid.empty() ? std::string() : " gtid:\"" + gtid + "\"") + ": ";
+  };
   vtgate::VStreamRequest empty;
-  CHECK(status_of(empty).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(status_of(request("nosuch", "-80", "", {"customers"})).error_code() == grpc::StatusCode::UNAVAILABLE);
-  // vtgate's answer for a shard the keyspace does not have (vstream_manager.go).
-  auto bad_shard = status_of(request(c.keyspace, "-40", "", {"customers"}));
+  auto none = status_of(empty);
+  CHECK(none.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(none.error_message() ==
+        "failed to resolve vstream parameters: vgtid must have at least one value with a starting position in "
+        "ShardGtids");
+  // An unknown keyspace: resolved with every shard (shard "") or checked for a reshard (a shard).
+  auto no_ks_all = status_of(request("nosuch", "", "", {"customers"}));
+  CHECK(no_ks_all.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(no_ks_all.error_message() ==
+        "failed to resolve vstream parameters: failed to get shards in keyspace nosuch: keyspace nosuch fetch error: "
+        "node doesn't exist: keyspaces/nosuch/SrvKeyspace");
+  auto no_ks = status_of(request("nosuch", "-80", "", {"customers"}));
+  CHECK(no_ks.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK(no_ks.error_message() ==
+        "error starting stream from shard GTID keyspace:\"nosuch\" shard:\"-80\": failed to "
+        "determine if keyspace nosuch has been resharded: FindAllShardsInKeyspace(nosuch): "
+        "List: node doesn't exist: keyspaces/nosuch/shards");
+  // A shard the keyspace does not have.
+  auto bad_shard = status_of(request(ks, "-40", "", {"customers"}));
   CHECK(bad_shard.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(bad_shard.error_message() == "error starting stream from shard GTID keyspace:\"" + c.keyspace +
-                                         "\" shard:\"-40\" gtid:\"\": failed to determine if keyspace " + c.keyspace +
-                                         " has been resharded: shard provided in VGTID, -40, not found in the " +
-                                         c.keyspace + " keyspace");
-  CHECK(status_of(request(c.keyspace, "-80", "MySQL56/not-a-gtid", {"customers"})).error_code() ==
-        grpc::StatusCode::UNKNOWN);
-  CHECK(status_of(request(c.keyspace, "-80", "MariaDB/0-1-5", {"customers"})).error_code() ==
-        grpc::StatusCode::UNKNOWN);
-  auto no_table = status_of(request(c.keyspace, "-80", "", {"nosuch"}));
+  CHECK(bad_shard.error_message() == at("-40", "") + "failed to determine if keyspace " + ks +
+                                         " has been resharded: shard provided in VGTID, -40, not found in the " + ks +
+                                         " keyspace");
+  // Malformed positions: INTERNAL from the tablet, not retried.
+  const std::string tablet = "error in vstream for " + ks +
+                             "/-80 on tablet zone1-0000000100: vttablet: rpc error: "
+                             "code = Internal desc = could not decode position: ";
+  auto bad_set = status_of(request(ks, "-80", "MySQL56/not-a-gtid", {"customers"}));
+  CHECK(bad_set.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(bad_set.error_message() == at("-80", "MySQL56/not-a-gtid") + tablet +
+                                       "invalid MySQL 5.6 GTID set (\"not-a-gtid\"): expected uuid:interval");
+  auto no_flavor = status_of(request(ks, "-80", "12345", {"customers"}));
+  CHECK(no_flavor.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(no_flavor.error_message() == at("-80", "12345") + tablet + "parse error: unknown GTIDSet flavor \"\"");
+  auto bad_flavor = status_of(request(ks, "-80", "Oracle/1-2", {"customers"}));
+  CHECK(bad_flavor.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(bad_flavor.error_message() ==
+        at("-80", "Oracle/1-2") + tablet + "parse error: unknown GTIDSet flavor \"Oracle\"");
+  // MariaDB is a flavor Vitess parses; a MySQL56 server never contains such a position.
+  auto mariadb = status_of(request(ks, "-80", "MariaDB/0-1-5", {"customers"}));
+  CHECK(mariadb.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(mariadb.error_message() ==
+        "GTIDSet Mismatch: requested source position:MariaDB/0-1-5, current target vrep "
+        "position: " +
+            pos(ds, "-80", 0));
+  // A copy of a table the tablet's schema does not have: retried three times, then given up.
+  auto no_table = status_of(request(ks, "-80", "", {"nosuch"}));
   CHECK(no_table.error_code() == grpc::StatusCode::UNKNOWN);
-  CHECK(no_table.error_message() == "table nosuch is not present in the database");
-  CHECK(status_of(request(c.keyspace, "", pos(ds, "-80", 0), {"customers"})).error_code() ==
-        grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(no_table.error_message() == at("-80", "") + "persistent error in vstream for " + ks +
+                                        "/-80 on tablet zone1-0000000100; giving up: vttablet: rpc error: code = "
+                                        "Unknown desc = table nosuch is not present in the database");
+  auto any_shard = status_of(request(ks, "", pos(ds, "-80", 0), {"customers"}));
+  CHECK(any_shard.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(any_shard.error_message() ==
+        "failed to resolve vstream parameters: if shards are unspecified, the Gtid value must be 'current' or empty; "
+        "got: shard_gtids:{keyspace:\"" +
+            ks + "\" gtid:\"" + pos(ds, "-80", 0) + "\"}");
 }
 
 TEST_CASE("positions the shard does not have answer as vttablet and MySQL do") {
@@ -657,10 +768,15 @@ TEST_CASE("positions the shard does not have answer as vttablet and MySQL do") {
   // Older than the binlog (which starts after the schema setup): MySQL's errno 1236 through
   // vstreamer, as UNKNOWN.
   const std::string uuid = ds.shard_uuid("-80");
+  // vtgate retries it (not an SQL error once it crossed gRPC: shouldRetry) and gives up.
   auto purged = status_of("MySQL56/" + uuid + ":1-5");
   CHECK(purged.error_code() == grpc::StatusCode::UNKNOWN);
-  CHECK(purged.error_message() == "stream (at source tablet) error @ " + uuid + ":1-5: " +
-                                      std::string(sv::emulator::kPurgedBinlogs) + " (errno 1236) (sqlstate HY000)");
+  CHECK(purged.error_message() ==
+        "error starting stream from shard GTID keyspace:\"" + c.keyspace + "\" shard:\"-80\" gtid:\"MySQL56/" + uuid +
+            ":1-5\": persistent error in vstream for " + c.keyspace +
+            "/-80 on tablet zone1-0000000100; giving up: vttablet: rpc error: code = Unknown "
+            "desc = stream (at source tablet) error @ " +
+            uuid + ":1-5: " + std::string(sv::emulator::kPurgedBinlogs) + " (errno 1236) (sqlstate HY000)");
 }
 
 TEST_CASE("basic auth: wrong or missing credentials are UNAUTHENTICATED") {

@@ -730,18 +730,20 @@ struct ReshardFixture {
       }
       if (r.shards.size() == 2) {
         CHECK(r.stop_on_reshard);
-        for (const auto& sp : r.shards) {
-          for (auto& it : src.generate(sp.shard, src.shards[sp.shard], sp)) {
+        // As vtgate with stop_on_reshard: each participant's JOURNAL as that shard reaches it.
+        // 80- gets there first while -80 still has its rows to send (vstream_manager.go).
+        for (auto sp = r.shards.rbegin(); sp != r.shards.rend(); ++sp) {
+          for (auto& it : src.generate(sp->shard, src.shards[sp->shard], *sp)) {
             if (!is_journal(it)) items.push_back(std::move(it));
           }
+          vtgate::VStreamResponse resp;
+          auto* ev = resp.add_events();
+          ev->set_type(binlogdata::JOURNAL);
+          ev->set_keyspace("ks");
+          ev->set_shard(sp->shard);
+          *ev->mutable_journal() = journal;
+          items.push_back(std::move(resp));
         }
-        vtgate::VStreamResponse resp;
-        auto* ev = resp.add_events();
-        ev->set_type(binlogdata::JOURNAL);
-        ev->set_keyspace("ks");
-        ev->set_shard("80-");
-        *ev->mutable_journal() = journal;
-        items.push_back(std::move(resp));
         items.push_back(SourceEof{});
         // The reshard switched traffic: the new shards serve now.
         src.shards["-80"].serving = false;

@@ -423,6 +423,7 @@ asio::awaitable<void> MySqlFront::Impl::session(tcp::socket sock, uint32_t id) {
   static const std::regex shards_re(R"(^\s*show\s+vitess_shards(?:\s+like\s+(['"])(.*)\1)?\s*;?\s*$)",
                                     std::regex::icase);
   static const std::regex tablets_re(R"(^\s*show\s+vitess_tablets\s*;?\s*$)", std::regex::icase);
+  static const std::regex ddl_re(R"(^\s*(create|alter|drop|rename|truncate)\s)", std::regex::icase);
 
   for (;;) {
     w.reset_seq();
@@ -498,6 +499,7 @@ asio::awaitable<void> MySqlFront::Impl::session(tcp::socket sock, uint32_t id) {
       return f;
     };
     Forwarded f = co_await offload(pool, std::move(job));
+    if (f.rs && opt.after_ddl && std::regex_search(arg, ddl_re)) co_await opt.after_ddl();
     if (f.rs)
       queue_result(w, *f.rs);
     else

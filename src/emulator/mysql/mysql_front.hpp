@@ -6,10 +6,12 @@
 // re-encoding the result. A database `db@primary` / `db@replica` (Vitess target) is read as `db`.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +34,10 @@ struct MySqlFrontOptions {
   std::string cell = "zone1";
   ConnParams backend;       //!< shard 0's MariaDB (its database field is ignored)
   std::size_t threads = 4;  //!< pool for the blocking forwarded queries
+  //! Awaited after a forwarded DDL succeeds and before the client gets its OK: vttablet reloads
+  //! its schema there (QueryExecutor.execDDL), so a table created through vtgate can be
+  //! streamed at once. Empty = nothing to do.
+  std::function<boost::asio::awaitable<void>()> after_ddl;
 };
 
 //! The server. Runs its accept loop and sessions as coroutines on `io`.

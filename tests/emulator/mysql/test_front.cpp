@@ -9,12 +9,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "emulator/mysql/mariadb_backend.hpp"
 #include "emulator/mysql/mysql_front.hpp"
 #include "test_util.hpp"
 
@@ -51,7 +53,9 @@ struct FrontFixture {
   std::thread thread;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
 
-  explicit FrontFixture(bool with_tls = false, std::string tmp = {}) {
+  std::unique_ptr<MariaDbBackend> backend;  // with_backend: the schema the VStream server would use
+
+  explicit FrontFixture(bool with_tls = false, std::string tmp = {}, bool with_backend = false) {
     SV_REQUIRE_OK(db.start());
     auto c = db.connect();
     SV_REQUIRE_OK(c);
@@ -68,6 +72,21 @@ struct FrontFixture {
     if (with_tls) {
       o.tls_cert_pem = slurp(tmp + "/cert.pem");
       o.tls_key_pem = slurp(tmp + "/key.pem");
+    }
+    if (with_backend) {
+      // As vtgate-emulator wires them: no periodic refresh here, so only the DDL hook can show
+      // a new table.
+      MariaDbBackendOptions bo;
+      bo.keyspace = "commerce";
+      bo.shards = {{"-", db.conn_params(), 21, 21}};
+      bo.threads = 2;
+      bo.catalog_refresh = std::chrono::milliseconds(0);
+      backend = std::make_unique<MariaDbBackend>(io.get_executor(), bo);
+      SV_REQUIRE_OK(backend->start());
+      o.after_ddl = [b = backend.get()]() -> asio::awaitable<void> {
+        auto st = co_await b->refresh();
+        SV_REQUIRE_OK(st);
+      };
     }
     front = std::make_unique<MySqlFront>(io, o);
     auto port = front->start();
@@ -181,6 +200,28 @@ TEST_CASE("MySQL front with libmariadb: login, SHOW VITESS_*, forwarded queries,
   MYSQL* nodb = connect_raw(fx.front->port(), "vt", "pa'ss", "nodb@primary");
   CHECK(mysql_errno(nodb) == 1049);
   mysql_close(nodb);
+}
+
+TEST_CASE("MySQL front: a table created through it is in the schema when the DDL returns") {
+  // vttablet reloads its schema engine before a DDL's answer (vitessio/vitess
+  // go/vt/vttablet/tabletserver/query_executor.go, execDDL), so a VStream copy started right after
+  // a CREATE TABLE through vtgate finds the table (uvstreamer.go buildTablePlan reads that cache).
+  FrontFixture fx(false, {}, true);
+  auto has = [&](const std::string& table) {
+    std::vector<std::string> names;
+    for (const auto& t : fx.backend->catalog()[0].tables) names.push_back(t->name);
+    return std::find(names.begin(), names.end(), table) != names.end();
+  };
+  CHECK_FALSE(has("lat"));
+  MYSQL* m = connect_raw(fx.front->port(), "vt", "pa'ss", "commerce@primary");
+  REQUIRE(mysql_errno(m) == 0);
+  REQUIRE(mysql_query(m, "CREATE TABLE lat (id INT PRIMARY KEY, v VARCHAR(8))") == 0);
+  CHECK(has("lat"));
+  REQUIRE(mysql_query(m, "create table lat2 (id INT PRIMARY KEY)") == 0);
+  CHECK(has("lat2"));
+  REQUIRE(mysql_query(m, "DROP TABLE lat2") == 0);
+  CHECK_FALSE(has("lat2"));
+  mysql_close(m);
 }
 
 TEST_CASE("MySQL front with the mariadb command-line client") {
