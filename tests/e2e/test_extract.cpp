@@ -648,12 +648,11 @@ TEST_CASE("SIGKILL mid-copy after a checkpoint, rerun: every row exactly once; c
     {
       Child c = Child::spawn(extract_argv(args), work.file("killed.out"), work.file("killed.err"));
       // Wait for a checkpoint with rows in _state.json and a little more, then SIGKILL.
-      bool checkpointed = false;
-      for (int i = 0; i < 2000 && !checkpointed; ++i) {
-        checkpointed = has_checkpoint(dir) && has_part_file(dir);
-        if (!checkpointed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
+      const bool checkpointed =
+          sv::testing::wait_until([&] { return has_checkpoint(dir) && has_part_file(dir); }, std::chrono::seconds(20));
       REQUIRE_MESSAGE(checkpointed, ("no checkpoint within 20 s: " + read_file(work.file("killed.err"))));
+      // Not a wait for a condition: the kill is meant to land a while after the checkpoint, with
+      // rows written past it (the case under test).
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       int status = 0;
       REQUIRE_MESSAGE(::waitpid(c.pid, &status, WNOHANG) == 0, "the extract ended before the kill: make it slower");
@@ -769,11 +768,7 @@ TEST_CASE("SIGTERM mid-copy: exit 1 with an incomplete summary after a final che
   const auto args = variant_args(work.file("config.json"), dir, v, {"customers"});
   write_catalog(work, ds);
   Child c = Child::spawn(extract_argv(args), work.file("out"), work.file("err"));
-  bool copying = false;
-  for (int i = 0; i < 2000 && !copying; ++i) {
-    copying = has_checkpoint(dir);
-    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool copying = sv::testing::wait_until([&] { return has_checkpoint(dir); }, std::chrono::seconds(20));
   REQUIRE(copying);
   ::kill(c.pid, SIGTERM);
   CHECK(c.wait(std::chrono::seconds(30)) == 1);
@@ -806,11 +801,8 @@ TEST_CASE("--follow: a VStream that fails for good ends the extract with exit 1 
                                        "--output-dir", dir, "--tables", "customers", "--follow"}),
                          work.file("out"), work.file("err"));
   // Once the copy is over (the base file is final), vtgate ends every stream with INTERNAL.
-  bool copied = false;
-  for (int i = 0; i < 1000 && !copied; ++i) {
-    copied = fs::exists(fs::path(dir) / "customers.jsonl");
-    if (!copied) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool copied =
+      sv::testing::wait_until([&] { return fs::exists(fs::path(dir) / "customers.jsonl"); }, std::chrono::seconds(10));
   REQUIRE(copied);
   emu.control("POST", "/fault/end-streams?mode=internal");
   const int code = c.wait(std::chrono::seconds(30));
@@ -922,26 +914,31 @@ TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
   std::map<std::string, double> records;  // "table shard" → source_vitess_records_total
   bool seen = false;
   bool running = true;
-  for (int i = 0; i < 400 && !seen && running; ++i) {
-    got = http_get(port, "/metrics");
-    running = ::waitpid(c.pid, nullptr, WNOHANG) == 0;
-    records.clear();
-    std::istringstream in(got.second);
-    std::string line;
-    while (std::getline(in, line)) {
-      for (const char* table : {"customers", "order_items"}) {
-        for (const auto& shard : emu.data.shards) {
-          const std::string prefix = std::string("source_vitess_records_total{stream=\"") + table +
-                                     "\",namespace=\"commerce\",shard=\"" + shard + "\"} ";
-          if (line.rfind(prefix, 0) == 0)
-            records[std::string(table) + " " + shard] = std::strtod(line.c_str() + prefix.size(), nullptr);
+  std::optional<int> early_exit;  // the exit code when the extract ended while being scraped
+  // Nothing signals a new sample: the endpoint is scraped every 50 ms until the deadline.
+  (void)sv::testing::wait_until(
+      [&] {
+        got = http_get(port, "/metrics");
+        if (!early_exit) early_exit = c.exited();
+        running = !early_exit;
+        records.clear();
+        std::istringstream in(got.second);
+        std::string line;
+        while (std::getline(in, line)) {
+          for (const char* table : {"customers", "order_items"}) {
+            for (const auto& shard : emu.data.shards) {
+              const std::string prefix = std::string("source_vitess_records_total{stream=\"") + table +
+                                         "\",namespace=\"commerce\",shard=\"" + shard + "\"} ";
+              if (line.rfind(prefix, 0) == 0)
+                records[std::string(table) + " " + shard] = std::strtod(line.c_str() + prefix.size(), nullptr);
+            }
+          }
         }
-      }
-    }
-    seen = got.first == 200 && records.size() == 8 &&
-           std::all_of(records.begin(), records.end(), [](const auto& r) { return r.second > 0; });
-    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+        seen = got.first == 200 && records.size() == 8 &&
+               std::all_of(records.begin(), records.end(), [](const auto& r) { return r.second > 0; });
+        return seen || !running;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(50));
   CHECK_MESSAGE(seen, ("no per-shard records_total for both tables while running; last answer: " +
                        std::to_string(got.first) + "\n" + got.second));
   CHECK(got.second.find("# TYPE source_vitess_records_total counter\n") != std::string::npos);
@@ -961,7 +958,7 @@ TEST_CASE("--metrics-address: Prometheus text while the extract runs") {
     ++samples;
   }
   CHECK(samples > 0);
-  const int code = c.wait(std::chrono::seconds(60));
+  const int code = early_exit ? *early_exit : c.wait(std::chrono::seconds(60));
   CHECK(code == 0);
 }
 
@@ -1050,16 +1047,17 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
   std::map<std::string, std::string> copied_at;
   {
     Child c = Child::spawn(extract_argv(args), work.file("f1.out"), work.file("f1.err"));
-    bool base = false;
-    for (int i = 0; i < 600 && !base; ++i) {
-      base = fs::exists(dir + "/customers.jsonl");
-      if (!base) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const bool base = sv::testing::wait_until([&] { return fs::exists(dir + "/customers.jsonl"); },
+                                              std::chrono::seconds(30), std::chrono::milliseconds(50));
     REQUIRE_MESSAGE(base, ("no final customers.jsonl within 30 s: " + read_file(work.file("f1.err"))));
     std::vector<std::string> want_base;
     for (int id = 1; id <= 6; ++id) want_base.push_back(record_of(id, tier_of(id)) + cdc_nulls);
     CHECK(sorted(jsonl_lines(read_file(dir + "/customers.jsonl"))) == sorted(want_base));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a checkpoint after the copy
+    // A checkpoint after the copy: _state.json is rewritten (every checkpoint_interval_seconds,
+    // 1 s here, even on a quiet stream).
+    const auto copy_state = fs::last_write_time(dir + "/_state.json");
+    REQUIRE(sv::testing::wait_until([&] { return fs::last_write_time(dir + "/_state.json") != copy_state; },
+                                    std::chrono::seconds(10), std::chrono::milliseconds(50)));
     copied_at = positions(dir, "customers");
     CHECK(copied_at.size() == 2);
 
@@ -1068,10 +1066,12 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
     cluster.sql(1, "DELETE FROM commerce.customers WHERE id = 5");
     auto wait_rows = [&](std::size_t n, int tenths) {
       std::vector<std::string> rows;
-      for (int i = 0; i < tenths && rows.size() < n; ++i) {
-        rows = change_rows(dir, "customers");
-        if (rows.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      (void)sv::testing::wait_until(
+          [&] {
+            rows = change_rows(dir, "customers");
+            return rows.size() >= n;
+          },
+          std::chrono::milliseconds(100 * tenths), std::chrono::milliseconds(100));
       return rows.size();
     };
     // A change file rolls at a checkpoint once it is older than --roll-seconds; a quiet stream
@@ -1111,6 +1111,9 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
   // Follow again on the same DIR: nothing is replayed; a new insert arrives once.
   {
     Child c = Child::spawn(extract_argv(args), work.file("f2.out"), work.file("f2.err"));
+    // Fixed pauses, not waits for a condition: a follower shows nothing (no file, no output) until
+    // it stops, so the test gives it time to resume streaming and then to write the insert; the
+    // checks after the stop are exact either way.
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     cluster.insert(8);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -1170,16 +1173,14 @@ TEST_CASE("--follow on MariaDB shards: base file, then SQL changes in rolling ch
   };
   {
     Child c = Child::spawn(extract_argv(args2), work.file("f3.out"), work.file("f3.err"));
-    bool base = false;
-    for (int i = 0; i < 300 && !base; ++i) {
-      base = fs::exists(dir2 + "/customers.-80.csv.zst") && fs::exists(dir2 + "/customers.80-.csv.zst");
-      if (!base) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const bool base = sv::testing::wait_until(
+        [&] { return fs::exists(dir2 + "/customers.-80.csv.zst") && fs::exists(dir2 + "/customers.80-.csv.zst"); },
+        std::chrono::seconds(15), std::chrono::milliseconds(50));
     REQUIRE_MESSAGE(base, ("no final base files within 15 s: " + read_file(work.file("f3.err"))));
     cluster.insert(10);
     cluster.sql(1, "DELETE FROM commerce.customers WHERE id = 3");
-    for (int i = 0; i < 150 && (shard_changes("-80").empty() || shard_changes("80-").empty()); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (void)sv::testing::wait_until([&] { return !shard_changes("-80").empty() && !shard_changes("80-").empty(); },
+                                  std::chrono::seconds(15), std::chrono::milliseconds(100));
     ::kill(c.pid, SIGTERM);
     CHECK(c.wait(std::chrono::seconds(30)) == 0);
   }
