@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::uint64_t kMaxGno = 0x7fffffffffffffffULL;  // MySQL's GNO is a signed 64-bit int
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// ASCII whitespace as Go's strings.TrimSpace sees it, which Vitess applies to every uuid set
+// (go/mysql/replication/mysql56_gtid_set.go, ParseMysql56GTIDSet): \v and \f included.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
