@@ -30,7 +30,10 @@ int hex_value(char c) {
 
 // Parses a positive decimal transaction number; false on empty, non-digit or overflow.
 bool parse_gno(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
+  if (s.empty()) return false;
+  // Leading zeros do not count toward the 19 digits (Go's strconv.ParseUint in Vitess accepts them).
+  while (s.size() > 1 && s.front() == '0') s.remove_prefix(1);
+  if (s.size() > 19) return false;
   std::uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;

@@ -48,6 +48,8 @@ TEST_CASE("gtid: canonical printing") {
       // tests/fuzz/fuzz_gtid, input in corpus/gtid/form_feed
       {"MySQL56/\f", "MySQL56/"},
       {"\v" + A + ":1-5\f", "MySQL56/" + A + ":1-5"},
+      // leading zeros, as Vitess's strconv.ParseUint reads them (corpus/gtid/leading_zeros)
+      {A + ":" + std::string(22, '0') + "20", "MySQL56/" + A + ":20"},
       {A + ":9223372036854775807", "MySQL56/" + A + ":9223372036854775807"},
   };
   for (const auto& c : cases) {
