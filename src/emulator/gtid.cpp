@@ -16,13 +16,18 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool parse_u64(std::string_view s, std::uint64_t& out) {
+// A transaction number (GNO) is a signed 64-bit integer in MySQL, and Vitess parses interval ends
+// with strconv.ParseUint(s, 10, 63) (go/mysql/replication/mysql56_gtid_set.go, parseInterval), so a
+// number beyond 2^63-1 is refused as it is by a real vtgate (and by the connector's parser).
+constexpr std::uint64_t kMaxGno = 0x7fffffffffffffffULL;
+
+bool parse_gno(std::string_view s, std::uint64_t& out) {
   if (s.empty()) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  return ec == std::errc() && p == s.data() + s.size() && out <= kMaxGno;
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -85,8 +90,8 @@ sv::Result<GtidSet> GtidSet::parse_set(std::string_view text) {
       std::uint64_t first = 0;
       std::uint64_t last = 0;
       bool ok = dash == std::string_view::npos
-                    ? parse_u64(iv, first) && (last = first, true)
-                    : parse_u64(iv.substr(0, dash), first) && parse_u64(iv.substr(dash + 1), last);
+                    ? parse_gno(iv, first) && (last = first, true)
+                    : parse_gno(iv.substr(0, dash), first) && parse_gno(iv.substr(dash + 1), last);
       if (!ok || first == 0 || last < first) {
         return sv::config_error("invalid GTID interval '" + std::string(iv) + "' in '" + std::string(block) + "'");
       }

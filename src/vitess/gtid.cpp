@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::uint64_t kMaxGno = 0x7fffffffffffffffULL;  // MySQL's GNO is a signed 64-bit int
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// ASCII whitespace as Go's strings.TrimSpace sees it, which Vitess applies to every uuid set
+// (go/mysql/replication/mysql56_gtid_set.go, ParseMysql56GTIDSet): \v and \f included.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -28,7 +30,10 @@ int hex_value(char c) {
 
 // Parses a positive decimal transaction number; false on empty, non-digit or overflow.
 bool parse_gno(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
+  if (s.empty()) return false;
+  // Leading zeros do not count toward the 19 digits (Go's strconv.ParseUint in Vitess accepts them).
+  while (s.size() > 1 && s.front() == '0') s.remove_prefix(1);
+  if (s.size() > 19) return false;
   std::uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;

@@ -6,6 +6,8 @@
 #include "util/utf8.hpp"
 
 #include <fmt/format.h>
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 
 namespace sv::vitess {
@@ -102,6 +104,21 @@ void write_text_in(W& w, const TextEncoding& enc, std::string_view s) {
 
 // ---- numbers ----------------------------------------------------------------------------------
 
+// A number no column of its type can hold is written as text too: JSON readers parse numbers into a
+// double or a 64-bit integer and refuse (or turn into infinity) one beyond them. Integers: more
+// digits than 2^64 has (20). FLOAT/DOUBLE/DECIMAL: beyond a double's range, which only a value with
+// an exponent or more than 308 integer digits can be, so the common case parses nothing.
+// `int_digits` = the integer part's digits, zerofill padding included (an INT(30) ZEROFILL cell has 30).
+bool in_range(std::string_view s, bool integral, std::string_view int_digits, bool has_exponent) {
+  const std::size_t padding = std::min(int_digits.find_first_not_of('0'), int_digits.size());
+  const std::size_t significant = int_digits.size() - padding;
+  if (integral) return significant <= 20;
+  if (!has_exponent && significant <= 308) return true;
+  double d = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
 // Writes MySQL numeric text as a JSON number with its digits unchanged. Zerofill leading zeros are
 // dropped, a missing integer part gets a `0` (`.5`, `-.5`), a bare trailing `.` is dropped. Text
 // that is no number at all is written as a string so the JSON stays valid.
@@ -130,7 +147,7 @@ void write_number(W& w, std::string_view s, bool integral) {
     if (i == d) i = n + 1;  // exponent without digits
   }
   bool has_digits = int_end > int_begin || frac_end > frac_begin;
-  if (i != n || !has_digits) {
+  if (i != n || !has_digits || !in_range(s, integral, s.substr(int_begin, int_end - int_begin), exp_begin < n)) {
     write_text(w, s);
     return;
   }

@@ -27,6 +27,12 @@ TEST_CASE("GtidSet parses, merges and prints MySQL56 positions") {
   CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:5-1").ok());  // reversed
   CHECK_FALSE(GtidSet::parse("MySQL56/2174b383:1-5").ok());                              // bad uuid
   CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:0").ok());    // zero
+  // Beyond 2^63-1, which Vitess refuses (found by tests/fuzz/fuzz_gtid; corpus/gtid/gno_overflow).
+  CHECK(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-9223372036854775807").ok());
+  CHECK(
+      GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-9223372045836775807").error().message ==
+      "invalid GTID interval '1-9223372045836775807' in '2174b383-5441-11e8-b90a-c80aa9429562:1-9223372045836775807'");
+  CHECK_FALSE(GtidSet::parse("MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:9223372036854775808").ok());
   CHECK(GtidSet::single("2174b383-5441-11e8-b90a-c80aa9429562", 3).to_string() ==
         "MySQL56/2174b383-5441-11e8-b90a-c80aa9429562:1-3");
 }

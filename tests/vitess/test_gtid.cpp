@@ -44,6 +44,12 @@ TEST_CASE("gtid: canonical printing") {
       // whitespace and newlines as in @@gtid_executed, empty blocks skipped
       {" " + A + ":1-5,\n" + B + " : 2 - 3 ,", "MySQL56/" + A + ":1-5," + B + ":2-3"},
       {"MySQL56/", "MySQL56/"},
+      // \v and \f are whitespace to Vitess (Go's strings.TrimSpace) and to the emulator; found by
+      // tests/fuzz/fuzz_gtid, input in corpus/gtid/form_feed
+      {"MySQL56/\f", "MySQL56/"},
+      {"\v" + A + ":1-5\f", "MySQL56/" + A + ":1-5"},
+      // leading zeros, as Vitess's strconv.ParseUint reads them (corpus/gtid/leading_zeros)
+      {A + ":" + std::string(22, '0') + "20", "MySQL56/" + A + ":20"},
       {A + ":9223372036854775807", "MySQL56/" + A + ":9223372036854775807"},
   };
   for (const auto& c : cases) {

@@ -92,6 +92,12 @@ TEST_CASE("values: integers") {
   run({query::INT32, "int(5) unsigned zerofill"}, {{"00042", "42"}, {"00000", "0"}});
   // text that is no integer stays a string so the line stays valid JSON
   run({query::INT32, "int"}, {{"abc", "\"abc\""}, {"1.5", "\"1.5\""}, {"", "\"\""}, {"-", "\"-\""}, {"+1", "\"+1\""}});
+  // more digits than any MySQL integer (2^64 has 20) is no integer either: a string; zerofill
+  // padding does not count
+  const std::string padded = std::string(25, '0') + "18446744073709551615";
+  run({query::UINT64, "bigint(45) unsigned zerofill"}, {{padded, "18446744073709551615"}});
+  run({query::INT64, "bigint"},
+      {{"123456789012345678901", "\"123456789012345678901\""}, {"-99999999999999999999", "-99999999999999999999"}});
 }
 
 TEST_CASE("values: tinyint(1) as boolean unless the option says otherwise") {
@@ -127,6 +133,12 @@ TEST_CASE("values: float and double as sent") {
                                    {"NaN", "\"NaN\""},
                                    {"inf", "\"inf\""},
                                    {"1e", "\"1e\""}});
+  // beyond a double's range: no FLOAT/DOUBLE holds it, and JSON readers refuse it (found by
+  // tests/fuzz/fuzz_vstream_decoder; corpus/vstream_decoder/float_out_of_range)
+  run({query::FLOAT32, "float"}, {{"-3.4032e828", "\"-3.4032e828\""}, {"1e-400", "\"1e-400\""}});
+  const std::string huge = "1" + std::string(309, '0');
+  run({query::FLOAT64, "double"}, {{huge, "\"" + huge + "\""}, {huge.substr(1) + ".5", "0.5"}});
+  run({query::DECIMAL, "decimal(5,2)"}, {{"1e999", "\"1e999\""}});
 }
 
 TEST_CASE("values: year is a number") {

@@ -328,12 +328,19 @@ std::vector<ColumnRender> render_hints(const TableMap& map, const TableSchema* s
   return out;
 }
 
+// MySQL's DECIMAL(M,D): 1 <= M <= 65, 0 <= D <= 30, D <= M. Table map metadata outside that is
+// no table a server can have, and the size arithmetic below would index out of its tables.
+bool valid_decimal(int precision, int scale) {
+  return precision >= 1 && precision <= 65 && scale >= 0 && scale <= 30 && scale <= precision;
+}
+
 size_t decimal_bin_size(int precision, int scale) {
   int intg = precision - scale;
   return size_t((intg / 9) * 4 + kDig2Bytes[intg % 9] + (scale / 9) * 4 + kDig2Bytes[scale % 9]);
 }
 
 Result<std::string> decode_decimal(std::string_view bin_in, int precision, int scale) {
+  if (!valid_decimal(precision, scale)) return system_error(fmt::format("invalid DECIMAL({},{})", precision, scale));
   const size_t size = decimal_bin_size(precision, scale);
   if (bin_in.size() < size) return system_error("truncated DECIMAL value");
   std::string bin(bin_in.substr(0, size));
@@ -487,6 +494,8 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
     }
     case MYSQL_TYPE_NEWDECIMAL: {
       int precision = meta >> 8, scale = meta & 0xff;
+      if (!valid_decimal(precision, scale))
+        return system_error(fmt::format("invalid DECIMAL({},{}) in the table map", precision, scale));
       size_t n = decimal_bin_size(precision, scale);
       if (auto s = need(n); !s) return s;
       auto d = decode_decimal(r.bytes(n), precision, scale);
@@ -672,6 +681,7 @@ Result<DecodedRows> parse_rows(uint8_t event_type, std::string_view body, const 
   std::vector<ColumnRender> h = hints;
   h.resize(cols);
   while (r.left() > 0) {
+    const size_t before = r.left();
     RowChange change;
     auto first = decode_image(r, map, present, h);
     if (!first) return first.error();
@@ -685,6 +695,9 @@ Result<DecodedRows> parse_rows(uint8_t event_type, std::string_view body, const 
     } else {
       change.after = std::move(*first);
     }
+    // A row whose images name no column takes no bytes: the bytes left can never be read (a server
+    // does not write such a row), and looping on them would never end.
+    if (r.left() == before) return system_error("malformed ROWS event: a row image without columns");
     out.changes.push_back(std::move(change));
   }
   return out;

@@ -63,9 +63,12 @@ TableSchema schema_from_table_map(const TableMap& map, uint64_t version);
 
 // ---- value renderers (exposed for unit tests)
 
-//! DECIMAL(precision, scale) binary form → text with exactly `scale` fraction digits.
+//! DECIMAL(precision, scale) binary form → text with exactly `scale` fraction digits; an error for
+//! a precision and scale valid_decimal() refuses.
 Result<std::string> decode_decimal(std::string_view bin, int precision, int scale);
-//! Size in bytes of a binary DECIMAL(precision, scale).
+//! True for a DECIMAL(precision, scale) MySQL allows (1..65 digits, 0..30 of them decimals).
+bool valid_decimal(int precision, int scale);
+//! Size in bytes of a binary DECIMAL(precision, scale); only for valid_decimal() arguments.
 size_t decimal_bin_size(int precision, int scale);
 //! FLOAT as MariaDB's text protocol prints it (6 significant digits, %g-like choice of form).
 std::string format_float(float v);

@@ -36,6 +36,17 @@ TEST_CASE("decimal binary form") {
   CHECK(*decode_decimal(neg, 10, 2) == "-1234.56");
   std::string zero = {char(0x80), 0, 0, 0, 0};
   CHECK(*decode_decimal(zero, 10, 2) == "0.00");
+
+  // Precision and scale no DECIMAL can have (a corrupt table map; found by tests/fuzz/fuzz_binlog
+  // as an out-of-bounds index, corpus/binlog/decimal_scale_over_precision).
+  CHECK(valid_decimal(65, 30));
+  CHECK(valid_decimal(1, 0));
+  CHECK_FALSE(valid_decimal(0, 0));
+  CHECK_FALSE(valid_decimal(2, 3));
+  CHECK_FALSE(valid_decimal(66, 0));
+  CHECK_FALSE(valid_decimal(40, 31));
+  CHECK(decode_decimal(bin, 2, 3).error().message == "invalid DECIMAL(2,3)");
+  CHECK(decode_decimal("", 0, 0).error().message == "invalid DECIMAL(0,0)");
 }
 
 TEST_CASE("shard uuids and positions") {
@@ -76,4 +87,22 @@ TEST_CASE("front helpers: LIKE patterns and mysql_native_password") {
   auto b = native_password_scramble("pass", "abcdefghijabcdefghij");
   CHECK(a.size() == 20);
   CHECK(a != b);
+}
+
+TEST_CASE("a ROWS event whose present-columns bitmap is empty is an error, not an endless loop") {
+  // TABLE_MAP of ks.small (id BIGINT UNSIGNED, name VARCHAR(20)) as MariaDB writes it, then a
+  // WRITE_ROWS body naming no column: no row image can consume the bytes after it. Found by
+  // tests/fuzz/fuzz_binlog (a hang); the input is corpus/binlog/empty_present_bitmap.
+  const std::string map_body(
+      "\x16\x00\x00\x00\x00\x00\x01\x00\x02\x6b\x73\x00\x05\x73\x6d\x61\x6c\x6c\x00\x02\x08\x0f\x02\x50\x00\x02\x01"
+      "\x01\x80\x02\x01\x2d\x04\x08\x02\x69\x64\x04\x6e\x61\x6d\x65\x08\x01\x00",
+      45);
+  const auto map = parse_table_map(map_body);
+  REQUIRE(map.ok());
+  REQUIRE(map->types.size() == 2);
+  const std::string rows_body("\x16\x00\x00\x00\x00\x00\x01\x00\x02\x00\x00\x01\x61", 13);
+  const auto rows = parse_rows(23, rows_body, *map, render_hints(*map, nullptr));
+  REQUIRE_FALSE(rows.ok());
+  CHECK(rows.error().message == "malformed ROWS event: a row image without columns");
+  CHECK(rows.error().type == sv::FailureType::system_error);
 }
