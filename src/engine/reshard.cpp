@@ -1,14 +1,12 @@
-// src/engine: resharding — a stream whose keyspace reshards follows vtgate's JOURNAL over all its
-// shards to the new shards' positions, or, when the table was still being copied, starts the
-// copy again on the new shards (see sync_impl.hpp and docs/state.md "Resharding").
+// src/engine: resharding of one stream (see reshard.hpp and docs/state.md "Resharding").
+#include "engine/reshard.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
-
-#include "engine/sync_impl.hpp"
 
 namespace sv::engine {
 
@@ -37,69 +35,63 @@ std::string unserved_advice(const StreamRun& r, const std::vector<std::string>& 
 
 }  // namespace
 
-void Sync::start_reshard(StreamRun& r) {
-  if (r.resharding) return;
-  r.resharding = true;
-  r.cancel_streams();
-}
-
 //! Follows a reshard: one VStream over every shard of the stream (from their cursors, with
 //! stop_on_reshard) until vtgate sends the JOURNAL, then the journal's new shards replace the
 //! participants, and fresh stop positions are peeked.
-awaitable<bool> Sync::migrate(StreamRun& r) {
+awaitable<bool> Resharder::migrate() {
   std::vector<vitess::TableCursor> cursors;
-  for (const auto& [shard, c] : r.cursors) {
-    if (vitess::copy_pending(c)) co_return co_await restart_copy_on_new_shards(r);
+  for (const auto& [shard, c] : r_.cursors) {
+    if (vitess::copy_pending(c)) co_return co_await restart_copy_on_new_shards();
     cursors.push_back(c);
   }
-  Decoder decoder(r.decoder);
-  RetryBudget budget(retry_);
+  Decoder decoder(r_.decoder);
+  RetryBudget budget(ctx_.retry);
   std::optional<binlogdata::Journal> journal;
   for (;;) {
-    if (r.failure) co_return false;
-    Attempt attempt;
+    if (r_.failed()) co_return false;
+    ShardReader::Attempt attempt;
     {
-      async::Permit permit = co_await slots_.acquire();
+      async::Permit permit = co_await ctx_.slots.acquire();
       std::vector<vitess::TableCursor> now;
-      for (const auto& c : cursors) now.push_back(r.cursors.at(c.shard()));
-      attempt = co_await read_to_journal(r, now, decoder);
+      for (const auto& c : cursors) now.push_back(r_.cursors.at(c.shard()));
+      attempt = co_await reader_.read_to_journal(now, decoder);
     }
     if (attempt.journal) {
       journal = attempt.journal;
       break;
     }
-    if (r.failure) co_return false;
+    if (r_.failed()) co_return false;
     Error e = attempt.error.value_or(system_error("the VStream following the reshard ended without a journal"));
     budget.failed(attempt.progressed);
     if (!budget.may_retry(attempt.transient)) {
-      e.message = fmt::format("following the reshard of '{}': {}", r.cfg->keyspace, e.message);
-      if (auto unserved = unserved_shards(r); !unserved.empty()) e.message += unserved_advice(r, unserved);
-      co_await fail_stream(r, e);
+      e.message = fmt::format("following the reshard of '{}': {}", r_.cfg->keyspace, e.message);
+      if (auto unserved = unserved_shards(r_); !unserved.empty()) e.message += unserved_advice(r_, unserved);
+      r_.fail(e);
       co_return false;
     }
-    co_await backoff(budget.failures());
+    co_await ctx_.backoff(budget.failures(), r_.stop);
   }
   std::set<std::string> participants;
   for (const auto& p : journal->participants()) participants.insert(p.shard());
   std::vector<std::string> gone;
-  for (const auto& [shard, c] : r.cursors) {
+  for (const auto& [shard, c] : r_.cursors) {
     if (participants.count(shard)) gone.push_back(shard);
   }
-  for (const auto& s : gone) r.cursors.erase(s);
+  for (const auto& s : gone) r_.cursors.erase(s);
   for (const auto& sg : journal->shard_gtids()) {
-    if (!sg.keyspace().empty() && sg.keyspace() != r.cfg->keyspace) continue;
-    r.cursors[sg.shard()] = vitess::make_cursor(r.cfg->keyspace, sg.shard(), sg.gtid());
+    if (!sg.keyspace().empty() && sg.keyspace() != r_.cfg->keyspace) continue;
+    r_.cursors[sg.shard()] = vitess::make_cursor(r_.cfg->keyspace, sg.shard(), sg.gtid());
   }
-  spdlog::info("stream {}: shards {} replaced by {} (journal {})", r.cfg->name, fmt::join(gone, ","),
-               fmt::join(keys(r.cursors), ","), journal->id());
-  co_await checkpoint(r);
+  spdlog::info("stream {}: shards {} replaced by {} (journal {})", r_.cfg->name, fmt::join(gone, ","),
+               fmt::join(keys(r_.cursors), ","), journal->id());
+  co_await checkpointer_.checkpoint();
   // Stop positions of the new shards.
-  auto positions = co_await peek_positions(r);
+  auto positions = co_await ctx_.peek_positions(r_);
   if (!positions) {
-    co_await fail_stream(r, positions.error());
+    r_.fail(positions.error());
     co_return false;
   }
-  for (auto& [shard, pos] : *positions) r.current[shard] = pos;
+  for (auto& [shard, pos] : *positions) r_.current[shard] = pos;
   co_return true;
 }
 
@@ -111,39 +103,39 @@ awaitable<bool> Sync::migrate(StreamRun& r) {
 //! shards that replaced them, each with a fresh cursor: the table is copied again from scratch
 //! there. Rows the old shards already delivered come again (at-least-once, docs/state.md
 //! "Resharding"); shards the reshard did not touch keep their cursors.
-awaitable<bool> Sync::restart_copy_on_new_shards(StreamRun& r) {
-  auto positions = co_await peek_positions(r);
+awaitable<bool> Resharder::restart_copy_on_new_shards() {
+  auto positions = co_await ctx_.peek_positions(r_);
   if (!positions) {
-    co_await fail_stream(r, positions.error());
+    r_.fail(positions.error());
     co_return false;
   }
   std::vector<std::string> gone, added;
-  for (const auto& [shard, c] : r.cursors) {
+  for (const auto& [shard, c] : r_.cursors) {
     if (!positions->count(shard)) gone.push_back(shard);
   }
   // The new shards are the serving ones that cover a gone shard's key range (not the serving
   // shards the stream never read, e.g. left out by the config's `shards`).
   for (const auto& [shard, pos] : *positions) {
     const bool covers = std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return ranges_overlap(g, shard); });
-    if (!r.cursors.count(shard) && covers) added.push_back(shard);
+    if (!r_.cursors.count(shard) && covers) added.push_back(shard);
   }
   if (gone.empty() || added.empty()) {
     // The journal came before vtgate serves the new shards: the next attempt finds them.
-    co_await fail_stream(r, transient_error(fmt::format(
-                                "keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
-                                "serve the new shards yet (serving: {}); the next attempt continues the copy there",
-                                r.cfg->keyspace, r.cfg->name, fmt::join(keys(*positions), ","))));
+    r_.fail(
+        transient_error(fmt::format("keyspace '{}' is being resharded while table '{}' is copied, and vtgate does not "
+                                    "serve the new shards yet (serving: {}); the next attempt continues the copy there",
+                                    r_.cfg->keyspace, r_.cfg->name, fmt::join(keys(*positions), ","))));
     co_return false;
   }
-  for (const auto& shard : gone) r.cursors.erase(shard);
-  for (const auto& shard : added) r.cursors[shard] = vitess::make_cursor(r.cfg->keyspace, shard);
-  for (const auto& [shard, pos] : *positions) r.current[shard] = pos;
-  co_await warn_user(
+  for (const auto& shard : gone) r_.cursors.erase(shard);
+  for (const auto& shard : added) r_.cursors[shard] = vitess::make_cursor(r_.cfg->keyspace, shard);
+  for (const auto& [shard, pos] : *positions) r_.current[shard] = pos;
+  co_await ctx_.warn_user(
       fmt::format("stream {}: keyspace '{}' was resharded while table '{}' was being copied; the copy starts "
                   "again on the new "
                   "shards {} (replacing {}), so rows already sent from the old shards are sent again",
-                  r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
-  co_await checkpoint(r);  // fresh cursors of the new shards: a resumed sync copies them too
+                  r_.cfg->name, r_.cfg->keyspace, r_.cfg->name, fmt::join(added, ","), fmt::join(gone, ",")));
+  co_await checkpointer_.checkpoint();  // fresh cursors of the new shards: a resumed sync copies them too
   co_return true;
 }
 

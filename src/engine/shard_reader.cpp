@@ -1,17 +1,16 @@
-// src/engine: one shard's reader — VStream attempts from the shard's last committed cursor under
-// the retry policy, bounded by the reader slots and the shard's time limit, decoding on the pool
-// (see sync_impl.hpp).
+// src/engine: one stream's shard readers and their VStream attempts (see shard_reader.hpp).
+#include "engine/shard_reader.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
+#include <memory>
 #include <set>
-
-#include "engine/sync_impl.hpp"
 
 namespace sv::engine {
 
@@ -19,66 +18,68 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 
-awaitable<ReaderEnd> Sync::read_shard(StreamRun& r, std::string shard) {
-  Decoder decoder(r.decoder);
-  RetryBudget budget(retry_);
+awaitable<ReaderEnd> ShardReader::read_shard(std::string shard, Scope& round) {
+  Decoder decoder(r_.decoder);
+  RetryBudget budget(ctx_.retry);
   std::optional<Clock::time_point> deadline;  // shard_time_limit, counted from the first VStream
+  const auto limit = ctx_.opt.shard_time_limit;
+  auto& shard_metrics = ctx_.metrics_of(r_).shards[shard];
   for (;;) {
-    if (r.interrupted()) co_return ReaderEnd::interrupted;
+    if (round.stop_requested()) co_return ReaderEnd::interrupted;
     Attempt attempt;
     {
-      ++m_.readers_waiting;
-      async::Permit permit = co_await slots_.acquire();
-      --m_.readers_waiting;
-      if (r.interrupted()) co_return ReaderEnd::interrupted;
-      if (!deadline && opt_.shard_time_limit.count() > 0) deadline = Clock::now() + opt_.shard_time_limit;
+      ++ctx_.metrics.readers_waiting;
+      async::Permit permit = co_await ctx_.slots.acquire();
+      --ctx_.metrics.readers_waiting;
+      if (round.stop_requested()) co_return ReaderEnd::interrupted;
+      if (!deadline && limit.count() > 0) deadline = Clock::now() + limit;
       if (deadline && Clock::now() >= *deadline) {
         permit.reset();
-        co_return co_await stop_at_time_limit(r, shard);
+        co_return co_await stop_at_time_limit(shard);
       }
-      attempt = co_await read_to_end(r, r.cursors.at(shard), decoder, deadline.value_or(Clock::time_point::max()));
+      attempt = co_await read_to_end(r_.cursors.at(shard), decoder, deadline.value_or(Clock::time_point::max()), round);
     }  // the slot is free again: checkpoints and backoffs below do not hold it
-    if (attempt.end == ReaderEnd::time_limit) co_return co_await stop_at_time_limit(r, shard);
-    if (attempt.end == ReaderEnd::done && r.changed_since_state && !r.failure) {
-      co_await checkpoint(r);  // a finished shard is checkpointed right away
+    if (attempt.end == ReaderEnd::time_limit) co_return co_await stop_at_time_limit(shard);
+    if (attempt.end == ReaderEnd::done && r_.changed_since_state && !r_.failed()) {
+      co_await checkpointer_.checkpoint();  // a finished shard is checkpointed right away
     }
-    if (attempt.end == ReaderEnd::done) metrics_of(r).shards[shard].done = true;
+    if (attempt.end == ReaderEnd::done) shard_metrics.done = true;
     if (attempt.end != ReaderEnd::failed || !attempt.error) co_return attempt.end;
-    if (r.interrupted()) co_return ReaderEnd::interrupted;
+    if (round.stop_requested()) co_return ReaderEnd::interrupted;
     budget.failed(attempt.progressed);
     if (!budget.may_retry(attempt.transient)) {
       Error e = *attempt.error;
       if (attempt.transient) {
         e.message += fmt::format(" (gave up after {} attempt(s) without progress)", budget.failures());
       }
-      co_await fail_stream(r, e);
+      r_.fail(e);
       co_return ReaderEnd::failed;
     }
-    spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r.cfg->name, shard,
+    spdlog::warn("stream {} shard {}: {}; retrying from the last cursor ({}/{})", r_.cfg->name, shard,
                  attempt.error->message, budget.failures(), budget.allowed());
-    ++metrics_of(r).shards[shard].retries;
-    ++m_.retries;
-    co_await backoff(budget.failures());
+    ++shard_metrics.retries;
+    ++ctx_.metrics.retries;
+    co_await ctx_.backoff(budget.failures(), round);
   }
 }
 
-awaitable<Sync::Attempt> Sync::read_to_end(StreamRun& r, const vitess::TableCursor& cursor, Decoder& decoder,
-                                           Clock::time_point deadline) {
-  std::vector<ShardPlan> plans{plan_for(r.mode, r.current, cursor)};
-  std::vector<ShardStartPoint> starts{start_point(cursor, in_.config.use_gtid_with_table_pks)};
-  co_return co_await read_attempt(r, std::move(plans), std::move(starts), decoder, Goal::plan_end, deadline);
+awaitable<ShardReader::Attempt> ShardReader::read_to_end(const vitess::TableCursor& cursor, Decoder& decoder,
+                                                         Clock::time_point deadline, Scope& round) {
+  std::vector<ShardPlan> plans{plan_for(r_.mode, r_.current, cursor)};
+  std::vector<ShardStartPoint> starts{start_point(cursor, ctx_.in.config.use_gtid_with_table_pks)};
+  co_return co_await read_attempt(std::move(plans), std::move(starts), decoder, Goal::plan_end, deadline, round);
 }
 
-awaitable<Sync::Attempt> Sync::read_to_journal(StreamRun& r, const std::vector<vitess::TableCursor>& cursors,
-                                               Decoder& decoder) {
+awaitable<ShardReader::Attempt> ShardReader::read_to_journal(const std::vector<vitess::TableCursor>& cursors,
+                                                             Decoder& decoder) {
   std::vector<ShardPlan> plans;
   std::vector<ShardStartPoint> starts;
   for (const auto& c : cursors) {
     plans.push_back(plan_until_journal(c));
-    starts.push_back(start_point(c, in_.config.use_gtid_with_table_pks));
+    starts.push_back(start_point(c, ctx_.in.config.use_gtid_with_table_pks));
   }
-  co_return co_await read_attempt(r, std::move(plans), std::move(starts), decoder, Goal::journal,
-                                  Clock::time_point::max());
+  co_return co_await read_attempt(std::move(plans), std::move(starts), decoder, Goal::journal, Clock::time_point::max(),
+                                  r_.stop);
 }
 
 namespace {
@@ -107,36 +108,40 @@ std::shared_ptr<TimeLimit> watch_deadline(asio::io_context& io, Clock::time_poin
 
 }  // namespace
 
-awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan> plans,
-                                            std::vector<ShardStartPoint> starts, Decoder& decoder, Goal goal,
-                                            Clock::time_point deadline) {
+//! One VStream until its goal, a failure, the time limit, or until `scope` stops (the round's
+//! scope for a shard's reader, the stream's when following a journal).
+awaitable<ShardReader::Attempt> ShardReader::read_attempt(std::vector<ShardPlan> plans,
+                                                          std::vector<ShardStartPoint> starts, Decoder& decoder,
+                                                          Goal goal, Clock::time_point deadline, Scope& scope) {
   Attempt result;
   StreamRequest req;
-  req.keyspace = r.cfg->keyspace;
-  req.table = r.cfg->name;
-  req.heartbeat_interval_seconds = opt_.heartbeat_interval_seconds;
+  req.keyspace = r_.cfg->keyspace;
+  req.table = r_.cfg->name;
+  req.heartbeat_interval_seconds = ctx_.opt.heartbeat_interval_seconds;
   req.stop_on_reshard = true;
   req.shards = std::move(starts);
   decoder.reset(plans);
-  auto stream = co_await source_.open(req);
-  r.open_streams.insert(stream.get());
-  ++m_.readers_active;
-  struct Unregister {
-    StreamRun& r;
-    EventStream* s;
-    std::size_t& active;
-    ~Unregister() {
-      r.open_streams.erase(s);
-      --active;
-    }
-  } unregister{r, stream.get(), m_.readers_active};
-  if (r.failure) stream->cancel();                      // stopped while the stream was being opened
-  auto limit = watch_deadline(io_, deadline, *stream);  // after `stream`: destroyed before it
-  std::set<std::string> journaled;                      // participants whose JOURNAL arrived
+  auto stream = co_await ctx_.source.open(req);
+  ++ctx_.metrics.readers_active;
+  struct Active {
+    std::size_t& n;
+    ~Active() { --n; }
+  } active{ctx_.metrics.readers_active};
+  // Registered after `stream`, so deregistered before it is destroyed; runs at once when the
+  // scope stopped while the stream was being opened.
+  OnStop cancel(scope, [s = stream.get()] { s->cancel(); });
+  auto limit = watch_deadline(ctx_.io, deadline, *stream);  // after `stream`: destroyed before it
+  std::set<std::string> journaled;                          // participants whose JOURNAL arrived
+  // A reshard met while reading to the plan's end stops the round: every reader of the stream ends
+  // and the stream follows the journal over all its shards (Resharder).
+  auto reshard = [&] {
+    result.end = ReaderEnd::reshard;
+    (void)scope.request_stop(StopReason(StopCause::reshard));
+  };
 
   for (;;) {
     SourceItem item = co_await stream->next();
-    if (r.interrupted()) {
+    if (scope.stop_requested()) {
       stream->cancel();
       result.end = ReaderEnd::interrupted;
       co_return result;
@@ -147,8 +152,7 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
     }
     if (auto* err = std::get_if<SourceError>(&item)) {
       if (err->cause == SourceCause::reshard_journal && goal == Goal::plan_end) {
-        result.end = ReaderEnd::reshard;
-        start_reshard(r);
+        reshard();
         co_return result;
       }
       result.end = ReaderEnd::failed;
@@ -159,26 +163,26 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
     if (std::holds_alternative<SourceEof>(item)) {
       result.end = ReaderEnd::failed;
       result.error = transient_error(
-          fmt::format("VStream of '{}.{}' ended before the read was complete", r.cfg->keyspace, r.cfg->name));
+          fmt::format("VStream of '{}.{}' ended before the read was complete", r_.cfg->keyspace, r_.cfg->name));
       result.transient = true;
       co_return result;
     }
     auto& response = std::get<vtgate::VStreamResponse>(item);
-    const std::int64_t emitted_at = opt_.clock_ms();
-    const std::int64_t now_ns = opt_.clock_ns();
+    const std::int64_t emitted_at = ctx_.opt.clock_ms();
+    const std::int64_t now_ns = ctx_.opt.clock_ns();
     // Decoding and serialization run on the pool; the decoder is only touched there meanwhile.
     DecodeOutput out = co_await asio::co_spawn(
-        pool_, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
+        ctx_.pool, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
         use_awaitable);
     if (out.last_event_time > 0) {
       for (const auto& p : plans) {
-        auto& t = metrics_of(r).shards[p.shard].last_event_time;
+        auto& t = ctx_.metrics_of(r_).shards[p.shard].last_event_time;
         t = std::max(t, out.last_event_time);
       }
     }
-    co_await warn_schema_changes(r, out);
+    co_await warn_schema_changes(out);
     for (auto& c : out.commits) {
-      if (!co_await commit(r, c)) {
+      if (!co_await checkpointer_.commit(c)) {
         stream->cancel();
         result.end = ReaderEnd::interrupted;
         co_return result;
@@ -212,8 +216,7 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
       if (goal == Goal::journal) {
         result.end = ReaderEnd::done;
       } else {
-        result.end = ReaderEnd::reshard;
-        start_reshard(r);
+        reshard();
       }
       co_return result;
     }
@@ -225,30 +228,67 @@ awaitable<Sync::Attempt> Sync::read_attempt(StreamRun& r, std::vector<ShardPlan>
   }
 }
 
-awaitable<void> Sync::warn_schema_changes(StreamRun& r, const DecodeOutput& out) {
+namespace {
+
+double seconds_of(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
+
+}  // namespace
+
+//! shard_time_limit passed for a shard: it stops at its last committed cursor (the rows after it
+//! went with the cancelled VStream), a STATE saves that cursor now, and the next sync (or, for a
+//! full_refresh stream, the next attempt) continues from there, as the Go connector does after
+//! its per-attempt deadline (go-connector-reference.md §4.7).
+awaitable<ReaderEnd> ShardReader::stop_at_time_limit(const std::string& shard) {
+  r_.time_limited.insert(shard);
+  if (r_.failed()) co_return ReaderEnd::interrupted;
+  if (r_.changed_since_state) co_await checkpointer_.checkpoint();
+  if (!r_.full_refresh()) {  // a full_refresh stream says it in its error (unfinished_copy_error)
+    co_await ctx_.warn_user(
+        fmt::format("stream {}: shard {} was read for timeout_seconds ({:g} s) without reaching "
+                    "the end of this sync; it "
+                    "stops at its last saved position and the next sync continues from there. "
+                    "Raise timeout_seconds to read "
+                    "more per sync.",
+                    r_.cfg->name, shard, seconds_of(ctx_.opt.shard_time_limit)));
+  }
+  co_return ReaderEnd::time_limit;
+}
+
+//! A full_refresh stream whose copy did not finish within shard_time_limit: its rows are not the
+//! whole table, so the stream cannot be COMPLETE; its last STATE holds the copy's progress.
+Error ShardReader::unfinished_copy_error() const {
+  return transient_error(
+      fmt::format("stream {}: the copy of shard(s) {} did not finish within timeout_seconds ({:g} "
+                  "s); its progress is saved "
+                  "and the next attempt continues the copy from there. Raise timeout_seconds to "
+                  "copy the table in one attempt.",
+                  r_.cfg->name, fmt::join(r_.time_limited, ","), seconds_of(ctx_.opt.shard_time_limit)));
+}
+
+awaitable<void> ShardReader::warn_schema_changes(const DecodeOutput& out) {
   // Before the rows that leave the new columns out, so the warning precedes them on stdout.
   std::vector<std::string> fresh;
   for (const auto& c : out.new_columns) {
-    if (r.warned_columns.insert(c).second) fresh.push_back(c);
+    if (r_.warned_columns.insert(c).second) fresh.push_back(c);
   }
   if (!fresh.empty()) {
-    co_await warn_user(
+    co_await ctx_.warn_user(
         fmt::format("stream {}: table '{}.{}' has column(s) {} that the configured catalog does "
                     "not select; they are left "
                     "out. Refresh the source schema in Airbyte to sync them.",
-                    r.cfg->name, r.cfg->keyspace, r.cfg->name, fmt::join(fresh, ", ")));
+                    r_.cfg->name, r_.cfg->keyspace, r_.cfg->name, fmt::join(fresh, ", ")));
   }
   std::vector<std::string> retyped;
   for (const auto& c : out.changed_types) {
-    if (r.warned_types.insert(c).second) retyped.push_back(c);
+    if (r_.warned_types.insert(c).second) retyped.push_back(c);
   }
   if (!retyped.empty()) {
-    co_await warn_user(
+    co_await ctx_.warn_user(
         fmt::format("stream {}: column(s) {} of table '{}.{}' no longer have the type the "
                     "configured catalog declares; "
                     "their values follow the new type. Refresh the source schema in Airbyte so the "
                     "destination expects it.",
-                    r.cfg->name, fmt::join(retyped, ", "), r.cfg->keyspace, r.cfg->name));
+                    r_.cfg->name, fmt::join(retyped, ", "), r_.cfg->keyspace, r_.cfg->name));
   }
 }
 

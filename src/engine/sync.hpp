@@ -4,7 +4,7 @@
 // coordinator that merges shard cursors into the Go connector's state shape and checkpoints, and
 // retries / schema-change / reshard handling. Everything reaches stdout through the ordered
 // airbyte::Emitter. Vitess is reached only through ShardSource (shard_source.hpp).
-// The work is split by job over src/engine (see sync_impl.hpp); `read` wires it to stdout in
+// The work is split by job over src/engine, one class per job (docs/architecture.md); `read` wires it to stdout in
 // src/cli/read_command.cpp. docs/state.md describes the state format, checkpoints and delivery
 // guarantees.
 #pragma once
@@ -66,7 +66,7 @@ struct ReadInputs {
   std::map<std::size_t, std::uint64_t> row_estimates = {};
 };
 
-class Sync;
+class Scheduler;
 
 //! The engine on a caller's io_context: every configured stream, all their shards, into `output`.
 //! Everything it references must outlive it; all calls are made on the io_context's thread.
@@ -86,12 +86,12 @@ class Engine {
   //! not ended checkpoints what it has read and ends incomplete with `reason`.
   void stop(Error reason);
   //! The reason given to the first stop(), if any.
-  const std::optional<Error>& stop_reason() const;
+  std::optional<Error> stop_reason() const;
 
  private:
   EngineOptions options_;
   std::unique_ptr<Metrics> own_metrics_;
-  std::unique_ptr<Sync> sync_;
+  std::unique_ptr<Scheduler> scheduler_;
 };
 
 }  // namespace sv::engine

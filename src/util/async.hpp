@@ -1,6 +1,7 @@
 // src/util: small coroutine primitives for Asio coroutines that all run on one io_context thread
-// (no locking): a FIFO counting semaphore whose permits are released by RAII, and a latch that
-// waits for a number of spawned coroutines.
+// (no locking): a FIFO counting semaphore whose permits are released by RAII, a latch that
+// waits for a number of spawned coroutines, and structured cancellation (StopSource: one stop
+// request with a reason, StopCallback registrations released by RAII, child scopes).
 #pragma once
 
 #include <algorithm>
@@ -11,7 +12,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace sv::async {
@@ -109,5 +112,108 @@ class Latch {
   boost::asio::steady_timer timer_;
   std::size_t pending_ = 0;
 };
+
+template <class Reason>
+class StopSource;
+
+//! Runs `fn` once when its StopSource is asked to stop, for as long as the callback lives: what a
+//! pending operation registers so that a stop cancels it (a VStream, a timer, a peek). Registered
+//! after the stop, it runs at once, in the constructor. Destroying it deregisters it, so a
+//! callback never runs after the operation it cancels has ended. Not movable: the source links
+//! to it by address.
+template <class Reason>
+class [[nodiscard]] StopCallback {
+ public:
+  StopCallback(StopSource<Reason>& source, std::function<void()> fn);
+  ~StopCallback();
+  StopCallback(const StopCallback&) = delete;
+  StopCallback& operator=(const StopCallback&) = delete;
+
+ private:
+  friend class StopSource<Reason>;
+  StopSource<Reason>* source_;
+  std::function<void()> fn_;
+  StopCallback* prev_ = nullptr;
+  StopCallback* next_ = nullptr;
+  bool linked_ = false;
+};
+
+//! One scope of work that can be asked to stop, once, with a reason (the first request wins;
+//! later ones return false). Loops test stop_requested(); pending operations register a
+//! StopCallback. A child scope (constructed from a parent) stops with its parent's reason when
+//! the parent stops, and can also be stopped alone without touching the parent. Must outlive its
+//! callbacks and children.
+template <class Reason>
+class StopSource {
+ public:
+  StopSource() = default;
+  //! A child scope of `parent`: stopped (with the parent's reason) when the parent is.
+  explicit StopSource(StopSource& parent)
+      : parent_link_(std::in_place, parent, [this, &parent] { request_stop(*parent.reason_); }) {}
+  StopSource(const StopSource&) = delete;
+  StopSource& operator=(const StopSource&) = delete;
+
+  //! Stops the scope with `reason` and runs every registered callback once, in registration
+  //! order; false when it was already stopped (the first reason stays).
+  bool request_stop(Reason reason) {
+    if (reason_) return false;
+    reason_.emplace(std::move(reason));
+    // Unlinked before it runs: a callback may end the operation that owns it, or others.
+    while (head_) {
+      StopCallback<Reason>* cb = head_;
+      unlink(cb);
+      cb->fn_();
+    }
+    return true;
+  }
+  bool stop_requested() const { return reason_.has_value(); }
+  //! The reason of the first request_stop(); only when stop_requested().
+  const Reason& reason() const { return *reason_; }
+  //! Callbacks registered and not yet run (for tests).
+  std::size_t callbacks() const {
+    std::size_t n = 0;
+    for (auto* cb = head_; cb; cb = cb->next_) ++n;
+    return n;
+  }
+
+ private:
+  friend class StopCallback<Reason>;
+
+  void link(StopCallback<Reason>* cb) {
+    cb->prev_ = tail_;
+    cb->next_ = nullptr;
+    (tail_ ? tail_->next_ : head_) = cb;
+    tail_ = cb;
+    cb->linked_ = true;
+  }
+  void unlink(StopCallback<Reason>* cb) {
+    (cb->prev_ ? cb->prev_->next_ : head_) = cb->next_;
+    (cb->next_ ? cb->next_->prev_ : tail_) = cb->prev_;
+    cb->prev_ = cb->next_ = nullptr;
+    cb->linked_ = false;
+  }
+
+  std::optional<Reason> reason_;
+  StopCallback<Reason>* head_ = nullptr;
+  StopCallback<Reason>* tail_ = nullptr;
+  //! The registration on the parent (child scopes only); destroyed first, so the parent never
+  //! calls into a destroyed child.
+  std::optional<StopCallback<Reason>> parent_link_;
+};
+
+template <class Reason>
+StopCallback<Reason>::StopCallback(StopSource<Reason>& source, std::function<void()> fn)
+    : source_(&source), fn_(std::move(fn)) {
+  if (source.stop_requested()) {
+    fn_();
+  } else {
+    source.link(this);
+  }
+}
+
+template <class Reason>
+StopCallback<Reason>::~StopCallback() {
+  if (linked_) source_->unlink(this);
+}
 
 }  // namespace sv::async

@@ -1,10 +1,13 @@
-// tests/util: Slots, Permit and Latch — the engine's reader bound and per-stream push order.
+// tests/util: Slots, Permit and Latch — the engine's reader bound and per-stream push order —
+// and StopSource/StopCallback, the engine's one cancellation mechanism.
 #include <doctest/doctest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +18,8 @@ namespace asio = boost::asio;
 using sv::async::Latch;
 using sv::async::Permit;
 using sv::async::Slots;
+using Stop = sv::async::StopSource<std::string>;
+using OnStop = sv::async::StopCallback<std::string>;
 
 namespace {
 
@@ -150,4 +155,103 @@ TEST_CASE("Latch with nothing added does not wait") {
       asio::detached);
   io.run();
   CHECK(waited);
+}
+
+TEST_CASE("StopSource runs its callbacks once, in registration order, and keeps the first reason") {
+  Stop stop;
+  std::vector<std::string> ran;
+  OnStop a(stop, [&] { ran.push_back("a:" + stop.reason()); });
+  OnStop b(stop, [&] { ran.push_back("b"); });
+  CHECK_FALSE(stop.stop_requested());
+  CHECK(stop.callbacks() == 2);
+  CHECK(ran.empty());
+
+  CHECK(stop.request_stop("failed"));
+  CHECK(stop.stop_requested());
+  CHECK(stop.reason() == "failed");
+  CHECK(ran == std::vector<std::string>{"a:failed", "b"});
+  CHECK(stop.callbacks() == 0);
+
+  CHECK_FALSE(stop.request_stop("reshard"));
+  CHECK(stop.reason() == "failed");
+  CHECK(ran.size() == 2);
+}
+
+TEST_CASE("a StopCallback registered after the stop runs at once; a destroyed one never runs") {
+  Stop stop;
+  std::vector<std::string> ran;
+  {
+    OnStop gone(stop, [&] { ran.push_back("gone"); });
+    CHECK(stop.callbacks() == 1);
+  }
+  CHECK(stop.callbacks() == 0);
+  OnStop kept(stop, [&] { ran.push_back("kept"); });
+  REQUIRE(stop.request_stop("stopped"));
+  CHECK(ran == std::vector<std::string>{"kept"});
+  OnStop late(stop, [&] { ran.push_back("late"); });
+  CHECK(ran == std::vector<std::string>{"kept", "late"});
+  CHECK(stop.callbacks() == 0);
+}
+
+TEST_CASE("a StopCallback may end other registrations while the stop runs") {
+  Stop stop;
+  std::vector<std::string> ran;
+  std::optional<OnStop> second;
+  std::optional<OnStop> first;
+  first.emplace(stop, [&] {
+    ran.push_back("first");
+    second.reset();  // the operation the second belongs to ended meanwhile
+    first.reset();   // and its own
+  });
+  second.emplace(stop, [&] { ran.push_back("second"); });
+  OnStop third(stop, [&] { ran.push_back("third"); });
+  REQUIRE(stop.request_stop("x"));
+  CHECK(ran == std::vector<std::string>{"first", "third"});
+  CHECK(stop.callbacks() == 0);
+}
+
+TEST_CASE("a child StopSource stops with its parent's reason, and alone without stopping the parent") {
+  Stop parent;
+  std::vector<std::string> ran;
+  {
+    Stop round(parent);
+    OnStop reader(round, [&] { ran.push_back("reader:" + round.reason()); });
+    REQUIRE(round.request_stop("reshard"));
+    CHECK(ran == std::vector<std::string>{"reader:reshard"});
+    CHECK_FALSE(parent.stop_requested());
+    CHECK(parent.callbacks() == 1);  // the child's link to its parent
+  }
+  CHECK(parent.callbacks() == 0);  // a destroyed child is no longer linked
+
+  Stop round(parent);
+  OnStop reader(round, [&] { ran.push_back("reader:" + round.reason()); });
+  REQUIRE(parent.request_stop("stopped"));
+  CHECK(round.stop_requested());
+  CHECK(round.reason() == "stopped");
+  CHECK(ran == std::vector<std::string>{"reader:reshard", "reader:stopped"});
+
+  Stop late(parent);  // a child of a stopped scope starts stopped
+  CHECK(late.stop_requested());
+  CHECK(late.reason() == "stopped");
+}
+
+TEST_CASE("a StopCallback cancels a pending timer: the wait ends at the stop, not at the expiry") {
+  asio::io_context io;
+  Stop stop;
+  bool cancelled = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(io, std::chrono::hours(1));
+        OnStop on_stop(stop, [&] { timer.cancel(); });
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        cancelled = ec == asio::error::operation_aborted;
+      },
+      asio::detached);
+  asio::post(io, [&] { (void)stop.request_stop("stopped"); });
+  const auto start = std::chrono::steady_clock::now();
+  io.run();
+  CHECK(cancelled);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::minutes(1));
+  CHECK(stop.callbacks() == 0);
 }
