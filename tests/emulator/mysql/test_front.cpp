@@ -208,8 +208,11 @@ TEST_CASE("MySQL front: a table created through it is in the schema when the DDL
   // a CREATE TABLE through vtgate finds the table (uvstreamer.go buildTablePlan reads that cache).
   FrontFixture fx(false, {}, true);
   auto has = [&](const std::string& table) {
+    // catalog() returns a copy: keep it alive for the loop (a range-for over a member of the
+    // temporary would read freed memory).
+    const auto catalog = fx.backend->catalog();
     std::vector<std::string> names;
-    for (const auto& t : fx.backend->catalog()[0].tables) names.push_back(t->name);
+    for (const auto& t : catalog[0].tables) names.push_back(t->name);
     return std::find(names.begin(), names.end(), table) != names.end();
   };
   CHECK_FALSE(has("lat"));
