@@ -417,7 +417,9 @@ class Soak:
                 key = f"{e.get('failure_type')}: {e.get('message', '')[:160]}"
                 self.errors[key] = self.errors.get(key, 0) + 1
                 # INTERNAL is a system_error (not retried) by design: expected when the fault sent it.
-                injected_internal = label.endswith(":internal") and "INTERNAL: vstream: injected" in e.get("message", "")
+                # The emulator's texts: "injected" (fail_streams), "stream closed after N events"
+                # (end_after), "stream ended by fault injection" (end_streams).
+                injected_internal = label.endswith(":internal") and "INTERNAL: vstream: " in e.get("message", "")
                 if e.get("failure_type") != "transient_error" and not injected_internal:
                     self.problems.append(f"attempt {a} ({label}): unexpected error {key}")
         self.dest.take(a, records, last_state)
