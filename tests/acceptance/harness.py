@@ -33,7 +33,7 @@ class Cluster:
     routed by md5 of the primary key, the emulator in front. With tls=True a second emulator
     serves the same shards over TLS (a throw-away CA from tests/emulator/gen_test_certs.sh)."""
 
-    def __init__(self, emulator, shards=2, rows=100, tls=False, work=None):
+    def __init__(self, emulator, shards=2, rows=100, tls=False, work=None, emulator_args=()):
         self.emulator = os.path.abspath(emulator)
         self.work = work or tempfile.mkdtemp(prefix="source-vitess-acceptance-")
         self.dir = os.path.join(self.work, "cluster")
@@ -41,7 +41,7 @@ class Cluster:
         self.tls_proc = None
         env = dict(os.environ, VTGATE_EMULATOR=self.emulator)
         up = subprocess.run([os.path.join(REPO, "scripts/cluster"), "up", "--shards", str(shards), "--dir", self.dir,
-                             "--sample", "--rows", str(rows)], env=env, stdout=subprocess.DEVNULL,
+                             "--sample", "--rows", str(rows)] + [a for arg in emulator_args for a in ("--emulator-arg", arg)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
         if up.returncode != 0:
             self.down()
