@@ -371,7 +371,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (end_) return;
     end_ = std::move(status);
     drop_ = drop;
-    ch_.close();
+    close_channel();
   }
   bool ended() const { return end_.has_value(); }
   std::uint64_t id() const { return id_; }
@@ -405,6 +405,16 @@ class Session : public std::enable_shared_from_this<Session> {
     stop(vtgate_shard_error(*shard_gtid(sh), tablet_of(sh.keyspace, sh.shard), to_status(e).error_code(), e.message));
   }
   std::string tablet_of(const std::string& keyspace, const std::string& shard) const;
+  //! Ends the channel for both sides. close() alone (Boost 1.81 channel_service::close) wakes only
+  //! a waiting receiver: a shard blocked in async_send on the full channel (the writer stalled, cut
+  //! or gone) would stay suspended forever, and with it the Session and the shard's backend cursor
+  //! (the MariaDB backend's binlog dump and schema connections). cancel() first completes waiting
+  //! senders with channel_cancelled; it must run before close(), which changes the state cancel()
+  //! reads to tell senders from receivers.
+  void close_channel() {
+    ch_.cancel();
+    ch_.close();
+  }
 
   binlogdata::ShardGtid* shard_gtid(const Shard& sh);
   binlogdata::VEvent make(binlogdata::VEventType type, const Shard* sh) const;
@@ -910,7 +920,7 @@ asio::awaitable<void> Session::run() {
   }
 
   grpc::Status status = end_.value_or(grpc::Status::OK);
-  ch_.close();
+  close_channel();
   spdlog::info("vstream #{} ends: code {} '{}'{} after {} events", id_, static_cast<int>(status.error_code()),
                status.error_message(), drop_ ? " (dropped)" : "", events_sent_);
   // A dropped connection: with the TCP proxy the client's socket is reset (no HTTP/2 frames at

@@ -1,0 +1,132 @@
+// tests/emulator/test_mariadb_streams.cpp — vtgate-emulator --backend=mariadb releases a stream's
+// MariaDB connections (its binlog dump and schema connections) when the stream ends while its
+// shard waits to hand on events: the client cancels it, a fault ends it. Issue 19: the soak's
+// shards answered "Too many connections" after ~100 syncs because such streams never let go.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emulator/mysql/mariadb_instance.hpp"
+#include "harness.hpp"
+#include "wait.hpp"
+
+namespace {
+
+using sv::emulator::mysql::Connection;
+using sv::emulator::mysql::InstanceOptions;
+using sv::emulator::mysql::MariaDbInstance;
+
+constexpr int kStreams = 4;  // streams per scenario
+constexpr int kRows = 200;   // transactions: far more than the server's 4-response channel holds
+
+struct Shard {
+  std::unique_ptr<MariaDbInstance> db;
+  Connection conn;  // the test's own connection: counted in the baseline
+  std::string shards_json;
+
+  Shard() {
+    InstanceOptions o;
+    o.server_id = 1;
+    o.domain_id = 1;
+    db = std::make_unique<MariaDbInstance>(o);
+    auto st = db->start();
+    REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
+    auto c = db->connect();
+    REQUIRE(c.ok());
+    conn = std::move(*c);
+    exec("CREATE DATABASE commerce");
+    exec("CREATE TABLE commerce.t (id BIGINT PRIMARY KEY, v VARCHAR(32))");
+    shards_json = emu_test::temp_dir("mariadb-streams") + "/shards.json";
+    std::ofstream(shards_json) << R"([{"shard":"-","host":"127.0.0.1","port":)" << db->port() << R"(,"user":")"
+                               << db->conn_params().user << R"(","password":")" << db->conn_params().password
+                               << R"(","server_id":1,"gtid_domain_id":1}])";
+  }
+  void exec(const std::string& sql) {
+    auto st = conn.exec(sql);
+    REQUIRE_MESSAGE(st.ok(), sql << ": " << (st.ok() ? std::string() : st.error().message));
+  }
+  int threads_connected() {
+    auto v = conn.query("SHOW STATUS LIKE 'Threads_connected'");
+    REQUIRE(v.ok());
+    REQUIRE(v->rows.size() == 1);
+    return std::stoi(v->rows[0][1].value_or("-1"));
+  }
+  //! Waits (bounded) until Threads_connected satisfies `pred`; returns the last value seen.
+  template <class P>
+  int wait_threads(P pred, std::chrono::seconds limit) {
+    int n = -1;
+    sv::testing::wait_until(
+        [&] {
+          n = threads_connected();
+          return pred(n);
+        },
+        limit, std::chrono::milliseconds(50));
+    return n;
+  }
+  //! `kRows` inserts, each its own transaction, from id `first`.
+  void insert_rows(int first) {
+    for (int id = first; id < first + kRows; ++id)
+      exec("INSERT INTO commerce.t VALUES (" + std::to_string(id) + ", 'row " + std::to_string(id) + "')");
+  }
+};
+
+std::vector<std::unique_ptr<emu_test::Stream>> open_streams(const emu_test::Emulator& emu) {
+  std::vector<std::unique_ptr<emu_test::Stream>> streams;
+  for (int i = 0; i < kStreams; ++i)
+    streams.push_back(std::make_unique<emu_test::Stream>(emu_test::channel(emu),
+                                                         emu_test::request("commerce", "-", "current", {"t"}),
+                                                         emu_test::ClientAuth{}, std::chrono::seconds(60)));
+  return streams;
+}
+
+}  // namespace
+
+TEST_CASE("mariadb backend: a stream ended while its shard waits to send closes its MariaDB connections") {
+  Shard shard;
+  // Nothing of the emulator yet: only the test's own connection.
+  const int baseline = shard.threads_connected();
+  emu_test::Emulator emu(
+      {"--backend=mariadb", "--mariadb-shards=" + shard.shards_json, "--keyspace=commerce", "--log-level=warn"});
+  int next_id = 1;
+
+  // Each scenario: once the streams run, the writer of every stream is held (a stall) so its
+  // shard fills the channel with the inserted transactions and waits in send; then the streams end
+  // in one of the ways the soak ends them, and every connection they opened must be closed again.
+  auto run = [&](const std::string& how, const std::string& stall, auto end_them) {
+    CAPTURE(how);
+    auto streams = open_streams(emu);
+    // Each stream's shard reads the binlog through a dump connection and a schema connection.
+    const int open = shard.wait_threads([&](int n) { return n >= baseline + 2 * kStreams; }, std::chrono::seconds(20));
+    REQUIRE(open >= baseline + 2 * kStreams);
+    emu.post(stall);
+    shard.insert_rows(next_id);
+    next_id += kRows;
+    end_them(streams);
+    const int after = shard.wait_threads([&](int n) { return n <= baseline; }, std::chrono::seconds(20));
+    CHECK(after == baseline);
+    emu.post("/fault/clear");
+  };
+
+  run("the client cancels", "/fault/stall?seconds=120", [&](auto& streams) {
+    for (auto& s : streams) s->cancel();
+    for (auto& s : streams) CHECK(s->drain().error_code() == grpc::StatusCode::CANCELLED);
+  });
+  run("the end-streams fault", "/fault/stall?seconds=120", [&](auto& streams) {
+    emu.post("/fault/end-streams?mode=unavailable");
+    for (auto& s : streams) CHECK(s->drain().error_code() == grpc::StatusCode::UNAVAILABLE);
+  });
+  // The first response (VGTID + OTHER: 2 events) went out before the stall; after it, one more
+  // event and the stream ends, while its shard still has transactions to hand on.
+  emu.post("/fault/end-after?events=3&mode=unavailable");
+  run("the end-after fault once a stall is over", "/fault/stall?seconds=3", [&](auto& streams) {
+    for (auto& s : streams) {
+      std::size_t events = 0;
+      CHECK(s->drain(&events).error_code() == grpc::StatusCode::UNAVAILABLE);
+      CHECK(events == 3);
+    }
+  });
+}
