@@ -12,6 +12,7 @@
 
 #include "emulator/mysql/mariadb_instance.hpp"
 #include "harness.hpp"
+#include "temp_dir.hpp"
 #include "wait.hpp"
 
 namespace {
@@ -24,6 +25,7 @@ constexpr int kStreams = 4;  // streams per scenario
 constexpr int kRows = 200;   // transactions: far more than the server's 4-response channel holds
 
 struct Shard {
+  sv::testing::TempDir dir{"sv-mariadb-streams"};  // shards.json
   std::unique_ptr<MariaDbInstance> db;
   Connection conn;  // the test's own connection: counted in the baseline
   std::string shards_json;
@@ -40,7 +42,7 @@ struct Shard {
     conn = std::move(*c);
     exec("CREATE DATABASE commerce");
     exec("CREATE TABLE commerce.t (id BIGINT PRIMARY KEY, v VARCHAR(32))");
-    shards_json = emu_test::temp_dir("mariadb-streams") + "/shards.json";
+    shards_json = dir / "shards.json";
     std::ofstream(shards_json) << R"([{"shard":"-","host":"127.0.0.1","port":)" << db->port() << R"(,"user":")"
                                << db->conn_params().user << R"(","password":")" << db->conn_params().password
                                << R"(","server_id":1,"gtid_domain_id":1}])";

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/fuzz/corpus/vstream_decoder/: VStreamResponses in the event sequences the emulator
-sends (src/emulator/vstream_server.cpp: copy with VGTID+lastpk and COPY_COMPLETED, replication
+sends (src/emulator/vstream_copy.cpp, vstream_replicate.cpp: copy with VGTID+lastpk and COPY_COMPLETED, replication
 BEGIN/ROW/VGTID/COMMIT, DDL+FIELD, JOURNAL, HEARTBEAT), for table ks.t on shards -80 and 80-,
 rows in the column order of the FIELD event fuzz_vstream_decoder.cpp seeds. Text format here,
 binary (protoc --encode) in the corpus. Run from the repository root."""
