@@ -478,6 +478,8 @@ class Soak:
         self.timings["catch_up_seconds"] = round(time.monotonic() - t0 - self.timings["load_seconds"], 1)
         self.timings["soak_seconds"] = round(time.monotonic() - t0, 1)
         report = self.compare() if caught_up else self.no_comparison()
+        if report.get("differences"):
+            self.save_binlogs()
         report["caught_up"] = caught_up
         return report
 
@@ -557,6 +559,18 @@ class Soak:
         self.reshard_note = f"emulator answered {code}: {body.strip()}"
         if code == 200:
             self.problems.append("the MariaDB backend accepted a reshard: the soak does not model one yet")
+
+    def save_binlogs(self):
+        """Copies each shard's binary logs into the work directory before the cluster goes, so a
+        difference can be traced to the transactions behind it (mariadb-binlog --verbose FILE)."""
+        import glob
+        cluster_dir = os.path.join(self.work, "c")
+        for f in glob.glob(os.path.join(cluster_dir, "**", "binlog.[0-9]*"), recursive=True):
+            shard = os.path.basename(os.path.dirname(os.path.dirname(f)))
+            dest = os.path.join(self.work, "binlogs", shard)
+            os.makedirs(dest, exist_ok=True)
+            shutil.copy(f, dest)
+        log(f"binary logs of every shard kept in {os.path.join(self.work, 'binlogs')}")
 
     def cleanup(self):
         if self.proc and self.proc.poll() is None:

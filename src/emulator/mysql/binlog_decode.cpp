@@ -590,6 +590,9 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
       const uint8_t byte0 = meta >> 8, byte1 = meta & 0xff;
       if (real == MYSQL_TYPE_ENUM) {
         size_t n = byte1;
+        // MySQL packs an ENUM in 1 or 2 bytes (and a SET in 1-4 or 8): any other size is a malformed
+        // table map, and more than 8 would shift past 64 bits in le().
+        if (n != 1 && n != 2) return system_error(fmt::format("bad ENUM pack length {} in the table map", n));
         if (auto s = need(n); !s) return s;
         uint64_t idx = r.le(n);
         const auto& labels = m.enum_labels[i];
@@ -599,6 +602,7 @@ Status decode_value(Reader& r, const TableMap& m, size_t i, const ColumnRender& 
       }
       if (real == MYSQL_TYPE_SET) {
         size_t n = byte1;
+        if (n < 1 || (n > 4 && n != 8)) return system_error(fmt::format("bad SET pack length {} in the table map", n));
         if (auto s = need(n); !s) return s;
         uint64_t bits = r.le(n);
         const auto& labels = m.set_labels[i];

@@ -1,5 +1,8 @@
 // Unit: binlog value renderers and GTID mapping (no server).
 #include <doctest/doctest.h>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include "emulator/mysql/binlog_decode.hpp"
 #include "emulator/mysql/binlog_reader.hpp"
@@ -104,5 +107,23 @@ TEST_CASE("a ROWS event whose present-columns bitmap is empty is an error, not a
   const auto rows = parse_rows(23, rows_body, *map, render_hints(*map, nullptr));
   REQUIRE_FALSE(rows.ok());
   CHECK(rows.error().message == "malformed ROWS event: a row image without columns");
+  CHECK(rows.error().type == sv::FailureType::system_error);
+}
+
+TEST_CASE("a SET or ENUM whose table map gives an impossible pack length is an error") {
+  // MySQL packs an ENUM in 1-2 bytes and a SET in 1-4 or 8; a table map saying 9 made le() shift a
+  // 64-bit value by 64 (UB). Found by tests/fuzz/fuzz_binlog; the input is
+  // corpus/binlog/set_pack_length_9 (fuzz_binlog's format: ROWS type, TABLE_MAP length, TABLE_MAP, ROWS).
+  const char* corpus = std::getenv("FUZZ_CORPUS");
+  REQUIRE_MESSAGE(corpus != nullptr, "FUZZ_CORPUS is set by meson test");
+  std::ifstream in(std::string(corpus) + "/binlog/set_pack_length_9", std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(data.size() > 3);
+  const std::size_t map_len = std::size_t(std::uint8_t(data[1])) | std::size_t(std::uint8_t(data[2])) << 8;
+  const auto map = parse_table_map(std::string_view(data).substr(3, map_len));
+  REQUIRE(map.ok());
+  const auto rows = parse_rows(24, std::string_view(data).substr(3 + map_len), *map, render_hints(*map, nullptr));
+  REQUIRE_FALSE(rows.ok());
+  CHECK(rows.error().message.find("pack length") != std::string::npos);
   CHECK(rows.error().type == sv::FailureType::system_error);
 }
