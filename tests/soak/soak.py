@@ -37,6 +37,7 @@ Exit 0 = no difference, no forbidden duplicate, no protocol problem, no unexpect
 Python standard library only.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -563,7 +564,6 @@ class Soak:
     def save_binlogs(self):
         """Copies each shard's binary logs into the work directory before the cluster goes, so a
         difference can be traced to the transactions behind it (mariadb-binlog --verbose FILE)."""
-        import glob
         cluster_dir = os.path.join(self.work, "c")
         for f in glob.glob(os.path.join(cluster_dir, "**", "binlog.[0-9]*"), recursive=True):
             shard = os.path.basename(os.path.dirname(os.path.dirname(f)))
