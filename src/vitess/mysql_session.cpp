@@ -1,8 +1,6 @@
 #include "vitess/mysql_session.hpp"
 
-#include <mariadb/errmsg.h>
-#include <mariadb/mysql.h>
-#include <mariadb/mysqld_error.h>
+#include "vitess/mariadb_client.hpp"
 #include <netdb.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>

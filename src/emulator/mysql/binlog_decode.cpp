@@ -3,7 +3,7 @@
 // output by tests/emulator/mysql.
 #include "emulator/mysql/binlog_decode.hpp"
 
-#include <mariadb/mysql.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 #include "emulator/mysql/binlog_reader.hpp"
 
 // mariadb_rpl.h uses mysql.h's types without including it: mysql.h first.
-#include <mariadb/mysql.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <mariadb/mariadb_rpl.h>
 

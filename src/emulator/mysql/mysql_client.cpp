@@ -1,9 +1,7 @@
 // src/emulator/mysql: libmariadb connection wrapper (see mysql_client.hpp).
 #include "emulator/mysql/mysql_client.hpp"
 
-#include <mariadb/errmsg.h>
-#include <mariadb/mysql.h>
-#include <mariadb/mysqld_error.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 // MySQL client/server protocol (protocol 4.1, text result sets with EOF packets).
 #include "emulator/mysql/mysql_front.hpp"
 
-#include <mariadb/mysql.h>
+#include "vitess/mariadb_client.hpp"
 #include <openssl/evp.h>
 
 #include <boost/asio/co_spawn.hpp>

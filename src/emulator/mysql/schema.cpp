@@ -1,7 +1,7 @@
 // src/emulator/mysql: table schemas (see schema.hpp).
 #include "emulator/mysql/schema.hpp"
 
-#include <mariadb/mysql.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <fmt/format.h>
 

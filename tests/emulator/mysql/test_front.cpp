@@ -21,7 +21,7 @@
 #include "test_util.hpp"
 
 // Last: mysql.h defines macros (NOT_NULL_FLAG, ...) that clash with query.pb.h's enum names.
-#include <mariadb/mysql.h>
+#include "vitess/mariadb_client.hpp"
 
 using namespace sv::emulator::mysql;
 namespace asio = boost::asio;
