@@ -1,11 +1,11 @@
 #include "vitess/mysql_session.hpp"
 
-#include "vitess/mariadb_client.hpp"
 #include <netdb.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <fmt/format.h>
 #include <cerrno>

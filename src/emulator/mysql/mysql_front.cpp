@@ -2,8 +2,8 @@
 // MySQL client/server protocol (protocol 4.1, text result sets with EOF packets).
 #include "emulator/mysql/mysql_front.hpp"
 
-#include "vitess/mariadb_client.hpp"
 #include <openssl/evp.h>
+#include "vitess/mariadb_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
