@@ -11,8 +11,8 @@ protobuf decoder: Python's standard library only) and checks what a destination 
   - STATE: `id` never repeats within a stream; on the socket that carries it no record of its
     partition comes after it; recordCount is at least the records of its partition_id received on
     all sockets. With --strict-counts (every run that closes no socket on purpose, which would lose
-    what was still in its buffer): ids run 1, 2, 3, ... per stream with no gap, and recordCount
-    equals the records of its partition.
+    what was still in its buffer): ids run 1, 2, 3, ... per stream with no gap, recordCount
+    equals the records of its partition, and every record's partition has a STATE.
 Writes what it received to --out as JSON lines ({"kind": "record"|"state"|"status", ...}, records
 with `data` rendered as the connector's JSON mapping renders the value) and prints one summary line
 {"records": N, "states": N, "probes": N, "problems": [...]}; exits 1 when a check failed.
@@ -405,6 +405,13 @@ def main():
                                     % (key, st["id"], expected, got))
             elif kind == "record" and m["partition_id"] in seen_states:
                 problems.append("socket %d: a record of partition %s after its STATE" % (r.index, m["partition_id"]))
+    if a.strict_counts:
+        covered = set()
+        for r in readers:
+            covered |= {m["state"]["partition_id"] for kind, m in r.messages if kind == "state"}
+        uncovered = {p: n for p, n in counts.items() if p not in covered}
+        if uncovered:
+            problems.append("records no STATE covers (partition: count): %s" % uncovered)
     for key, v in ids.items():
         # A socket closed on purpose may swallow a STATE still in its buffer: then only no repeat.
         if a.strict_counts and sorted(v) != list(range(1, len(v) + 1)):

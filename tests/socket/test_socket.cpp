@@ -5,6 +5,7 @@
 // SocketOutput's placement of records, STATE and statuses over a socket pair.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -157,6 +158,28 @@ TEST_CASE("data channel environment: STDIO by default, SOCKET with checked paths
     CHECK(r.error().type == FailureType::config_error);
     CHECK(r.error().message == c.message);
   }
+}
+
+TEST_CASE("data channel environment: more sockets than the open-files limit allows is a config_error") {
+  sv::testing::TempDir dir("sv_socket");
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 70;  // 2 × 4 paths + 64 kept = 72 > 70
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::string paths;
+  for (int i = 1; i <= 4; ++i) paths += (i > 1 ? "," : "") + dir.file("s" + std::to_string(i) + ".sock");
+  auto r = from({{"DATA_CHANNEL_MEDIUM", "SOCKET"}, {"DATA_CHANNEL_SOCKET_PATHS", paths}});
+  auto three =
+      from({{"DATA_CHANNEL_MEDIUM", "SOCKET"},
+            {"DATA_CHANNEL_SOCKET_PATHS", dir.file("a.sock") + "," + dir.file("b.sock") + "," + dir.file("c.sock")}});
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().type == FailureType::config_error);
+  CHECK(r.error().message ==
+        "DATA_CHANNEL_SOCKET_PATHS names 4 sockets, more than this process may open (open-files limit 70, 64 kept for "
+        "the rest): give fewer paths or raise the limit");
+  CHECK(three.ok());  // 2 × 3 + 64 = 70 fits
 }
 
 TEST_CASE("open_data_channel: replaces a stale socket, accepts every path, times out naming the path") {
