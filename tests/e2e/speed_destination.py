@@ -431,7 +431,12 @@ def main():
                                           "nulled": m["nulled"]}) + "\n")
                 elif kind == "state":
                     states += 1
-                    out.write(json.dumps({"kind": "state", "socket": r.index, "line": m["line"].rstrip("\n")}) + "\n")
+                    st = m["state"]
+                    # complete: every record of its partition arrived, as a destination requires
+                    # before it commits the STATE (StateStore.kt).
+                    complete = counts.get(st.get("partition_id"), 0) == int(st["sourceStats"]["recordCount"])
+                    out.write(json.dumps({"kind": "state", "socket": r.index, "line": m["line"].rstrip("\n"),
+                                          "complete": complete}) + "\n")
                 elif kind == "status":
                     out.write(json.dumps({"kind": "status", "socket": r.index, "stream": m["stream"],
                                           "status": m["status"]}) + "\n")

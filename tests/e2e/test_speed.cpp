@@ -115,6 +115,9 @@ struct SpeedRun {
   std::map<std::string, std::vector<std::string>> ordered;  //!< the same data as received, socket by socket
   std::map<std::string, std::set<std::string>> nulled;      //!< stream → properties listed as nulled
   std::set<std::string> socket_states;                      //!< STATE lines received on the sockets
+  std::map<std::string, bool> state_complete;               //!< STATE line → all its partition's records arrived
+  //! stream → (partition_id, canonical data) of every record received
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> with_partition;
   std::map<std::pair<int, std::string>, std::vector<std::string>> statuses;  //!< (socket, stream) → statuses
 
   //! stdout lines of one message type.
@@ -210,9 +213,12 @@ SpeedRun speed_read(const Emulator& emu, const std::string& catalog, const std::
       d["data"].Accept(w);
       r.records[d["stream"].GetString()].push_back(canonical(b.GetString(), false));
       r.ordered[d["stream"].GetString()].push_back(b.GetString());
+      r.with_partition[d["stream"].GetString()].emplace_back(d["partition_id"].GetString(),
+                                                             canonical(b.GetString(), false));
       for (const auto& n : d["nulled"].GetArray()) r.nulled[d["stream"].GetString()].insert(n.GetString());
     } else if (kind == "state") {
       r.socket_states.insert(d["line"].GetString());
+      r.state_complete[d["line"].GetString()] = d["complete"].GetBool();
     } else if (kind == "status") {
       r.statuses[{d["socket"].GetInt(), d["stream"].GetString()}].push_back(d["status"].GetString());
     }
@@ -369,12 +375,14 @@ TEST_CASE("socket mode: no destination connects within the timeout: a transient_
   CHECK_FALSE(std::filesystem::exists(path));  // no socket file left behind
 }
 
-TEST_CASE("socket mode: the destination closes a socket mid-sync: INCOMPLETE with a transient_error, no STATE after") {
+TEST_CASE(
+    "socket mode: the destination closes a socket mid-sync: INCOMPLETE with a transient_error, no STATE after, "
+    "the resume from the committed STATEs gives every row once") {
   Emulator emu(dataset({"customers", "order_items"}, 4000));
   emulator::Dataset ds(emu.data);
-  const auto catalog = catalog_json(ds, {{"customers", "full_refresh"}, {"order_items", "full_refresh"}});
-  auto r = speed_read(emu, catalog, "PROTOBUF", 2, R"("checkpoint_interval_records":100)",
-                      {"--close-socket", "1", "--close-after", "50"});
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}, {"order_items", "incremental"}});
+  const std::string config = R"("checkpoint_interval_records":100)";
+  auto r = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--close-socket", "1", "--close-after", "300"});
   CHECK(r.exit_code == 1);
   CHECK(r.destination_code == 0);  // what it received is consistent (ids and counts not strict here)
   // The streams that had not finished end INCOMPLETE with the socket's transient error.
@@ -404,6 +412,54 @@ TEST_CASE("socket mode: the destination closes a socket mid-sync: INCOMPLETE wit
   // buffer and never read is on stdout only: the destination's count check keeps it uncommitted).
   const auto stdout_states = r.lines("STATE");
   for (const auto& s : r.socket_states) CHECK(std::count(stdout_states.begin(), stdout_states.end(), s) == 1);
+
+  // What a destination commits: per stream, the STATEs in id order from 1 while every record of
+  // their partition arrived (StateStore.kt). The next sync resumes from the last of them, and the
+  // committed records plus the next sync's are every row exactly once.
+  struct Seen {
+    int id;
+    std::string partition, state;
+    bool complete;
+  };
+  std::map<std::string, std::vector<Seen>> per_stream;
+  for (const auto& line : r.socket_states) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    d["state"].Accept(w);
+    per_stream[d["state"]["stream"]["stream_descriptor"]["name"].GetString()].push_back(
+        Seen{d["state"]["id"].GetInt(), d["state"]["partition_id"].GetString(), b.GetString(), r.state_complete[line]});
+  }
+  std::string state = "[";
+  std::set<std::string> committed;
+  for (auto& [stream, seen] : per_stream) {
+    std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) { return a.id < b.id; });
+    const Seen* last = nullptr;
+    for (const auto& s : seen) {
+      if (s.id != (last ? last->id : 0) + 1 || !s.complete) break;
+      committed.insert(s.partition);
+      last = &s;
+    }
+    if (last) state += (state.size() > 1 ? "," : "") + last->state;
+  }
+  state += "]";
+  MESSAGE("committed partitions: ", committed.size(), ", resume state: ", state.substr(0, 300));
+  auto resumed = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--strict-counts"}, state);
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.destination_code == 0);
+  for (const char* t : {"customers", "order_items"}) {
+    INFO("table ", std::string(t));
+    const std::string stream = std::string("commerce.") + t;
+    std::vector<std::string> both = resumed.records[stream];
+    for (const auto& [partition, data] : r.with_partition[stream]) {
+      if (committed.count(partition)) both.push_back(data);
+    }
+    std::sort(both.begin(), both.end());
+    const auto want = expected(ds, t, true);
+    CHECK(both == want);
+    first_difference(both, want);
+  }
 }
 
 TEST_CASE("socket mode, incremental with CDC and a write load: the next sync catches up, every change once") {
