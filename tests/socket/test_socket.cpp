@@ -14,6 +14,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <rapidjson/document.h>
 
@@ -565,4 +567,46 @@ TEST_CASE("SocketOutput: a socket the destination closed fails the push, no STAT
   CHECK(s.find("\"failure_type\":\"transient_error\"") != std::string::npos);
   CHECK(s.find("the destination closed the data channel socket '/gone.sock' during the sync") != std::string::npos);
   CHECK(s.find("\"INCOMPLETE\"") != std::string::npos);
+}
+
+TEST_CASE("SocketOutput: an idle socket gets probe messages, a busy one none") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  int out_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  airbyte::ConfiguredCatalog catalog;
+  catalog.streams.resize(1);
+  catalog.streams[0].name = "orders";
+  {
+    boost::asio::io_context io(1);
+    airbyte::MessageWriter out(out_pipe[1]);
+    airbyte::Emitter em(io.get_executor(), {catalog.streams[0].descriptor()}, out);
+    boost::asio::co_spawn(io, em.run(), boost::asio::detached);
+    SocketOutputOptions so;
+    so.format = Format::protobuf;
+    so.probe_interval = std::chrono::milliseconds(50);
+    SocketOutput output(io, em, catalog, {{"/idle.sock", pair[0]}}, so);
+    output.start();
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          // The behaviour under test is the idle time itself: 300 ms is 6 probe intervals.
+          boost::asio::steady_timer idle(io, std::chrono::milliseconds(300));
+          co_await idle.async_wait(boost::asio::use_awaitable);
+          co_await output.shutdown();
+        },
+        boost::asio::detached);
+    io.run();
+  }
+  ::close(out_pipe[1]);
+  ::close(out_pipe[0]);
+  std::string s;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pair[1], buf, sizeof buf)) > 0) s.append(buf, static_cast<std::size_t>(n));
+  ::close(pair[1]);
+  const auto messages = parse_delimited(s);
+  CHECK(messages.size() >= 2);  // at least two of the six (a loaded machine delays timers)
+  CHECK(messages.size() <= 7);
+  for (const auto& m : messages) CHECK(m.type_case() == pb::AirbyteMessageProtobuf::kProbe);
 }
