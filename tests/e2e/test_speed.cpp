@@ -259,6 +259,53 @@ void replay(const emulator::Dataset& ds, std::size_t t, const std::vector<std::s
   }
 }
 
+//! What a destination commits of a run: per stream, the STATEs in id order from 1 while every
+//! record of their partition arrived (StateStore.kt). Returns the --state of the last of them per
+//! stream and the committed partitions.
+std::pair<std::string, std::set<std::string>> committed_states(SpeedRun& r) {
+  struct Seen {
+    int id;
+    std::string partition, state;
+    bool complete;
+  };
+  std::map<std::string, std::vector<Seen>> per_stream;
+  for (const auto& line : r.socket_states) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    d["state"].Accept(w);
+    per_stream[d["state"]["stream"]["stream_descriptor"]["name"].GetString()].push_back(
+        Seen{d["state"]["id"].GetInt(), d["state"]["partition_id"].GetString(), b.GetString(), r.state_complete[line]});
+  }
+  std::string state = "[";
+  std::set<std::string> committed;
+  for (auto& [stream, seen] : per_stream) {
+    std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) { return a.id < b.id; });
+    const Seen* last = nullptr;
+    for (const auto& s : seen) {
+      if (s.id != (last ? last->id : 0) + 1 || !s.complete) break;
+      committed.insert(s.partition);
+      last = &s;
+    }
+    if (last) state += (state.size() > 1 ? "," : "") + last->state;
+  }
+  state += "]";
+  MESSAGE("committed partitions: ", committed.size(), ", resume state: ", state.substr(0, 300));
+  return {state, committed};
+}
+
+//! The committed records of `first` plus every record of `resumed`, canonical and sorted.
+std::vector<std::string> committed_plus(SpeedRun& first, const std::set<std::string>& committed, SpeedRun& resumed,
+                                        const std::string& stream) {
+  std::vector<std::string> both = resumed.records[stream];
+  for (const auto& [partition, data] : first.with_partition[stream]) {
+    if (committed.count(partition)) both.push_back(data);
+  }
+  std::sort(both.begin(), both.end());
+  return both;
+}
+
 //! `read` with the data channel variables and nothing else: the answer to a bad environment.
 std::pair<int, std::string> read_with_env(const std::vector<std::string>& env) {
   TempDir dir;
@@ -413,49 +460,14 @@ TEST_CASE(
   const auto stdout_states = r.lines("STATE");
   for (const auto& s : r.socket_states) CHECK(std::count(stdout_states.begin(), stdout_states.end(), s) == 1);
 
-  // What a destination commits: per stream, the STATEs in id order from 1 while every record of
-  // their partition arrived (StateStore.kt). The next sync resumes from the last of them, and the
-  // committed records plus the next sync's are every row exactly once.
-  struct Seen {
-    int id;
-    std::string partition, state;
-    bool complete;
-  };
-  std::map<std::string, std::vector<Seen>> per_stream;
-  for (const auto& line : r.socket_states) {
-    rapidjson::Document d;
-    d.Parse(line.c_str());
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    d["state"].Accept(w);
-    per_stream[d["state"]["stream"]["stream_descriptor"]["name"].GetString()].push_back(
-        Seen{d["state"]["id"].GetInt(), d["state"]["partition_id"].GetString(), b.GetString(), r.state_complete[line]});
-  }
-  std::string state = "[";
-  std::set<std::string> committed;
-  for (auto& [stream, seen] : per_stream) {
-    std::sort(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) { return a.id < b.id; });
-    const Seen* last = nullptr;
-    for (const auto& s : seen) {
-      if (s.id != (last ? last->id : 0) + 1 || !s.complete) break;
-      committed.insert(s.partition);
-      last = &s;
-    }
-    if (last) state += (state.size() > 1 ? "," : "") + last->state;
-  }
-  state += "]";
-  MESSAGE("committed partitions: ", committed.size(), ", resume state: ", state.substr(0, 300));
+  const auto [state, committed] = committed_states(r);
   auto resumed = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--strict-counts"}, state);
   CHECK(resumed.exit_code == 0);
   CHECK(resumed.destination_code == 0);
   for (const char* t : {"customers", "order_items"}) {
     INFO("table ", std::string(t));
     const std::string stream = std::string("commerce.") + t;
-    std::vector<std::string> both = resumed.records[stream];
-    for (const auto& [partition, data] : r.with_partition[stream]) {
-      if (committed.count(partition)) both.push_back(data);
-    }
-    std::sort(both.begin(), both.end());
+    const auto both = committed_plus(r, committed, resumed, stream);
     const auto want = expected(ds, t, true);
     CHECK(both == want);
     first_difference(both, want);
@@ -532,4 +544,46 @@ TEST_CASE(
   both.insert(both.end(), resumed.records["commerce.customers"].begin(), resumed.records["commerce.customers"].end());
   std::sort(both.begin(), both.end());
   CHECK(both == expected(ds, "customers", true));
+}
+
+TEST_CASE("socket mode, SIGKILL mid-read, then resume from the committed STATEs: every row once") {
+  Emulator emu(dataset({"customers", "order_items"}, 1500), {"--copy-packet-bytes=3000"});
+  emulator::Dataset ds(emu.data);
+  for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
+    emu.control("POST", std::string("/fault/slow-shard?shard=") + shard + "&delay_ms=20");
+  }
+  const auto catalog = catalog_json(ds, {{"customers", "incremental"}, {"order_items", "incremental"}});
+  const std::string config = R"("checkpoint_interval_records":50)";
+  auto r =
+      speed_read(emu, catalog, "PROTOBUF", 2, config, {"--allow-truncated"}, "", [](Child& c, const std::string& out) {
+        // Bounded wait for the third STATE on stdout, then SIGKILL: no last word.
+        sv::testing::wait_until(
+            [&] {
+              const auto text = read_file(out);
+              std::size_t n = 0;
+              for (auto p = text.find(R"({"type":"STATE")"); p != std::string::npos;
+                   p = text.find(R"({"type":"STATE")", p + 1)) {
+                ++n;
+              }
+              return n >= 3;
+            },
+            std::chrono::seconds(20), std::chrono::milliseconds(20));
+        ::kill(c.pid, SIGKILL);
+      });
+  CHECK(r.exit_code == 128 + SIGKILL);
+  CHECK(r.destination_code == 0);
+  const auto [state, committed] = committed_states(r);
+  CHECK(!committed.empty());
+  emu.control("POST", "/fault/clear");
+  auto resumed = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--strict-counts"}, state);
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.destination_code == 0);
+  for (const char* t : {"customers", "order_items"}) {
+    INFO("table ", std::string(t));
+    const std::string stream = std::string("commerce.") + t;
+    const auto both = committed_plus(r, committed, resumed, stream);
+    const auto want = expected(ds, t, true);
+    CHECK(both == want);
+    first_difference(both, want);
+  }
 }
