@@ -134,7 +134,7 @@ DecodeOutput Decoder::process_wire(std::string_view response, std::int64_t emitt
     if (h.timestamp > out.last_event_time) out.last_event_time = h.timestamp;
     if (h.type == binlogdata::ROW) {
       // The hot path: rows rendered from views into `response`, no message built.
-      if (auto st = rows_.open(h.bytes); !st) {
+      if (auto st = rows_.open(h); !st) {
         out.error = st.error();
         break;
       }

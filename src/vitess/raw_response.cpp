@@ -169,7 +169,8 @@ Result<bool> ResponseReader::next(EventHeader& out) {
           break;
         case 5:
           if (g.wire != kLen) return wrong_wire(kEvent, "row_event", g.wire);
-          break;  // read by RowChangeReader
+          if (h.row_events++ == 0) h.row_event = g.bytes;  // read by RowChangeReader
+          break;
         case 22:
           if (g.wire != kLen) return wrong_wire(kEvent, "keyspace", g.wire);
           h.keyspace = g.bytes;
@@ -203,17 +204,31 @@ Status RowChangeReader::open(std::string_view event) {
     if (Fail e = next_field(p, event_end_, f)) return malformed(kEvent, e);
     if (f.number != 5) continue;
     if (f.wire != kLen) return wrong_wire(kEvent, "row_event", f.wire);
-    const char* q = f.bytes.data();
-    const char* const q_end = q + f.bytes.size();
-    while (q < q_end) {
-      Field g;
-      if (Fail e = next_field(q, q_end, g)) return malformed(kRowEvent, e);
-      if (g.number == 1) {
-        if (g.wire != kLen) return wrong_wire(kRowEvent, "table_name", g.wire);
-        table_name_ = g.bytes;
-      } else if (g.number == 2 && g.wire != kLen) {
-        return wrong_wire(kRowEvent, "row_changes", g.wire);
-      }
+    if (auto st = read_table_name(f.bytes); !st) return st;
+  }
+  return Ok{};
+}
+
+Status RowChangeReader::open(const EventHeader& header) {
+  if (header.row_events > 1) return open(header.bytes);
+  table_name_ = {};
+  event_p_ = event_end_ = nullptr;  // no other occurrence to visit
+  row_event_p_ = header.row_event.data();
+  row_event_end_ = header.row_event.data() + header.row_event.size();
+  return read_table_name(header.row_event);
+}
+
+Status RowChangeReader::read_table_name(std::string_view row_event) {
+  const char* q = row_event.data();
+  const char* const q_end = q + row_event.size();
+  while (q < q_end) {
+    Field g;
+    if (Fail e = next_field(q, q_end, g)) return malformed(kRowEvent, e);
+    if (g.number == 1) {
+      if (g.wire != kLen) return wrong_wire(kRowEvent, "table_name", g.wire);
+      table_name_ = g.bytes;
+    } else if (g.number == 2 && g.wire != kLen) {
+      return wrong_wire(kRowEvent, "row_changes", g.wire);
     }
   }
   return Ok{};

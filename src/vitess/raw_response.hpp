@@ -33,6 +33,10 @@ struct EventHeader {
   std::string_view keyspace;
   std::string_view shard;
   std::string_view bytes;
+  //! The first row_event occurrence's bytes, and how many there are (protobuf merges them; vtgate
+  //! sends one), so RowChangeReader need not walk the event's fields again.
+  std::string_view row_event;
+  int row_events = 0;
 };
 
 //! The events of one VStreamResponse, in order.
@@ -68,12 +72,16 @@ class RowChangeReader {
   //! Starts on an event's bytes (EventHeader::bytes): reads its RowEvent's table name (every
   //! occurrence of row_event, merged as protobuf merges them).
   Status open(std::string_view event);
+  //! The same from the header ResponseReader read: with one row_event (vtgate's encoding) only
+  //! the RowEvent's own fields are walked.
+  Status open(const EventHeader& header);
   //! RowEvent.table_name (`ks.table` or `table`); empty when the event has no row_event.
   std::string_view table_name() const { return table_name_; }
   //! The next row change into `out`: true; false after the last one; an error when malformed.
   Result<bool> next(RowChangeView& out);
 
  private:
+  Status read_table_name(std::string_view row_event);
   Status read_change(std::string_view change, RowChangeView& out);
   Status read_image(std::string_view change, std::uint32_t field, int occurrences, std::string_view first,
                     RowImage& out, int slot);

@@ -140,8 +140,12 @@ inline sv::Result<std::vector<Event>> decode_raw(std::string_view bytes) {
     e.keyspace = h.keyspace;
     e.shard = h.shard;
     if (h.type == binlogdata::ROW) {
+      // From the header (the decoder's way), and, for the same result, from the event's bytes.
       if (auto st = rows.open(h.bytes); !st) return st.error();
+      const std::string from_bytes(rows.table_name());
+      if (auto st = rows.open(h); !st) return st.error();
       e.table_name = rows.table_name();
+      if (e.table_name != from_bytes) throw std::runtime_error("open(header) and open(bytes) name different tables");
       for (;;) {
         sv::vitess::raw::RowChangeView c;
         auto next = rows.next(c);
