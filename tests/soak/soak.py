@@ -278,6 +278,8 @@ class Destination:
         self.rows = {}  # stream -> primary key -> data
         self.committed_keys, self.tail_keys = set(), set()
         self.records = self.applied = 0
+        self.drop_one_delete = False  # --drop-one-delete: a check of the checker (the run must fail)
+        self.dropped = None
         self.dups_allowed = self.dups_forbidden = 0
         self.forbidden_examples = []
 
@@ -300,6 +302,10 @@ class Destination:
                 elif key in self.tail_keys:
                     self.dups_allowed += 1
                 this_attempt.add(key)
+                if index < last_state and self.drop_one_delete and self.dropped is None and key[3]:
+                    self.dropped = key  # as if the destination never got this delete
+                    log(f"--drop-one-delete: left out {key[:2]} of attempt {attempt}")
+                    continue
                 if index < last_state:
                     self.committed_keys.add(key)
                     self.applied += 1
@@ -327,6 +333,7 @@ class Soak:
         self.state = {}  # stream -> last STATE message's state, as the platform keeps it
         self.pks = {}  # stream -> its primary key's field paths (the configured catalog's)
         self.dest = Destination(self.pk_of, self.version_of) if self.synthetic else Destination()
+        self.dest.drop_one_delete = args.drop_one_delete
         self.reshards = []  # synthetic backend: every reshard injected (attempt, from, to, mid-sync)
         self.used_shard_names = set()
         self.faults = {}
@@ -928,6 +935,9 @@ def main():
     ap.add_argument("--rows", type=int, default=3000, help="synthetic backend: initial rows per table (default 3000)")
     ap.add_argument("--write-rate", type=float, default=60, help="write operations per second (default 60)")
     ap.add_argument("--report", help="write the JSON report here")
+    ap.add_argument("--drop-one-delete", action="store_true",
+                    help="check the checker: leave the first committed delete out of the model destination; the "
+                         "run must then fail with that row deleted in the source, still in the destination")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (outputs, logs)")
     ap.add_argument("--peek-cancel", type=int, default=0, metavar="N", help="run the start-peek-cancel loop N times")
     args = ap.parse_args()
