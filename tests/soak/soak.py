@@ -221,6 +221,11 @@ class SyntheticLoad(threading.Thread):
     def __init__(self, soak, seed, rate, deadline):
         super().__init__(daemon=True)
         self.soak, self.rnd, self.rate, self.deadline = soak, random.Random(seed), rate, deadline
+        # A reshard at a seeded moment between 15 % and 40 % of the load, whatever the syncs do then
+        # (unless one came already): a run always has one, even when a long sync (timeout_seconds)
+        # spans that part of the load.
+        now = time.monotonic()
+        self.first_reshard_at = now + self.rnd.uniform(0.15, 0.4) * max(0.0, deadline - now)
         self.stop_event = threading.Event()
         self.ddls = 0
         self.error = None
@@ -233,6 +238,11 @@ class SyntheticLoad(threading.Thread):
             while not self.stop_event.wait(0.1):  # bounded by the deadline
                 if time.monotonic() > self.deadline:
                     break
+                if self.first_reshard_at and time.monotonic() > self.first_reshard_at:
+                    self.first_reshard_at = None
+                    if not self.soak.reshards:
+                        label = self.soak.reshard(self.soak.syncs["attempts"], self.soak.proc is not None, self.rnd)
+                        self.soak.count_fault(label)
                 if time.monotonic() > next_ddl:
                     code, body = self.soak.control(f"/ddl?table={self.rnd.choice(self.soak.tables)}")
                     if code != 200:
@@ -336,6 +346,7 @@ class Soak:
         self.dest.drop_one_delete = args.drop_one_delete
         self.reshards = []  # synthetic backend: every reshard injected (attempt, from, to, mid-sync)
         self.used_shard_names = set()
+        self.lock = threading.Lock()  # the load thread injects the first reshard
         self.faults = {}
         self.syncs = {"attempts": 0, "complete": 0, "incomplete": 0, "killed": 0, "terminated": 0,
                       "terminated_before_handler": 0, "terminated_after_sync": 0, "ended_by_time_limit": 0,
@@ -465,8 +476,6 @@ class Soak:
         kinds = ["none", "end_after", "fail_streams", "end_streams", "stall", "stall_after", "slow_shard", "sigkill",
                  "sigterm"]
         if self.synthetic:
-            if not self.reshards and time.monotonic() > self.first_reshard_by:
-                return "reshard", "eof"  # at least one reshard per run, early enough to sync after it
             kinds.append("reshard")
         kind = self.rnd.choice(kinds)
         mode = self.rnd.choice(END_MODES)
@@ -516,7 +525,7 @@ class Soak:
                 elif kind == "stall":
                     self.control(f"/fault/stall?seconds={IDLE_TIMEOUT + 1.5}")
                 elif kind == "reshard":
-                    label = self.reshard(a, mid_sync=True)
+                    label = self.reshard(a, True, self.rnd)
                 else:
                     signalled = signal.SIGKILL if kind == "sigkill" else signal.SIGTERM
                     self.proc.send_signal(signalled)
@@ -532,11 +541,11 @@ class Soak:
         self.proc = None
         self.control("/fault/clear")
         if kind == "reshard" and not fired:
-            label = self.reshard(a, mid_sync=False)  # the sync ended first: the reshard comes before the next
+            label = self.reshard(a, False, self.rnd)  # the sync ended first: the reshard comes before the next
         if kind in ("sigkill", "sigterm") and not signalled:
             label = "none"  # the sync ended before the signal's moment
         if kind != "none" and label != "none":
-            self.faults[label] = self.faults.get(label, 0) + 1
+            self.count_fault(label)
         early_term = signalled == signal.SIGTERM and code == -signal.SIGTERM and os.path.getsize(out_path) == 0
         if early_term:
             # SIGTERM before main() installed its handler: the default action, nothing printed, the
@@ -546,14 +555,23 @@ class Soak:
         self.take_output(a, label, code, out_path, err_path, killed=signalled == signal.SIGKILL or early_term)
         return code
 
-    def reshard(self, attempt, mid_sync):
+    def count_fault(self, label):
+        with self.lock:
+            self.faults[label] = self.faults.get(label, 0) + 1
+
+    def reshard(self, attempt, mid_sync, rnd):
         """A reshard of the synthetic backend to a new shard set (the emulator refuses a name that
         ever served, so each set is fresh): 2-5 shards with random two-hex-digit bounds, a split,
-        a merge or a move by the shard count. Returns the fault's label."""
+        a merge or a move by the shard count. Returns the fault's label. Called by the sync loop and
+        once by the load thread (each with its own random generator)."""
+        with self.lock:
+            return self.reshard_locked(attempt, mid_sync, rnd)
+
+    def reshard_locked(self, attempt, mid_sync, rnd):
         old = self.serving_shards()
         for _ in range(50):  # bounded; fresh names are easy to find
-            n = self.rnd.randint(2, 5)
-            bounds = sorted(self.rnd.sample(range(1, 256), n - 1))
+            n = rnd.randint(2, 5)
+            bounds = sorted(rnd.sample(range(1, 256), n - 1))
             cuts = [""] + [f"{b:02x}" for b in bounds] + [""]
             new = [f"{cuts[i]}-{cuts[i + 1]}" for i in range(n)]
             if not self.used_shard_names.intersection(new):
@@ -652,8 +670,6 @@ class Soak:
         # for stopping the load, the last sync and the comparison.
         deadline = self.t_start + self.args.seconds - FINAL_RESERVE
         load_end = deadline - min(5.0, self.args.seconds / 12)  # the last syncs catch up with a quiet source
-        # Synthetic backend: the first reshard comes by 40 % of the load at the latest (choose_fault).
-        self.first_reshard_by = t0 + 0.4 * (load_end - t0)
         if self.synthetic:
             self.writer = SyntheticLoad(self, self.args.seed * 7919 + 1, self.args.write_rate, load_end)
         else:
@@ -664,6 +680,8 @@ class Soak:
                 break
             self.sync(*self.choose_fault())
         self.problems += self.writer.finish()
+        if self.synthetic and not self.reshards:
+            self.problems.append("no reshard was injected: the load phase was too short for one")
         self.control("/fault/clear")
         self.timings["load_seconds"] = round(time.monotonic() - t0, 1)
         caught_up = self.catch_up()
@@ -963,7 +981,12 @@ def main():
         finally:
             soak.cleanup()
         work = soak.work
-        if report["ok"] and not args.keep:
+        # Synthetic mode: a sync that used up timeout_seconds is kept to be traced, even in a run
+        # that passed (one 60 s run had one; its outputs were gone).
+        time_limited = args.backend == "synthetic" and report["syncs"]["ended_by_time_limit"] > 0
+        if time_limited:
+            log(f"a sync used up timeout_seconds: outputs kept in {work}")
+        if report["ok"] and not args.keep and not time_limited:
             shutil.rmtree(work, ignore_errors=True)
         summary = (f"faults {sum(report['faults_injected'].values())} {report['faults_injected']}; syncs "
                    f"{report['syncs']}; writes {report['writes']}; records read {report['records_read']}, applied "
