@@ -6,6 +6,7 @@ incremental syncs under injected faults, every output applied to a model Airbyte
   tests/soak/soak.py --binary build/src/cli/source-vitess --emulator build/src/cli/vtgate-emulator \\
       --validator build/tests/validate-read [--seconds 60] [--seed N] [--shards 2] [--tables 3] \\
       [--report FILE] [--keep]
+  tests/soak/soak.py --backend synthetic --binary ... --emulator ... --validator ... [--rows 3000] [--seed N]
   tests/soak/soak.py --peek-cancel 1000 --binary build-asan/src/cli/source-vitess --emulator ... [--seed N]
 
 Soak: starts its own cluster (scripts/cluster, free loopback ports, a temporary directory), creates
@@ -27,6 +28,14 @@ last STATE of an attempt (records after it are re-read by the next attempt). A r
 change as another when table, id, ver (a column every write sets from a global counter) and the
 delete flag agree. docs/state.md allows a change to arrive twice only when its first copy came
 after the last STATE of an interrupted attempt; any other repeat is a failure.
+
+Synthetic backend (--backend synthetic [--rows R]): the same soak against the emulator's own
+dataset (no MariaDB; tables customers, order_items, all_types), its timed write load (POST /rate)
+and DDLs (POST /ddl), with one more fault kind: a reshard (POST /reshard) to a fresh set of 2-5
+shards, a split, merge or move, during or right after a sync, and one from the load thread at a
+seeded moment so every run has one. The source of truth at the end is a fresh full_refresh read of
+every table by the connector (the copy path, checked against the dataset by tests/e2e and
+tests/emulator): the destination must equal it row by row. --drop-one-delete checks the checker.
 
 Peek-cancel: N times, starts `read` against an emulator whose streams are stalled (the start-up
 position peek is in flight in gRPC) or a healthy one, sends SIGTERM at a random moment after the
