@@ -8,13 +8,15 @@
 
 #include "airbyte/emitter.hpp"
 #include "engine/output.hpp"
+#include "socket/socket_output.hpp"
 
 namespace sv::cli {
 
 namespace asio = boost::asio;
 
 int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source, airbyte::MessageWriter& out,
-             const engine::EngineOptions& options, engine::Metrics* metrics, const CompanionOptions* companions) {
+             const engine::EngineOptions& options, engine::Metrics* metrics, const CompanionOptions* companions,
+             SocketChannel* channel) {
   asio::io_context io(1);
   std::vector<airbyte::StreamDescriptor> descriptors;
   for (const auto& s : inputs.catalog.streams) descriptors.push_back(s.descriptor());
@@ -24,11 +26,21 @@ int run_sync(const engine::ReadInputs& inputs, engine::ShardSource& source, airb
   airbyte::Emitter emitter(io.get_executor(), descriptors, out, eo);
   int exit_code = 1;
   asio::co_spawn(io, emitter.run(), [&](std::exception_ptr e, int code) { exit_code = e ? 1 : code; });
-  engine::AirbyteOutput output(emitter);
+  std::unique_ptr<engine::SyncOutput> output;
+  if (channel) {
+    socket::SocketOutputOptions so;
+    so.format = channel->format;
+    if (options.clock_ms) so.clock = options.clock_ms;
+    auto sockets = std::make_unique<socket::SocketOutput>(io, emitter, inputs.catalog, std::move(channel->sockets), so);
+    sockets->start();
+    output = std::move(sockets);
+  } else {
+    output = std::make_unique<engine::AirbyteOutput>(emitter);
+  }
   engine::Metrics own_metrics;
   if (!metrics) metrics = &own_metrics;
   {
-    engine::Engine engine(io, inputs, source, output, options, metrics);
+    engine::Engine engine(io, inputs, source, *output, options, metrics);
     std::unique_ptr<Companions> beside;
     if (companions) {
       auto started = Companions::start(io, engine, *metrics, *companions);

@@ -34,6 +34,7 @@
 #include "cli/read_command.hpp"
 #include "engine/sync.hpp"
 #include "engine/vstream_source.hpp"
+#include "socket/data_channel.hpp"
 #include "util/result.hpp"
 #include "vitess/vstream_client.hpp"
 
@@ -66,7 +67,8 @@ constexpr std::string_view kUsage =
 //! `read` after config, catalog and state are valid: run the sync, writing every message to
 //! `out`; returns the process exit code.
 int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& catalog, const airbyte::InputState& state,
-             MessageWriter& out, const std::optional<std::string>& metrics_address) {
+             MessageWriter& out, const std::optional<std::string>& metrics_address,
+             const socket::DataChannel& channel) {
   auto source = make_vstream_source(config);
   if (!source) {
     std::string line;
@@ -104,6 +106,20 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
   // The Go connector's per-attempt deadline: each shard reads at most this long per sync, then
   // stops at its last checkpoint; the next sync continues there.
   options.shard_time_limit = std::chrono::seconds(config.timeout_seconds);
+  if (channel.medium == socket::Medium::socket) {
+    // Socket mode: the destination connects to every path before a row is read.
+    auto sockets = socket::open_data_channel(channel.paths, channel.accept_timeout);
+    if (!sockets) {
+      spdlog::error("{}", sockets.error().message);
+      std::string line;
+      airbyte::append_error_trace(line, sockets.error(), nullptr, airbyte::now_ms());
+      (void)out.write_now(line);
+      return 1;
+    }
+    spdlog::info("read: socket mode, {} records on {} socket(s)", socket::to_string(channel.format), sockets->size());
+    SocketChannel sc{channel.format, std::move(*sockets)};
+    return run_sync(inputs, **source, out, options, &metrics, &companion_options, &sc);
+  }
   return run_sync(inputs, **source, out, options, &metrics, &companion_options);
 }
 
@@ -225,6 +241,9 @@ int cmd_discover(const Args& a, MessageWriter& out) {
 
 int cmd_read(const Args& a, MessageWriter& out) {
   if (a.problem) return fail_with_trace(out, config_error(*a.problem));
+  // Airbyte's socket mode (docs/speed-mode.md): checked before anything else is read.
+  auto channel = socket::data_channel_from_env([](const char* name) -> const char* { return std::getenv(name); });
+  if (!channel) return fail_with_trace(out, channel.error());
   auto config = load_config(a, "read");
   if (!config) return fail_with_trace(out, config.error());
   if (!a.catalog)
@@ -253,7 +272,7 @@ int cmd_read(const Args& a, MessageWriter& out) {
   for (const auto& s : state.streams) with_state += s.has_value();
   spdlog::info("read: {} configured stream(s), input state shape '{}', {} stream(s) resume from saved state",
                catalog->streams.size(), airbyte::to_string(state.shape), with_state);
-  return run_read(*config, *catalog, state, out, a.metrics_address);
+  return run_read(*config, *catalog, state, out, a.metrics_address, *channel);
 }
 
 int run(int argc, char** argv) {

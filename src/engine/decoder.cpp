@@ -65,9 +65,9 @@ bool Decoder::done(const std::string& shard) const {
 
 const vitess::TableCursor& Decoder::cursor(const std::string& shard) const { return shards_.at(shard).plan.cursor; }
 
-Decoder::ShardState* Decoder::shard_for(const binlogdata::VEvent& ev) {
-  if (!ev.shard().empty()) {
-    auto it = shards_.find(ev.shard());
+Decoder::ShardState* Decoder::shard_for(std::string_view shard) {
+  if (!shard.empty()) {
+    auto it = shards_.find(shard);
     return it == shards_.end() ? nullptr : &it->second;
   }
   // Events without a shard (older vtgates): only unambiguous with one shard.
@@ -92,59 +92,122 @@ DecodeOutput Decoder::process(const vtgate::VStreamResponse& response, std::int6
   for (const auto& ev : response.events()) {
     if (out.error || out.journal) break;
     if (ev.timestamp() > out.last_event_time) out.last_event_time = ev.timestamp();
-    switch (ev.type()) {
-      case binlogdata::FIELD: {
-        if (bare_table(ev.field_event().table_name()) != options_.table) break;
-        ShardState* s = shard_for(ev);
-        if (s && !s->done) on_field(*s, ev.field_event(), out);
-        break;
-      }
-      case binlogdata::ROW: {
-        if (bare_table(ev.row_event().table_name()) != options_.table) break;
-        ShardState* s = shard_for(ev);
-        if (s && !s->done) on_row(*s, ev, emitted_at, now_ns, position, out);
-        break;
-      }
-      case binlogdata::VGTID: {
-        ShardState* s = shard_for(ev);
-        if (s && !s->done) {
-          on_vgtid(*s, ev.vgtid(), out);
-        } else if (!s && ev.shard().empty()) {
-          for (auto& [name, st] : shards_) {
-            if (!st.done) on_vgtid(st, ev.vgtid(), out);
-          }
-        }
-        break;
-      }
-      case binlogdata::LASTPK: {
-        ShardState* s = shard_for(ev);
-        if (s && !s->done && ev.last_p_k_event().has_table_last_p_k()) {
-          const auto& t = ev.last_p_k_event().table_last_p_k();
-          if (t.has_lastpk() && t.lastpk().rows_size() > 0) *s->working.mutable_last_known_pk() = t.lastpk();
-        }
-        break;
-      }
-      case binlogdata::COPY_COMPLETED: {
-        if (ev.keyspace().empty() && ev.shard().empty()) {
-          for (auto& [name, st] : shards_) {
-            if (st.copying && !st.done) on_copy_completed(st, out);
-          }
-        } else if (ShardState* s = shard_for(ev); s && s->copying && !s->done) {
-          on_copy_completed(*s, out);
-        }
-        break;
-      }
-      case binlogdata::JOURNAL:
-        out.journal = ev.journal();
-        out.journal_shard = ev.shard();
-        break;
-      default:
-        // BEGIN/COMMIT/DDL/OTHER/HEARTBEAT/VERSION…: positions come with the VGTID events, and a
-        // DDL is followed by a FIELD event before the next row of the table.
-        break;
-    }
+    on_event(ev, emitted_at, now_ns, position, out);
   }
   return out;
+}
+
+// process()'s metadata position for a response in wire form: the same search, front to back (the
+// last VGTID event that names a position wins). A malformed response is left to the main pass.
+std::string Decoder::wire_position(std::string_view response) {
+  std::string position;
+  vitess::raw::ResponseReader reader(response);
+  vitess::raw::EventHeader h;
+  for (;;) {
+    auto more = reader.next(h);
+    if (!more || !*more) break;
+    if (h.type != binlogdata::VGTID) continue;
+    if (!event_.ParseFromArray(h.bytes.data(), static_cast<int>(h.bytes.size()))) break;
+    std::string found;
+    for (const auto& sg : event_.vgtid().shard_gtids()) {
+      if (sg.shard() == event_.shard() || event_.vgtid().shard_gtids_size() == 1) found = sg.gtid();
+    }
+    if (!found.empty()) position = std::move(found);
+  }
+  if (position.empty() && shards_.size() == 1) position = shards_.begin()->second.working.position();
+  return position;
+}
+
+DecodeOutput Decoder::process_wire(std::string_view response, std::int64_t emitted_at, std::int64_t now_ns) {
+  DecodeOutput out;
+  std::string position;
+  if (options_.include_metadata) position = wire_position(response);
+  vitess::raw::ResponseReader reader(response);
+  vitess::raw::EventHeader h;
+  while (!out.error && !out.journal) {
+    auto more = reader.next(h);
+    if (!more) {
+      out.error = more.error();
+      break;
+    }
+    if (!*more) break;
+    if (h.timestamp > out.last_event_time) out.last_event_time = h.timestamp;
+    if (h.type == binlogdata::ROW) {
+      // The hot path: rows rendered from views into `response`, no message built.
+      if (auto st = rows_.open(h); !st) {
+        out.error = st.error();
+        break;
+      }
+      if (bare_table(rows_.table_name()) != options_.table) continue;
+      ShardState* s = shard_for(h.shard);
+      if (s && !s->done) on_wire_row(*s, h.timestamp, emitted_at, now_ns, position, out);
+      continue;
+    }
+    if (!event_.ParseFromArray(h.bytes.data(), static_cast<int>(h.bytes.size()))) {
+      out.error =
+          system_error(fmt::format("malformed VStream response: a binlogdata.VEvent of type {} protobuf "
+                                   "cannot parse",
+                                   h.type));
+      break;
+    }
+    on_event(event_, emitted_at, now_ns, position, out);
+  }
+  return out;
+}
+
+void Decoder::on_event(const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
+                       const std::string& position, DecodeOutput& out) {
+  switch (ev.type()) {
+    case binlogdata::FIELD: {
+      if (bare_table(ev.field_event().table_name()) != options_.table) break;
+      ShardState* s = shard_for(ev.shard());
+      if (s && !s->done) on_field(*s, ev.field_event(), out);
+      break;
+    }
+    case binlogdata::ROW: {
+      if (bare_table(ev.row_event().table_name()) != options_.table) break;
+      ShardState* s = shard_for(ev.shard());
+      if (s && !s->done) on_row(*s, ev, emitted_at, now_ns, position, out);
+      break;
+    }
+    case binlogdata::VGTID: {
+      ShardState* s = shard_for(ev.shard());
+      if (s && !s->done) {
+        on_vgtid(*s, ev.vgtid(), out);
+      } else if (!s && ev.shard().empty()) {
+        for (auto& [name, st] : shards_) {
+          if (!st.done) on_vgtid(st, ev.vgtid(), out);
+        }
+      }
+      break;
+    }
+    case binlogdata::LASTPK: {
+      ShardState* s = shard_for(ev.shard());
+      if (s && !s->done && ev.last_p_k_event().has_table_last_p_k()) {
+        const auto& t = ev.last_p_k_event().table_last_p_k();
+        if (t.has_lastpk() && t.lastpk().rows_size() > 0) *s->working.mutable_last_known_pk() = t.lastpk();
+      }
+      break;
+    }
+    case binlogdata::COPY_COMPLETED: {
+      if (ev.keyspace().empty() && ev.shard().empty()) {
+        for (auto& [name, st] : shards_) {
+          if (st.copying && !st.done) on_copy_completed(st, out);
+        }
+      } else if (ShardState* s = shard_for(ev.shard()); s && s->copying && !s->done) {
+        on_copy_completed(*s, out);
+      }
+      break;
+    }
+    case binlogdata::JOURNAL:
+      out.journal = ev.journal();
+      out.journal_shard = ev.shard();
+      break;
+    default:
+      // BEGIN/COMMIT/DDL/OTHER/HEARTBEAT/VERSION…: positions come with the VGTID events, and a
+      // DDL is followed by a FIELD event before the next row of the table.
+      break;
+  }
 }
 
 void Decoder::on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out) {
@@ -217,7 +280,31 @@ void Decoder::on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t e
   }
 }
 
-bool Decoder::write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
+void Decoder::on_wire_row(ShardState& s, std::int64_t event_time, std::int64_t emitted_at, std::int64_t now_ns,
+                          const std::string& position, DecodeOutput& out) {
+  if (!s.have_fields) {
+    out.error = system_error(
+        fmt::format("VStream sent rows of '{}' on shard {} before its FIELD event", options_.table, s.plan.shard));
+    return;
+  }
+  vitess::raw::RowChangeView change;
+  for (;;) {
+    auto more = rows_.next(change);
+    if (!more) {
+      out.error = more.error();
+      return;
+    }
+    if (!*more) return;
+    if (change.after.present) {
+      if (!write_record(s, change.after.row, emitted_at, event_time, false, now_ns, position, out)) return;
+    } else if (change.before.present && options_.capture_deletes) {
+      if (!write_record(s, change.before.row, emitted_at, event_time, true, now_ns, position, out)) return;
+    }
+  }
+}
+
+template <class RowForm>
+bool Decoder::write_record(ShardState& s, const RowForm& row, std::int64_t emitted_at, std::int64_t event_time,
                            bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out) {
   if (auto st = vitess::split_row(row, s.columns.size(), cells_); !st) {
     out.error = system_error(

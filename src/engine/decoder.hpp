@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "airbyte/catalog.hpp"
@@ -22,6 +23,7 @@
 #include "util/result.hpp"
 #include "vitess/cursor.hpp"
 #include "vitess/gtid.hpp"
+#include "vitess/raw_response.hpp"
 #include "vitess/values.hpp"
 #include "vtgate.pb.h"
 
@@ -88,6 +90,11 @@ class Decoder {
   void reset(const std::vector<ShardPlan>& plans);
   //! Processes one response. `emitted_at` = RECORD emitted_at; `now_ns` = metadata extracted_at.
   DecodeOutput process(const vtgate::VStreamResponse& response, std::int64_t emitted_at, std::int64_t now_ns);
+  //! The same for a response in its wire form (the serialized VStreamResponse; only read during
+  //! the call): ROW events are rendered straight from the bytes (vitess/raw_response.hpp), the
+  //! other events go through the generated classes. The output is process()'s for the same
+  //! bytes (tests/engine/test_raw_decoder.cpp); bytes the walker cannot read are an `error`.
+  DecodeOutput process_wire(std::string_view response, std::int64_t emitted_at, std::int64_t now_ns);
 
   bool all_done() const;
   bool done(const std::string& shard) const;
@@ -108,7 +115,12 @@ class Decoder {
     std::unique_ptr<RowWriter> pending;  //!< rows not yet covered by a commit
   };
 
-  ShardState* shard_for(const binlogdata::VEvent& ev);
+  ShardState* shard_for(std::string_view shard);
+  void on_event(const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns, const std::string& position,
+                DecodeOutput& out);
+  void on_wire_row(ShardState& s, std::int64_t event_time, std::int64_t emitted_at, std::int64_t now_ns,
+                   const std::string& position, DecodeOutput& out);
+  std::string wire_position(std::string_view response);
   void on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out);
   void check_types(const ShardState& s, DecodeOutput& out);
   void on_row(ShardState& s, const binlogdata::VEvent& ev, std::int64_t emitted_at, std::int64_t now_ns,
@@ -117,17 +129,21 @@ class Decoder {
   void on_copy_completed(ShardState& s, DecodeOutput& out);
   void commit(ShardState& s, const vitess::TableCursor& cursor, DecodeOutput& out);
   void check_stop(ShardState& s, DecodeOutput& out);
-  bool write_record(ShardState& s, const query::Row& row, std::int64_t emitted_at, std::int64_t event_time,
-                    bool deleted, std::int64_t now_ns, const std::string& position, DecodeOutput& out);
+  //! `RowForm` is query::Row or vitess::PackedRow (split alike by vitess::split_row).
+  template <class RowForm>
+  bool write_record(ShardState& s, const RowForm& row, std::int64_t emitted_at, std::int64_t event_time, bool deleted,
+                    std::int64_t now_ns, const std::string& position, DecodeOutput& out);
 
   DecoderOptions options_;
-  std::map<std::string, ShardState> shards_;
+  std::map<std::string, ShardState, std::less<>> shards_;
   std::set<std::string> warned_columns_;
   std::set<std::string> warned_types_;  //!< `name (column_type)` already reported
   bool select_updated_at_ = false;
   bool select_deleted_at_ = false;
   std::uint64_t sequence_ = 0;
-  std::vector<vitess::Cell> cells_;  //!< the row being written, split (reused)
+  std::vector<vitess::Cell> cells_;    //!< the row being written, split (reused)
+  vitess::raw::RowChangeReader rows_;  //!< process_wire: the ROW event being read (reused)
+  binlogdata::VEvent event_;           //!< process_wire: the other event being handled (reused)
 };
 
 //! `2024-01-02T03:04:05Z` from Unix seconds.

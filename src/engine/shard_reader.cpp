@@ -167,12 +167,19 @@ awaitable<ShardReader::Attempt> ShardReader::read_attempt(std::vector<ShardPlan>
       result.transient = true;
       co_return result;
     }
-    auto& response = std::get<vtgate::VStreamResponse>(item);
     const std::int64_t emitted_at = ctx_.opt.clock_ms();
     const std::int64_t now_ns = ctx_.opt.clock_ns();
-    // Decoding and serialization run on the pool; the decoder is only touched there meanwhile.
+    // Decoding and serialization run on the pool; the decoder is only touched there meanwhile. A
+    // response in wire form (the gRPC source) is rendered from its bytes, which `item` keeps alive
+    // until then.
+    const auto* wire = std::get_if<vitess::WireResponse>(&item);
+    const auto* message = std::get_if<vtgate::VStreamResponse>(&item);
     DecodeOutput out = co_await asio::co_spawn(
-        ctx_.pool, [&]() -> awaitable<DecodeOutput> { co_return decoder.process(response, emitted_at, now_ns); },
+        ctx_.pool,
+        [&]() -> awaitable<DecodeOutput> {
+          co_return wire ? decoder.process_wire(wire->bytes(), emitted_at, now_ns)
+                         : decoder.process(*message, emitted_at, now_ns);
+        },
         use_awaitable);
     if (out.last_event_time > 0) {
       for (const auto& p : plans) {

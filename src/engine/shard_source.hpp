@@ -16,6 +16,7 @@
 #include "binlogdata.pb.h"
 #include "query.pb.h"
 #include "util/result.hpp"
+#include "vitess/wire_response.hpp"
 #include "vtgate.pb.h"
 
 namespace sv::engine {
@@ -41,8 +42,10 @@ struct SourceError {
   bool transient() const { return error.type == FailureType::transient_error; }
 };
 
-//! What EventStream::next() yields.
-using SourceItem = std::variant<vtgate::VStreamResponse, SourceEof, SourceError>;
+//! What EventStream::next() yields: a response as a generated message (the in-memory fake source)
+//! or in wire form (the gRPC source: Decoder::process_wire renders its rows from the bytes), or
+//! the end.
+using SourceItem = std::variant<vtgate::VStreamResponse, SourceEof, SourceError, vitess::WireResponse>;
 
 //! One open VStream. Destroying it cancels the call.
 class EventStream {

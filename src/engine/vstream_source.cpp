@@ -35,8 +35,8 @@ class GrpcEventStream final : public EventStream {
  public:
   explicit GrpcEventStream(vitess::VStream stream) : stream_(std::move(stream)) {}
   asio::awaitable<SourceItem> next() override {
-    vitess::StreamItem item = co_await stream_.next();
-    if (auto* r = std::get_if<vtgate::VStreamResponse>(&item)) co_return SourceItem(std::move(*r));
+    vitess::WireItem item = co_await stream_.next_wire();
+    if (auto* r = std::get_if<vitess::WireResponse>(&item)) co_return SourceItem(std::move(*r));
     if (std::holds_alternative<vitess::StreamEof>(item)) co_return SourceItem(SourceEof{});
     co_return SourceItem(to_source_error(std::get<vitess::StreamError>(item)));
   }

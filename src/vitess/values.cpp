@@ -558,17 +558,22 @@ void write_value(W& w, const Column& c, std::string_view raw, bool is_null) {
 template void write_value(JsonWriter&, const Column&, std::string_view, bool);
 template void write_value(csv::FieldWriter&, const Column&, std::string_view, bool);
 
-Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out) {
-  const auto& lengths = row.lengths();
-  if (static_cast<std::size_t>(lengths.size()) != expected_columns) {
+namespace {
+
+// One splitting rule for both wire forms of a row: `next(i, len)` yields the i-th length, or false
+// when the lengths are malformed (only possible in the packed form).
+template <class NextLength>
+Status split_lengths(std::size_t count, NextLength next, std::string_view values, std::size_t expected_columns,
+                     std::vector<Cell>& out) {
+  if (count != expected_columns) {
     return system_error(
-        fmt::format("VStream row has {} values but its FIELD event has {} columns", lengths.size(), expected_columns));
+        fmt::format("VStream row has {} values but its FIELD event has {} columns", count, expected_columns));
   }
-  const std::string& values = row.values();
   out.resize(expected_columns);
   std::size_t offset = 0;
   for (std::size_t i = 0; i < expected_columns; ++i) {
-    std::int64_t len = lengths[static_cast<int>(i)];
+    std::int64_t len = 0;
+    if (!next(i, len)) return system_error(fmt::format("VStream row has a malformed length for column {}", i));
     if (len < 0) {
       if (len != -1) return system_error(fmt::format("VStream row has invalid length {} for column {}", len, i));
       out[i] = Cell{{}, true};
@@ -586,6 +591,44 @@ Status split_row(const query::Row& row, std::size_t expected_columns, std::vecto
         fmt::format("VStream row has {} value bytes but its lengths add up to {}", values.size(), offset));
   }
   return Ok{};
+}
+
+}  // namespace
+
+Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out) {
+  const auto& lengths = row.lengths();
+  return split_lengths(
+      static_cast<std::size_t>(lengths.size()),
+      [&](std::size_t i, std::int64_t& len) {
+        len = lengths[static_cast<int>(i)];
+        return true;
+      },
+      row.values(), expected_columns, out);
+}
+
+const char* read_packed_length(const char* p, const char* end, std::int64_t& value) {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {  // at most ten bytes
+    const auto byte = static_cast<std::uint8_t>(*p++);
+    v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      value = static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);  // zigzag
+      return p;
+    }
+  }
+  return nullptr;
+}
+
+Status split_row(const PackedRow& row, std::size_t expected_columns, std::vector<Cell>& out) {
+  const char* p = row.lengths.data();
+  const char* const end = p + row.lengths.size();
+  return split_lengths(
+      row.count,
+      [&](std::size_t, std::int64_t& len) {
+        p = p == nullptr ? nullptr : read_packed_length(p, end, len);
+        return p != nullptr;
+      },
+      row.values, expected_columns, out);
 }
 
 Status write_row_members(JsonWriter& w, std::span<const Column> columns, const query::Row& row,

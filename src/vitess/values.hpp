@@ -115,6 +115,24 @@ struct Cell {
 //! does not have exactly `expected_columns` values or the lengths overrun the packed bytes.
 Status split_row(const query::Row& row, std::size_t expected_columns, std::vector<Cell>& out);
 
+//! A query.Row still in its wire form, as the raw response walker (raw_response.hpp) finds it:
+//! `lengths` is the packed field's bytes (zigzag varints, `count` of them, already checked to be
+//! whole varints), `values` the packed cell bytes. Both are views into the response buffer.
+struct PackedRow {
+  std::string_view lengths;
+  std::size_t count = 0;
+  std::string_view values;
+};
+
+//! split_row for a row in wire form: the same checks and the same error messages, so both
+//! decoders fail alike on the same row.
+Status split_row(const PackedRow& row, std::size_t expected_columns, std::vector<Cell>& out);
+
+//! Reads one zigzag varint of a PackedRow's lengths at `p` (before `end`) into `value`; the
+//! position after it, or nullptr when the bytes end inside the varint or it is longer than ten
+//! bytes. Bits past the 64th are dropped, as protobuf's parser drops them.
+const char* read_packed_length(const char* p, const char* end, std::int64_t& value);
+
 // ---- JSON schema (discover) -------------------------------------------------------------------
 
 //! The Airbyte JSON-schema property of a column: `{"type":[...],"format":..,"airbyte_type":..}`.

@@ -30,18 +30,21 @@ VStreamCall::VStreamCall(const vtgate::VStreamRequest& request, std::string_view
   tracker_->started();
 }
 
-void VStreamCall::start(std::shared_ptr<VStreamCall> self, vtgateservice::Vitess::Stub& stub) {
+void VStreamCall::start(std::shared_ptr<VStreamCall> self, grpc::ChannelInterface* channel,
+                        const grpc::internal::RpcMethod& method) {
   self_ = std::move(self);
-  stub.async()->VStream(&ctx_, &request_, this);
+  // What the generated stub's async()->VStream does, with grpc::ByteBuffer as the response type
+  // (grpc's own serialization traits: the message bytes, not parsed).
+  grpc::internal::ClientCallbackReaderFactory<grpc::ByteBuffer>::Create(channel, method, &ctx_, &request_, this);
   AddHold();
   start_read();  // the first read ahead; later ones after the consumer took a message
   StartCall();
 }
 
 void VStreamCall::start_read() {
-  pending_ = std::make_unique<vtgate::VStreamResponse>();
+  pending_.Clear();
   in_flight_.store(true);
-  StartRead(pending_.get());
+  StartRead(&pending_);
 }
 
 void VStreamCall::close(EndCause cause, bool abandon) {
@@ -55,15 +58,18 @@ void VStreamCall::close(EndCause cause, bool abandon) {
 void VStreamCall::OnReadDone(bool ok) {
   in_flight_.store(false);
   if (ok && !closing_.load()) {
-    mailbox_.push(Delivery{std::move(pending_), std::nullopt});
+    Delivery d;
+    d.message.emplace(pending_);  // shares the received slices (joined into one if several)
+    pending_.Clear();
+    mailbox_.push(std::move(d));
     return;
   }
-  pending_.reset();
+  pending_.Clear();
   release_hold();  // a failed read means the call is over: let OnDone come
 }
 
 void VStreamCall::OnDone(const grpc::Status& status) {
-  if (!abandoned_.load()) mailbox_.push(Delivery{nullptr, status});
+  if (!abandoned_.load()) mailbox_.push(Delivery{std::nullopt, status});
   std::shared_ptr<CallTracker> tracker = std::move(tracker_);
   { auto last = std::move(self_); }  // may destroy *this; nothing touches it after
   if (tracker) tracker->finished();

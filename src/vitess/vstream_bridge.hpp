@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "vitess/stream_status.hpp"
+#include "vitess/wire_response.hpp"
 #include "vtgate.pb.h"
 #include "vtgateservice.grpc.pb.h"
 
@@ -32,8 +33,8 @@ namespace asio = boost::asio;
 
 //! One completion handed from a gRPC thread to the stream's executor.
 struct Delivery {
-  std::unique_ptr<vtgate::VStreamResponse> message;  //!< a read completed
-  std::optional<grpc::Status> status;                //!< the call is over (OnDone)
+  std::optional<WireResponse> message;  //!< a read completed: the response's bytes
+  std::optional<grpc::Status> status;   //!< the call is over (OnDone)
 };
 
 //! Counts the calls of one client that gRPC has not finished (OnDone not yet run). The client's
@@ -145,7 +146,8 @@ class Mailbox {
   std::unique_ptr<Waiter> waiter_;
 };
 
-//! One VStream call: the gRPC reactor, and the Asio-side operations VStream uses on it.
+//! One VStream call: the gRPC reactor, and the Asio-side operations VStream uses on it. It reads
+//! raw bytes (grpc::ByteBuffer): each response reaches the engine in wire form, unparsed.
 //!
 //! Lifetime: shared by the VStream handle and by itself (self_) from start until OnDone, the last
 //! reaction, so gRPC never sees a dangling reactor even if the handle goes first.
@@ -153,15 +155,17 @@ class Mailbox {
 //! Holds: reads are started from the Asio side (outside reactions), so the call holds one
 //! AddHold() from start until either a read fails (the call is over) or the handle closes the
 //! stream while no read is in flight. release_hold() runs that RemoveHold() exactly once.
-class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse> {
+class VStreamCall final : public grpc::ClientReadReactor<grpc::ByteBuffer> {
  public:
   //! A call not yet started: the request, the authorization header, the whole-call deadline
   //! (0 = none); counted by `tracker` until gRPC finishes it.
   VStreamCall(const vtgate::VStreamRequest& request, std::string_view auth_header, std::chrono::milliseconds deadline,
               std::shared_ptr<CallTracker> tracker);
 
-  //! Starts the call on `stub`, with the first read ahead.
-  void start(std::shared_ptr<VStreamCall> self, vtgateservice::Vitess::Stub& stub);
+  //! Starts the call of `method` (vtgateservice.Vitess/VStream) on `channel`, with the first read
+  //! ahead.
+  void start(std::shared_ptr<VStreamCall> self, grpc::ChannelInterface* channel,
+             const grpc::internal::RpcMethod& method);
 
   //! Asio side only, and only while the hold is held (after a successful read, before closing).
   void start_read();
@@ -191,7 +195,7 @@ class VStreamCall final : public grpc::ClientReadReactor<vtgate::VStreamResponse
   vtgate::VStreamRequest request_;
   Mailbox mailbox_;
   std::shared_ptr<VStreamCall> self_;
-  std::unique_ptr<vtgate::VStreamResponse> pending_;
+  grpc::ByteBuffer pending_;  //!< the read in flight writes here (gRPC threads only until it completes)
   std::shared_ptr<CallTracker> tracker_;
   std::atomic<bool> in_flight_{false};
   std::atomic<bool> closing_{false};

@@ -50,7 +50,7 @@ void VStream::cancel() {
   if (call_ && !end_) call_->close(EndCause::cancelled);
 }
 
-StreamItem VStream::end_item(const grpc::Status& status, EndCause cause) {
+WireItem VStream::end_item(const grpc::Status& status, EndCause cause) {
   if (status.ok()) return StreamEof{};
   if (cause == EndCause::server && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
       options_.deadline.count() > 0 && std::chrono::steady_clock::now() >= deadline_at_) {
@@ -69,7 +69,7 @@ StreamItem VStream::end_item(const grpc::Status& status, EndCause cause) {
   return e;
 }
 
-asio::awaitable<StreamItem> VStream::next() {
+asio::awaitable<WireItem> VStream::next_wire() {
   if (end_) co_return *end_;
   co_await asio::this_coro::throw_if_cancelled(false);
   std::shared_ptr<detail::VStreamCall> call = call_;  // alive across the waits
@@ -80,17 +80,39 @@ asio::awaitable<StreamItem> VStream::next() {
       continue;
     }
     if (d->status) {
-      StreamItem end = end_item(*d->status, call->closing() ? call->close_cause() : EndCause::server);
+      WireItem end = end_item(*d->status, call->closing() ? call->close_cause() : EndCause::server);
       if (auto* error = std::get_if<StreamError>(&end); error && !received_) co_await explain_connect_failure(*error);
-      end_ = std::make_unique<StreamItem>(std::move(end));
+      end_ = std::make_unique<WireItem>(std::move(end));
       co_return *end_;
     }
     if (call->closing()) continue;  // closed while this message was queued: wait for the end
     received_ = true;
-    StreamItem item{std::in_place_index<0>, std::move(*d->message)};
+    WireItem item{std::in_place_index<0>, std::move(*d->message)};
     call->start_read();  // read N+1 only now that the consumer has N
     co_return item;
   }
+}
+
+asio::awaitable<StreamItem> VStream::next() {
+  WireItem item = co_await next_wire();
+  StreamItem out = StreamEof{};
+  if (auto* error = std::get_if<StreamError>(&item)) {
+    out = *error;
+  } else if (auto* wire = std::get_if<WireResponse>(&item)) {
+    vtgate::VStreamResponse response;
+    if (wire->parse(response)) {
+      out = std::move(response);
+    } else {
+      StreamError e;
+      e.code = grpc::StatusCode::INTERNAL;
+      e.message = "vtgate sent a VStreamResponse that protobuf cannot parse";
+      e.failure_type = FailureType::system_error;
+      cancel();
+      end_ = std::make_unique<WireItem>(e);
+      out = std::move(e);
+    }
+  }
+  co_return out;
 }
 
 // A race of the delivery and the idle timer; cancelling the awaiting coroutine ends both waits.
@@ -161,7 +183,8 @@ Result<std::shared_ptr<VStreamClient>> VStreamClient::create(const ChannelOption
   c->endpoint_ = std::make_shared<const detail::Endpoint>(detail::Endpoint{o.host, o.port, o.tls_mode});
   c->auth_header_ = basic_auth_header(o.username, o.password);
   c->channel_ = std::move(*channel);
-  c->stub_ = vtgateservice::Vitess::NewStub(c->channel_);
+  c->vstream_method_ = std::make_unique<grpc::internal::RpcMethod>(
+      "/vtgateservice.Vitess/VStream", grpc::internal::RpcMethod::SERVER_STREAMING, c->channel_);
   return c;
 }
 
@@ -172,7 +195,7 @@ VStreamClient::~VStreamClient() { tracker_->wait_idle(std::chrono::seconds(10));
 VStream VStreamClient::open(asio::any_io_executor ex, const vtgate::VStreamRequest& request, const CallOptions& call) {
   auto c = std::make_shared<detail::VStreamCall>(request, auth_header_, call.deadline, tracker_);
   VStream stream(ex, c, call, endpoint_);
-  c->start(c, *stub_);
+  c->start(c, channel_.get(), *vstream_method_);
   return stream;
 }
 

@@ -23,6 +23,7 @@
 #include "vitess/grpc_channel.hpp"
 #include "vitess/stream_status.hpp"
 #include "vitess/vstream_request.hpp"
+#include "vitess/wire_response.hpp"
 #include "vtgate.pb.h"
 #include "vtgateservice.grpc.pb.h"
 
@@ -47,6 +48,9 @@ struct Endpoint {
 };
 }  // namespace detail
 
+//! What VStream::next_wire() yields: a response in wire form, or the end.
+using WireItem = std::variant<WireResponse, StreamEof, StreamError>;
+
 //! One open VStream call. Move-only; destroying it cancels the call. Use and destroy it on the
 //! executor it was opened with, before that io_context is destroyed.
 class VStream {
@@ -57,7 +61,11 @@ class VStream {
   VStream& operator=(const VStream&) = delete;
   ~VStream();
 
-  //! The next response, or the end (StreamEof / StreamError). After the end, keeps returning it.
+  //! The next response in wire form (the engine's hot path: it parses ROW events itself), or
+  //! the end (StreamEof / StreamError). After the end, keeps returning it.
+  asio::awaitable<WireItem> next_wire();
+  //! next_wire(), parsed into the generated message. Bytes protobuf cannot parse end the stream
+  //! with a StreamError (INTERNAL, system_error) and cancel the call.
   asio::awaitable<StreamItem> next();
   //! Cancels the call (TryCancel); a pending or later next() yields StreamError{CANCELLED,
   //! cause cancelled}.
@@ -67,7 +75,7 @@ class VStream {
   friend class VStreamClient;
   VStream(asio::any_io_executor ex, std::shared_ptr<detail::VStreamCall> call, CallOptions options,
           std::shared_ptr<const detail::Endpoint> endpoint);
-  StreamItem end_item(const grpc::Status& status, EndCause cause);
+  WireItem end_item(const grpc::Status& status, EndCause cause);
   //! Waits until `call` has a delivery (nullopt), or returns why the wait ended first: the idle
   //! timeout passed or the awaiting coroutine was cancelled. The caller closes the call then.
   asio::awaitable<std::optional<EndCause>> wait_for_delivery(detail::VStreamCall& call);
@@ -79,7 +87,7 @@ class VStream {
   std::unique_ptr<asio::steady_timer> timer_;
   CallOptions options_;
   std::chrono::steady_clock::time_point deadline_at_{};
-  std::unique_ptr<StreamItem> end_;  //!< set once ended
+  std::unique_ptr<WireItem> end_;  //!< set once ended (StreamEof or StreamError)
 };
 
 //! A channel to one vtgate and the streams opened on it. Thread-safe; cheap to share by pointer.
@@ -118,7 +126,8 @@ class VStreamClient {
   std::shared_ptr<const detail::Endpoint> endpoint_;
   std::string auth_header_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<vtgateservice::Vitess::Stub> stub_;
+  //! vtgateservice.Vitess/VStream, registered on channel_ (as a generated stub registers it).
+  std::unique_ptr<grpc::internal::RpcMethod> vstream_method_;
   std::shared_ptr<detail::CallTracker> tracker_;
 };
 

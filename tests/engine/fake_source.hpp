@@ -8,11 +8,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/shard_source.hpp"
@@ -81,6 +83,14 @@ inline std::size_t seq_of(const std::string& pos) {
   return static_cast<std::size_t>(std::stoull(pos.substr(pos.rfind('-') + 1))) - 10;
 }
 
+//! With ENGINE_FAKE_SOURCE_WIRE=1 (the *_wire tests of tests/engine/meson.build) every response
+//! reaches the engine in wire form, as the gRPC source delivers it (Decoder::process_wire), so the
+//! same tests and golden files check both decoders.
+inline bool wire_form() {
+  const char* v = std::getenv("ENGINE_FAKE_SOURCE_WIRE");
+  return v != nullptr && std::string_view(v) == "1";
+}
+
 class FakeStream final : public EventStream {
  public:
   explicit FakeStream(std::deque<SourceItem> items) : items_(std::move(items)) {}
@@ -92,6 +102,7 @@ class FakeStream final : public EventStream {
         end_ = it;
       } else {
         items_.pop_front();
+        if (wire_form()) it = vitess::WireResponse(std::get<vtgate::VStreamResponse>(it).SerializeAsString());
       }
       co_return it;
     }

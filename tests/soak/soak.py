@@ -302,6 +302,12 @@ class Destination:
         self.dups_allowed = self.dups_forbidden = 0
         self.forbidden_examples = []
 
+    def reset(self, stream):
+        """A cleared stream: no rows, and no record of it counts as a duplicate any more."""
+        self.rows[stream] = {}
+        self.committed_keys = {k for k in self.committed_keys if k[0] != stream}
+        self.tail_keys = {k for k in self.tail_keys if k[0] != stream}
+
     def take(self, attempt, records_by_stream, committed_upto):
         """records_by_stream: stream -> [(output index, data)]; committed_upto: stream -> index of its
         last STATE (records before it are committed)."""
@@ -483,7 +489,7 @@ class Soak:
 
     def choose_fault(self):
         kinds = ["none", "end_after", "fail_streams", "end_streams", "stall", "stall_after", "slow_shard", "sigkill",
-                 "sigterm"]
+                 "sigterm", "reset_stream"]
         if self.synthetic:
             kinds.append("reshard")
         kind = self.rnd.choice(kinds)
@@ -505,6 +511,14 @@ class Soak:
         if kind == "stall_after":
             self.control(f"/fault/stall-after?events={r.randint(5, 200)}&seconds={IDLE_TIMEOUT + 1.5}")
             return "stall_after_past_idle_timeout"
+        if kind == "reset_stream":
+            # Airbyte's "clear data" of one stream: its destination rows and its state go, so this
+            # sync copies the table again while the load goes on. Each reset is another copy whose
+            # snapshot meets concurrent writes (the copy/catch-up boundary a first sync has once).
+            stream = r.choice(self.tables)
+            self.state.pop(stream, None)
+            self.dest.reset(stream)
+            return "reset_stream"
         if kind == "slow_shard":
             shard = r.choice(self.serving_shards())
             self.control(f"/fault/slow-shard?shard={shard}&delay_ms={r.randint(20, 300)}")

@@ -280,6 +280,57 @@ TEST_CASE("vstream: normal stream, EOF, auth header, request on the wire") {
   CHECK(srv.service.requests[0].SerializeAsString() == simple_request().SerializeAsString());
 }
 
+TEST_CASE("vstream: next_wire yields each response's bytes as the server sent them") {
+  // A small response, an empty one, and one of about 1 MiB (many HTTP/2 frames: joined into one
+  // view); then one protobuf cannot parse (a shard that is not UTF-8), which next_wire passes on
+  // as bytes and next() turns into the end of the stream.
+  vtgate::VStreamResponse big;
+  for (int i = 0; i < 1000; ++i) {
+    auto* ev = big.add_events();
+    ev->set_type(binlogdata::ROW);
+    auto* row = ev->mutable_row_event()->add_row_changes()->mutable_after();
+    row->add_lengths(1000);
+    row->set_values(std::string(1000, static_cast<char>('a' + i % 26)));
+  }
+  vtgate::VStreamResponse bad;
+  bad.add_events()->set_shard("\xff\xfe");
+  const std::vector<vtgate::VStreamResponse> sent = {response_with({binlogdata::BEGIN}, "m0"),
+                                                     vtgate::VStreamResponse(), big, bad};
+  TestServer srv;
+  srv.service.script_for = [&](const vtgate::VStreamRequest&) {
+    Script s;
+    s.responses = sent;
+    return s;
+  };
+  auto client = make_client(plain_options(srv.port));
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request());
+    for (const auto& r : sent) {
+      WireItem item = co_await s.next_wire();
+      REQUIRE(std::holds_alternative<WireResponse>(item));
+      const WireResponse copy = std::get<WireResponse>(item);  // shares the bytes
+      CHECK(copy.bytes() == r.SerializeAsString());
+    }
+    CHECK(std::holds_alternative<StreamEof>(co_await s.next_wire()));
+  });
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    VStream s = client->open(ex, simple_request());
+    for (int i = 0; i < 3; ++i) {
+      StreamItem item = co_await s.next();
+      REQUIRE(std::holds_alternative<vtgate::VStreamResponse>(item));
+      CHECK(std::get<vtgate::VStreamResponse>(item).SerializeAsString() ==
+            sent[static_cast<std::size_t>(i)].SerializeAsString());
+    }
+    StreamItem end = co_await s.next();
+    REQUIRE(std::holds_alternative<StreamError>(end));
+    const auto& e = std::get<StreamError>(end);
+    CHECK(e.code == grpc::StatusCode::INTERNAL);
+    CHECK(e.failure_type == sv::FailureType::system_error);
+    CHECK(e.to_error().message == "VStream failed: INTERNAL: vtgate sent a VStreamResponse that protobuf cannot parse");
+    CHECK(std::holds_alternative<StreamError>(co_await s.next()));  // the end stays
+  });
+}
+
 TEST_CASE("vstream: server errors arrive classified after the data") {
   using C = grpc::StatusCode;
   struct Case {

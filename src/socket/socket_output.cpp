@@ -1,0 +1,231 @@
+// src/socket: SocketOutput (see socket_output.hpp and docs/speed-mode.md).
+#include "socket/socket_output.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fmt/format.h>
+
+namespace sv::socket {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+SocketOutput::Channel::Channel(asio::io_context& io, ConnectedSocket s)
+    : path(std::move(s.path)),
+      sock(io, asio::local::stream_protocol(), s.fd),
+      lock(io.get_executor(), 1),
+      probe_timer(io),
+      last_write(std::chrono::steady_clock::now()) {}
+
+std::string partitioned_state(const airbyte::StreamDescriptor& stream, const airbyte::StreamState& state,
+                              std::uint64_t record_count, std::int64_t id, std::string_view partition_id) {
+  std::string line;
+  airbyte::append_state(line, stream, airbyte::render_stream_state(state), record_count);
+  // append_state's line ends with the sourceStats object and `}}\n` (the state object, the
+  // message): the two members go right before them. The partition id is hex, nothing to escape.
+  line.insert(line.size() - 3, fmt::format(",\"id\":{},\"partition_id\":\"{}\"", id, partition_id));
+  return line;
+}
+
+SocketOutput::SocketOutput(asio::io_context& io, airbyte::Emitter& emitter, const airbyte::ConfiguredCatalog& catalog,
+                           std::vector<ConnectedSocket> sockets, SocketOutputOptions options)
+    : io_(io), em_(emitter), opt_(std::move(options)), catalog_(catalog), rng_(std::random_device{}()) {
+  for (auto& s : sockets) channels_.push_back(std::make_unique<Channel>(io, std::move(s)));
+  for (const auto& s : catalog.streams) {
+    StreamSlot slot;
+    slot.descriptor = s.descriptor();
+    slot.partition = new_partition_id();
+    streams_.push_back(std::move(slot));
+  }
+}
+
+SocketOutput::~SocketOutput() = default;
+
+void SocketOutput::start() {
+  for (std::size_t i = 0; i < channels_.size(); ++i) asio::co_spawn(io_, probe_loop(i), asio::detached);
+}
+
+std::string SocketOutput::new_partition_id() {
+  // Random, so a partition id never repeats across syncs; fixed length, so it is patched in place.
+  return fmt::format("{:016x}", rng_());
+}
+
+std::unique_ptr<engine::RowWriter> SocketOutput::row_writer(const airbyte::StreamDescriptor& stream,
+                                                            const std::vector<std::string>& columns) const {
+  if (opt_.format == Format::jsonl) return make_jsonl_record_writer(stream);
+  // The _ab_cdc_* columns whose configured schema is a plain string (no date-time format): the
+  // destination checks each value's member against the configured type.
+  std::vector<std::string> plain;
+  for (const auto& s : catalog_.streams) {
+    if (s.descriptor() != stream) continue;
+    for (std::size_t i = 0; i < s.columns.size() && i < s.column_types.size(); ++i) {
+      const auto& t = s.column_types[i];
+      const bool timestamp = t.format == "date-time" || t.airbyte_type == "timestamp_with_timezone";
+      if ((s.columns[i] == engine::kUpdatedAtColumn || s.columns[i] == engine::kDeletedAtColumn) && !timestamp) {
+        plain.push_back(s.columns[i]);
+      }
+    }
+  }
+  return make_protobuf_record_writer(stream, columns, plain);
+}
+
+bool SocketOutput::fail(Error error) {
+  if (!failure_) {
+    spdlog::error("{}", error.message);
+    failure_ = std::move(error);
+  }
+  return false;
+}
+
+awaitable<bool> SocketOutput::write(std::size_t index, const std::string& bytes) {
+  if (failure_) co_return false;
+  Channel& c = *channels_[index];
+  async::Permit turn = co_await c.lock.acquire();
+  if (failure_) co_return false;
+  auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(bytes), asio::as_tuple(use_awaitable));
+  (void)n;
+  c.last_write = std::chrono::steady_clock::now();
+  if (ec) {
+    // Named first: GCC 12 mishandles non-trivial temporaries in a co_return (CONTRIBUTING.md).
+    Error closed = transient_error(
+        fmt::format("the destination closed the data channel socket '{}' during the sync ({}); the next sync resumes "
+                    "from the last STATE",
+                    c.path, ec.message()));
+    co_return fail(std::move(closed));
+  }
+  co_return true;
+}
+
+awaitable<bool> SocketOutput::status_everywhere(StreamSlot& s, airbyte::StreamStatus status) {
+  std::string line;
+  airbyte::append_stream_status(line, s.descriptor, status, opt_.clock());
+  const std::string framed = frame_control(opt_.format, line);
+  bool ok = true;
+  for (std::size_t i = 0; ok && i < channels_.size(); ++i) ok = co_await write(i, framed);
+  co_return ok;
+}
+
+// The results are named and the functions have one co_return: with `if (!co_await f()) co_return
+// false;` in two nested blocks here, GCC 12 resumed a finished frame (SIGILL in the unit tests).
+awaitable<bool> SocketOutput::ensure_running(StreamSlot& s) {
+  bool ok = true;
+  if (!s.sent_started) {
+    s.sent_started = true;
+    ok = co_await status_everywhere(s, airbyte::StreamStatus::started);
+  }
+  if (ok && !s.sent_running) {
+    s.sent_running = true;
+    ok = co_await status_everywhere(s, airbyte::StreamStatus::running);
+  }
+  co_return ok;
+}
+
+std::size_t SocketOutput::socket_for(std::size_t stream, const std::string& shard) {
+  auto [it, fresh] = placement_.try_emplace({stream, shard}, 0);
+  if (fresh) it->second = next_socket_++ % channels_.size();
+  return it->second;
+}
+
+awaitable<bool> SocketOutput::started(std::size_t stream) {
+  if (failure_ || stream >= streams_.size()) co_return false;
+  StreamSlot& s = streams_[stream];
+  if (!s.sent_started) {
+    s.sent_started = true;
+    if (!co_await status_everywhere(s, airbyte::StreamStatus::started)) co_return false;
+  }
+  const bool taken = co_await em_.started(stream);
+  co_return taken;
+}
+
+awaitable<bool> SocketOutput::estimate(std::size_t stream, std::uint64_t rows, std::uint64_t bytes) {
+  if (failure_) co_return false;
+  const bool taken = co_await em_.estimate(stream, rows, bytes);
+  co_return taken;
+}
+
+awaitable<bool> SocketOutput::push(engine::Batch batch) {
+  if (failure_ || batch.stream >= streams_.size()) co_return false;
+  StreamSlot& s = streams_[batch.stream];
+  if (!co_await ensure_running(s)) co_return false;
+  std::size_t target = s.last_socket;
+  if (batch.count > 0) {
+    target = socket_for(batch.stream, batch.shard);
+    if (!patch_partition(opt_.format, batch.lines, s.partition)) {
+      Error bug = system_error(fmt::format("internal error: the rows of stream '{}' are not {} records",
+                                           s.descriptor.name, to_string(opt_.format)));
+      co_return fail(std::move(bug));
+    }
+    if (!co_await write(target, batch.lines)) co_return false;
+    s.last_socket = target;
+    s.since_state += batch.count;
+  }
+  if (!batch.state) co_return true;
+  // Every record of this partition is on its socket now (this stream's earlier pushes returned
+  // after their writes): the STATE may follow, on this socket and on stdout.
+  std::string line = partitioned_state(s.descriptor, *batch.state, s.since_state, s.next_id, s.partition);
+  const std::string framed = frame_control(opt_.format, line);
+  if (!co_await write(target, framed)) co_return false;
+  ++s.next_id;
+  s.since_state = 0;
+  s.partition = new_partition_id();
+  airbyte::Batch on_stdout(batch.stream, std::move(line), 0);
+  const bool taken = co_await em_.push(std::move(on_stdout));
+  co_return taken;
+}
+
+awaitable<bool> SocketOutput::complete(std::size_t stream) {
+  if (failure_ || stream >= streams_.size()) co_return false;
+  StreamSlot& s = streams_[stream];
+  if (!co_await ensure_running(s)) co_return false;
+  if (!co_await status_everywhere(s, airbyte::StreamStatus::complete)) co_return false;
+  const bool taken = co_await em_.complete(stream);
+  co_return taken;
+}
+
+awaitable<bool> SocketOutput::incomplete(std::size_t stream, Error error) {
+  // After a socket failed, that failure is why every stream stops (the engine only knows that
+  // the output refused its rows).
+  if (failure_) error = *failure_;
+  const bool taken = co_await em_.incomplete(stream, std::move(error));
+  co_return taken;
+}
+
+awaitable<bool> SocketOutput::warning(std::string message) {
+  const bool taken = co_await em_.log(airbyte::LogLevel::warn, std::move(message));
+  co_return taken;
+}
+
+awaitable<void> SocketOutput::shutdown() {
+  stopping_ = true;
+  for (auto& c : channels_) {
+    c->probe_timer.cancel();
+    // Waits for a write in progress, then ends the stream: the destination reads to the end.
+    async::Permit turn = co_await c->lock.acquire();
+    boost::system::error_code ignored;
+    c->sock.shutdown(asio::local::stream_protocol::socket::shutdown_send, ignored);
+    c->sock.close(ignored);
+  }
+  co_await em_.shutdown();
+}
+
+awaitable<void> SocketOutput::probe_loop(std::size_t index) {
+  Channel& c = *channels_[index];
+  const std::string probe = probe_message(opt_.format);
+  while (!stopping_ && !failure_) {
+    c.probe_timer.expires_at(c.last_write + opt_.probe_interval);
+    auto [ec] = co_await c.probe_timer.async_wait(asio::as_tuple(use_awaitable));
+    (void)ec;  // cancelled at shutdown: the loop condition ends it
+    if (stopping_ || failure_) break;
+    if (std::chrono::steady_clock::now() - c.last_write >= opt_.probe_interval) {
+      if (!co_await write(index, probe)) break;
+    }
+  }
+}
+
+}  // namespace sv::socket
