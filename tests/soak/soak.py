@@ -82,6 +82,9 @@ CATCH_UP_SECONDS = 600  # no catch-up sync starts after this many seconds of cat
 # The connector's warning when a shard used up timeout_seconds (src/engine/stream.cpp): the stream
 # still ends COMPLETE at its last saved position and the next sync continues from there.
 TIME_LIMIT_MARK = "was read for timeout_seconds"
+# The connector's warning when a reshard met a table copy: the copy starts again on the new shards
+# and rows already sent are sent again (docs/state.md, "A reshard in the middle of a table copy").
+RECOPY_MARK = "was being copied; the copy starts again on the new shards"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "ref_counted", "Assertion", "SIGSEGV", "Segmentation fault")
 
@@ -300,6 +303,7 @@ class Destination:
         self.drop_one_delete = False  # --drop-one-delete: a check of the checker (the run must fail)
         self.dropped = None
         self.dups_allowed = self.dups_forbidden = 0
+        self.dups_recopy = 0  # sent again by a copy restarted after a reshard (state.md): allowed
         self.forbidden_examples = []
 
     def reset(self, stream):
@@ -308,9 +312,12 @@ class Destination:
         self.committed_keys = {k for k in self.committed_keys if k[0] != stream}
         self.tail_keys = {k for k in self.tail_keys if k[0] != stream}
 
-    def take(self, attempt, records_by_stream, committed_upto):
+    def take(self, attempt, records_by_stream, committed_upto, recopy_at=None):
         """records_by_stream: stream -> [(output index, data)]; committed_upto: stream -> index of its
-        last STATE (records before it are committed)."""
+        last STATE (records before it are committed); recopy_at: stream -> index of the connector's
+        warning that a reshard met its copy, which starts again on the new shards: from there on, a
+        row already sent may come again (state.md, "A reshard in the middle of a table copy")."""
+        recopy_at = recopy_at or {}
         this_attempt = set()
         for stream, recs in records_by_stream.items():
             last_state = committed_upto.get(stream, -1)
@@ -319,7 +326,10 @@ class Destination:
                 self.records += 1
                 pk = self.pk_of(stream, data)
                 key = (stream, pk, self.version_of(data), data.get("_ab_cdc_deleted_at") is not None)
-                if key in this_attempt or key in self.committed_keys:
+                repeat = key in this_attempt or key in self.committed_keys
+                if repeat and stream in recopy_at and index > recopy_at[stream]:
+                    self.dups_recopy += 1
+                elif repeat:
                     self.dups_forbidden += 1
                     if len(self.forbidden_examples) < 10:
                         where = "twice in one attempt" if key in this_attempt else "again after a committed copy"
@@ -635,7 +645,7 @@ class Soak:
                            (["--allow-truncated"] if killed else []), stdout=subprocess.PIPE, text=True)
         for p in v.stdout.splitlines()[:5]:
             self.problems.append(f"attempt {a} ({label}): protocol: {p}")
-        records, last_state, statuses = {}, {}, {}
+        records, last_state, statuses, recopy_at = {}, {}, {}, {}
         for i, line in enumerate(lines):
             if not line.strip():
                 continue
@@ -650,6 +660,10 @@ class Soak:
                 self.state[name] = st
             elif m["type"] == "TRACE" and m["trace"]["type"] == "STREAM_STATUS":
                 statuses[m["trace"]["stream_status"]["stream_descriptor"]["name"]] = m["trace"]["stream_status"]["status"]
+            elif m["type"] == "LOG" and RECOPY_MARK in m["log"].get("message", ""):
+                # "stream T: keyspace 'K' was resharded while table 'T' was being copied; the copy
+                # starts again on the new shards ..." (src/engine): the first one of the attempt.
+                recopy_at.setdefault(m["log"]["message"].split(":", 1)[0].removeprefix("stream "), i)
             elif m["type"] == "TRACE" and m["trace"]["type"] == "ERROR":
                 e = m["trace"]["error"]
                 key = f"{e.get('failure_type')}: {e.get('message', '')[:160]}"
@@ -660,7 +674,7 @@ class Soak:
                 injected_internal = label.endswith(":internal") and "INTERNAL: vstream: " in e.get("message", "")
                 if e.get("failure_type") != "transient_error" and not injected_internal:
                     self.problems.append(f"attempt {a} ({label}): unexpected error {key}")
-        self.dest.take(a, records, last_state)
+        self.dest.take(a, records, last_state, recopy_at)
         if label == "sigterm_before_handler":
             pass
         elif killed:
@@ -781,6 +795,7 @@ class Soak:
             "records_read": self.dest.records, "records_applied": self.dest.applied,
             "rows_in_source": self.rows_in_source,
             "duplicates_allowed": self.dest.dups_allowed, "duplicates_forbidden": self.dest.dups_forbidden,
+            "duplicates_after_reshard_recopy": self.dest.dups_recopy,
             "duplicate_examples": self.dest.forbidden_examples, "errors_seen": self.errors,
             "problems": self.problems[:50], "timings": self.timings,
         }
@@ -1026,7 +1041,8 @@ def main():
                    f"{report['syncs']}; writes {report['writes']}; records read {report['records_read']}, applied "
                    f"{report['records_applied']}; rows compared {report['rows_compared']} "
                    f"({report['rows_in_source']} in the source); duplicates allowed {report['duplicates_allowed']}, "
-                   f"forbidden {report['duplicates_forbidden']}; caught up {report['caught_up']}; differences "
+                   f"forbidden {report['duplicates_forbidden']}, after a reshard's re-copy "
+                   f"{report['duplicates_after_reshard_recopy']}; caught up {report['caught_up']}; differences "
                    f"{report['differences']}; timings "
                    f"{report['timings']}")
     if args.report:
