@@ -251,4 +251,24 @@ inline std::string key_of(const emulator::Dataset& ds, std::size_t t, const std:
   return key;
 }
 
+//! The --state file a read leaves: the last STATE of each stream, as a JSON array (what
+//! the platform passes as --state to the next sync).
+inline std::string state_file(const std::string& out) {
+  std::map<std::string, std::string> last;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (d.HasParseError() || !d.IsObject() || std::string(d["type"].GetString()) != "STATE") continue;
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    d["state"].Accept(w);
+    last[d["state"]["stream"]["stream_descriptor"]["name"].GetString()] = b.GetString();
+  }
+  std::string s = "[";
+  for (const auto& [name, st] : last) s += (s.size() > 1 ? "," : "") + st;
+  return s + "]";
+}
+
 }  // namespace sv::e2e

@@ -80,25 +80,6 @@ ReadResult read(const Emulator& emu, const std::string& catalog, const std::stri
   return finish(read_file(dir.file("out")), err, code, catalog);
 }
 
-//! The --state file a read leaves: the last STATE of each stream, as a JSON array.
-std::string state_file(const std::string& out) {
-  std::map<std::string, std::string> last;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    rapidjson::Document d;
-    d.Parse(line.c_str());
-    if (d.HasParseError() || !d.IsObject() || std::string(d["type"].GetString()) != "STATE") continue;
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    d["state"].Accept(w);
-    last[d["state"]["stream"]["stream_descriptor"]["name"].GetString()] = b.GetString();
-  }
-  std::string s = "[";
-  for (const auto& [name, st] : last) s += (s.size() > 1 ? "," : "") + st;
-  return s + "]";
-}
-
 std::vector<std::string> normalized(const std::vector<std::string>& v) {
   std::vector<std::string> out;
   for (const auto& s : v) out.push_back(normalize_json(s));

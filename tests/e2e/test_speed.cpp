@@ -227,25 +227,6 @@ SpeedRun speed_read(const Emulator& emu, const std::string& catalog, const std::
   return r;
 }
 
-//! The --state file a read leaves: the last STATE of each stream (as test_read.cpp builds it).
-std::string state_file(const std::string& out) {
-  std::map<std::string, std::string> last;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    rapidjson::Document d;
-    d.Parse(line.c_str());
-    if (d.HasParseError() || !d.IsObject() || std::string(d["type"].GetString()) != "STATE") continue;
-    rapidjson::StringBuffer b;
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    d["state"].Accept(w);
-    last[d["state"]["stream"]["stream_descriptor"]["name"].GetString()] = b.GetString();
-  }
-  std::string s = "[";
-  for (const auto& [name, st] : last) s += (s.size() > 1 ? "," : "") + st;
-  return s + "]";
-}
-
 //! Applies CDC records in order to a table image: key → canonical row data (without _ab_cdc_*).
 void replay(const emulator::Dataset& ds, std::size_t t, const std::vector<std::string>& records,
             std::map<std::string, std::string>& image) {
