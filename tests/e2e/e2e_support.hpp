@@ -251,6 +251,36 @@ inline std::string key_of(const emulator::Dataset& ds, std::size_t t, const std:
   return key;
 }
 
+//! The synthetic dataset of the e2e suites: keyspace commerce, `shards` shards.
+inline emulator::DatasetConfig dataset(std::vector<std::string> tables, std::uint64_t rows, std::size_t shards = 4) {
+  emulator::DatasetConfig c;
+  c.keyspace = "commerce";
+  c.shards = emulator::Dataset::shard_names(shards);
+  c.tables = std::move(tables);
+  c.rows = rows;
+  return c;
+}
+
+//! A connector config for the emulator (plaintext), with `extra` members appended.
+inline std::string config_json(const Emulator& emu, const std::string& extra) {
+  return R"({"host":"127.0.0.1","grpc_port":)" + std::to_string(emu.grpc_port) +
+         R"(,"tls_mode":"disabled","database":"commerce","username":"u","password":"")" +
+         (extra.empty() ? "" : "," + extra) + "}";
+}
+
+//! Applies CDC records in order to a table image: key → row data (without _ab_cdc_*).
+inline void replay(const emulator::Dataset& ds, std::size_t t, const std::vector<std::string>& records,
+                   std::map<std::string, std::string>& image) {
+  for (const auto& r : records) {
+    const std::string key = key_of(ds, t, r);
+    if (is_delete(r)) {
+      image.erase(key);
+    } else {
+      image[key] = strip_cdc(r);
+    }
+  }
+}
+
 //! The --state file a read leaves: the last STATE of each stream, as a JSON array (what
 //! the platform passes as --state to the next sync).
 inline std::string state_file(const std::string& out) {

@@ -56,15 +56,6 @@ std::string synthetic_config(const Emulator& emu, const std::string& extra = "")
          (extra.empty() ? "" : "," + extra) + "}";
 }
 
-emulator::DatasetConfig dataset(std::vector<std::string> tables, std::uint64_t rows) {
-  emulator::DatasetConfig c;
-  c.keyspace = "commerce";
-  c.shards = emulator::Dataset::shard_names(4);
-  c.tables = std::move(tables);
-  c.rows = rows;
-  return c;
-}
-
 std::string join(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;

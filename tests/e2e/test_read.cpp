@@ -36,12 +36,6 @@ struct ReadResult {
   }
 };
 
-std::string config_json(const Emulator& emu, const std::string& extra) {
-  return R"({"host":"127.0.0.1","grpc_port":)" + std::to_string(emu.grpc_port) +
-         R"(,"tls_mode":"disabled","database":"commerce","username":"u","password":"")" +
-         (extra.empty() ? "" : "," + extra) + "}";
-}
-
 std::vector<std::string> read_args(const TempDir& dir, bool with_state) {
   std::vector<std::string> argv{env_or("SOURCE_VITESS", "source-vitess"),
                                 "read",
@@ -92,33 +86,11 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
-//! Applies CDC records in order to a table image: key → row data (without _ab_cdc_*).
-void replay(const emulator::Dataset& ds, std::size_t t, const std::vector<std::string>& records,
-            std::map<std::string, std::string>& image) {
-  for (const auto& r : records) {
-    const std::string key = key_of(ds, t, r);
-    if (is_delete(r)) {
-      image.erase(key);
-    } else {
-      image[key] = strip_cdc(r);
-    }
-  }
-}
-
 std::vector<std::string> values(const std::map<std::string, std::string>& m) {
   std::vector<std::string> out;
   for (const auto& [k, v] : m) out.push_back(v);
   std::sort(out.begin(), out.end());
   return out;
-}
-
-emulator::DatasetConfig dataset(std::vector<std::string> tables, std::uint64_t rows, std::size_t shards = 4) {
-  emulator::DatasetConfig c;
-  c.keyspace = "commerce";
-  c.shards = emulator::Dataset::shard_names(shards);
-  c.tables = std::move(tables);
-  c.rows = rows;
-  return c;
 }
 
 //! What a killed read printed, per stream: the records its last STATE covers, and whether the
