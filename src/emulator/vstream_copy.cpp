@@ -22,13 +22,16 @@ asio::awaitable<bool> Session::copy_phase(Shard& sh, std::optional<GtidSet>& pos
     }
   }
   std::sort(tables.begin(), tables.end());
+  // Every selected table in name order, as vttablet's buildTablePlan (vitessio/vitess
+  // go/vt/vttablet/tabletserver/vstreamer/uvstreamer.go: sort.Strings(uvs.tablesToCopy)): a table
+  // named in table_p_ks continues after its lastpk, the others are copied from scratch.
   CopyFilter filter;
-  // Tables named in table_p_ks go first (they were in progress), then the others from scratch.
+  for (const auto& pk : pks) {
+    if (pk.has_lastpk() && pk.lastpk().rows_size() > 0) filter.lastpks[pk.table_name()] = pk.lastpk();
+  }
   for (const auto& table : tables) {
     std::optional<query::QueryResult> lastpk;
-    for (const auto& pk : pks) {
-      if (pk.table_name() == table && pk.has_lastpk() && pk.lastpk().rows_size() > 0) lastpk = pk.lastpk();
-    }
+    if (auto it = filter.lastpks.find(table); it != filter.lastpks.end()) lastpk = it->second;
     if (!co_await copy_table(sh, pos, table, lastpk, filter)) co_return false;
     filter.copied.insert(table);
   }
@@ -52,8 +55,6 @@ asio::awaitable<bool> Session::copy_phase(Shard& sh, std::optional<GtidSet>& pos
 asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos, const std::string& table,
                                           std::optional<query::QueryResult> lastpk, CopyFilter& filter) {
   Backend& be = srv_.backend_;
-  filter.current = table;
-  filter.current_lastpk = lastpk;
   // Catch up on what changed since the saved position (rows already copied only).
   if (pos) {
     auto cur = co_await be.current_position(sh.keyspace, sh.shard);
@@ -129,7 +130,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
       slot->set_table_name(table);
     }
     *slot->mutable_lastpk() = qr;
-    filter.current_lastpk = qr;
+    filter.lastpks[table] = qr;
   };
   // One response per batch: [BEGIN (all but the first batch)] ROW... VGTID(lastpk) COMMIT.
   auto finish_batch = [&](Piece rows, const query::Row& pkrow, bool begin) -> asio::awaitable<bool> {

@@ -76,7 +76,8 @@ bool Session::table_selected(const std::string& table) const {
 bool Session::row_passes(const TableSchema& schema, const RowChange& ch, const CopyFilter* f) const {
   if (!f) return true;
   if (f->copied.count(schema.name)) return true;
-  if (schema.name != f->current || !f->current_lastpk || f->current_lastpk->rows_size() != 1) return false;
+  auto started = f->lastpks.find(schema.name);
+  if (started == f->lastpks.end() || started->second.rows_size() != 1) return false;
   const query::Row& image = ch.after ? *ch.after : *ch.before;
   // Compare the row's PK with lastpk: only rows already copied get their changes streamed.
   std::vector<std::string> vals;
@@ -86,7 +87,7 @@ bool Session::row_passes(const TableSchema& schema, const RowChange& ch, const C
     spans.emplace_back(image.lengths(i), off);
     if (image.lengths(i) > 0) off += static_cast<std::size_t>(image.lengths(i));
   }
-  const query::Row& lp = f->current_lastpk->rows(0);
+  const query::Row& lp = started->second.rows(0);
   std::size_t lp_off = 0;
   for (std::size_t n = 0; n < schema.pk_columns.size(); ++n) {
     const std::size_t col = schema.pk_columns[n];

@@ -237,11 +237,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string shard;
     std::map<std::string, std::uint64_t> fields_sent;  // table → schema version in last FIELD
   };
-  //! What a catch-up / fast-forward passes: copied tables fully, the current one up to lastpk.
+  //! What a catch-up / fast-forward passes: copied tables fully; a table whose copy has started
+  //! (the current one, or one the request resumes with a lastpk in table_p_ks) up to its lastpk;
+  //! nothing of a table not copied yet (its copy reads a later snapshot). vttablet sends every
+  //! event of a table with a lastpk (vitessio/vitess go/vt/vttablet/tabletserver/vstreamer/
+  //! uvstreamer.go, shouldSendEventForTable); the rows after lastpk it adds come again in the copy.
   struct CopyFilter {
     std::set<std::string> copied;
-    std::string current;
-    std::optional<query::QueryResult> current_lastpk;
+    std::map<std::string, query::QueryResult> lastpks;  // table → its lastpk (one row)
   };
 
   asio::awaitable<void> writer();

@@ -361,14 +361,16 @@ class FakeSource final : public ShardSource {
     }
     for (std::size_t i = from; i < now; ++i) {
       cdc_tx(
-          shard, s, i, out, sent_cols, [](std::int64_t) { return true; }, 0);
+          shard, s, i, out, sent_cols, [](std::int64_t) { return true; }, std::nullopt);
     }
     return out;
   }
 
+  //! One transaction of the log. `lastpk`: set during a resumed copy's catch-up, whose VGTIDs carry
+  //! the table's lastpk as vtgate's do (the request's table_p_ks until the copy moves it).
   template <class F>
   void cdc_tx(const std::string& shard, const FakeShard& s, std::size_t i, std::deque<SourceItem>& out,
-              std::optional<std::vector<std::string>>& sent_cols, F keep, std::int64_t) const {
+              std::optional<std::vector<std::string>>& sent_cols, F keep, std::optional<std::int64_t> lastpk) const {
     const Tx& tx = s.log[i];
     vtgate::VStreamResponse r;
     auto add = [&](binlogdata::VEvent ev) {
@@ -409,7 +411,7 @@ class FakeSource final : public ShardSource {
       }
       add(ev);
     }
-    add(vgtid(shard, pos, std::nullopt));
+    add(vgtid(shard, pos, lastpk));
     add(make(binlogdata::COMMIT, shard));
     out.push_back(std::move(r));
   }

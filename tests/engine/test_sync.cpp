@@ -491,6 +491,51 @@ TEST_CASE("use_gtid_with_table_pks keeps the position when resuming a copy") {
   CHECK(src.requests[0].shards[0].gtid == position(s, 0));
 }
 
+TEST_CASE(
+    "a copy resumed from gtid + lastpk: a delete of a copied row in its catch-up is emitted once, before the STATE "
+    "that covers it") {
+  // Issue 19's open finding: a delete of a row a first sync had copied never arrived. Here the
+  // copy was saved at lastpk 3; row 2 (copied) is deleted, row 1 updated, row 5 (not copied yet)
+  // deleted; the stream breaks right after the delete's transaction and the retry resumes from the
+  // cursor that transaction's VGTID gave (its position, lastpk 3): the delete is neither lost nor
+  // repeated, and the first STATE, which names that position, comes after it.
+  FakeSource src;
+  src.add_shard("-", 1, 6);
+  auto& s = src.shards["-"];
+  vitess::TableCursor c = vitess::make_cursor("ks", "-", position(s, 0));
+  *c.mutable_last_known_pk() = FakeSource::lastpk(3);
+  s.log.push_back(tx({Change{2, "n2", std::nullopt}}, 1700000100));
+  s.log.push_back(tx({Change{1, "n1", "n1b"}}, 1700000200));
+  s.log.push_back(tx({Change{5, "n5", std::nullopt}}, 1700000300));
+  // The first catch-up response: BEGIN, FIELD, ROW, VGTID, COMMIT; then UNAVAILABLE.
+  s.faults.push_back(Fault{5, SourceError{transient_error("UNAVAILABLE")}});
+  auto state =
+      R"([{"type":"STREAM","stream":{"stream_descriptor":{"name":"t","namespace":"ks"},"stream_state":{"shards":{"-":{"cursor":")" +
+      vitess::encode_cursor(c) + R"("}}}}}])";
+  auto o = run(src, R"("use_gtid_with_table_pks":true,"checkpoint_interval_records":1)",
+               catalog_json("incremental", {"_ab_cdc_deleted_at"}), state);
+  CHECK(o.exit_code == 0);
+  CHECK(o.stream().records ==
+        std::vector<std::string>{R"({"id":2,"name":"n2","_ab_cdc_deleted_at":"2023-11-14T22:15:00Z"})",
+                                 R"({"id":1,"name":"n1b","_ab_cdc_deleted_at":null})",
+                                 R"({"id":4,"name":"n4","_ab_cdc_deleted_at":null})",
+                                 R"({"id":6,"name":"n6","_ab_cdc_deleted_at":null})"});
+  // The delete's RECORD is the first line of the stream's output that is a RECORD or a STATE.
+  const auto first_record = o.text.find(R"({"type":"RECORD")");
+  const auto first_state = o.text.find(R"({"type":"STATE")");
+  REQUIRE(first_record != std::string::npos);
+  REQUIRE(first_state != std::string::npos);
+  CHECK(first_record < first_state);
+  CHECK(cursors_of(o.stream().states.front()) == std::map<std::string, std::string>{{"-", position(s, 1) + "|3"}});
+  // The retry resumed from the delete's transaction with the saved lastpk.
+  REQUIRE(src.requests.size() == 2);
+  CHECK(src.requests[0].shards[0].gtid == position(s, 0));
+  CHECK(src.requests[1].shards[0].gtid == position(s, 1));
+  REQUIRE(src.requests[1].shards[0].lastpk);
+  CHECK(src.requests[1].shards[0].lastpk->rows(0).values() == "3");
+  CHECK(cursors_of(o.stream().states.back()) == std::map<std::string, std::string>{{"-", position(s, 3) + "|-"}});
+}
+
 TEST_CASE("metadata carries the position, a sequence number and the extraction time") {
   FakeSource src;
   src.add_shard("-", 1, 2);
