@@ -610,3 +610,124 @@ TEST_CASE("SocketOutput: an idle socket gets probe messages, a busy one none") {
   CHECK(messages.size() <= 7);
   for (const auto& m : messages) CHECK(m.type_case() == pb::AirbyteMessageProtobuf::kProbe);
 }
+
+TEST_CASE("SocketOutput: one stream's shards write to their sockets at once; a STATE waits for every socket") {
+  // Socket a's destination reads nothing at first: a batch far larger than the kernel buffer
+  // stays unwritten there. The stream's other shard (socket b) must still get its rows through,
+  // and the STATE (due on b) must wait until a's rows were written.
+  int pairs[2][2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[0]) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[1]) == 0);
+  int out_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  airbyte::ConfiguredCatalog catalog;
+  catalog.streams.resize(1);
+  catalog.streams[0].name = "orders";
+  catalog.streams[0].columns = {"id"};
+  constexpr int kBig = 30000;  // ~3 MB of RECORD lines: more than a socket buffer, less than a queue
+  std::string on_b;            // what b's destination read while a was blocked
+  bool b_got_rows = false, state_waited = false, state_taken = false;
+  std::thread drain_a;
+  std::string on_a;
+  {
+    boost::asio::io_context io(1);
+    airbyte::MessageWriter out(out_pipe[1]);
+    airbyte::Emitter em(io.get_executor(), {catalog.streams[0].descriptor()}, out);
+    boost::asio::co_spawn(io, em.run(), boost::asio::detached);
+    SocketOutputOptions so;
+    so.format = Format::jsonl;
+    SocketOutput output(io, em, catalog, {{"/a", pairs[0][0]}, {"/b", pairs[1][0]}}, so);
+    output.start();
+    std::vector<vitess::Column> cols{column("id", query::INT64, "bigint")};
+    std::vector<vitess::Cell> cells{{"1", false}};
+    std::vector<std::uint32_t> selection{0};
+    engine::RowView row;
+    row.columns = cols;
+    row.cells = cells;
+    row.selection = selection;
+    auto rows = [&](int n) {
+      auto w = output.row_writer(catalog.streams[0].descriptor(), {"id"});
+      for (int i = 0; i < n; ++i) w->write(row);
+      return w->take();
+    };
+    std::vector<engine::Batch> batches;
+    batches.emplace_back(0, rows(kBig), kBig, "-80");
+    batches.emplace_back(0, rows(3), 3, "80-");
+    batches.emplace_back(0, std::string(), 0, "80-", cursor_state("80-", "c1"));
+    auto read_b = [&] {  // what b has now, without blocking
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::recv(pairs[1][1], buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        on_b.append(buf, static_cast<std::size_t>(n));
+    };
+    auto count = [](const std::string& s, const std::string& needle) {
+      std::size_t n = 0;
+      for (auto p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+      return n;
+    };
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          boost::asio::steady_timer t(io);
+          CHECK(co_await output.started(0));
+          CHECK(co_await output.push(std::move(batches[0])));
+          CHECK(co_await output.push(std::move(batches[1])));
+          for (int i = 0; i < 300 && count(on_b, "\"RECORD\"") < 3; ++i) {  // bounded: 300 × 10 ms
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(boost::asio::use_awaitable);
+            read_b();
+          }
+          b_got_rows = count(on_b, "\"RECORD\"") == 3;
+          boost::asio::co_spawn(
+              io, [&]() -> boost::asio::awaitable<void> { state_taken = co_await output.push(std::move(batches[2])); },
+              boost::asio::detached);
+          // The STATE may not be written while a holds unwritten rows: 300 ms and still nothing.
+          t.expires_after(std::chrono::milliseconds(300));
+          co_await t.async_wait(boost::asio::use_awaitable);
+          read_b();
+          state_waited = !state_taken && count(on_b, "\"STATE\"") == 0;
+          drain_a = std::thread([&] {
+            char buf[65536];
+            ssize_t n;
+            while ((n = ::read(pairs[0][1], buf, sizeof buf)) > 0) on_a.append(buf, static_cast<std::size_t>(n));
+          });
+          for (int i = 0; i < 500 && !state_taken; ++i) {  // bounded: 500 × 10 ms
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(boost::asio::use_awaitable);
+          }
+          CHECK(co_await output.complete(0));
+          co_await output.shutdown();
+        },
+        boost::asio::detached);
+    io.run();
+  }
+  drain_a.join();
+  ::close(out_pipe[1]);
+  {
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(pairs[1][1], buf, sizeof buf)) > 0) on_b.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string stdout_text;
+  {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0) stdout_text.append(buf, static_cast<std::size_t>(n));
+  }
+  for (int fd : {pairs[0][1], pairs[1][1], out_pipe[0]}) ::close(fd);
+  CHECK(b_got_rows);    // b was written while a's writer was stuck
+  CHECK(state_waited);  // the STATE waited for a
+  CHECK(state_taken);
+  auto count = [](const std::string& s, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+    return n;
+  };
+  CHECK(count(on_a, "\"RECORD\"") == kBig);
+  CHECK(count(on_a, "\"STATE\"") == 0);
+  CHECK(count(on_b, "\"RECORD\"") == 3);
+  REQUIRE(count(on_b, "\"STATE\"") == 1);
+  CHECK(on_b.find("\"STATE\"") > on_b.rfind("\"RECORD\""));
+  CHECK(on_b.find("\"recordCount\":30003") != std::string::npos);
+  CHECK(count(stdout_text, "\"STATE\"") == 1);
+}
