@@ -320,6 +320,10 @@ TEST_CASE("PROTOBUF records: positional values in property-name order, each type
   CHECK(v("flag").value_case() == pb::AirbyteValueProtobuf::kBoolean);
   CHECK(v("flag").boolean());
   CHECK(v("missing").is_null());
+  // A null is exactly field 13 = 1 and no oneof member (docs/speed-mode.md, "Null"): the typed
+  // schema reads is_null; decoders of every version in Airbyte's sources read an unset member as null.
+  CHECK(v("missing").SerializeAsString() == std::string("\x68\x01", 2));
+  CHECK(v("missing").value_case() == pb::AirbyteValueProtobuf::VALUE_NOT_SET);
   CHECK(v("name").string() == "a \"q\" é");
   CHECK(v("neg").is_null());
   CHECK(v("ratio").number() == 1.5);
