@@ -113,8 +113,11 @@ awaitable<bool> SocketOutput::enqueue(std::size_t index, std::string bytes, std:
 }
 
 awaitable<bool> SocketOutput::written(std::size_t stream) {
-  while (!failure_ && streams_[stream].in_flight > 0) co_await progress();
-  co_return !failure_;
+  // After a failure the writers take nothing new, but a write under way still ends: whether the
+  // stream's messages all made it is known once none of them is being written.
+  const StreamSlot& s = streams_[stream];
+  while (s.in_flight > 0 && (!failure_ || s.writing > 0)) co_await progress();
+  co_return s.in_flight == 0;
 }
 
 awaitable<void> SocketOutput::writer(std::size_t index) {
@@ -128,8 +131,10 @@ awaitable<void> SocketOutput::writer(std::size_t index) {
     }
     // The front stays queued while it is written: deque::push_back keeps references valid.
     Message& m = c.queue.front();
+    if (m.stream != kNoStream) ++streams_[m.stream].writing;
     auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(m.bytes), asio::as_tuple(use_awaitable));
     (void)n;
+    if (m.stream != kNoStream) --streams_[m.stream].writing;
     c.last_write = std::chrono::steady_clock::now();
     if (ec) {
       // Named first: GCC 12 mishandles non-trivial temporaries in a co_return (CONTRIBUTING.md).

@@ -110,6 +110,7 @@ class SocketOutput final : public engine::SyncOutput {
     std::uint64_t since_state = 0;  //!< records of `partition` written so far
     std::size_t last_socket = 0;    //!< where the stream's last records went
     std::size_t in_flight = 0;      //!< messages of the stream queued and not yet written
+    std::size_t writing = 0;        //!< of those, the ones a writer is writing now
     bool sent_started = false, sent_running = false;
   };
 
