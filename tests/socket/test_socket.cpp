@@ -348,6 +348,39 @@ TEST_CASE("PROTOBUF records: positional values in property-name order, each type
   CHECK(m2[0].record().data(0).integer() == -7);
 }
 
+TEST_CASE("PROTOBUF records without catalog properties: the row's members in name order, as the members change") {
+  std::vector<vitess::Column> two{column("zed", query::INT64, "bigint"), column("alpha", query::INT64, "bigint")};
+  std::vector<vitess::Column> three{column("zed", query::INT64, "bigint"), column("alpha", query::INT64, "bigint"),
+                                    column("mid", query::INT64, "bigint")};
+  std::vector<vitess::Cell> cells2{{"1", false}, {"2", false}}, cells3{{"4", false}, {"5", false}, {"6", false}};
+  std::vector<std::uint32_t> sel2{0, 1}, sel3{0, 1, 2}, sel_one{0};
+  auto w = make_protobuf_record_writer({"orders", "shop"}, {});
+  auto put = [&](std::vector<vitess::Column>& cols, std::vector<vitess::Cell>& cells, std::vector<std::uint32_t>& sel) {
+    engine::RowView row;
+    row.columns = cols;
+    row.cells = cells;
+    row.selection = sel;
+    w->write(row);
+  };
+  put(two, cells2, sel2);       // alpha, zed
+  put(two, cells2, sel2);       // the same members again
+  put(three, cells3, sel3);     // a column added: alpha, mid, zed
+  put(three, cells3, sel_one);  // fewer selected: zed only
+  std::string bytes = w->take();
+  REQUIRE(patch_partition(Format::protobuf, bytes, "ffffffffffffffff"));
+  const auto m = parse_delimited(bytes);
+  REQUIRE(m.size() == 4);
+  auto ints = [](const pb::AirbyteRecordMessageProtobuf& r) {
+    std::vector<std::int64_t> v;
+    for (const auto& d : r.data()) v.push_back(d.integer());
+    return v;
+  };
+  CHECK(ints(m[0].record()) == std::vector<std::int64_t>{2, 1});
+  CHECK(ints(m[1].record()) == std::vector<std::int64_t>{2, 1});
+  CHECK(ints(m[2].record()) == std::vector<std::int64_t>{5, 6, 4});
+  CHECK(ints(m[3].record()) == std::vector<std::int64_t>{4});
+}
+
 TEST_CASE("JSONL records: RECORD lines with partition_id first; patching rejects what is not a record") {
   std::vector<vitess::Column> cols{column("id", query::INT64, "bigint"), column("name", query::VARCHAR, "varchar(9)")};
   std::vector<vitess::Cell> cells{{"42", false}, {"x", false}};
