@@ -93,8 +93,8 @@ class ProtobufWriter final : public engine::RowWriter {
   void write(const engine::RowView& row) override {
     if (props_.empty() && !row_members_unchanged(row)) {
       // A schema without properties: the row's own members, in name order. Rebuilt (and sorted)
-      // only when the row's members differ from the last row's: per row it cost 13 % of a read's
-      // instructions (callgrind, docs/benchmarks.md).
+      // only when the row's members differ from the last row's: per row it cost 18 % of a
+      // PROTOBUF read's instructions (callgrind, docs/benchmarks.md "Socket mode").
       row_key_.clear();
       row_props_.clear();
       auto add = [&](std::string_view name) {
