@@ -937,13 +937,23 @@ COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
 
 def plot_svg(res):
     """Records/s (left) and peak RSS (right) against shard count, one line per width × rows (pipe
-    output), drawn as plain SVG."""
+    output) and per socket-mode format × socket count (framing-only reader), drawn as plain SVG."""
     series = {}  # label → {"rps": [(x, y)], "rss": [(x, y)]}, in label order
     xs = set()
     for r in res["runs"]:
         if r.output != "pipe" or r.kind != "full_refresh":
             continue
-        s = series.setdefault(f"{r.width} {human_rows(r.rows)}", {"rps": [], "rss": []})
+        s = series.setdefault(f"{r.width} {human_rows(r.rows)} rows", {"rps": [], "rss": []})
+        s["rps"].append((r.shards, r.records_per_s()))
+        s["rss"].append((r.shards, r.peak_rss_kb / 1024.0))
+        xs.add(r.shards)
+    # Socket mode beside them: PROTOBUF on the most sockets, framing-only reader (the destination's
+    # parsing left out); the other variants are in the tables.
+    most = max([r.sockets for r in res.get("socket", [])] + [0])
+    for r in res.get("socket", []):
+        if r.reader != "frame" or r.format != "PROTOBUF" or r.sockets != most:
+            continue
+        s = series.setdefault(f"{r.width} {human_rows(r.rows)} socket {r.format} x{r.sockets}", {"rps": [], "rss": []})
         s["rps"].append((r.shards, r.records_per_s()))
         s["rss"].append((r.shards, r.peak_rss_kb / 1024.0))
         xs.add(r.shards)
@@ -951,7 +961,7 @@ def plot_svg(res):
     labels = sorted(series)
     W, H, left, top, pw, ph = 460, 300, 70, 40, 360, 200
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">\n'
-           % (2 * W, H + 30 + 20 * ((len(series) + 3) // 4)),
+           % (2 * W, H + 30 + 20 * ((len(series) + 2) // 3)),
            '<rect width="100%" height="100%" fill="white"/>\n']
 
     def panel(ox, title, key):
@@ -994,8 +1004,8 @@ def plot_svg(res):
     panel(0, "records/s to a pipe reader", "rps")
     panel(W, "connector peak RSS (MiB)", "rss")
     for i, lab in enumerate(labels):
-        x, y = 20 + (i % 4) * 220, H + 10 + (i // 4) * 20
-        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s rows</text>\n'
+        x, y = 20 + (i % 3) * 300, H + 10 + (i // 3) * 20
+        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>\n'
                    % (x, y - 9, COLORS[i % len(COLORS)], x + 18, y + 1, lab))
     out.append("</svg>\n")
     return "".join(out)
