@@ -2,18 +2,24 @@
 // docs/speed-mode.md). It owns the connected data channel sockets and places the engine's results:
 //   - RECORDs only on the sockets: each (stream, shard) is given one socket, round-robin in the
 //     order they first push, so the shards of a sync spread over all sockets. Every record carries
-//     the partition id of the STATE that will cover it (patched into the rendered rows here).
-//   - STATE: after its batch's rows were written, onto that batch's socket and to stdout (through
-//     the emitter), with `id` (1, 2, 3, … per stream), `partition_id` and recordCount = the records
-//     of that partition. A stream's pushes come one at a time (the engine's per-stream push lock)
-//     and each push returns only once the kernel took its bytes, so every record a STATE covers is
-//     on its socket before the STATE is written anywhere.
+//     the partition id of the STATE that will cover them (patched into the rendered rows here).
+//   - Each socket has its own writer: a FIFO queue of messages and one coroutine that writes them
+//     in order. A push of rows queues them on their socket and returns (it waits only while that
+//     socket's queue is full), so while one socket's writer is busy the stream's other shards
+//     queue onto theirs: one stream with 4 shards on 4 sockets keeps all 4 writing at once.
+//   - STATE: a STATE waits until every message of its stream queued before it was written (the
+//     kernel took the bytes, on whichever socket), then goes onto the socket of the batch it ends
+//     and, once written there, to stdout (through the emitter), with `id` (1, 2, 3, … per stream),
+//     `partition_id` and recordCount = the records of that partition. The engine's per-stream push
+//     lock keeps rows from being queued while a STATE of the same stream waits, so a STATE never
+//     covers a record that did not reach its socket.
 //   - TRACE STREAM_STATUS STARTED/RUNNING/COMPLETE on stdout and on every socket; INCOMPLETE, TRACE
 //     ERROR and LOG only on stdout (a destination treats INCOMPLETE on a data channel as a
 //     platform bug, DestinationMessageFactory.kt).
 //   - A probe message on a socket idle for `probe_interval`.
-// Backpressure: a push waits for its socket (one write at a time per socket, FIFO), so a slow
-// destination socket slows the streams writing to it and memory stays at the batches in flight.
+// Backpressure: a socket's queue holds at most kQueueBytes (plus the one message that crossed it);
+// a push onto a full queue waits, so a slow destination socket slows the shards that feed it and
+// memory stays at the queues plus the batches in flight.
 // A failed socket (the destination closed it) fails the output: every later push is refused, no
 // STATE is written after it, and each stream ends INCOMPLETE with a transient_error naming it.
 #pragma once
@@ -24,6 +30,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,7 +45,6 @@
 #include "airbyte/emitter.hpp"
 #include "engine/output.hpp"
 #include "socket/data_channel.hpp"
-#include "util/async.hpp"
 
 namespace sv::socket {
 
@@ -78,11 +84,22 @@ class SocketOutput final : public engine::SyncOutput {
   void start();
 
  private:
+  //! A socket's queue takes more messages while it holds less than this many bytes.
+  static constexpr std::size_t kQueueBytes = 4u << 20;
+  static constexpr std::size_t kNoStream = static_cast<std::size_t>(-1);
+
+  struct Message {
+    Message(std::string b, std::size_t s) : bytes(std::move(b)), stream(s) {}
+    std::string bytes;
+    std::size_t stream = kNoStream;  //!< whose message (kNoStream: a probe)
+  };
   struct Channel {
     Channel(boost::asio::io_context& io, ConnectedSocket s);
     std::string path;
     boost::asio::local::stream_protocol::socket sock;
-    async::Slots lock;  //!< one write at a time, FIFO
+    std::deque<Message> queue;  //!< written front to back by writer(); the front is being written
+    std::size_t queued_bytes = 0;
+    boost::asio::steady_timer wake;  //!< never expires: cancelled when a message is queued
     boost::asio::steady_timer probe_timer;
     std::chrono::steady_clock::time_point last_write;
   };
@@ -92,12 +109,17 @@ class SocketOutput final : public engine::SyncOutput {
     std::int64_t next_id = 1;       //!< the next STATE's id
     std::uint64_t since_state = 0;  //!< records of `partition` written so far
     std::size_t last_socket = 0;    //!< where the stream's last records went
+    std::size_t in_flight = 0;      //!< messages of the stream queued and not yet written
+    std::size_t writing = 0;        //!< of those, the ones a writer is writing now
     bool sent_started = false, sent_running = false;
   };
 
-  boost::asio::awaitable<bool> write(std::size_t index, const std::string& bytes);
-  boost::asio::awaitable<bool> status_everywhere(StreamSlot& s, airbyte::StreamStatus status);
-  boost::asio::awaitable<bool> ensure_running(StreamSlot& s);
+  boost::asio::awaitable<bool> enqueue(std::size_t index, std::string bytes, std::size_t stream);
+  boost::asio::awaitable<bool> written(std::size_t stream);
+  boost::asio::awaitable<void> writer(std::size_t index);
+  boost::asio::awaitable<void> progress();
+  boost::asio::awaitable<bool> status_everywhere(std::size_t stream, airbyte::StreamStatus status);
+  boost::asio::awaitable<bool> ensure_running(std::size_t stream);
   boost::asio::awaitable<void> probe_loop(std::size_t index);
   std::size_t socket_for(std::size_t stream, const std::string& shard);
   std::string new_partition_id();
@@ -113,6 +135,10 @@ class SocketOutput final : public engine::SyncOutput {
   std::size_t next_socket_ = 0;
   std::mt19937_64 rng_;
   std::optional<Error> failure_;  //!< set once a socket failed; every later push is refused
+  //! Never expires: cancelled whenever a message was written (or a socket failed, or a writer
+  //! ended), waking whoever waits for room in a queue or for a stream's messages to be written.
+  boost::asio::steady_timer progress_;
+  std::size_t writers_ = 0;  //!< writer coroutines still running
   bool stopping_ = false;
 };
 

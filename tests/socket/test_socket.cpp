@@ -320,6 +320,10 @@ TEST_CASE("PROTOBUF records: positional values in property-name order, each type
   CHECK(v("flag").value_case() == pb::AirbyteValueProtobuf::kBoolean);
   CHECK(v("flag").boolean());
   CHECK(v("missing").is_null());
+  // A null is exactly field 13 = 1 and no oneof member (docs/speed-mode.md, "Null"): the typed
+  // schema reads is_null; decoders of every version in Airbyte's sources read an unset member as null.
+  CHECK(v("missing").SerializeAsString() == std::string("\x68\x01", 2));
+  CHECK(v("missing").value_case() == pb::AirbyteValueProtobuf::VALUE_NOT_SET);
   CHECK(v("name").string() == "a \"q\" é");
   CHECK(v("neg").is_null());
   CHECK(v("ratio").number() == 1.5);
@@ -342,6 +346,39 @@ TEST_CASE("PROTOBUF records: positional values in property-name order, each type
   CHECK_FALSE(m2[0].record().has_stream_namespace());
   CHECK(m2[0].record().data_size() == 1);
   CHECK(m2[0].record().data(0).integer() == -7);
+}
+
+TEST_CASE("PROTOBUF records without catalog properties: the row's members in name order, as the members change") {
+  std::vector<vitess::Column> two{column("zed", query::INT64, "bigint"), column("alpha", query::INT64, "bigint")};
+  std::vector<vitess::Column> three{column("zed", query::INT64, "bigint"), column("alpha", query::INT64, "bigint"),
+                                    column("mid", query::INT64, "bigint")};
+  std::vector<vitess::Cell> cells2{{"1", false}, {"2", false}}, cells3{{"4", false}, {"5", false}, {"6", false}};
+  std::vector<std::uint32_t> sel2{0, 1}, sel3{0, 1, 2}, sel_one{0};
+  auto w = make_protobuf_record_writer({"orders", "shop"}, {});
+  auto put = [&](std::vector<vitess::Column>& cols, std::vector<vitess::Cell>& cells, std::vector<std::uint32_t>& sel) {
+    engine::RowView row;
+    row.columns = cols;
+    row.cells = cells;
+    row.selection = sel;
+    w->write(row);
+  };
+  put(two, cells2, sel2);       // alpha, zed
+  put(two, cells2, sel2);       // the same members again
+  put(three, cells3, sel3);     // a column added: alpha, mid, zed
+  put(three, cells3, sel_one);  // fewer selected: zed only
+  std::string bytes = w->take();
+  REQUIRE(patch_partition(Format::protobuf, bytes, "ffffffffffffffff"));
+  const auto m = parse_delimited(bytes);
+  REQUIRE(m.size() == 4);
+  auto ints = [](const pb::AirbyteRecordMessageProtobuf& r) {
+    std::vector<std::int64_t> v;
+    for (const auto& d : r.data()) v.push_back(d.integer());
+    return v;
+  };
+  CHECK(ints(m[0].record()) == std::vector<std::int64_t>{2, 1});
+  CHECK(ints(m[1].record()) == std::vector<std::int64_t>{2, 1});
+  CHECK(ints(m[2].record()) == std::vector<std::int64_t>{5, 6, 4});
+  CHECK(ints(m[3].record()) == std::vector<std::int64_t>{4});
 }
 
 TEST_CASE("JSONL records: RECORD lines with partition_id first; patching rejects what is not a record") {
@@ -609,4 +646,125 @@ TEST_CASE("SocketOutput: an idle socket gets probe messages, a busy one none") {
   CHECK(messages.size() >= 2);  // at least two of the six (a loaded machine delays timers)
   CHECK(messages.size() <= 7);
   for (const auto& m : messages) CHECK(m.type_case() == pb::AirbyteMessageProtobuf::kProbe);
+}
+
+TEST_CASE("SocketOutput: one stream's shards write to their sockets at once; a STATE waits for every socket") {
+  // Socket a's destination reads nothing at first: a batch far larger than the kernel buffer
+  // stays unwritten there. The stream's other shard (socket b) must still get its rows through,
+  // and the STATE (due on b) must wait until a's rows were written.
+  int pairs[2][2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[0]) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[1]) == 0);
+  int out_pipe[2];
+  REQUIRE(::pipe(out_pipe) == 0);
+  airbyte::ConfiguredCatalog catalog;
+  catalog.streams.resize(1);
+  catalog.streams[0].name = "orders";
+  catalog.streams[0].columns = {"id"};
+  constexpr int kBig = 30000;  // ~3 MB of RECORD lines: more than a socket buffer, less than a queue
+  std::string on_b;            // what b's destination read while a was blocked
+  bool b_got_rows = false, state_waited = false, state_taken = false;
+  std::thread drain_a;
+  std::string on_a;
+  {
+    boost::asio::io_context io(1);
+    airbyte::MessageWriter out(out_pipe[1]);
+    airbyte::Emitter em(io.get_executor(), {catalog.streams[0].descriptor()}, out);
+    boost::asio::co_spawn(io, em.run(), boost::asio::detached);
+    SocketOutputOptions so;
+    so.format = Format::jsonl;
+    SocketOutput output(io, em, catalog, {{"/a", pairs[0][0]}, {"/b", pairs[1][0]}}, so);
+    output.start();
+    std::vector<vitess::Column> cols{column("id", query::INT64, "bigint")};
+    std::vector<vitess::Cell> cells{{"1", false}};
+    std::vector<std::uint32_t> selection{0};
+    engine::RowView row;
+    row.columns = cols;
+    row.cells = cells;
+    row.selection = selection;
+    auto rows = [&](int n) {
+      auto w = output.row_writer(catalog.streams[0].descriptor(), {"id"});
+      for (int i = 0; i < n; ++i) w->write(row);
+      return w->take();
+    };
+    std::vector<engine::Batch> batches;
+    batches.emplace_back(0, rows(kBig), kBig, "-80");
+    batches.emplace_back(0, rows(3), 3, "80-");
+    batches.emplace_back(0, std::string(), 0, "80-", cursor_state("80-", "c1"));
+    auto read_b = [&] {  // what b has now, without blocking
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::recv(pairs[1][1], buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        on_b.append(buf, static_cast<std::size_t>(n));
+    };
+    auto count = [](const std::string& s, const std::string& needle) {
+      std::size_t n = 0;
+      for (auto p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+      return n;
+    };
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          boost::asio::steady_timer t(io);
+          CHECK(co_await output.started(0));
+          CHECK(co_await output.push(std::move(batches[0])));
+          CHECK(co_await output.push(std::move(batches[1])));
+          for (int i = 0; i < 300 && count(on_b, "\"RECORD\"") < 3; ++i) {  // bounded: 300 × 10 ms
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(boost::asio::use_awaitable);
+            read_b();
+          }
+          b_got_rows = count(on_b, "\"RECORD\"") == 3;
+          boost::asio::co_spawn(
+              io, [&]() -> boost::asio::awaitable<void> { state_taken = co_await output.push(std::move(batches[2])); },
+              boost::asio::detached);
+          // The STATE may not be written while a holds unwritten rows: 300 ms and still nothing.
+          t.expires_after(std::chrono::milliseconds(300));
+          co_await t.async_wait(boost::asio::use_awaitable);
+          read_b();
+          state_waited = !state_taken && count(on_b, "\"STATE\"") == 0;
+          drain_a = std::thread([&] {
+            char buf[65536];
+            ssize_t n;
+            while ((n = ::read(pairs[0][1], buf, sizeof buf)) > 0) on_a.append(buf, static_cast<std::size_t>(n));
+          });
+          for (int i = 0; i < 500 && !state_taken; ++i) {  // bounded: 500 × 10 ms
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(boost::asio::use_awaitable);
+          }
+          CHECK(co_await output.complete(0));
+          co_await output.shutdown();
+        },
+        boost::asio::detached);
+    io.run();
+  }
+  drain_a.join();
+  ::close(out_pipe[1]);
+  {
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(pairs[1][1], buf, sizeof buf)) > 0) on_b.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string stdout_text;
+  {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0) stdout_text.append(buf, static_cast<std::size_t>(n));
+  }
+  for (int fd : {pairs[0][1], pairs[1][1], out_pipe[0]}) ::close(fd);
+  CHECK(b_got_rows);    // b was written while a's writer was stuck
+  CHECK(state_waited);  // the STATE waited for a
+  CHECK(state_taken);
+  auto count = [](const std::string& s, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+    return n;
+  };
+  CHECK(count(on_a, "\"RECORD\"") == kBig);
+  CHECK(count(on_a, "\"STATE\"") == 0);
+  CHECK(count(on_b, "\"RECORD\"") == 3);
+  REQUIRE(count(on_b, "\"STATE\"") == 1);
+  CHECK(on_b.find("\"STATE\"") > on_b.rfind("\"RECORD\""));
+  CHECK(on_b.find("\"recordCount\":30003") != std::string::npos);
+  CHECK(count(stdout_text, "\"STATE\"") == 1);
 }
