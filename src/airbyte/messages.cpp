@@ -1,8 +1,9 @@
 #include "airbyte/messages.hpp"
 
+#include <atomic>
 #include <cassert>
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 
 #include "util/utf8.hpp"
@@ -263,6 +264,8 @@ void append_catalog(std::string& out, const std::vector<std::string>& streams_js
 }
 
 RecordSerializer::RecordSerializer(const StreamDescriptor& stream) {
+  static std::atomic<std::uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   JsonBuffer b;
   JsonWriter w(b);
   // Rendered as a complete object and then cut open, so names are escaped exactly as RapidJSON
@@ -292,11 +295,17 @@ RecordBatch::RecordBatch() : writer_(buffer_) {}
 JsonWriter& RecordBatch::begin(const RecordSerializer& serializer, std::int64_t emitted_at) {
   assert(!open_);
   line_start_ = buffer_.GetSize();
-  push_bytes(buffer_, serializer.prefix());
-  char digits[24];
-  const int n = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(emitted_at));
-  push_bytes(buffer_, std::string_view(digits, static_cast<std::size_t>(n)));
-  push_bytes(buffer_, ",\"data\":");
+  if (serializer.id() != head_serializer_ || emitted_at != head_emitted_at_) {
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, emitted_at);
+    (void)ec;  // 24 bytes hold every int64
+    head_ = serializer.prefix();
+    head_.append(digits, end);
+    head_ += ",\"data\":";
+    head_serializer_ = serializer.id();
+    head_emitted_at_ = emitted_at;
+  }
+  push_bytes(buffer_, head_);
   writer_.Reset(buffer_);
   open_ = true;
   return writer_;

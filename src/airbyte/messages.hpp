@@ -68,9 +68,13 @@ class RecordSerializer {
 
   //! `{"type":"RECORD","record":{"stream":"…","namespace":"…","emitted_at":`
   const std::string& prefix() const { return prefix_; }
+  //! Differs between serializers of different prefixes (copies share it), so a RecordBatch can
+  //! tell whether the line head it rendered last still fits.
+  std::uint64_t id() const { return id_; }
 
  private:
   std::string prefix_;
+  std::uint64_t id_ = 0;
 };
 
 //! A reusable buffer of complete RECORD lines, owned by one thread at a time (e.g. one per
@@ -100,6 +104,11 @@ class RecordBatch {
  private:
   JsonBuffer buffer_;
   JsonWriter writer_;
+  // Everything of a line before its data: the prefix, emitted_at and `,"data":`. emitted_at is
+  // the same for every row of a response, so this is rendered once per response, not per row.
+  std::string head_;
+  std::uint64_t head_serializer_ = 0;  //!< RecordSerializer::id() of head_ (0 = none yet)
+  std::int64_t head_emitted_at_ = 0;
   std::size_t line_start_ = 0;
   std::uint64_t count_ = 0;
   bool open_ = false;

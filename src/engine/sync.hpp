@@ -36,9 +36,13 @@ namespace sv::engine {
 
 //! Engine knobs that are not part of the connector config (tests pin them).
 struct EngineOptions {
-  std::chrono::milliseconds retry_base{500};      //!< first backoff; doubles per failure
-  std::chrono::milliseconds retry_max{15'000};    //!< backoff cap (before jitter)
-  std::size_t worker_threads = 2;                 //!< decode/serialize pool
+  std::chrono::milliseconds retry_base{500};    //!< first backoff; doubles per failure
+  std::chrono::milliseconds retry_max{15'000};  //!< backoff cap (before jitter)
+  std::size_t worker_threads = 2;               //!< decode/serialize pool
+  //! Responses up to this size are decoded on the I/O thread instead of the pool: a change event
+  //! of a single-row transaction costs less to render than the two thread hand-offs of the pool
+  //! (docs/architecture.md, "Threading rules"). 0 = every response goes to the pool.
+  std::size_t inline_decode_bytes = 8 * 1024;
   std::size_t emitter_queue = 16;                 //!< emitter channel capacity (events)
   std::uint32_t heartbeat_interval_seconds = 10;  //!< asked of vtgate, keeps idle streams alive
   std::function<std::int64_t()> clock_ms;         //!< emitted_at; default airbyte::now_ms

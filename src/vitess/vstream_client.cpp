@@ -3,6 +3,7 @@
 #include "vitess/vstream_client.hpp"
 
 #include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -120,19 +121,26 @@ asio::awaitable<StreamItem> VStream::next() {
 // end arrives as a delivery like any other completion.
 asio::awaitable<std::optional<EndCause>> VStream::wait_for_delivery(detail::VStreamCall& call) {
   using namespace asio::experimental::awaitable_operators;
+  // Both waits complete with an error code instead of throwing: the loser of the race is
+  // cancelled on every delivery, and an exception per change event cost ~14k instructions.
+  using Waited = std::tuple<boost::system::error_code>;
   auto ex = timer_->get_executor();
-  auto delivery = [&call, ex]() -> asio::awaitable<void> { co_await call.async_wait_ready(ex, asio::use_awaitable); };
+  auto delivery = [&call, ex]() -> asio::awaitable<Waited> {
+    co_return co_await call.async_wait_ready(ex, asio::as_tuple(asio::use_awaitable));
+  };
   try {
     if (options_.idle_timeout.count() <= 0 || call.closing()) {
-      co_await delivery();
-      co_return std::nullopt;
+      const auto [ec] = co_await delivery();
+      co_return ec ? std::optional(EndCause::cancelled) : std::nullopt;
     }
     timer_->expires_after(options_.idle_timeout);
-    auto first = co_await (delivery() || timer_->async_wait(asio::use_awaitable));
+    auto first = co_await (delivery() || timer_->async_wait(asio::as_tuple(asio::use_awaitable)));
+    const auto [ec] = first.index() == 0 ? std::get<0>(first) : std::get<1>(first);
+    if (ec) co_return EndCause::cancelled;  // the wait itself was cancelled (the winner's error)
     if (first.index() == 0) co_return std::nullopt;
     co_return EndCause::idle_timeout;
-  } catch (const boost::system::system_error&) {  // the wait alone was cancelled
-  } catch (const asio::multiple_exceptions&) {    // both waits of the race were cancelled
+  } catch (const boost::system::system_error&) {  // cancelled where an await still throws
+  } catch (const asio::multiple_exceptions&) {
   }
   co_return EndCause::cancelled;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/shard_source.hpp"
+#include "engine/sync.hpp"
 #include "vitess/gtid.hpp"
 #include "vitess/vstream_client.hpp"
 
@@ -89,6 +90,14 @@ inline std::size_t seq_of(const std::string& pos) {
 inline bool wire_form() {
   const char* v = std::getenv("ENGINE_FAKE_SOURCE_WIRE");
   return v != nullptr && std::string_view(v) == "1";
+}
+
+//! EngineOptions::inline_decode_bytes for the tests: the default, or ENGINE_INLINE_DECODE_BYTES
+//! (the *_pool tests of tests/engine/meson.build set 0, so every response goes through the
+//! decode pool; with the default the fake source's small responses are decoded inline).
+inline std::size_t inline_decode_bytes() {
+  const char* v = std::getenv("ENGINE_INLINE_DECODE_BYTES");
+  return v != nullptr ? static_cast<std::size_t>(std::stoull(v)) : EngineOptions{}.inline_decode_bytes;
 }
 
 class FakeStream final : public EventStream {

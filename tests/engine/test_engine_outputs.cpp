@@ -109,6 +109,7 @@ EngineOptions test_options() {
   opt.retry_base = std::chrono::milliseconds(1);
   opt.retry_max = std::chrono::milliseconds(5);
   opt.jitter_seed = 3;
+  opt.inline_decode_bytes = inline_decode_bytes();
   opt.clock_ms = [] { return std::int64_t{1700000000000}; };
   opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
   return opt;

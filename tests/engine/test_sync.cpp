@@ -78,6 +78,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.retry_base = std::chrono::milliseconds(1);
     opt.retry_max = std::chrono::milliseconds(5);
     opt.jitter_seed = 7;
+    opt.inline_decode_bytes = inline_decode_bytes();
     opt.emitter_queue = emitter_queue;
     opt.shard_time_limit = shard_time_limit;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
