@@ -1,6 +1,8 @@
 // src/vitess: the reactor→Asio bridge (see vstream_bridge.hpp).
 #include "vitess/vstream_bridge.hpp"
 
+#include "util/tsan.hpp"
+
 namespace sv::vitess::detail {
 
 // ---- CallTracker ------------------------------------------------------------------------------
@@ -38,12 +40,15 @@ void VStreamCall::start(std::shared_ptr<VStreamCall> self, grpc::ChannelInterfac
   grpc::internal::ClientCallbackReaderFactory<grpc::ByteBuffer>::Create(channel, method, &ctx_, &request_, this);
   AddHold();
   start_read();  // the first read ahead; later ones after the consumer took a message
+  // The reactions start from here (see the comment on OnReadDone).
+  SV_TSAN_RELEASE(this);
   StartCall();
 }
 
 void VStreamCall::start_read() {
   pending_.Clear();
   in_flight_.store(true);
+  SV_TSAN_RELEASE(this);
   StartRead(&pending_);
 }
 
@@ -51,16 +56,23 @@ void VStreamCall::close(EndCause cause, bool abandon) {
   if (abandon) abandoned_.store(true);
   if (closing_.exchange(true)) return;
   close_cause_ = cause;
+  SV_TSAN_RELEASE(this);
   ctx_.TryCancel();
   if (!in_flight_.load()) release_hold();
 }
 
+// Each reaction runs on a gRPC thread that gRPC hands the call to through its own queues, which
+// ThreadSanitizer cannot see (Debian's gRPC is not instrumented): SV_TSAN_ACQUIRE pairs with the
+// SV_TSAN_RELEASE before each call that leads to a reaction (StartCall, StartRead, TryCancel,
+// RemoveHold) and at the end of the previous reaction (util/tsan.hpp).
 void VStreamCall::OnReadDone(bool ok) {
+  SV_TSAN_ACQUIRE(this);
   in_flight_.store(false);
   if (ok && !closing_.load()) {
     Delivery d;
     d.message.emplace(pending_);  // shares the received slices (joined into one if several)
     pending_.Clear();
+    SV_TSAN_RELEASE(this);  // before the push: the consumer may start the next read at once
     mailbox_.push(std::move(d));
     return;
   }
@@ -69,6 +81,7 @@ void VStreamCall::OnReadDone(bool ok) {
 }
 
 void VStreamCall::OnDone(const grpc::Status& status) {
+  SV_TSAN_ACQUIRE(this);
   if (!abandoned_.load()) mailbox_.push(Delivery{std::nullopt, status});
   std::shared_ptr<CallTracker> tracker = std::move(tracker_);
   { auto last = std::move(self_); }  // may destroy *this; nothing touches it after
@@ -76,7 +89,9 @@ void VStreamCall::OnDone(const grpc::Status& status) {
 }
 
 void VStreamCall::release_hold() {
-  if (!hold_released_.exchange(true)) RemoveHold();
+  if (hold_released_.exchange(true)) return;
+  SV_TSAN_RELEASE(this);
+  RemoveHold();
 }
 
 }  // namespace sv::vitess::detail
