@@ -23,7 +23,7 @@
 // SV_TSAN_IGNORE_BEGIN()/END() around a call into gRPC: TSan records none of the memory accesses
 // this thread makes in between (synchronization still counts). For a call whose work on our
 // thread is gRPC's own and is read later by gRPC's threads in its uninstrumented core, where no
-// annotation can reach (VStreamCall::start: StartCall). Never around our own code.
+// annotation can reach (VStreamCall::start: Create, StartCall). Never around our own code.
 #ifdef SV_TSAN_ENABLED
 #include <sanitizer/tsan_interface.h>
 extern "C" void __tsan_ignore_thread_begin();  // in the TSan runtime; not declared by GCC 12's header
