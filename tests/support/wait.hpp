@@ -17,10 +17,11 @@ namespace sv::testing {
 class Counter {
  public:
   void increment() {
-    {
-      std::lock_guard lock(mu_);
-      ++value_;
-    }
+    // Notified under the lock: a waiter that sees the new value may destroy the Counter at once
+    // (a test ending), which must not happen while this thread is still inside notify_all()
+    // (ThreadSanitizer caught it: ~Counter on the test thread vs a gRPC thread's notify).
+    std::lock_guard lock(mu_);
+    ++value_;
     changed_.notify_all();
   }
   Counter& operator++() {

@@ -33,9 +33,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs one coroutine to completion on a fresh io_context (bounded by `limit`), rethrowing failures.
+// Runs one coroutine to completion on a fresh io_context (bounded by `limit`, scaled under
+// ThreadSanitizer: the backpressure case moves 50 MiB), rethrowing failures.
 template <class F>
-void run_async(F&& body, std::chrono::seconds limit = 20s) {
+void run_async(F&& body, std::chrono::seconds limit = 20s * sv::vitess::test::kDeadlineScale) {
   asio::io_context io;
   std::exception_ptr failure;
   bool finished = false;
