@@ -163,7 +163,10 @@ asio::awaitable<void> ControlApi::Impl::session(tcp::socket sock) {
 }
 
 std::pair<int, std::string> ControlApi::handle(const std::string& method, const std::string& target) {
-  auto [path, q] = split_target(target);
+  // Named members, not a structured binding: clang 14 (the sanitizer build) cannot capture those.
+  auto parts = split_target(target);
+  const std::string& path = parts.first;
+  auto& q = parts.second;
   auto& faults = impl_->server.faults();
   auto mode_of = [&](EndMode def) -> std::optional<EndMode> {
     auto it = q.find("mode");

@@ -115,7 +115,9 @@ awaitable<bool> Resharder::restart_copy_on_new_shards() {
   }
   // The new shards are the serving ones that cover a gone shard's key range (not the serving
   // shards the stream never read, e.g. left out by the config's `shards`).
-  for (const auto& [shard, pos] : *positions) {
+  for (const auto& entry : *positions) {
+    // A named reference, not a structured binding: clang 14 (the sanitizer build) cannot capture those.
+    const std::string& shard = entry.first;
     const bool covers = std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return ranges_overlap(g, shard); });
     if (!r_.cursors.count(shard) && covers) added.push_back(shard);
   }

@@ -642,7 +642,10 @@ TEST_CASE("invalid saved positions are config errors naming the stream and the s
        "GTID interval '0-5' starts at 0 in 'MySQL56/3e11fa47-71ca-11e1-9e33-c80aa9429562:0-5' "
        "(numbers start at 1)"},
   };
-  for (const auto& [pos, reason] : cases) {
+  for (const auto& c : cases) {
+    // .first/.second, not a structured binding: doctest's CAPTURE/INFO capture in a lambda, which clang 14 rejects.
+    const auto& pos = c.first;
+    const auto& reason = c.second;
     CAPTURE(pos);
     src.requests.clear();
     auto o =
@@ -700,7 +703,9 @@ TEST_CASE("starting_gtids 'current' starts from the peeked position, and no STAT
   CHECK(o.stream().records == std::vector<std::string>{rec(1, "n1"), rec(2, "n2")});
   REQUIRE(o.stream().states.size() >= 2);
   for (const auto& st : o.stream().states) {
-    for (const auto& [shard, cursor] : cursors_of(st)) {
+    for (const auto& sc : cursors_of(st)) {
+      const auto& shard = sc.first;
+      const auto& cursor = sc.second;
       CAPTURE(shard);
       CHECK(cursor.rfind("current", 0) != 0);
     }
@@ -1000,7 +1005,9 @@ TEST_CASE("every STATE covers every record printed before it, even with a full e
       auto cursors = cursors_of(b.GetString());
       ++states;
       if (states == o.stream().states.size()) break;  // the final full-refresh STATE is fresh cursors
-      for (const auto& [shard, id] : printed) {
+      for (const auto& entry : printed) {
+        const auto& shard = entry.first;
+        const auto& id = entry.second;
         const std::string& c = cursors.at(shard);
         const std::string pk = c.substr(c.find('|') + 1);
         const bool done = pk == "-" && c[0] != '|';

@@ -137,5 +137,5 @@ TEST_CASE("no metric name has two types") {
     ++types[name];
   }
   CHECK(types.size() == 16);
-  for (const auto& [name, n] : types) CHECK_MESSAGE(n == 1, name);
+  for (const auto& type : types) CHECK_MESSAGE(type.second == 1, type.first);
 }
