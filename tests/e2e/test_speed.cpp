@@ -560,7 +560,9 @@ TEST_CASE(
     CHECK(r.destination_code == 0);
     CHECK(r.records_per_socket.size() == 4);
     std::size_t total = 0;
-    for (const auto& [socket, n] : r.records_per_socket) {
+    for (const auto& entry : r.records_per_socket) {
+      const auto& socket = entry.first;  // named, not bound: INFO captures it in a lambda (clang 14)
+      const auto n = entry.second;
       INFO("socket ", socket);
       CHECK(n > 0);
       total += n;
