@@ -3,6 +3,8 @@
 // writer and heartbeat, the merged VGTID, and each shard's sequence (spawn_shard, shard_main).
 #include "emulator/vstream_session.hpp"
 
+#include <cctype>
+
 namespace sv::emulator {
 namespace asio = boost::asio;
 using asio::use_awaitable;
@@ -79,9 +81,10 @@ const Rule* Session::rule_for(const std::string& table) const {
 
 std::optional<Projection> Session::projection_or_fail(Shard& sh, const TableSchema& schema) {
   const Rule* rule = rule_for(schema.name);
-  if (!rule) return Projection{};
+  // make_optional<Projection>: an engaged result even when the projection is "every column".
+  if (!rule) return std::make_optional<Projection>();
   auto p = project_schema(*rule, schema);
-  if (p) return std::move(*p);
+  if (p) return std::make_optional<Projection>(std::move(*p));
   // vstreamer's error, retried by vtgate (FAILED_PRECONDITION: shouldRetry) and then passed on.
   stop(vtgate_shard_error(*shard_gtid(sh), tablet_of(sh.keyspace, sh.shard), grpc::StatusCode::FAILED_PRECONDITION,
                           p.error().message));
