@@ -42,7 +42,7 @@ enum class SourceCause {
 struct SourceError {
   Error error;
   SourceCause cause = SourceCause::other;
-  std::string column;  //!< missing_column: the column vttablet did not find
+  std::string column = {};  //!< missing_column: the column vttablet did not find
   bool transient() const { return error.type == FailureType::transient_error; }
 };
 
