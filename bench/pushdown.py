@@ -8,7 +8,8 @@ Starts a synthetic vtgate-emulator (--pre-encoded) with one table and full-refre
 source-vitess (stdout to /dev/null) in three ways:
   narrowed  the catalog selects --columns; the connector reads the table's columns from the
             MySQL server on --mysql-port (a MariaDB holding an empty copy of the table in database
-            `commerce`, user vt/vtpass) and sends `SELECT <columns> FROM t`;
+            `commerce`, plus an empty database `commerce@primary`: the connector logs in with
+            vtgate's target syntax; user vt/vtpass) and sends `SELECT <columns> FROM t`;
   star      the same catalog, but the MySQL port answers nothing: columns unknown, `SELECT *`
             (what every read did before the push-down; the connector drops the other columns);
   all       every column (empty properties), `SELECT *`.

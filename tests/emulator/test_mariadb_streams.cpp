@@ -185,12 +185,10 @@ TEST_CASE("mariadb backend: a select list streams those columns in copy and binl
   CHECK(cells(lastpk.rows(0)) == std::vector<std::string>{"3"});
   next_of(s, binlogdata::COPY_COMPLETED);
 
-  // Binlog: the update's and the delete's images hold the selected columns only.
+  // Binlog (the copy's FIELD still holds: same schema): the update's and the delete's images hold
+  // the selected columns only.
   shard.exec("UPDATE commerce.t SET v = 'x', w = 11 WHERE id = 1");
   shard.exec("DELETE FROM commerce.t WHERE id = 2");
-  field = next_of(s, binlogdata::FIELD);
-  REQUIRE(field.field_event().fields_size() == 2);
-  CHECK(field.field_event().fields(0).name() == "w");
   auto update = next_of(s, binlogdata::ROW).row_event().row_changes(0);
   CHECK(cells(update.before()) == std::vector<std::string>{"10", "1"});
   CHECK(cells(update.after()) == std::vector<std::string>{"11", "1"});

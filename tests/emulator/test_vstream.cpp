@@ -976,9 +976,40 @@ TEST_CASE("a select list in the rule: FIELD and ROW carry the selected columns i
     CAPTURE(gtid);
     const auto base = request(c.keyspace, shard, gtid, {"customers"});
     Stream all(channel(emu), base);
-    const auto full = events_until(all, done);
+    auto full = events_until(all, done);
     Stream narrow(channel(emu), with_filter(base, filter));
-    const auto got = events_until(narrow, done);
+    auto got = events_until(narrow, done);
+    if (gtid.empty()) {
+      // The copy's batches fill --copy-packet-bytes with the projected rows (as the rowstreamer
+      // counts the bytes it sends), so narrower rows make fewer batches: compare the FIELD, ROW
+      // and COPY_COMPLETED events, and check that each batch's lastpk is the table key of its
+      // last row.
+      std::string last_id;
+      std::size_t lastpks = 0;
+      for (const auto& ev : got) {
+        if (ev.type() == binlogdata::ROW) {
+          const auto& after = ev.row_event().row_changes(0).after();
+          const auto n = after.lengths_size();
+          last_id = after.values().substr(after.values().size() - static_cast<std::size_t>(after.lengths(n - 1)));
+        }
+        if (ev.type() != binlogdata::VGTID || ev.vgtid().shard_gtids(0).table_p_ks_size() == 0) continue;
+        const auto& lp = ev.vgtid().shard_gtids(0).table_p_ks(0).lastpk();
+        REQUIRE(lp.fields_size() == 1);
+        CHECK(lp.fields(0).name() == "id");
+        CHECK(lp.rows(0).values() == last_id);
+        ++lastpks;
+      }
+      CHECK(lastpks >= 2);
+      auto keep = [](std::vector<binlogdata::VEvent> evs) {
+        std::erase_if(evs, [](const binlogdata::VEvent& ev) {
+          return ev.type() != binlogdata::ROW && ev.type() != binlogdata::FIELD &&
+                 ev.type() != binlogdata::COPY_COMPLETED;
+        });
+        return evs;
+      };
+      got = keep(got);
+      full = keep(full);
+    }
     REQUIRE(got.size() == full.size());
     std::size_t rows = 0, fields = 0;
     for (std::size_t i = 0; i < got.size(); ++i) {
