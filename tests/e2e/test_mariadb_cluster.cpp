@@ -615,7 +615,7 @@ TEST_CASE("MariaDB cluster: a catalog with some columns: vtgate sends only those
 
   // CDC: an insert, an update and a delete, each shard.
   cluster.sql(1, "INSERT INTO commerce.wide VALUES (41, 'u41@x.io', 41.5, 'n', 'b')");
-  cluster.sql(0, "UPDATE commerce.wide SET balance = 0.5, note = 'changed' WHERE id = 2");
+  cluster.sql(0, "UPDATE commerce.wide SET balance = 0.75, note = 'changed' WHERE id = 2");
   cluster.sql(1, "UPDATE commerce.wide SET note = 'only an unselected column' WHERE id = 3");
   cluster.sql(0, "DELETE FROM commerce.wide WHERE id = 4");
   Sync narrow_cdc = sync("config.json", narrow.state);
@@ -631,7 +631,7 @@ TEST_CASE("MariaDB cluster: a catalog with some columns: vtgate sends only those
   CHECK(deleted->find(R"("_ab_cdc_deleted_at":null)") == std::string::npos);
   CHECK(narrow_cdc.bytes < full_cdc.bytes);
   CHECK(std::any_of(narrow_cdc.records.begin(), narrow_cdc.records.end(), [](const std::string& r) {
-    return r.rfind(R"({"email":"u2@x.io","balance":0.5,"_ab_cdc_updated_at":")", 0) == 0 &&
+    return r.rfind(R"({"email":"u2@x.io","balance":0.75,"_ab_cdc_updated_at":")", 0) == 0 &&
            r.find(R"("_ab_cdc_deleted_at":null})") != std::string::npos;
   }));
 
