@@ -1041,7 +1041,8 @@ TEST_CASE("a selected column dropped under a select list: one config_error namin
   auto o = run(src, "", catalog_json("full_refresh"), "", 16, {}, {}, table_with_extra());
   CHECK(o.exit_code != 0);
   CHECK(src.requests.size() == 1);
-  CHECK(o.stream().statuses == std::vector<std::string>{"STARTED", "RUNNING", "INCOMPLETE"});
+  REQUIRE(!o.stream().statuses.empty());
+  CHECK(o.stream().statuses.back() == "INCOMPLETE");
   CHECK(o.text.find(R"("failure_type":"config_error")") != std::string::npos);
   CHECK(o.text.find("table 'ks.t' no longer has the column(s) name selected in the catalog: refresh the source "
                     "schema in Airbyte and reset the stream 't' (VStream failed: FAILED_PRECONDITION: ") !=
