@@ -41,6 +41,7 @@ struct Options {
   std::string keyspace = "commerce";
   std::string table;
   std::vector<std::string> shards;
+  std::vector<std::string> columns;  // the rule's select list (empty = `SELECT *`), as the connector pushes it down
   std::string user, password;
   std::string dump_path;
   std::uint64_t dump_rows = 0;  // 0 = every row
@@ -55,6 +56,7 @@ struct Options {
                "sv-bench-discard: %s\n"
                "usage: sv-bench-discard --port=P --table=T --shards=A,B,.. [--host=H] [--keyspace=K]\n"
                "       [--user=U --password=P] [--dump=FILE [--dump-rows=N]] [--count-bytes] [--timeout=S]\n"
+               "       [--columns=A,B,..]  (the select list of the filter rule; default every column)\n"
                "       [--stream-window=BYTES]  (experiment: cap per-stream HTTP/2 buffering, no BDP probe)\n"
                "       [--arena]  (experiment: raw ByteBuffer reads parsed on a reused protobuf Arena)\n",
                why.c_str());
@@ -73,6 +75,7 @@ Options parse(int argc, char** argv) {
     else if (name == "--keyspace") o.keyspace = value;
     else if (name == "--table") o.table = value;
     else if (name == "--shards") o.shards = sv::split_list(value, ',');
+    else if (name == "--columns") o.columns = sv::split_list(value, ',');
     else if (name == "--user") o.user = value;
     else if (name == "--password") o.password = value;
     else if (name == "--dump") o.dump_path = value;
@@ -115,7 +118,8 @@ void run_shard(const Options& o, vtgateservice::Vitess::Stub& stub, const std::s
   const std::string tables[] = {o.table};
   sv::vitess::VStreamRequestOptions ro;
   ro.cells = sv::vitess::default_cells_for_host(o.host);
-  const auto req = sv::vitess::build_vstream_request(std::span(&s, 1), tables, ro);
+  const std::vector<std::string> columns[] = {o.columns};
+  const auto req = sv::vitess::build_vstream_request(std::span(&s, 1), tables, ro, columns);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_seconds));
   if (!o.user.empty()) {

@@ -154,6 +154,13 @@ RowEstimates row_estimates(const airbyte::Config& config) {
     if (row.size() > 1 && row[0] && row[1] && !row[1]->empty() &&
         std::all_of(row[1]->begin(), row[1]->end(), [](char c) { return c >= '0' && c <= '9'; }))
       estimates.rows[*row[0]] = std::stoull(*row[1]);
+  // The columns let a stream that selects some of them ask vtgate for only those (best effort
+  // too: without them every stream reads `SELECT *`, as the Go connector does).
+  if (auto tables = vitess::discover_tables(*session, config.database)) {
+    for (auto& t : *tables) estimates.tables.emplace(t.name, std::move(t));
+  } else {
+    spdlog::info("no column lists for the VStream select lists: {}", tables.error().message);
+  }
   return estimates;
 }
 

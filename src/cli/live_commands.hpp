@@ -42,6 +42,9 @@ Result<std::unique_ptr<engine::VStreamSource>> make_vstream_source(const airbyte
 struct RowEstimates {
   std::map<std::string, std::uint64_t> rows;  //!< keyed by table name
   std::string unavailable;
+  //! The config database's tables with their columns and primary keys (vitess::discover_tables),
+  //! keyed by name; empty when information_schema could not say (streams then read `SELECT *`).
+  std::map<std::string, vitess::TableInfo> tables;
 };
 RowEstimates row_estimates(const airbyte::Config& config);
 

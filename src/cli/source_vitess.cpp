@@ -85,6 +85,10 @@ int run_read(const airbyte::Config& config, const airbyte::ConfiguredCatalog& ca
     if (auto it = estimates.rows.find(catalog.streams[i].name); it != estimates.rows.end()) {
       inputs.row_estimates[i] = it->second;
     }
+    if (auto it = estimates.tables.find(catalog.streams[i].name);
+        it != estimates.tables.end() && catalog.streams[i].keyspace == config.database) {
+      inputs.tables[i] = it->second;
+    }
   }
   // Warnings the user should see in the Airbyte UI, not only in the log: LOG messages, written
   // before the sync's first message (no stream has started, so no stream order is at stake).

@@ -188,6 +188,8 @@ std::pair<int, std::string> ControlApi::handle(const std::string& method, const 
     w.Uint64(st.events_sent);
     w.Key("responses_sent");
     w.Uint64(st.responses_sent);
+    w.Key("bytes_sent");
+    w.Uint64(st.bytes_sent);
     w.Key("cache_hits");
     w.Uint64(st.cache_hits);
     if (impl_->synthetic) {

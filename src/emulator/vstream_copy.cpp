@@ -71,6 +71,13 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     }
   }
   if (!schema) co_return (fail(sh, system_error("table " + table + " is not present in the database")), false);
+  // The rule's select list, planned before the copy's query as the rowstreamer's buildPlan does
+  // (vitessio/vitess go/vt/vttablet/tabletserver/vstreamer/rowstreamer.go): ROW events carry the
+  // selected columns only, while lastpk stays over the table's primary key (its pkColumns index
+  // the full row the rowstreamer selects from MySQL).
+  auto planned = projection_or_fail(sh, *schema);
+  if (!planned) co_return false;
+  Projection projection = std::move(*planned);
   const bool use_cache = srv_.options_.pre_encoded && be.deterministic_copy();
   std::string key;
   std::shared_ptr<const VStreamServer::Impl::CachedTable> cached;
@@ -84,6 +91,9 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
           snapshot.to_string() + "|" + (lastpk ? lastpk->rows(0).SerializeAsString() : std::string()) + "|" +
           std::to_string(srv_.options_.copy_packet_bytes) +
           (req_.flags().exclude_keyspace_from_table_name() ? "|t" : "|kt");
+    if (projection) {
+      for (std::size_t c : *projection) key += "|" + std::to_string(c);
+    }
     auto it = srv_.cache_.find(key);
     if (it != srv_.cache_.end()) {
       cached = it->second;
@@ -95,6 +105,13 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
     auto c = co_await be.open_copy(sh.keyspace, sh.shard, table, lp);
     if (!c) co_return (fail(sh, c.error()), false);
     cursor = std::move(*c);
+    if (cursor->schema()->version != schema->version) {
+      // The snapshot's schema is newer than the catalog's: plan the select list on it.
+      schema = cursor->schema();
+      planned = projection_or_fail(sh, *schema);
+      if (!planned) co_return false;
+      projection = std::move(*planned);
+    }
     schema = cursor->schema();
     // Fast-forward: changes between our position and the snapshot, for rows already copied.
     if (pos && !pos->contains(cursor->position()) && !co_await replicate(sh, *pos, cursor->position(), &filter)) {
@@ -106,9 +123,11 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
   auto* sg = shard_gtid(sh);
   sg->set_gtid(snapshot.to_string());
   // BEGIN, FIELD, VGTID (with the lastpk reached so far, if any)
-  if (!co_await push_events(evlist(make(binlogdata::BEGIN, &sh), field_event(sh, *schema), vgtid_event(sh)), sh.shard))
+  if (!co_await push_events(evlist(make(binlogdata::BEGIN, &sh), field_event(sh, *schema, projection), vgtid_event(sh)),
+                            sh.shard))
     co_return false;
   sh.fields_sent[table] = schema->version;
+  sh.projections[table] = projection;
 
   // The rowstreamer's pkfields carry a PK column's name and type only (vitessio/vitess
   // go/vt/vttablet/tabletserver/vstreamer/rowstreamer.go, streamQuery).
@@ -181,7 +200,7 @@ asio::awaitable<bool> Session::copy_table(Shard& sh, std::optional<GtidSet>& pos
           re->set_table_name(tname);
           re->set_keyspace(sh.keyspace);
           re->set_shard(sh.shard);
-          *re->add_row_changes()->mutable_after() = r;
+          *re->add_row_changes()->mutable_after() = project_row(r, projection);
           rows.add(ev);
           ++count;
           last = std::move(r);

@@ -32,6 +32,16 @@ asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<G
         evs.push_back(stamp(make(binlogdata::BEGIN, &sh)));
         for (const auto& tr : tx.rows) {
           if (!table_selected(tr.schema->name)) continue;
+          // A new schema version (first rows, or after a DDL) is planned again at its TABLE_MAP,
+          // as vstreamer's buildTablePlan does: a selected column the DDL dropped ends the stream.
+          auto sent = sh.fields_sent.find(tr.schema->name);
+          const bool new_fields = sent == sh.fields_sent.end() || sent->second != tr.schema->version;
+          if (new_fields) {
+            auto planned = projection_or_fail(sh, *tr.schema);
+            if (!planned) co_return false;
+            sh.projections[tr.schema->name] = std::move(*planned);
+          }
+          const Projection& projection = sh.projections[tr.schema->name];
           binlogdata::VEvent ev = stamp(make(binlogdata::ROW, &sh));
           auto* re = ev.mutable_row_event();
           re->set_table_name(table_name(sh, tr.schema->name));
@@ -42,15 +52,14 @@ asio::awaitable<bool> Session::replicate(Shard& sh, GtidSet pos, std::optional<G
             if (!row_passes(*tr.schema, ch, copy_filter)) continue;
             auto* rc = re->add_row_changes();
             auto conv = [&](const query::Row& r) {
-              return srv_.options_.enum_set_labels ? r : enum_set_to_numbers(r, *tr.schema);
+              return project_row(srv_.options_.enum_set_labels ? r : enum_set_to_numbers(r, *tr.schema), projection);
             };
             if (ch.before) *rc->mutable_before() = conv(*ch.before);
             if (ch.after) *rc->mutable_after() = conv(*ch.after);
           }
           if (re->row_changes_size() == 0) continue;
-          auto sent = sh.fields_sent.find(tr.schema->name);
-          if (sent == sh.fields_sent.end() || sent->second != tr.schema->version) {
-            evs.push_back(stamp(field_event(sh, *tr.schema)));
+          if (new_fields) {
+            evs.push_back(stamp(field_event(sh, *tr.schema, projection)));
             sh.fields_sent[tr.schema->name] = tr.schema->version;
           }
           evs.push_back(std::move(ev));

@@ -45,6 +45,7 @@ struct ServerStats {
   std::uint64_t streams_active = 0;
   std::uint64_t events_sent = 0;
   std::uint64_t responses_sent = 0;
+  std::uint64_t bytes_sent = 0;  //!< serialized VStreamResponse bytes (before gRPC/HTTP/2 framing)
   std::uint64_t cache_hits = 0;
 };
 

@@ -105,8 +105,27 @@ std::vector<binlogdata::VEvent> evlist(E&&... e) {
 struct Rule {
   std::string match;
   std::optional<std::regex> re;
+  //! The filter's select list (`SELECT `a`, b FROM t`), names as written; nullopt = every column
+  //! (`SELECT * FROM t`, an empty filter, a /regex rule, or a filter the emulator does not parse,
+  //! such as one with a WHERE clause: those were always streamed whole).
+  std::optional<std::vector<std::string>> columns;
   bool matches(const std::string& table) const { return re ? std::regex_match(table, *re) : table == match; }
 };
+
+//! The select list of a rule's filter: `SELECT <*|col, col…> FROM <table>` (keywords in any case,
+//! identifiers bare or backtick-quoted with doubled backticks); nullopt for `*` or any other text.
+std::optional<std::vector<std::string>> parse_select_list(std::string_view filter);
+
+//! Which of a table's columns a stream sends, in select order; nullopt = all of them.
+using Projection = std::optional<std::vector<std::size_t>>;
+
+//! The projection of `rule` onto `schema`, as vttablet's vstreamer plans it (vitessio/vitess
+//! go/vt/vttablet/tabletserver/vstreamer/planbuilder.go, analyzeExpr/findColumn: names match
+//! case-insensitively; a name the table lacks is FAILED_PRECONDITION "column X not found in
+//! table T", X as sqlparser prints an identifier: bare, or backtick-quoted when it needs it).
+sv::Result<Projection> project_schema(const Rule& rule, const TableSchema& schema);
+//! The columns of `row` that `p` selects (lengths and values), or `row` itself for nullopt.
+query::Row project_row(const query::Row& row, const Projection& p);
 
 }  // namespace detail
 
@@ -119,6 +138,9 @@ using detail::now_ns;
 using detail::Outgoing;
 using detail::Piece;
 using detail::PieceBuilder;
+using detail::project_row;
+using detail::project_schema;
+using detail::Projection;
 using detail::Rule;
 using detail::to_buffer;
 using detail::to_status;
@@ -236,6 +258,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string keyspace;
     std::string shard;
     std::map<std::string, std::uint64_t> fields_sent;  // table → schema version in last FIELD
+    std::map<std::string, Projection> projections;     // table → its columns in that FIELD
   };
   //! What a catch-up / fast-forward passes: copied tables fully; a table whose copy has started
   //! (the current one, or one the request resumes with a lastpk in table_p_ks) up to its lastpk;
@@ -277,7 +300,12 @@ class Session : public std::enable_shared_from_this<Session> {
   binlogdata::ShardGtid* shard_gtid(const Shard& sh);
   binlogdata::VEvent make(binlogdata::VEventType type, const Shard* sh) const;
   binlogdata::VEvent vgtid_event(const Shard& sh) const;
-  binlogdata::VEvent field_event(const Shard& sh, const TableSchema& schema) const;
+  binlogdata::VEvent field_event(const Shard& sh, const TableSchema& schema, const Projection& p) const;
+  //! The first rule matching `table` (vstreamer's buildPlan takes the first), or nullptr.
+  const Rule* rule_for(const std::string& table) const;
+  //! project_schema for the rule of `schema`'s table; on an unknown column the shard's stream
+  //! fails as vtgate passes the tablet's error on, and the result is nullopt.
+  std::optional<Projection> projection_or_fail(Shard& sh, const TableSchema& schema);
   std::string table_name(const Shard& sh, const std::string& table) const;
   bool table_selected(const std::string& table) const;
   bool row_passes(const TableSchema& schema, const RowChange& ch, const CopyFilter* f) const;

@@ -210,6 +210,13 @@ void Decoder::on_event(const binlogdata::VEvent& ev, std::int64_t emitted_at, st
   }
 }
 
+Error missing_columns_error(const DecoderOptions& options, const std::vector<std::string>& missing) {
+  return config_error(
+      fmt::format("table '{}.{}' no longer has the column(s) {} selected in the catalog: refresh the source schema in "
+                  "Airbyte and reset the stream '{}'",
+                  options.keyspace, options.table, fmt::join(missing, ", "), options.descriptor.name));
+}
+
 void Decoder::on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOutput& out) {
   s.columns = vitess::make_columns(fe.fields(), options_.values, fe.enum_set_string_values());
   s.selection.clear();
@@ -231,14 +238,18 @@ void Decoder::on_field(ShardState& s, const binlogdata::FieldEvent& fe, DecodeOu
       }
     }
     if (!missing.empty()) {
-      out.error = config_error(fmt::format(
-          "table '{}.{}' no longer has the column(s) {} selected in the catalog: refresh the source schema in "
-          "Airbyte and reset the stream '{}'",
-          options_.keyspace, options_.table, fmt::join(missing, ", "), options_.descriptor.name));
+      out.error = missing_columns_error(options_, missing);
       return;
     }
-    for (const auto& c : s.columns) {
-      if (!selected.count(c.name) && warned_columns_.insert(c.name).second) out.new_columns.push_back(c.name);
+    if (options_.select_list.empty()) {
+      for (const auto& c : s.columns) {
+        if (!selected.count(c.name) && warned_columns_.insert(c.name).second) out.new_columns.push_back(c.name);
+      }
+    } else {
+      // Only the select list arrives (the primary key columns it adds are not news).
+      for (const auto& c : options_.unselected_columns) {
+        if (warned_columns_.insert(c).second) out.new_columns.push_back(c);
+      }
     }
     check_types(s, out);
   }

@@ -41,6 +41,13 @@ struct DecoderOptions {
   std::vector<std::string> columns;
   //! The catalog's declared type of each of `columns` (may be empty: nothing to compare).
   std::vector<airbyte::PropertyType> column_types;
+  //! The select list the stream's VStream requests (see select_list in plan.hpp); empty = `SELECT
+  //! *`. FIELD events then hold exactly these columns, so the table's other columns cannot be
+  //! seen there: `unselected_columns` (the table's columns outside the catalog, from
+  //! information_schema at the sync's start) are reported as `new_columns` on the first FIELD
+  //! instead, where `SELECT *` would have reported them.
+  std::vector<std::string> select_list;
+  std::vector<std::string> unselected_columns;
   bool include_metadata = false;
   bool capture_deletes = true;
   vitess::ValueOptions values;
@@ -145,6 +152,10 @@ class Decoder {
   vitess::raw::RowChangeReader rows_;  //!< process_wire: the ROW event being read (reused)
   binlogdata::VEvent event_;           //!< process_wire: the other event being handled (reused)
 };
+
+//! The config_error of a stream whose table lost columns the catalog selects (a FIELD event
+//! without them, or vttablet refusing a select list that names them).
+Error missing_columns_error(const DecoderOptions& options, const std::vector<std::string>& missing);
 
 //! `2024-01-02T03:04:05Z` from Unix seconds.
 std::string format_utc_seconds(std::int64_t seconds);

@@ -4,6 +4,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
+#include "engine/row_writer.hpp"
+
 namespace sv::engine {
 
 namespace {
@@ -153,6 +157,41 @@ bool ranges_overlap(const std::string& a, const std::string& b) {
   const std::string b_start = b.substr(0, db), b_end = b.substr(db + 1);
   // Hex strings (even length) compare like the key bytes they encode.
   return (b_end.empty() || a_start < b_end) && (a_end.empty() || b_start < a_end);
+}
+
+}  // namespace sv::engine
+
+namespace sv::engine {
+
+ColumnSelection select_columns(const airbyte::ConfiguredStream& stream, const vitess::TableInfo* table) {
+  ColumnSelection out;
+  if (!table || stream.columns.empty()) return out;
+  auto in_table = [&](const std::string& name) {
+    return std::any_of(table->columns.begin(), table->columns.end(),
+                       [&](const vitess::ColumnInfo& c) { return c.name == name; });
+  };
+  std::vector<std::string> list;
+  for (const auto& c : stream.columns) {
+    if (c == kUpdatedAtColumn || c == kDeletedAtColumn || c == kMetadataColumn) continue;
+    if (!in_table(c)) return out;  // the decoder names it when the FIELD event arrives
+    if (std::find(list.begin(), list.end(), c) == list.end()) list.push_back(c);
+  }
+  // The primary key always travels: the table's, and any top-level field the catalog keys on.
+  std::vector<std::string> keys = table->primary_key;
+  for (const auto& path : stream.primary_key) {
+    if (path.size() == 1) keys.push_back(path[0]);
+  }
+  for (const auto& k : keys) {
+    if (in_table(k) && std::find(list.begin(), list.end(), k) == list.end()) list.push_back(k);
+  }
+  if (list.size() >= table->columns.size()) return out;  // every column: `SELECT *` says it shorter
+  for (const auto& c : table->columns) {
+    if (std::find(stream.columns.begin(), stream.columns.end(), c.name) == stream.columns.end()) {
+      out.unselected.push_back(c.name);
+    }
+  }
+  out.select_list = std::move(list);
+  return out;
 }
 
 }  // namespace sv::engine

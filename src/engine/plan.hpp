@@ -18,6 +18,7 @@
 #include "engine/decoder.hpp"
 #include "util/result.hpp"
 #include "vitess/cursor.hpp"
+#include "vitess/discovery.hpp"
 #include "vitess/gtid.hpp"
 
 namespace sv::engine {
@@ -63,6 +64,22 @@ bool shard_finished(ReadMode mode, const Positions& current, const vitess::Table
 ShardPlan plan_for(ReadMode mode, const Positions& current, const vitess::TableCursor& c);
 //! The same while following a reshard journal: read until the JOURNAL, never done before it.
 ShardPlan plan_until_journal(const vitess::TableCursor& c);
+
+//! What a stream's VStream asks vtgate for: the select list of its filter rule, and the table's
+//! columns left out of it that the catalog does not select either.
+struct ColumnSelection {
+  std::vector<std::string> select_list;  //!< empty = `SELECT *`
+  std::vector<std::string> unselected;   //!< the table's columns outside the catalog, table order
+};
+
+//! The columns a stream streams. `table` = the table as information_schema described it at the
+//! sync's start (nullptr = unknown). A select list (the catalog's columns in catalog order, then the
+//! table's primary key columns it lacks) only when the catalog selects a strict subset of the
+//! table's columns; `SELECT *` when the columns are unknown, the catalog has no properties,
+//! selects every column, or names one the table does not have (the FIELD event then gives the
+//! decoder's "no longer has the column(s)" error, as before). The Go connector's computed columns
+//! (`_ab_cdc_*`, `_planetscale_metadata`) are never table columns.
+ColumnSelection select_columns(const airbyte::ConfiguredStream& stream, const vitess::TableInfo* table);
 
 //! Where a shard's VStream starts from its cursor.
 ShardStartPoint start_point(const vitess::TableCursor& c, bool use_gtid_with_table_pks);

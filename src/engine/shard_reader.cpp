@@ -117,6 +117,7 @@ awaitable<ShardReader::Attempt> ShardReader::read_attempt(std::vector<ShardPlan>
   StreamRequest req;
   req.keyspace = r_.cfg->keyspace;
   req.table = r_.cfg->name;
+  req.columns = r_.decoder.select_list;
   req.heartbeat_interval_seconds = ctx_.opt.heartbeat_interval_seconds;
   req.stop_on_reshard = true;
   req.shards = std::move(starts);
@@ -158,6 +159,15 @@ awaitable<ShardReader::Attempt> ShardReader::read_attempt(std::vector<ShardPlan>
       result.end = ReaderEnd::failed;
       result.error = err->error;
       result.transient = err->transient();
+      if (err->cause == SourceCause::missing_column) {
+        // A DDL dropped (or renamed) a column of the select list: with `SELECT *` the FIELD event
+        // would lack it and the decoder would stop with this same error. Retrying cannot help,
+        // and a silent fallback to `SELECT *` would emit records without a column the
+        // destination expects: the user refreshes the schema (docs/architecture.md).
+        result.error = missing_columns_error(r_.decoder, {err->column});
+        result.error->message += fmt::format(" ({})", err->error.message);
+        result.transient = false;
+      }
       co_return result;
     }
     if (std::holds_alternative<SourceEof>(item)) {

@@ -32,6 +32,9 @@ enum class SourceCause {
   //! stream must follow the reshard over every shard (vtgate's "not all journaling participants
   //! are in the stream").
   reshard_journal,
+  //! The tablet cannot stream a column of the request's select list (vstreamer's "column X not
+  //! found in table T"): a selected column was dropped or renamed. `column` names it.
+  missing_column,
 };
 
 //! The stream ended with an error. `error.type == transient_error` means a retry from the last
@@ -39,6 +42,7 @@ enum class SourceCause {
 struct SourceError {
   Error error;
   SourceCause cause = SourceCause::other;
+  std::string column = {};  //!< missing_column: the column vttablet did not find
   bool transient() const { return error.type == FailureType::transient_error; }
 };
 
@@ -69,6 +73,9 @@ struct StreamRequest {
   std::string keyspace;
   std::string table;
   std::vector<ShardStartPoint> shards;
+  //! The columns to stream (the filter rule's select list, see select_list in plan.hpp); empty =
+  //! every column (`SELECT *`).
+  std::vector<std::string> columns;
   bool stop_on_reshard = false;
   std::uint32_t heartbeat_interval_seconds = 0;
 };

@@ -33,6 +33,12 @@ StreamDriver::StreamDriver(SyncContext& ctx, std::size_t index)
   r_.decoder.table = s.name;
   r_.decoder.columns = s.columns;
   r_.decoder.column_types = s.column_types;
+  {
+    const auto table = ctx.in.tables.find(index);
+    auto selection = select_columns(s, table == ctx.in.tables.end() ? nullptr : &table->second);
+    r_.decoder.select_list = std::move(selection.select_list);
+    r_.decoder.unselected_columns = std::move(selection.unselected);
+  }
   r_.decoder.include_metadata = config.include_metadata;
   r_.decoder.capture_deletes = config.capture_deletes;
   r_.decoder.values.tiny_int_as_boolean = !config.do_not_treat_tiny_int_as_boolean;

@@ -27,6 +27,7 @@
 #include "engine/metrics.hpp"
 #include "engine/output.hpp"
 #include "engine/shard_source.hpp"
+#include "vitess/discovery.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -68,6 +69,10 @@ struct ReadInputs {
   //! (information_schema); streams without an entry get no estimate. It is one shard's count (vtgate
   //! answers information_schema from one shard): the engine multiplies it by the shards it reads.
   std::map<std::size_t, std::uint64_t> row_estimates = {};
+  //! The table of each configured stream (index into catalog.streams) as information_schema
+  //! described it at the start, when known: streams that select a subset of its columns ask
+  //! vtgate for only those (select_columns in plan.hpp); streams without an entry read `SELECT *`.
+  std::map<std::size_t, vitess::TableInfo> tables = {};
 };
 
 class Scheduler;

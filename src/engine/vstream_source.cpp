@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <regex>
 #include <string_view>
 
 namespace sv::engine {
@@ -18,13 +19,38 @@ namespace {
 //! in older releases, INTERNAL in newer ones, so only the text identifies it).
 constexpr std::string_view kJournalParticipants = "not all journaling participants are in the stream";
 
+//! vttablet's answer to a select list naming a column its table does not have (vitessio/vitess
+//! go/vt/vttablet/tabletserver/vstreamer/planbuilder.go, findColumn: FAILED_PRECONDITION
+//! "column %s not found in table %s"), when the copy starts (rowstreamer.buildPlan) or at the
+//! table's next binlog TABLE_MAP after the DDL (vstreamer.buildTablePlan). vtgate retries
+//! FAILED_PRECONDITION on another tablet, then passes the error on with its tablet prefix.
+const std::regex& missing_column_pattern() {
+  static const std::regex re("column (`(?:[^`]|``)+`|\\S+) not found in table ");
+  return re;
+}
+
 }  // namespace
 
 SourceError to_source_error(const vitess::StreamError& error) {
   SourceError e;
   e.error = error.to_error();
+  std::smatch m;
   if (error.message.find(kJournalParticipants) != std::string::npos) {
     e.cause = SourceCause::reshard_journal;
+  } else if (error.code == grpc::StatusCode::FAILED_PRECONDITION &&
+             std::regex_search(error.message, m, missing_column_pattern())) {
+    e.cause = SourceCause::missing_column;
+    std::string name = m[1].str();
+    // sqlparser.String(IdentifierCI) backtick-quotes names that need it, doubling backticks.
+    if (name.size() >= 2 && name.front() == '`') {
+      std::string bare;
+      for (std::size_t i = 1; i + 1 < name.size(); ++i) {
+        bare.push_back(name[i]);
+        if (name[i] == '`') ++i;
+      }
+      name = bare;
+    }
+    e.column = name;
   }
   return e;
 }
@@ -70,7 +96,8 @@ vtgate::VStreamRequest VStreamSource::build_request(const StreamRequest& request
   ro.heartbeat_interval_seconds = request.heartbeat_interval_seconds;
   ro.stop_on_reshard = request.stop_on_reshard;
   std::vector<std::string> tables{request.table};
-  return vitess::build_vstream_request(starts, tables, ro);
+  std::vector<std::vector<std::string>> columns{request.columns};
+  return vitess::build_vstream_request(starts, tables, ro, columns);
 }
 
 asio::awaitable<std::unique_ptr<EventStream>> VStreamSource::open(const StreamRequest& request) {

@@ -17,18 +17,40 @@ std::string default_cells_for_host(std::string_view host) {
   return {};
 }
 
-std::string select_all_filter(std::string_view table) {
-  std::string out = "SELECT * FROM `";
-  for (char c : table) {
+namespace {
+
+void append_quoted(std::string& out, std::string_view name) {
+  out.push_back('`');
+  for (char c : name) {
     if (c == '`') out.push_back('`');
     out.push_back(c);
   }
   out.push_back('`');
+}
+
+}  // namespace
+
+std::string select_all_filter(std::string_view table) {
+  std::string out = "SELECT * FROM ";
+  append_quoted(out, table);
+  return out;
+}
+
+std::string select_filter(std::string_view table, std::span<const std::string> columns) {
+  if (columns.empty()) return select_all_filter(table);
+  std::string out = "SELECT ";
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) out += ", ";
+    append_quoted(out, columns[i]);
+  }
+  out += " FROM ";
+  append_quoted(out, table);
   return out;
 }
 
 vtgate::VStreamRequest build_vstream_request(std::span<const ShardStart> shards, std::span<const std::string> tables,
-                                             const VStreamRequestOptions& options) {
+                                             const VStreamRequestOptions& options,
+                                             std::span<const std::vector<std::string>> columns) {
   vtgate::VStreamRequest req;
   switch (options.tablet_type) {
     case TabletType::primary: req.set_tablet_type(topodata::PRIMARY); break;
@@ -44,10 +66,10 @@ vtgate::VStreamRequest build_vstream_request(std::span<const ShardStart> shards,
     for (const auto& pk : s.table_p_ks) *sg->add_table_p_ks() = pk;
   }
   auto* filter = req.mutable_filter();
-  for (const auto& t : tables) {
+  for (std::size_t i = 0; i < tables.size(); ++i) {
     auto* rule = filter->add_rules();
-    rule->set_match(t);
-    rule->set_filter(select_all_filter(t));
+    rule->set_match(tables[i]);
+    rule->set_filter(i < columns.size() ? select_filter(tables[i], columns[i]) : select_all_filter(tables[i]));
   }
   auto* flags = req.mutable_flags();
   flags->set_minimize_skew(options.minimize_skew);

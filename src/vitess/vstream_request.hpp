@@ -47,10 +47,21 @@ struct VStreamRequestOptions {
 //! `SELECT * FROM `t`` with backticks inside the name doubled.
 std::string select_all_filter(std::string_view table);
 
+//! `SELECT `c1`, `c2` FROM `t`` (every identifier backtick-quoted, backticks inside doubled), or
+//! select_all_filter(table) when `columns` is empty. vttablet's vstreamer then sends only these
+//! columns, in this order, in FIELD and ROW events (vitessio/vitess
+//! go/vt/vttablet/tabletserver/vstreamer/planbuilder.go, analyzeExprs/analyzeExpr: one ColExpr
+//! per selected column, `Plan.fields()` and `Plan.filter()` project the table's row onto them); a
+//! name the table does not have fails the stream with FAILED_PRECONDITION "column X not found in
+//! table T" (findColumn).
+std::string select_filter(std::string_view table, std::span<const std::string> columns);
+
 //! A VStreamRequest as the Go connector builds it: tablet type, flags {minimize_skew, cells},
-//! one filter rule per table (match = table, filter = select_all_filter(table)), and one
-//! ShardGtid per shard with its gtid and table_p_ks.
+//! one filter rule per table (match = table, filter = select_filter(table, columns[i]); the Go
+//! connector always sends `SELECT * FROM `t``, as this does for a table without columns[i]), and
+//! one ShardGtid per shard with its gtid and table_p_ks.
 vtgate::VStreamRequest build_vstream_request(std::span<const ShardStart> shards, std::span<const std::string> tables,
-                                             const VStreamRequestOptions& options);
+                                             const VStreamRequestOptions& options,
+                                             std::span<const std::vector<std::string>> columns = {});
 
 }  // namespace sv::vitess

@@ -503,3 +503,150 @@ TEST_CASE("MariaDB cluster: check, discover, full and incremental read with SQL 
 }
 
 TEST_CASE("MariaDB cluster: the same over TLS with verify_identity and the test CA") { exercise(true); }
+
+namespace {
+
+//! The catalog of `table` with only `keep` (and the CDC columns) in its json_schema properties,
+//! as Airbyte sends it after the user deselects the other columns.
+std::string narrowed_catalog(const std::string& catalog, const std::vector<std::string>& keep) {
+  rapidjson::Document d;
+  d.Parse(catalog.c_str());
+  auto& props = d["streams"][0]["stream"]["json_schema"]["properties"];
+  std::vector<std::string> drop;
+  for (const auto& m : props.GetObject()) {
+    const std::string name = m.name.GetString();
+    if (name.rfind("_ab_cdc_", 0) != 0 && std::find(keep.begin(), keep.end(), name) == keep.end()) drop.push_back(name);
+  }
+  for (const auto& name : drop) props.RemoveMember(name.c_str());
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  d.Accept(w);
+  return sb.GetString();
+}
+
+std::uint64_t bytes_sent(const MariaDbCluster& cluster) {
+  auto [code, body] = sv::testing::http_request(cluster.emulator->control_port(), "GET", "/status");
+  REQUIRE(code == 200);
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  return d["bytes_sent"].GetUint64();
+}
+
+}  // namespace
+
+TEST_CASE("MariaDB cluster: a catalog with some columns: vtgate sends only those, the records are the same") {
+  MariaDbCluster cluster({"-80", "80-"});
+  for (int s = 0; s < 2; ++s) {
+    cluster.sql(s,
+                "CREATE TABLE commerce.wide (id BIGINT PRIMARY KEY, email VARCHAR(64) NOT NULL, balance "
+                "DECIMAL(10,2), note TEXT, blob1 BLOB)");
+  }
+  for (int id = 1; id <= 40; ++id) {
+    cluster.sql(id % 2, "INSERT INTO commerce.wide VALUES (" + std::to_string(id) + ", 'u" + std::to_string(id) +
+                            "@x.io', " + std::to_string(id) + ".25, REPEAT('n', 200), REPEAT('b', 300))");
+  }
+  cluster.start_emulator();
+  TempDir dir;
+  // Pushed down: the connector reads the columns from information_schema (the emulator's MySQL
+  // front). Not pushed down: a config whose MySQL port answers nothing, so the columns are unknown
+  // and the stream reads `SELECT *`, as before this change.
+  write_file(dir.file("config.json"), cluster.config());
+  std::string blind = cluster.config();
+  const std::string port_field = "\"mysql_port\":" + std::to_string(cluster.mysql_port);
+  REQUIRE(blind.find(port_field) != std::string::npos);
+  blind.replace(blind.find(port_field), port_field.size(), "\"mysql_port\":" + std::to_string(free_port()));
+  write_file(dir.file("blind.json"), blind);
+  Run discover = run_connector(dir, {"discover", "--config", dir.file("config.json")});
+  REQUIRE(discover.code == 0);
+  // Records follow the catalog's property order (discover sorts them: balance, email) either way;
+  // the select list is balance, email, id.
+  const std::string catalog = narrowed_catalog(catalog_for(discover.out, "wide"), {"balance", "email"});
+  write_file(dir.file("catalog.json"), catalog);
+
+  struct Sync {
+    std::vector<std::string> records;
+    std::string state;
+    std::uint64_t bytes = 0;
+    std::string out, err;
+    int code = -1;
+  };
+  auto sync = [&](const std::string& config, const std::string& state) {
+    std::vector<std::string> args{"read", "--config", dir.file(config), "--catalog", dir.file("catalog.json")};
+    if (!state.empty()) {
+      write_file(dir.file("state.json"), state_file_of(state, "wide"));
+      args.insert(args.end(), {"--state", dir.file("state.json")});
+    }
+    const auto before = bytes_sent(cluster);
+    Run r = run_connector(dir, args);
+    Sync s;
+    s.code = r.code;
+    s.out = r.out;
+    s.err = r.err;
+    s.bytes = bytes_sent(cluster) - before;
+    auto report = sv::testing::validate_read_output(r.out, catalog);
+    CHECK_MESSAGE(report.ok(), (report.problems.empty() ? "" : report.problems.front()));
+    s.records = report.streams["commerce.wide"].records;
+    if (!report.streams["commerce.wide"].states.empty()) s.state = report.streams["commerce.wide"].states.back();
+    return s;
+  };
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+
+  // Copy.
+  Sync narrow = sync("config.json", "");
+  Sync full = sync("blind.json", "");
+  REQUIRE_MESSAGE(narrow.code == 0, narrow.err);
+  REQUIRE_MESSAGE(full.code == 0, full.err);
+  REQUIRE(narrow.records.size() == 40);
+  CHECK(sorted(narrow.records) == sorted(full.records));  // shards interleave in any order
+  CHECK(std::find(narrow.records.begin(), narrow.records.end(),
+                  R"({"balance":7.25,"email":"u7@x.io","_ab_cdc_updated_at":null,"_ab_cdc_deleted_at":null})") !=
+        narrow.records.end());
+  CHECK(narrow.bytes * 3 < full.bytes);  // note and blob1 (500 of ~560 bytes a row) stay on the server
+  // The unselected columns are announced as with `SELECT *` (id is streamed, not selected).
+  const std::string warning =
+      R"({"type":"LOG","log":{"level":"WARN","message":"stream wide: table 'commerce.wide' has column(s) id, note, )"
+      R"(blob1 that the configured catalog does not select; they are left out. Refresh the source schema in )"
+      R"(Airbyte to sync them."}})";
+  CHECK(narrow.out.find(warning) != std::string::npos);
+  CHECK(full.out.find(warning) != std::string::npos);
+
+  // CDC: an insert, an update and a delete, each shard.
+  cluster.sql(1, "INSERT INTO commerce.wide VALUES (41, 'u41@x.io', 41.5, 'n', 'b')");
+  cluster.sql(0, "UPDATE commerce.wide SET balance = 0.75, note = 'changed' WHERE id = 2");
+  cluster.sql(1, "UPDATE commerce.wide SET note = 'only an unselected column' WHERE id = 3");
+  cluster.sql(0, "DELETE FROM commerce.wide WHERE id = 4");
+  Sync narrow_cdc = sync("config.json", narrow.state);
+  Sync full_cdc = sync("blind.json", full.state);
+  REQUIRE_MESSAGE(narrow_cdc.code == 0, narrow_cdc.err);
+  REQUIRE_MESSAGE(full_cdc.code == 0, full_cdc.err);
+  REQUIRE(narrow_cdc.records.size() == 4);
+  CHECK(sorted(narrow_cdc.records) == sorted(full_cdc.records));  // byte for byte, commit times included
+  const auto deleted = std::find_if(narrow_cdc.records.begin(), narrow_cdc.records.end(), [](const std::string& r) {
+    return r.rfind(R"({"balance":4.25,"email":"u4@x.io","_ab_cdc_updated_at":")", 0) == 0;
+  });
+  REQUIRE(deleted != narrow_cdc.records.end());
+  CHECK(deleted->find(R"("_ab_cdc_deleted_at":null)") == std::string::npos);
+  CHECK(narrow_cdc.bytes < full_cdc.bytes);
+  CHECK(std::any_of(narrow_cdc.records.begin(), narrow_cdc.records.end(), [](const std::string& r) {
+    return r.rfind(R"({"balance":0.75,"email":"u2@x.io","_ab_cdc_updated_at":")", 0) == 0 &&
+           r.find(R"("_ab_cdc_deleted_at":null})") != std::string::npos;
+  }));
+
+  // A selected column dropped before the sync: information_schema no longer lists it, so the read
+  // asks `SELECT *` and the FIELD event without it gives the config_error naming it (not retried).
+  // A DDL during a sync gets the same error from vttablet's refusal of the select list instead
+  // (tests/engine/test_sync.cpp, tests/emulator).
+  cluster.sql(0, "ALTER TABLE commerce.wide DROP COLUMN balance");
+  cluster.sql(1, "ALTER TABLE commerce.wide DROP COLUMN balance");
+  cluster.sql(0, "INSERT INTO commerce.wide VALUES (42, 'u42@x.io', 'n', 'b')");
+  Sync dropped = sync("config.json", narrow_cdc.state);
+  CHECK(dropped.code == 1);
+  CHECK(dropped.records.empty());
+  CHECK(dropped.out.find(R"("failure_type":"config_error")") != std::string::npos);
+  CHECK(dropped.out.find("table 'commerce.wide' no longer has the column(s) balance selected in the catalog: refresh "
+                         "the source schema in Airbyte and reset the stream 'wide'") != std::string::npos);
+  CHECK(dropped.err.find("retrying") == std::string::npos);
+}

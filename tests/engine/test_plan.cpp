@@ -178,3 +178,43 @@ TEST_CASE("ranges_overlap compares hex key ranges; names that are not ranges cov
   CHECK(ranges_overlap("0", "-80"));
   CHECK(ranges_overlap("-80", "0"));
 }
+
+TEST_CASE("select_columns: a select list only for a strict subset of a known table, with its primary key") {
+  vitess::TableInfo table;
+  table.name = "t";
+  for (const char* c : {"id", "a", "b", "c", "k2"}) table.columns.push_back({c, "int", false});
+  table.primary_key = {"id", "k2"};
+  airbyte::ConfiguredStream s;
+  s.name = "t";
+  s.keyspace = "ks";
+
+  // Catalog order, computed columns left out, then the primary key columns the catalog lacks;
+  // `unselected` = every table column outside the catalog, in table order (the PK ones too).
+  s.columns = {"b", "_ab_cdc_updated_at", "a", "_ab_cdc_deleted_at", "_planetscale_metadata", "id"};
+  auto sel = select_columns(s, &table);
+  CHECK(sel.select_list == std::vector<std::string>{"b", "a", "id", "k2"});
+  CHECK(sel.unselected == std::vector<std::string>{"c", "k2"});
+
+  // A configured primary_key field counts as well.
+  s.columns = {"a"};
+  s.primary_key = {{"c"}};
+  sel = select_columns(s, &table);
+  CHECK(sel.select_list == std::vector<std::string>{"a", "id", "k2", "c"});
+  CHECK(sel.unselected == std::vector<std::string>{"id", "b", "c", "k2"});
+  s.primary_key.clear();
+
+  // `SELECT *`: unknown table, no properties, every column (in any order), a column the table
+  // does not have (the decoder's error names it at the FIELD event).
+  CHECK(select_columns(s, nullptr).select_list.empty());
+  s.columns.clear();
+  CHECK(select_columns(s, &table).select_list.empty());
+  s.columns = {"k2", "c", "b", "a", "id", "_ab_cdc_updated_at"};
+  CHECK(select_columns(s, &table).select_list.empty());
+  CHECK(select_columns(s, &table).unselected.empty());
+  s.columns = {"a", "gone"};
+  CHECK(select_columns(s, &table).select_list.empty());
+  // Only the key is missing from a catalog that lists every other column: still a strict subset
+  // of nothing, since the key is added back.
+  s.columns = {"a", "b", "c"};
+  CHECK(select_columns(s, &table).select_list.empty());
+}

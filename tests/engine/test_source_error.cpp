@@ -30,3 +30,21 @@ TEST_CASE("to_source_error: other errors have no cause the engine acts on") {
   CHECK(e.transient());
   CHECK(e.error == classified.to_error());
 }
+
+TEST_CASE("to_source_error: vstreamer's 'column X not found in table T' is a missing_column cause naming X") {
+  const std::string prefix =
+      "error starting stream from shard GTID keyspace:\"ks\" shard:\"-80\": persistent error in vstream for ks/-80 "
+      "on tablet zone1-0000000100; giving up: vttablet: rpc error: code = FailedPrecondition desc = ";
+  for (const auto& [text, column] : std::vector<std::pair<std::string, std::string>>{
+           {"column email not found in table customers", "email"},
+           {"column `we``ird col` not found in table customers", "we`ird col"}}) {
+    const auto classified = vitess::classify_status(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, prefix + text));
+    const SourceError e = to_source_error(classified);
+    CHECK(e.cause == SourceCause::missing_column);
+    CHECK(e.column == column);
+    CHECK(e.error == classified.to_error());
+  }
+  // The same words under another code are not vstreamer's plan error.
+  const auto other = vitess::classify_status(grpc::Status(grpc::StatusCode::UNKNOWN, "column a not found in table t"));
+  CHECK(to_source_error(other).cause == SourceCause::other);
+}

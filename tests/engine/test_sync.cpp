@@ -22,6 +22,7 @@
 #include "airbyte/state.hpp"
 #include "cli/read_command.hpp"
 #include "engine/sync.hpp"
+#include "engine/vstream_source.hpp"
 #include "fake_source.hpp"
 #include "protocol_validator.hpp"
 #include "vitess/cursor.hpp"
@@ -54,7 +55,8 @@ struct Output {
 
 Output run(FakeSource& src, const std::string& config_extra, const std::string& catalog_text,
            const std::string& state_text = "", std::size_t emitter_queue = 16,
-           std::map<std::size_t, std::uint64_t> estimates = {}, std::chrono::milliseconds shard_time_limit = {}) {
+           std::map<std::size_t, std::uint64_t> estimates = {}, std::chrono::milliseconds shard_time_limit = {},
+           std::map<std::size_t, vitess::TableInfo> tables = {}) {
   const std::string cfg_text = R"({"host":"h","database":"ks","username":"u","password":"p")" +
                                (config_extra.empty() ? std::string() : "," + config_extra) + "}";
   auto config = airbyte::parse_config(cfg_text);
@@ -83,7 +85,7 @@ Output run(FakeSource& src, const std::string& config_extra, const std::string& 
     opt.shard_time_limit = shard_time_limit;
     opt.clock_ms = [] { return std::int64_t{1700000000000}; };
     opt.clock_ns = [] { return std::int64_t{1700000000000000000}; };
-    ReadInputs in{*config, *catalog, state, estimates};
+    ReadInputs in{*config, *catalog, state, estimates, tables};
     o.exit_code = sv::cli::run_sync(in, src, out, opt);
   }
   FILE* f = std::fopen(path, "rb");
@@ -1036,4 +1038,66 @@ TEST_CASE("an ESTIMATE comes before a copy, not before CDC") {
   }
   auto cdc = run(src, "", catalog_json("incremental"), last_state_file(copy), 16, {{0, 42}});
   CHECK(cdc.text.find("ESTIMATE") == std::string::npos);
+}
+
+namespace {
+
+//! The fake's table as information_schema would describe it: id (the key), name, and `extra`.
+std::map<std::size_t, vitess::TableInfo> table_with_extra() {
+  vitess::TableInfo t;
+  t.name = "t";
+  t.columns = {{"id", "bigint", false}, {"name", "varchar(32)", true}, {"extra", "varchar(32)", true}};
+  t.primary_key = {"id"};
+  return {{0, t}};
+}
+
+}  // namespace
+
+TEST_CASE("a catalog selecting some columns asks for them in the request; the others are announced once") {
+  FakeSource src;
+  src.add_shard("-", 1, 3);
+  auto o = run(src, "", catalog_json("full_refresh"), "", 16, {}, {}, table_with_extra());
+  CHECK(o.exit_code == 0);
+  REQUIRE(!src.requests.empty());
+  for (const auto& r : src.requests) CHECK(r.columns == std::vector<std::string>{"id", "name"});
+  // The same records and the same warning, at the same place, as `SELECT *` gives.
+  CHECK(records_and_logs(o.text) ==
+        std::vector<std::string>{"WARN stream t: table 'ks.t' has column(s) extra that the configured catalog does not "
+                                 "select; they are left out. Refresh the source schema in Airbyte to sync them.",
+                                 "RECORD 1", "RECORD 2", "RECORD 3"});
+  // Every column selected, or columns unknown: `SELECT *` (no list).
+  FakeSource all;
+  all.add_shard("-", 1, 1);
+  auto every = table_with_extra();
+  every[0].columns.pop_back();
+  CHECK(run(all, "", catalog_json("full_refresh"), "", 16, {}, {}, every).exit_code == 0);
+  CHECK(all.requests.at(0).columns.empty());
+  FakeSource unknown;
+  unknown.add_shard("-", 1, 1);
+  CHECK(run(unknown, "", catalog_json("full_refresh")).exit_code == 0);
+  CHECK(unknown.requests.at(0).columns.empty());
+}
+
+TEST_CASE("a selected column dropped under a select list: one config_error naming it, no retry") {
+  FakeSource src;
+  src.add_shard("-", 1, 3);
+  src.script = [](const StreamRequest&) -> std::optional<std::deque<SourceItem>> {
+    // What vtgate passes on after vstreamer's findColumn refused the select list.
+    grpc::Status status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "error starting stream from shard GTID keyspace:\"ks\" shard:\"-\": persistent error in "
+                        "vstream for ks/- on tablet zone1-0000000100; giving up: vttablet: rpc error: code = "
+                        "FailedPrecondition desc = column name not found in table t");
+    std::deque<SourceItem> items;
+    items.push_back(to_source_error(vitess::classify_status(status)));
+    return items;
+  };
+  auto o = run(src, "", catalog_json("full_refresh"), "", 16, {}, {}, table_with_extra());
+  CHECK(o.exit_code != 0);
+  CHECK(src.requests.size() == 1);
+  REQUIRE(!o.stream().statuses.empty());
+  CHECK(o.stream().statuses.back() == "INCOMPLETE");
+  CHECK(o.text.find(R"("failure_type":"config_error")") != std::string::npos);
+  CHECK(o.text.find("table 'ks.t' no longer has the column(s) name selected in the catalog: refresh the source "
+                    "schema in Airbyte and reset the stream 't' (VStream failed: FAILED_PRECONDITION: ") !=
+        std::string::npos);
 }

@@ -139,6 +139,16 @@ TEST_CASE("vstream: request built as the Go connector builds it") {
   CHECK(req.filter().rules(1).match() == "we`ird");
   CHECK(req.filter().rules(1).filter() == "SELECT * FROM `we``ird`");
 
+  // A select list per table: every identifier quoted, backticks doubled; no list = `SELECT *`.
+  std::vector<std::vector<std::string>> columns{{"id", "na`me", "select"}};
+  auto narrowed = build_vstream_request(shards, tables, o, columns);
+  REQUIRE(narrowed.filter().rules_size() == 2);
+  CHECK(narrowed.filter().rules(0).match() == "customers");
+  CHECK(narrowed.filter().rules(0).filter() == "SELECT `id`, `na``me`, `select` FROM `customers`");
+  CHECK(narrowed.filter().rules(1).filter() == "SELECT * FROM `we``ird`");
+  CHECK(select_filter("t", std::vector<std::string>{}) == "SELECT * FROM `t`");
+  CHECK(select_filter("a`b", std::vector<std::string>{"`"}) == "SELECT ```` FROM `a``b`");
+
   CHECK(tablet_type_from(false, false) == TabletType::primary);
   CHECK(tablet_type_from(true, true) == TabletType::rdonly);
   VStreamRequestOptions rdonly;
