@@ -33,12 +33,12 @@ import time
 # the average RECORD line as the connector prints it (measured by (c) on a 4-shard dump).
 # Figures in docs/benchmarks.md before 2026-12-08 used customers / order_items / all_types.
 WIDTHS = {
-    "narrow": ("bench_narrow", "bench_narrow: 3 columns (bigint PK, int, varchar(32)), ~167 B per RECORD line"),
+    "narrow": ("bench_narrow", "bench_narrow: 3 columns (bigint PK, int, varchar(32)), ~169 B per RECORD line"),
     "typical": ("bench_typical", "bench_typical: 10 mixed columns (bigint PK, int, bigint unsigned, decimal(12,2), "
-                "2 varchar(64), datetime(6), timestamp, tinyint(1), json), ~392 B per RECORD line"),
+                "2 varchar(64), datetime(6), timestamp, tinyint(1), json), ~393 B per RECORD line"),
     "wide": ("bench_wide", "bench_wide: 50 columns, every MySQL type family (ints of each size signed/unsigned, "
              "decimals, float/double, date/time types, char/varchar/text in utf8mb4, utf8mb3, latin1 and ascii, "
-             "binary/varbinary/blobs, bit, enum/set, json), ~2250 B per RECORD line"),
+             "binary/varbinary/blobs, bit, enum/set, json), ~2260 B per RECORD line"),
 }
 
 RECORD_PREFIX = b'{"type":"RECORD"'
