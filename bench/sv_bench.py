@@ -33,12 +33,16 @@ import sys
 import tempfile
 import time
 
-# The emulator's dataset has three fixed tables; they stand in for the issue's shapes until it
-# grows dedicated bench tables (narrow 3 columns, typical 10 mixed columns ~350 B, wide 50).
+# The row shapes: the emulator's dedicated bench tables (src/emulator/dataset.cpp). Line bytes are
+# the average RECORD line as the connector prints it (measured by (c) on a 4-shard dump).
+# Figures in docs/benchmarks.md before 2026-12-08 used customers / order_items / all_types.
 WIDTHS = {
-    "narrow": ("order_items", "order_items: 5 columns (bigint, int, varbinary, int unsigned, decimal)"),
-    "typical": ("customers", "customers: 5 columns (bigint, 2 varchar, decimal, timestamp)"),
-    "wide": ("all_types", "all_types: 30 columns, every MySQL type family"),
+    "narrow": ("bench_narrow", "bench_narrow: 3 columns (bigint PK, int, varchar(32)), ~169 B per RECORD line"),
+    "typical": ("bench_typical", "bench_typical: 10 mixed columns (bigint PK, int, bigint unsigned, decimal(12,2), "
+                "2 varchar(64), datetime(6), timestamp, tinyint(1), json), ~393 B per RECORD line"),
+    "wide": ("bench_wide", "bench_wide: 50 columns, every MySQL type family (ints of each size signed/unsigned, "
+             "decimals, float/double, date/time types, char/varchar/text in utf8mb4, utf8mb3, latin1 and ascii, "
+             "binary/varbinary/blobs, bit, enum/set, json), ~2260 B per RECORD line"),
 }
 
 RECORD_PREFIX = b'{"type":"RECORD"'
@@ -603,12 +607,16 @@ def count_in_file(path, needle):
 
 
 # The synthetic emulator has no MySQL front for discovery, so extract takes its columns from a
-# catalog: `customers` as discover reports it (the extract case's table).
+# catalog: `bench_typical` (the extract case's table, WIDTHS["typical"]) as discover reports it.
 EXTRACT_CATALOG = (
-    '{"streams":[{"stream":{"name":"customers","namespace":"commerce","json_schema":{"type":"object","properties":{'
-    '"id":{"type":["number"],"airbyte_type":"integer"},"email":{"type":["string"]},"name":{"type":["null","string"]},'
-    '"balance":{"type":["number"]},"created_at":{"type":["null","string"],"format":"date-time",'
-    '"airbyte_type":"timestamp_with_timezone"}}},'
+    '{"streams":[{"stream":{"name":"bench_typical","namespace":"commerce","json_schema":{"type":"object",'
+    '"properties":{"id":{"type":["number"],"airbyte_type":"integer"},'
+    '"customer_id":{"type":["number"],"airbyte_type":"integer"},'
+    '"ext_ref":{"type":["null","number"],"airbyte_type":"integer"},"amount":{"type":["number"]},'
+    '"email":{"type":["string"]},"name":{"type":["null","string"]},'
+    '"created_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_without_timezone"},'
+    '"updated_at":{"type":["null","string"],"format":"date-time","airbyte_type":"timestamp_with_timezone"},'
+    '"active":{"type":["boolean"]},"attrs":{"type":["null","string"]}}},'
     '"supported_sync_modes":["full_refresh","incremental"],"source_defined_cursor":true},"sync_mode":"full_refresh",'
     '"destination_sync_mode":"append"}]}')
 
@@ -1185,13 +1193,14 @@ def run_socket_cells(o, res, emu, w, rows, shards):
 def run_cdc(o, res):
     """A first sync, N write ops, then a read from the saved state (change events only)."""
     shards = o.ceiling_shards
-    with Emulator(o, "customers", o.cdc_rows, shards, "cdc") as emu:
-        first = run_connector(o, emu, "customers", "incremental", True, "", True)
+    table = WIDTHS["typical"][0]
+    with Emulator(o, table, o.cdc_rows, shards, "cdc") as emu:
+        first = run_connector(o, emu, table, "incremental", True, "", True)
         if first.exit_code != 0:
             die("incremental first sync failed")
         state = state_from_output(first.output_text)
         emu.http("POST", f"/writes?count={o.cdc_writes}")
-        r = run_connector(o, emu, "customers", "incremental", True, state, False)
+        r = run_connector(o, emu, table, "incremental", True, state, False)
     r.width, r.rows, r.shards = "typical", o.cdc_rows, shards
     print("sv-bench: incremental: %d change records in %.2f s = %.0f events/s (exit %d)"
           % (r.records, r.seconds, r.records_per_s(), r.exit_code), file=sys.stderr)
@@ -1221,9 +1230,10 @@ def finish_extract(o, m, x):
 
 def run_profile(o):
     """Warms the emulator's cache, then one read under the --profile wrapper."""
-    with Emulator(o, "customers", o.profile_rows, o.ceiling_shards, "profile") as emu:
+    table = WIDTHS["typical"][0]
+    with Emulator(o, table, o.profile_rows, o.ceiling_shards, "profile") as emu:
         run_transport(o, emu, "typical", o.profile_rows, o.ceiling_shards, "", False)
-        r = run_connector(o, emu, "customers", "full_refresh", True, "", False, o.profile)
+        r = run_connector(o, emu, table, "full_refresh", True, "", False, o.profile)
     r.width, r.rows, r.shards = "typical", o.profile_rows, o.ceiling_shards
     log_run(r)
     return 0 if r.exit_code == 0 and r.records == o.profile_rows else 1

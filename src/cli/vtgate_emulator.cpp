@@ -63,7 +63,8 @@ Data (synthetic backend)
   --keyspace=NAME             keyspace name (default commerce)
   --shards=N|LIST             shard count (1 → "-", 2 → -80,80-, 4 → -40,40-80,80-c0,c0-) or an
                               explicit list like "-80,80-" (default 2)
-  --tables=LIST               tables among all_types,customers,order_items (default all three)
+  --tables=LIST               tables among all_types,customers,order_items,bench_narrow,
+                              bench_typical,bench_wide (default the first three)
   --rows=N                    initial rows per table (default 100)
   --write-rate=OPS            deterministic write ops per second (default 0 = none)
   --write-max=N               stop the timed write load after N ops (default 0 = unbounded)

@@ -69,6 +69,31 @@ enum class Gen {
   sku,
   qty,
   price,
+  // The bench_* tables (realistic shapes for scripts/bench).
+  small_int,     // int 1..9,999,999 (a foreign key)
+  ext_ref,       // bigint unsigned: mostly 10-12 digits, some above 2^63
+  label32,       // varchar(32): a short ASCII code with a word, ~10-20 chars
+  amount,        // decimal(12,2): mostly 0.01..99,999.99, some refunds < 0
+  person_email,  // varchar(64): first.last<n>@domain
+  person_name,   // varchar(64): "First Last", some non-ASCII
+  recent_dt6,    // datetime(6) in 2015..2026
+  recent_ts,     // timestamp in 2020..2026
+  attrs_json,    // a small JSON object (~30 bytes as MySQL prints it)
+  dec30,         // decimal(30,10): up to 20 integer digits
+  datetime0,     // datetime (no fraction)
+  timestamp6,    // timestamp(6)
+  time3,         // time(3)
+  country2,      // char(2) latin1: ISO country code
+  latin1_words,  // varchar(64) latin1: bytes in latin1, not UTF-8
+  bmp_words,     // varchar(255) utf8mb3: Basic Multilingual Plane only
+  tiny_text,     // tinytext: up to ~120 bytes
+  long_text,     // mediumtext/longtext: 30-300 bytes
+  uuid_bin,      // binary(16)
+  uuid_text,     // char(36) ascii
+  tiny_blob,     // tinyblob: up to 60 bytes
+  bit1,          // bit(1)
+  bit64,         // bit(64)
+  json_array,    // a JSON array
 };
 
 struct ColDef {
@@ -146,10 +171,100 @@ const std::vector<ColDef>& order_items_cols() {
   return cols;
 }
 
+// The bench tables: the row shapes users have (issue 15), for scripts/bench and tests of them.
+// narrow: 3 columns, ~100 B per RECORD line.
+const std::vector<ColDef>& bench_narrow_cols() {
+  static const std::vector<ColDef> cols = {
+      {"id", query::INT64, "bigint", 20, kBinCs, 0, kNotNull | kPri | kPart | kNum, Gen::pk_id},
+      {"quantity", query::INT32, "int", 11, kBinCs, 0, kNum, Gen::i32},
+      {"code", query::VARCHAR, "varchar(32)", 128, kUtf8, 0, 0, Gen::label32},
+  };
+  return cols;
+}
+
+// typical: 10 mixed columns, ~350 B per RECORD line.
+const std::vector<ColDef>& bench_typical_cols() {
+  static const std::vector<ColDef> cols = {
+      {"id", query::INT64, "bigint", 20, kBinCs, 0, kNotNull | kPri | kPart | kNum, Gen::pk_id},
+      {"customer_id", query::INT32, "int", 11, kBinCs, 0, kNotNull | kNum, Gen::small_int},
+      {"ext_ref", query::UINT64, "bigint unsigned", 20, kBinCs, 0, kUns | kNum, Gen::ext_ref},
+      {"amount", query::DECIMAL, "decimal(12,2)", 14, kBinCs, 2, kNotNull | kNum, Gen::amount},
+      {"email", query::VARCHAR, "varchar(64)", 256, kUtf8, 0, kNotNull, Gen::person_email},
+      {"name", query::VARCHAR, "varchar(64)", 256, kUtf8, 0, 0, Gen::person_name},
+      {"created_at", query::DATETIME, "datetime(6)", 26, kBinCs, 6, kNotNull | kBin, Gen::recent_dt6},
+      {"updated_at", query::TIMESTAMP, "timestamp", 19, kBinCs, 0, kBin | kTs, Gen::recent_ts},
+      {"active", query::INT8, "tinyint(1)", 1, kBinCs, 0, kNotNull | kNum, Gen::boolean},
+      {"attrs", query::JSON, "json", 4294967295U, kBinCs, 0, kBin | kBlob, Gen::attrs_json},
+  };
+  return cols;
+}
+
+// wide: 50 columns, every type family of all_types plus more sizes, precisions and charsets.
+constexpr std::uint32_t kLatin1 = 8, kAscii = 11, kUtf8mb3 = 33;
+const std::vector<ColDef>& bench_wide_cols() {
+  static const std::vector<ColDef> cols = {
+      {"id", query::INT64, "bigint", 20, kBinCs, 0, kNotNull | kPri | kPart | kNum, Gen::pk_id},
+      {"c_tinyint", query::INT8, "tinyint", 4, kBinCs, 0, kNum, Gen::i8},
+      {"c_tinyint_u", query::UINT8, "tinyint unsigned", 3, kBinCs, 0, kUns | kNum, Gen::u8},
+      {"c_bool", query::INT8, "tinyint(1)", 1, kBinCs, 0, kNotNull | kNum, Gen::boolean},
+      {"c_smallint", query::INT16, "smallint", 6, kBinCs, 0, kNum, Gen::i16},
+      {"c_smallint_u", query::UINT16, "smallint unsigned", 5, kBinCs, 0, kUns | kNum, Gen::u16},
+      {"c_mediumint", query::INT24, "mediumint", 9, kBinCs, 0, kNum, Gen::i24},
+      {"c_mediumint_u", query::UINT24, "mediumint unsigned", 8, kBinCs, 0, kUns | kNum, Gen::u24},
+      {"c_int", query::INT32, "int", 11, kBinCs, 0, kNotNull | kNum, Gen::i32},
+      {"c_int_u", query::UINT32, "int unsigned", 10, kBinCs, 0, kUns | kNum, Gen::u32},
+      {"c_bigint", query::INT64, "bigint", 20, kBinCs, 0, kNum, Gen::i64},
+      {"c_bigint_u", query::UINT64, "bigint unsigned", 20, kBinCs, 0, kUns | kNum, Gen::u64},
+      {"c_decimal", query::DECIMAL, "decimal(12,3)", 14, kBinCs, 3, kNum, Gen::dec},
+      {"c_decimal_money", query::DECIMAL, "decimal(12,2)", 14, kBinCs, 2, kNotNull | kNum, Gen::amount},
+      {"c_decimal_wide", query::DECIMAL, "decimal(30,10)", 32, kBinCs, 10, kNum, Gen::dec30},
+      {"c_float", query::FLOAT32, "float", 12, kBinCs, 31, kNum, Gen::f32},
+      {"c_double", query::FLOAT64, "double", 22, kBinCs, 31, kNum, Gen::f64},
+      {"c_date", query::DATE, "date", 10, kBinCs, 0, kBin, Gen::date},
+      {"c_datetime", query::DATETIME, "datetime", 19, kBinCs, 0, kBin, Gen::datetime0},
+      {"c_datetime6", query::DATETIME, "datetime(6)", 26, kBinCs, 6, kNotNull | kBin, Gen::recent_dt6},
+      {"c_timestamp", query::TIMESTAMP, "timestamp", 19, kBinCs, 0, kBin | kTs, Gen::timestamp},
+      {"c_timestamp6", query::TIMESTAMP, "timestamp(6)", 26, kBinCs, 6, kBin | kTs, Gen::timestamp6},
+      {"c_time", query::TIME, "time", 10, kBinCs, 0, kBin, Gen::time},
+      {"c_time3", query::TIME, "time(3)", 14, kBinCs, 3, kBin, Gen::time3},
+      {"c_year", query::YEAR, "year", 4, kBinCs, 0, kUns | kNum, Gen::year},
+      {"c_char", query::CHAR, "char(8)", 32, kUtf8, 0, 0, Gen::char8},
+      {"c_char_latin1", query::CHAR, "char(2)", 2, kLatin1, 0, kNotNull, Gen::country2},
+      {"c_uuid", query::CHAR, "char(36)", 36, kAscii, 0, kNotNull, Gen::uuid_text},
+      {"c_varchar", query::VARCHAR, "varchar(64)", 256, kUtf8, 0, 0, Gen::varchar},
+      {"c_varchar_latin1", query::VARCHAR, "varchar(64)", 64, kLatin1, 0, 0, Gen::latin1_words},
+      {"c_varchar_utf8mb3", query::VARCHAR, "varchar(255)", 765, kUtf8mb3, 0, 0, Gen::bmp_words},
+      {"c_tinytext", query::TEXT, "tinytext", 1020, kUtf8, 0, kBlob, Gen::tiny_text},
+      {"c_text", query::TEXT, "text", 262140, kUtf8, 0, kBlob, Gen::text},
+      {"c_mediumtext", query::TEXT, "mediumtext", 67108860, kUtf8, 0, kBlob, Gen::long_text},
+      {"c_longtext", query::TEXT, "longtext", 4294967295U, kUtf8, 0, kBlob, Gen::long_text},
+      {"c_binary", query::BINARY, "binary(4)", 4, kBinCs, 0, kBin, Gen::binary4},
+      {"c_binary16", query::BINARY, "binary(16)", 16, kBinCs, 0, kNotNull | kBin, Gen::uuid_bin},
+      {"c_varbinary", query::VARBINARY, "varbinary(16)", 16, kBinCs, 0, kBin, Gen::varbinary},
+      {"c_tinyblob", query::BLOB, "tinyblob", 255, kBinCs, 0, kBin | kBlob, Gen::tiny_blob},
+      {"c_blob", query::BLOB, "blob", 65535, kBinCs, 0, kBin | kBlob, Gen::blob},
+      {"c_mediumblob", query::BLOB, "mediumblob", 16777215, kBinCs, 0, kBin | kBlob, Gen::blob},
+      {"c_bit", query::BIT, "bit(12)", 12, kBinCs, 0, kUns, Gen::bit12},
+      {"c_bit1", query::BIT, "bit(1)", 1, kBinCs, 0, kUns, Gen::bit1},
+      {"c_bit64", query::BIT, "bit(64)", 64, kBinCs, 0, kUns, Gen::bit64},
+      {"c_enum", query::ENUM, "enum('small','medium','large','x,y','it''s')", 24, kUtf8, 0, kEnum, Gen::enumeration},
+      {"c_enum_status", query::ENUM, "enum('active','inactive','pending','banned','deleted')", 32, kUtf8, 0,
+       kNotNull | kEnum, Gen::enumeration},
+      {"c_set", query::SET, "set('a','b c','it''s','d')", 36, kUtf8, 0, kSet, Gen::set},
+      {"c_set_flags", query::SET, "set('email','sms','push','mail')", 80, kUtf8, 0, kSet, Gen::set},
+      {"c_json", query::JSON, "json", 4294967295U, kBinCs, 0, kBin | kBlob, Gen::json},
+      {"c_json_array", query::JSON, "json", 4294967295U, kBinCs, 0, kBin | kBlob, Gen::json_array},
+  };
+  return cols;
+}
+
 const std::vector<ColDef>* cols_of(std::string_view table) {
   if (table == "all_types") return &all_types_cols();
   if (table == "customers") return &customers_cols();
   if (table == "order_items") return &order_items_cols();
+  if (table == "bench_narrow") return &bench_narrow_cols();
+  if (table == "bench_typical") return &bench_typical_cols();
+  if (table == "bench_wide") return &bench_wide_cols();
   return nullptr;
 }
 
@@ -228,6 +343,76 @@ std::string bytes_of(std::uint64_t h, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     if (i % 8 == 0) x = mix(x + i);
     s[i] = static_cast<char>(x >> ((i % 8) * 8));
+  }
+  return s;
+}
+
+// Realistic vocabulary of the bench tables: mostly ASCII, a few accents, apostrophes and CJK, as
+// customer data has.
+const char* const kFirst[] = {"James",  "Mary", "Robert", "Patricia", "Zoë",    "José", "Aiko",   "Liam",
+                              "Olivia", "Noah", "Émile",  "Sofia",    "Łukasz", "Chen", "Fatima", "Ada"};
+const char* const kLast[] = {"Smith",  "Johnson", "O'Brien", "Garcia", "Müller", "Nguyễn", "Kowalski", "Brown",
+                             "Tanaka", "Rossi",   "Dubois",  "Silva",  "李",     "Jones",  "Martin",   "Lee"};
+const char* const kAsciiFirst[] = {"james",  "mary", "robert", "patricia", "zoe",    "jose", "aiko",   "liam",
+                                   "olivia", "noah", "emile",  "sofia",    "lukasz", "chen", "fatima", "ada"};
+const char* const kAsciiLast[] = {"smith",  "johnson", "obrien", "garcia", "mueller", "nguyen", "kowalski", "brown",
+                                  "tanaka", "rossi",   "dubois", "silva",  "li",      "jones",  "martin",   "lee"};
+const char* const kDomains[] = {"example.com", "example.org", "example.net", "mail.example.com"};
+const char* const kCodes[] = {"ORD", "INV", "SKU", "REF", "PO", "RMA", "TKT", "SUB"};
+const char* const kPlans[] = {"free", "basic", "pro", "enterprise"};
+const char* const kCountries[] = {"US", "DE", "FR", "JP", "BR", "IN", "GB", "ES"};
+// Latin-1 bytes (a latin1 column holds its own encoding; the connector converts to UTF-8).
+const char* const kLatin1Words[] = {"caf\xe9",
+                                    "na\xefve",
+                                    "Z\xfcrich",
+                                    "fa\xe7"
+                                    "ade",
+                                    "pi\xf1"
+                                    "ata",
+                                    "sm\xf8rrebr\xf8"
+                                    "d",
+                                    "\xc5ngstr\xf6m",
+                                    "d\xe9j\xe0 vu",
+                                    "plain",
+                                    "words",
+                                    "\xa3"
+                                    "100",
+                                    "50\xb0"
+                                    "C",
+                                    "\xbfqu\xe9?",
+                                    "O'Neil",
+                                    "tab\there",
+                                    "quote\"d"};
+// Basic Multilingual Plane only (utf8mb3 holds no 4-byte sequences).
+const char* const kBmpWords[] = {"alpha", "Bravo", "délta",       "écho", "fox\"trot", "hôtel",     "中文", "日本語",
+                                 "Ωmega", "naïve", "back\\slash", "zulu", "O'Brien",   "new\nline", "€uro", "ß"};
+
+template <std::size_t N>
+const char* pick(const char* const (&list)[N], std::uint64_t x) {
+  return list[x % N];
+}
+
+std::string fmt_recent(std::int64_t base, std::uint64_t span, std::uint64_t h) {
+  return fmt_epoch(base + static_cast<std::int64_t>((h >> 8) % span));
+}
+
+std::string hex_of(std::string_view bytes) {
+  static const char* const digits = "0123456789abcdef";
+  std::string s;
+  for (unsigned char b : bytes) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+std::string text_of(const char* const* list, std::size_t n, std::uint64_t h, std::size_t words) {
+  std::string s;
+  std::uint64_t x = h;
+  for (std::size_t i = 0; i < words; ++i) {
+    if (i % 8 == 0) x = mix(x + i);
+    if (i) s += ' ';
+    s += list[(x >> ((i % 8) * 8)) % n];
   }
   return s;
 }
@@ -318,6 +503,59 @@ std::string gen_value(const ColDef& c, std::uint64_t h, std::uint64_t k, std::ui
     case Gen::sku: return std::string("SKU-") + bytes_of(h, 1 + (h >> 60) % 8);
     case Gen::qty: return std::to_string(1 + h % 50);
     case Gen::price: return fmt_fixed(static_cast<std::int64_t>((h >> 8) % 1000000), 2);
+    case Gen::small_int: return std::to_string(1 + (h >> 4) % 9999999);
+    case Gen::ext_ref:
+      if (h % 16 == 0) return std::to_string((h >> 1) | (1ULL << 63));  // beyond bigint: unsigned matters
+      return std::to_string(1000000000ULL + (h >> 5) % 999000000000ULL);
+    case Gen::label32: return fmt::format("{}-{}-{}", pick(kCodes, h >> 3), k, (h >> 20) % 100000);
+    case Gen::amount: {
+      std::int64_t v = static_cast<std::int64_t>(1 + (h >> 6) % 9999999);
+      if (h % 23 == 0) v = -v / 10;  // a refund
+      return fmt_fixed(v, 2);
+    }
+    case Gen::person_email:
+      return fmt::format("{}.{}{}@{}", pick(kAsciiFirst, h >> 4), pick(kAsciiLast, h >> 12), (h >> 20) % 1000,
+                         pick(kDomains, h >> 32));
+    case Gen::person_name: return fmt::format("{} {}", pick(kFirst, h >> 4), pick(kLast, h >> 12));
+    case Gen::recent_dt6:
+      return fmt_recent(1420070400, 11ULL * 365 * 86400, h) + fmt::format(".{:06}", (h >> 2) % 1000000);
+    case Gen::recent_ts: return fmt_recent(1577836800, 6ULL * 365 * 86400, h);
+    case Gen::attrs_json: {
+      // As MySQL prints JSON: keys by length then bytes, ", " and ": ".
+      return fmt::format(R"({{"plan": "{}", "seats": {}}})", pick(kPlans, h >> 3), 1 + (h >> 17) % 250);
+    }
+    case Gen::dec30: {
+      const std::uint64_t ip = (h >> 3) % 100000000000000000ULL * ((h >> 61) + 1);  // < 10^20
+      return fmt::format("{}{}.{:010}", h % 7 == 0 ? "-" : "", ip, mix(h) % 10000000000ULL);
+    }
+    case Gen::datetime0: return fmt_recent(0, 8000000000ULL, h);
+    case Gen::timestamp6:
+      return fmt_epoch(1 + static_cast<std::int64_t>((h >> 8) % 2147483646ULL)) + fmt::format(".{:06}", h % 1000000);
+    case Gen::time3: {
+      std::int64_t ms = static_cast<std::int64_t>((h >> 4) % (2 * 3020399000ULL + 1)) - 3020399000LL;
+      bool neg = ms < 0;
+      std::uint64_t a = static_cast<std::uint64_t>(neg ? -ms : ms);
+      const std::uint64_t secs = a / 1000;
+      return fmt::format("{}{:02}:{:02}:{:02}.{:03}", neg ? "-" : "", secs / 3600, (secs / 60) % 60, secs % 60,
+                         a % 1000);
+    }
+    case Gen::country2: return pick(kCountries, h >> 5);
+    case Gen::latin1_words: return text_of(kLatin1Words, 16, h, 1 + (h >> 3) % 5);
+    case Gen::bmp_words: return text_of(kBmpWords, 16, h, 1 + (h >> 3) % 12) + fmt::format(" #{}", k);
+    case Gen::tiny_text: return text_of(kWords, 16, h, (h >> 3) % 16);
+    case Gen::long_text: return text_of(kWords, 16, h, 5 + (h >> 3) % 40);
+    case Gen::uuid_bin: return bytes_of(h, 16);
+    case Gen::uuid_text: {
+      const std::string x = hex_of(bytes_of(h, 16));
+      return fmt::format("{}-{}-{}-{}-{}", x.substr(0, 8), x.substr(8, 4), x.substr(12, 4), x.substr(16, 4),
+                         x.substr(20));
+    }
+    case Gen::tiny_blob: return bytes_of(h, (h >> 48) % 61);
+    case Gen::bit1: return std::string(1, static_cast<char>(h & 1));
+    case Gen::bit64: return bytes_of(h, 8);
+    case Gen::json_array:
+      return fmt::format(R"([{}, "{}", {}, null, {{"k": "v{}"}}])", (h >> 5) % 1000, pick(kPlans, h >> 15),
+                         (h >> 19) % 2 ? "true" : "false", k);
   }
   return {};
 }

@@ -6,9 +6,11 @@
 //!
 //! Model
 //!  * Tables (fixed shapes, pick any subset): `all_types` (every MySQL type family), `customers`
-//!    (a typical narrow table), `order_items` (composite PK). Each row has an integer row key
-//!    k >= 1; PK columns are monotonic in k, so PK order == k order.
-//!      all_types.id = k, customers.id = k, order_items (order_id, line) = ((k-1)/4+1, (k-1)%4+1).
+//!    (a typical narrow table), `order_items` (composite PK), and the benchmark's row shapes
+//!    `bench_narrow` (3 columns), `bench_typical` (10 mixed columns, ~350 B per RECORD line) and
+//!    `bench_wide` (50 columns: every type family, more sizes, precisions and charsets). Each row
+//!    has an integer row key k >= 1; PK columns are monotonic in k, so PK order == k order.
+//!      <table>.id = k, order_items (order_id, line) = ((k-1)/4+1, (k-1)%4+1).
 //!  * Initially table t has rows k = 1..rows, all at generation 0. Cell values are a function of
 //!    (table, column, k, generation) only.
 //!  * Writes: a global op sequence g = 1, 2, ... Op g belongs to table index (g-1) % T (T = number

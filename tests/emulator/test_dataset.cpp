@@ -1,4 +1,5 @@
 // tests/emulator/test_dataset.cpp — GTID sets and the synthetic dataset model (suite unit).
+#include <algorithm>
 #include <map>
 
 #include <doctest/doctest.h>
@@ -148,4 +149,83 @@ TEST_CASE("a DDL adds a column that later writes fill") {
   CHECK(ds.cell(0, 1, "note1", 2) == std::nullopt);  // written by op 2, before the DDL
   // op 5 = j 5 → m 1, update k 2 to gen 1 (after the DDL): note filled
   CHECK(ds.cell(0, 2, "note1", 5) == std::optional<std::string>("n1-2-1"));
+}
+
+TEST_CASE("the bench tables: shapes, deterministic cells, NULLs only where nullable, realistic lengths") {
+  DatasetConfig c;
+  c.tables = {"bench_narrow", "bench_typical", "bench_wide"};
+  c.rows = 2000;
+  Dataset a(c), b(c);
+  const std::size_t want_cols[] = {3, 10, 50};
+  for (std::size_t t = 0; t < 3; ++t) {
+    INFO("table ", a.table_name(t));
+    const auto schema = a.schema(t, 0);
+    REQUIRE(schema->fields.size() == want_cols[t]);
+    CHECK(schema->fields[0].name() == "id");
+    CHECK(schema->pk_columns == std::vector<std::size_t>{0});
+    std::vector<std::size_t> nulls(schema->fields.size());
+    std::size_t bytes = 0;
+    for (std::uint64_t k = 1; k <= c.rows; ++k) {
+      const auto row = a.row(t, k, 0);
+      REQUIRE(row);
+      CHECK(row->SerializeAsString() == b.row(t, k, 0)->SerializeAsString());
+      const auto cells = row_cells(*row);
+      REQUIRE(cells.size() == schema->fields.size());
+      CHECK(cells[0] == std::optional<std::string>(std::to_string(k)));
+      CHECK(a.key_of_pk(t, a.pk_row(t, k)) == std::optional<std::uint64_t>(k));
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (!cells[i]) {
+          ++nulls[i];
+          continue;
+        }
+        bytes += cells[i]->size();
+      }
+    }
+    for (std::size_t i = 0; i < schema->fields.size(); ++i) {
+      INFO("column ", schema->fields[i].name());
+      if (schema->fields[i].flags() & query::NOT_NULL_FLAG) {
+        CHECK(nulls[i] == 0);
+      } else {
+        CHECK(nulls[i] > 0);  // ~1 in 11
+        CHECK(nulls[i] < c.rows / 5);
+      }
+    }
+    // Average raw cell bytes per row: narrow small, typical ~200, wide a few KB at most.
+    const double avg = static_cast<double>(bytes) / static_cast<double>(c.rows);
+    const double lo[] = {15, 110, 800}, hi[] = {40, 220, 2500};
+    CHECK(avg > lo[t]);
+    CHECK(avg < hi[t]);
+  }
+  // Values as MySQL prints them, spot-checked per family.
+  const std::size_t wide = 2;
+  auto col = [&](std::size_t t, std::string_view name) {
+    const auto s = a.schema(t, 0);
+    for (std::size_t i = 0; i < s->fields.size(); ++i) {
+      if (s->fields[i].name() == name) return i;
+    }
+    FAIL("no column ", name);
+    return std::size_t{0};
+  };
+  for (std::uint64_t k = 1; k <= 200; ++k) {
+    const auto cells = row_cells(*a.row(wide, k, 0));
+    const auto& money = *cells[col(wide, "c_decimal_money")];
+    CHECK(money.size() - money.find('.') == 3);
+    if (auto d = cells[col(wide, "c_decimal_wide")]) CHECK(d->size() - d->find('.') == 11);
+    CHECK(cells[col(wide, "c_binary16")]->size() == 16);
+    CHECK(cells[col(wide, "c_uuid")]->size() == 36);
+    CHECK(cells[col(wide, "c_char_latin1")]->size() == 2);
+    if (auto v = cells[col(wide, "c_bit64")]) CHECK(v->size() == 8);
+    if (auto v = cells[col(wide, "c_bit1")]) CHECK((*v == std::string(1, '\0') || *v == std::string(1, '\1')));
+    if (auto v = cells[col(wide, "c_datetime6")]) CHECK(v->size() == 26);
+    if (auto v = cells[col(wide, "c_timestamp6")]) CHECK(v->size() == 26);
+    if (auto v = cells[col(wide, "c_time3")]) CHECK(v->substr(v->size() - 4, 1) == ".");
+    const auto labels = enum_labels(a.schema(wide, 0)->fields[col(wide, "c_enum_status")].column_type());
+    CHECK(std::find(labels.begin(), labels.end(), *cells[col(wide, "c_enum_status")]) != labels.end());
+    const auto typical = row_cells(*a.row(1, k, 0));
+    CHECK(typical[col(1, "email")]->find('@') != std::string::npos);
+    CHECK((*typical[col(1, "active")] == "0" || *typical[col(1, "active")] == "1"));
+    const auto narrow = row_cells(*a.row(0, k, 0));
+    if (narrow[2]) CHECK(narrow[2]->size() <= 32);
+  }
+  check_ops(3, {"bench_narrow", "bench_typical", "bench_wide"}, 90);
 }

@@ -1055,3 +1055,65 @@ TEST_CASE("a select list naming a column the table lacks: FAILED_PRECONDITION as
     CHECK(events == 0);
   }
 }
+
+TEST_CASE("the bench tables: copy byte for byte (twice: from the pre-encoded cache), writes, a DDL, a reshard") {
+  const std::vector<std::string> tables{"bench_narrow", "bench_typical", "bench_wide"};
+  auto c = config(tables, 80);
+  Dataset ds(c);
+  REQUIRE(ds.schema(0, 0)->fields.size() == 3);
+  REQUIRE(ds.schema(1, 0)->fields.size() == 10);
+  REQUIRE(ds.schema(2, 0)->fields.size() == 50);
+  Emulator emu(flags(c, {"--pre-encoded"}));
+  const std::string shard = "80-";
+  // The first copy fills the cache, the second replays it: both give the dataset's rows exactly.
+  for (int pass = 0; pass < 2; ++pass) {
+    CAPTURE(pass);
+    Stream s(channel(emu), request(c.keyspace, shard, "", tables));
+    for (std::size_t t = 0; t < tables.size(); ++t) expect_table_copy(s, ds, t, shard, 0, pos(ds, shard, 0));
+    CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+    CHECK(type_name(s.must_next()) == "COPY_COMPLETED");
+  }
+  CHECK(json_field(emu.control("GET", "/status").second, "cache_hits") == "3");  // one per table
+
+  // Replication: 30 ops (each table's inserts, updates and deletes), a DDL on the wide table,
+  // 30 more ops whose rows fill the new column.
+  Stream s(channel(emu), request(c.keyspace, shard, pos(ds, shard, 0), tables));
+  emu.post("/writes?count=30");
+  const auto body = emu.post("/ddl?table=bench_wide");
+  emu.post("/writes?count=30");
+  std::set<std::size_t> seen;
+  std::set<std::pair<std::size_t, OpKind>> kinds;
+  std::uint64_t entry = 0;
+  for (auto g : shard_ops(ds, shard, 30)) {
+    kinds.insert({ds.op(g).table, ds.op(g).kind});
+    expect_op(s, ds, shard, g, ++entry, seen, tables);
+  }
+  const std::string stmt = ds.add_ddl(2, 30);  // recorded after the ops before it were checked
+  CHECK(body.find(stmt) != std::string::npos);
+  CHECK(only_shard(s.must_next()).gtid() == pos(ds, shard, ++entry));
+  auto ddl = s.must_next();
+  CHECK(type_name(ddl) == "DDL");
+  CHECK(ddl.statement() == stmt);
+  seen.erase(2);  // a new FIELD is due for the wide table
+  bool note_filled = false;
+  for (auto g : shard_ops(ds, shard, 60)) {
+    if (g <= 30) continue;
+    kinds.insert({ds.op(g).table, ds.op(g).kind});
+    expect_op(s, ds, shard, g, ++entry, seen, tables);
+    const Op o = ds.op(g);
+    if (o.table == 2 && o.kind != OpKind::remove && ds.cell(2, o.key, "note1", g)) note_filled = true;
+  }
+  CHECK(note_filled);
+  CHECK(kinds.size() == 9);  // every table saw inserts, updates and deletes on this shard
+
+  // A reshard: the bench tables route like the others (every row on exactly one new shard).
+  auto r = emu.post("/reshard?shards=-40,40-80,80-c0,c0-");
+  CHECK(r.find("-40") != std::string::npos);
+  ds.add_reshard(60, {"-40", "40-80", "80-c0", "c0-"});
+  for (const std::string sh : {"40-80", "c0-"}) {
+    Stream cs(channel(emu), request(c.keyspace, sh, "", tables));
+    for (std::size_t t = 0; t < tables.size(); ++t) {
+      expect_table_copy(cs, ds, t, sh, 60, pos(ds, sh, 0));
+    }
+  }
+}
