@@ -92,7 +92,8 @@ std::vector<std::string> parse_enum_labels(std::string_view column_type);
 //! Writes one cell as a JSON value. Never writes invalid JSON: text that cannot be what the type
 //! promises (e.g. non-numeric text in an INT column) is written as a JSON string instead.
 //! `Writer` is JsonWriter, or csv::FieldWriter for the same value as one CSV field (`extract
-//! --format csv`, without a JSON round trip); values.cpp instantiates both.
+//! --format csv`, without a JSON round trip), or ScalarSink (socket PROTOBUF records); values.cpp
+//! instantiates all three.
 template <class Writer>
 void write_value(Writer& w, const Column& column, std::string_view raw, bool is_null);
 

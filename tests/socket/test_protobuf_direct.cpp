@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -195,4 +196,52 @@ TEST_CASE("direct PROTOBUF encoder: seeded random rows (bounded) byte for byte a
     rows.push_back(std::move(cells));
   }
   check_identical(t, rows, kUpdated, kDeleted);
+}
+
+// Not run by default (skipped): the workload of the instruction counts in docs/benchmarks.md
+// ("Socket mode", direct encoder): 200k rows shaped like bench_typical through one writer, chosen
+// by SV_ENCODER=direct|json. Run under callgrind with --toggle-collect='*encode_typical_rows*'.
+namespace {
+[[gnu::noinline]] std::size_t encode_typical_rows(engine::RowWriter& w, const Rows& t,
+                                                  const std::vector<std::vector<vitess::Cell>>& rows) {
+  std::size_t bytes = 0;
+  for (int i = 0; i < 200000; ++i) {
+    engine::RowView row;
+    row.emitted_at = 1700000000123;
+    row.columns = t.columns;
+    row.cells = rows[static_cast<std::size_t>(i) % rows.size()];
+    row.selection = t.selection;
+    w.write(row);
+    if (w.count() == 1000) bytes += w.take().size();
+  }
+  return bytes + w.take().size();
+}
+}  // namespace
+
+TEST_CASE("encoder workload: 200k bench_typical-shaped rows (callgrind)" * doctest::skip()) {
+  Rows t;
+  for (const auto& c : {col("id", query::INT64, "bigint"), col("qty", query::INT32, "int"),
+                        col("big", query::UINT64, "bigint unsigned"), col("price", query::DECIMAL, "decimal(12,2)"),
+                        col("name", query::VARCHAR, "varchar(64)"), col("email", query::VARCHAR, "varchar(64)"),
+                        col("created", query::DATETIME, "datetime(6)"), col("updated", query::TIMESTAMP, "timestamp"),
+                        col("active", query::INT8, "tinyint(1)"), col("doc", query::JSON, "json", 63)}) {
+    t.selection.push_back(static_cast<std::uint32_t>(t.columns.size()));
+    t.columns.push_back(c);
+  }
+  std::vector<std::vector<vitess::Cell>> rows;
+  static const std::vector<std::string> texts[] = {
+      {"1", "742", "18446744073709551000", "1234.56", "customer name 0001", "someone@example.com",
+       "2024-05-06 07:08:09.123456", "2024-05-06 07:08:09", "1", R"({"tier": "gold", "n": 3})"},
+      {"2", "-5", "17", "-0.01", "another customer", "x@y.org", "2023-01-01 00:00:00.000000", "2023-01-01 00:00:00",
+       "0", R"({"tier": "basic"})"}};
+  for (const auto& r : texts) {
+    std::vector<vitess::Cell> cells;
+    for (const auto& s : r) cells.push_back({s, false});
+    rows.push_back(cells);
+  }
+  const char* which = std::getenv("SV_ENCODER");
+  const bool json = which != nullptr && std::string(which) == "json";
+  auto w = json ? oracle::make_protobuf_record_writer_via_json({"bench_typical", "commerce"}, {})
+                : make_protobuf_record_writer({"bench_typical", "commerce"}, {});
+  CHECK(encode_typical_rows(*w, t, rows) > 0);
 }
