@@ -1,8 +1,6 @@
 // src/socket: the data channel's row formats (see record_writers.hpp and docs/speed-mode.md).
 #include "socket/record_writers.hpp"
 
-#include <rapidjson/document.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -72,11 +70,7 @@ bool parse_clock(std::string_view s, std::size_t& pos, std::uint64_t& nanos) {
   return true;
 }
 
-//! A JSON scalar as the value writer rendered it: its kind and its text (string contents unescaped).
-struct Scalar {
-  enum Kind { null, boolean_true, boolean_false, number, string } kind = null;
-  std::string_view text;
-};
+using vitess::Scalar;
 
 class ProtobufWriter final : public engine::RowWriter {
  public:
@@ -212,9 +206,25 @@ class ProtobufWriter final : public engine::RowWriter {
     if (p.index >= row.columns.size()) return put_null();  // not a column of the table (any more)
     const vitess::Column& c = row.columns[p.index];
     const vitess::Cell& cell = row.cells[p.index];
-    const Scalar v = render(c, cell);
+    // The value comes back through sink_.scalar → encode_value while write_value runs, so text it
+    // points into (write_value's scratch buffers, its stack) is still valid.
+    sink_.prop = &p;
+    sink_.column = &c;
+    vitess::write_value<vitess::ScalarSink>(sink_, c, cell.raw, cell.is_null);
+  }
+
+  //! One value of a table column, as write_value decided it, into its member.
+  void encode_value(const Prop& p, const vitess::Column& c, Scalar v) {
     if (v.kind == Scalar::null) return put_null();
     using K = vitess::ValueKind;
+    char digits_buf[24];
+    if (v.kind == Scalar::unsigned_integer) {
+      if (c.kind == K::integer || c.kind == K::year || c.kind == K::bit_int) return put_unsigned(v.unsigned_value);
+      // Elsewhere it is the number the JSON text would have been.
+      const auto [end, ec] = std::to_chars(digits_buf, digits_buf + sizeof digits_buf, v.unsigned_value);
+      (void)ec;  // 24 characters hold every uint64
+      v = {Scalar::number, false, 0, std::string_view(digits_buf, static_cast<std::size_t>(end - digits_buf))};
+    }
     switch (c.kind) {
       case K::null_only: return put_null();
       case K::integer:
@@ -222,19 +232,14 @@ class ProtobufWriter final : public engine::RowWriter {
       case K::bit_int: return encode_integer(p, v);
       case K::tiny_bool:
       case K::bit_bool:
-        if (v.kind == Scalar::boolean_true || v.kind == Scalar::boolean_false) {
-          return wire::put_uint(value_, field::value_boolean, v.kind == Scalar::boolean_true ? 1 : 0);
-        }
+        if (v.kind == Scalar::boolean) return wire::put_uint(value_, field::value_boolean, v.boolean_value ? 1 : 0);
         return put_nulled(p);  // tinyint(1) holding e.g. 2: a number in a boolean column
       case K::decimal:
         if (v.kind != Scalar::number) return put_nulled(p);
         return wire::put_bytes(value_, field::value_big_decimal, v.text);
       case K::floating: {
-        if (v.kind != Scalar::number) return put_nulled(p);
-        const std::string text(v.text);
-        char* end = nullptr;
-        const double d = std::strtod(text.c_str(), &end);
-        if (end != text.c_str() + text.size()) return put_nulled(p);
+        double d = 0;
+        if (v.kind != Scalar::number || !parse_double(v.text, d)) return put_nulled(p);
         return wire::put_double(value_, field::value_number, d);
       }
       case K::date: {
@@ -275,6 +280,28 @@ class ProtobufWriter final : public engine::RowWriter {
     put_nulled(p);
   }
 
+  //! A JSON number text as a double, correctly rounded (as strtod, which the rare texts from_chars
+  //! refuses, e.g. a subnormal result, still go through).
+  static bool parse_double(std::string_view text, double& d) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec == std::errc() && end == text.data() + text.size()) return true;
+    const std::string copy(text);
+    char* stop = nullptr;
+    d = std::strtod(copy.c_str(), &stop);
+    return stop == copy.c_str() + copy.size();
+  }
+
+  void put_unsigned(std::uint64_t u) {
+    if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return wire::put_sint(value_, field::value_integer, static_cast<std::int64_t>(u));
+    }
+    char digits_buf[24];
+    const auto [end, ec] = std::to_chars(digits_buf, digits_buf + sizeof digits_buf, u);
+    (void)ec;
+    wire::put_bytes(value_, field::value_big_integer,
+                    std::string_view(digits_buf, static_cast<std::size_t>(end - digits_buf)));
+  }
+
   void encode_integer(const Prop& p, const Scalar& v) {
     if (v.kind != Scalar::number) return put_nulled(p);
     std::int64_t i = 0;
@@ -308,34 +335,21 @@ class ProtobufWriter final : public engine::RowWriter {
     wire::put_bytes(value_, field::value_timestamp_tz, sub_);
   }
 
-  //! The cell as the JSON value writer renders it: every decoding rule (character sets, base64,
-  //! ENUM/SET labels, BIT, zero dates) stays in one place, src/vitess/values.cpp.
-  Scalar render(const vitess::Column& c, const vitess::Cell& cell) {
-    json_.Clear();
-    writer_.Reset(json_);
-    vitess::write_value(writer_, c, cell.raw, cell.is_null);
-    const std::string_view j(json_.GetString(), json_.GetSize());
-    if (j == "null") return {Scalar::null, {}};
-    if (j == "true") return {Scalar::boolean_true, {}};
-    if (j == "false") return {Scalar::boolean_false, {}};
-    if (j.empty() || j.front() != '"') return {Scalar::number, j};
-    const std::string_view inner = j.substr(1, j.size() - 2);
-    if (inner.find('\\') == std::string_view::npos) return {Scalar::string, inner};
-    // Escapes (quotes, backslashes, control characters) are rare: let RapidJSON undo them.
-    doc_.Parse(j.data(), j.size());
-    if (doc_.HasParseError() || !doc_.IsString()) return {Scalar::null, {}};
-    unescaped_.assign(doc_.GetString(), doc_.GetStringLength());
-    return {Scalar::string, unescaped_};
-  }
-
   std::string name_, ns_;
   std::vector<Prop> props_, row_props_;
   std::vector<std::string> row_key_;  //!< the members row_props_ was built from, in the row's order
-  std::string out_, record_, value_, sub_, meta_, change_, unescaped_;
+  std::string out_, record_, value_, sub_, meta_, change_;
   std::vector<const std::string*> nulled_;
-  JsonBuffer json_;
+  JsonBuffer json_;  //!< `_planetscale_metadata`'s JSON text
   JsonWriter writer_{json_};
-  rapidjson::Document doc_;
+  //! Receives each table column's value from write_value for the property being encoded.
+  struct Sink final : vitess::ScalarSink {
+    explicit Sink(ProtobufWriter& w) : writer(w) {}
+    void scalar(const Scalar& v) override { writer.encode_value(*prop, *column, v); }
+    ProtobufWriter& writer;
+    const Prop* prop = nullptr;
+    const vitess::Column* column = nullptr;
+  } sink_{*this};
   std::uint64_t count_ = 0;
 };
 

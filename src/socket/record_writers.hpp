@@ -4,7 +4,8 @@
 // the output places the rows on a socket: patch_partition() then writes the real id into every
 // record of a batch without re-rendering it.
 //   JSONL:    `{"type":"RECORD","record":{"partition_id":"…","stream":…,"emitted_at":…,"data":{…}}}\n`
-//   PROTOBUF: varint-delimited AirbyteMessageProtobuf{record = AirbyteRecordMessageProtobuf}, the
+//   PROTOBUF: (values taken from vitess::write_value as Scalars, no JSON) varint-delimited
+//   AirbyteMessageProtobuf{record = AirbyteRecordMessageProtobuf}, the
 //             record's partition_id written first, `data` positional in ascending property name.
 #pragma once
 

@@ -557,6 +557,7 @@ void write_value(W& w, const Column& c, std::string_view raw, bool is_null) {
 
 template void write_value(JsonWriter&, const Column&, std::string_view, bool);
 template void write_value(csv::FieldWriter&, const Column&, std::string_view, bool);
+template void write_value(ScalarSink&, const Column&, std::string_view, bool);
 
 namespace {
 

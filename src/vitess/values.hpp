@@ -92,9 +92,50 @@ std::vector<std::string> parse_enum_labels(std::string_view column_type);
 //! Writes one cell as a JSON value. Never writes invalid JSON: text that cannot be what the type
 //! promises (e.g. non-numeric text in an INT column) is written as a JSON string instead.
 //! `Writer` is JsonWriter, or csv::FieldWriter for the same value as one CSV field (`extract
-//! --format csv`, without a JSON round trip); values.cpp instantiates both.
+//! --format csv`, without a JSON round trip), or ScalarSink (socket PROTOBUF records); values.cpp
+//! instantiates all three.
 template <class Writer>
 void write_value(Writer& w, const Column& column, std::string_view raw, bool is_null);
+
+//! One value as write_value decides it, before any JSON: for formats that are not JSON (the
+//! socket PROTOBUF records), so they share every decoding rule without rendering and re-parsing.
+struct Scalar {
+  enum Kind : std::uint8_t { null, boolean, unsigned_integer, number, string } kind = null;
+  bool boolean_value = false;
+  std::uint64_t unsigned_value = 0;  //!< unsigned_integer (BIT(2..64))
+  //! number: its JSON number text; string: its UTF-8 contents (unescaped). Valid only during
+  //! ScalarSink::scalar (it may point into write_value's scratch buffers or its stack).
+  std::string_view text;
+};
+
+//! A writer for write_value that hands each value over as a Scalar (write_value<ScalarSink> is
+//! instantiated in values.cpp beside the JSON and CSV writers).
+class ScalarSink {
+ public:
+  virtual ~ScalarSink() = default;
+  virtual void scalar(const Scalar& value) = 0;
+
+  bool Null() { return emit({Scalar::null, false, 0, {}}); }
+  bool Bool(bool b) { return emit({Scalar::boolean, b, 0, {}}); }
+  bool Uint64(std::uint64_t v) { return emit({Scalar::unsigned_integer, false, v, {}}); }
+  bool String(const char* text, rapidjson::SizeType length, bool copy = false) {
+    (void)copy;
+    return emit({Scalar::string, false, 0, std::string_view(text, length)});
+  }
+  //! Numbers as their JSON text; strings (base64) as `"…"` whose contents need no unescaping.
+  bool RawValue(const char* json, std::size_t length, rapidjson::Type type) {
+    if (type == rapidjson::kStringType && length >= 2) {
+      return emit({Scalar::string, false, 0, std::string_view(json + 1, length - 2)});
+    }
+    return emit({Scalar::number, false, 0, std::string_view(json, length)});
+  }
+
+ private:
+  bool emit(const Scalar& v) {
+    scalar(v);
+    return true;
+  }
+};
 
 //! Writes `"name":value` members for the selected columns (indexes into `columns`, in the order
 //! given) of one query.Row. The row is checked first (value count, lengths within the packed
