@@ -280,6 +280,33 @@ std::string trace_error(const std::string& message, const std::string& failure_t
   return d["trace"]["error"]["message"].GetString();
 }
 
+// Slows every shard of the 4-shard datasets by `delay_ms` per response, so a sync lasts long
+// enough to be interrupted mid-read.
+void slow_every_shard(Emulator& emu, int delay_ms) {
+  for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
+    emu.control("POST", std::string("/fault/slow-shard?shard=") + shard + "&delay_ms=" + std::to_string(delay_ms));
+  }
+}
+
+// A speed_read hook: a bounded wait for the `states`-th STATE on the connector's stdout, then
+// `signal` to the connector (SIGKILL: no last word; SIGTERM: its final STATE and INCOMPLETE).
+std::function<void(Child&, const std::string&)> signal_after_states(int signal, std::size_t states) {
+  return [signal, states](Child& c, const std::string& out) {
+    sv::testing::wait_until(
+        [&] {
+          const auto text = read_file(out);
+          std::size_t n = 0;
+          for (auto p = text.find(R"({"type":"STATE")"); p != std::string::npos;
+               p = text.find(R"({"type":"STATE")", p + 1)) {
+            ++n;
+          }
+          return n >= states;
+        },
+        std::chrono::seconds(20), std::chrono::milliseconds(20));
+    ::kill(c.pid, signal);
+  };
+}
+
 }  // namespace
 
 TEST_CASE("socket mode, 3 streams × 4 shards: JSONL and PROTOBUF on 1, 2 and 8 sockets give exactly the table rows") {
@@ -471,18 +498,10 @@ TEST_CASE(
     "once") {
   Emulator emu(dataset({"customers"}, 1500), {"--copy-packet-bytes=3000"});
   emulator::Dataset ds(emu.data);
-  for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
-    emu.control("POST", std::string("/fault/slow-shard?shard=") + shard + "&delay_ms=40");
-  }
+  slow_every_shard(emu, 40);
   const auto catalog = catalog_json(ds, {{"customers", "incremental"}});
   const std::string config = R"("checkpoint_interval_records":50)";
-  auto r =
-      speed_read(emu, catalog, "PROTOBUF", 2, config, {"--strict-counts"}, "", [](Child& c, const std::string& out) {
-        // Bounded wait for the first STATE on stdout, then SIGTERM.
-        sv::testing::wait_until([&] { return read_file(out).find(R"({"type":"STATE")") != std::string::npos; },
-                                std::chrono::seconds(20), std::chrono::milliseconds(20));
-        ::kill(c.pid, SIGTERM);
-      });
+  auto r = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--strict-counts"}, "", signal_after_states(SIGTERM, 1));
   CHECK(r.exit_code == 1);
   CHECK(r.destination_code == 0);  // strict: every record it got is covered by a STATE it got
   CHECK(r.last_status("customers") == "INCOMPLETE");
@@ -504,27 +523,10 @@ TEST_CASE(
 TEST_CASE("socket mode, SIGKILL mid-read, then resume from the committed STATEs: every row once") {
   Emulator emu(dataset({"customers", "order_items"}, 1500), {"--copy-packet-bytes=3000"});
   emulator::Dataset ds(emu.data);
-  for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
-    emu.control("POST", std::string("/fault/slow-shard?shard=") + shard + "&delay_ms=20");
-  }
+  slow_every_shard(emu, 20);
   const auto catalog = catalog_json(ds, {{"customers", "incremental"}, {"order_items", "incremental"}});
   const std::string config = R"("checkpoint_interval_records":50)";
-  auto r =
-      speed_read(emu, catalog, "PROTOBUF", 2, config, {"--allow-truncated"}, "", [](Child& c, const std::string& out) {
-        // Bounded wait for the third STATE on stdout, then SIGKILL: no last word.
-        sv::testing::wait_until(
-            [&] {
-              const auto text = read_file(out);
-              std::size_t n = 0;
-              for (auto p = text.find(R"({"type":"STATE")"); p != std::string::npos;
-                   p = text.find(R"({"type":"STATE")", p + 1)) {
-                ++n;
-              }
-              return n >= 3;
-            },
-            std::chrono::seconds(20), std::chrono::milliseconds(20));
-        ::kill(c.pid, SIGKILL);
-      });
+  auto r = speed_read(emu, catalog, "PROTOBUF", 2, config, {"--allow-truncated"}, "", signal_after_states(SIGKILL, 3));
   CHECK(r.exit_code == 128 + SIGKILL);
   CHECK(r.destination_code == 0);
   const auto [state, committed] = committed_states(r);
@@ -573,24 +575,8 @@ TEST_CASE(
     CHECK(std::set<std::string>(stdout_states.begin(), stdout_states.end()) == r.socket_states);
   }
   // Slow shards, SIGKILL after the third STATE, then a resume from what a destination committed.
-  for (const char* shard : {"-40", "40-80", "80-c0", "c0-"}) {
-    emu.control("POST", std::string("/fault/slow-shard?shard=") + shard + "&delay_ms=20");
-  }
-  auto r =
-      speed_read(emu, catalog, "PROTOBUF", 4, config, {"--allow-truncated"}, "", [](Child& c, const std::string& out) {
-        sv::testing::wait_until(
-            [&] {
-              const auto text = read_file(out);
-              std::size_t n = 0;
-              for (auto p = text.find(R"({"type":"STATE")"); p != std::string::npos;
-                   p = text.find(R"({"type":"STATE")", p + 1)) {
-                ++n;
-              }
-              return n >= 3;
-            },
-            std::chrono::seconds(20), std::chrono::milliseconds(20));
-        ::kill(c.pid, SIGKILL);
-      });
+  slow_every_shard(emu, 20);
+  auto r = speed_read(emu, catalog, "PROTOBUF", 4, config, {"--allow-truncated"}, "", signal_after_states(SIGKILL, 3));
   CHECK(r.exit_code == 128 + SIGKILL);
   CHECK(r.destination_code == 0);
   const auto [state, committed] = committed_states(r);
