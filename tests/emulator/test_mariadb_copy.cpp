@@ -6,60 +6,33 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "emulator/mysql/mariadb_instance.hpp"
 #include "harness.hpp"
-#include "temp_dir.hpp"
+#include "one_shard_mariadb.hpp"
 
 namespace {
 
-using sv::emulator::mysql::Connection;
-using sv::emulator::mysql::InstanceOptions;
-using sv::emulator::mysql::MariaDbInstance;
-
 //! One MariaDB shard "-" with tables commerce.<name> (id BIGINT PRIMARY KEY, v VARCHAR) holding
 //! ids 1..10, and an emulator in front of it whose copy batches hold at most 4 rows.
-struct Cluster {
-  sv::testing::TempDir dir{"sv-mariadb-copy"};
-  std::unique_ptr<MariaDbInstance> db;
-  Connection conn;
+struct Cluster : OneShardMariaDb {
   std::unique_ptr<emu_test::Emulator> emu;
 
-  explicit Cluster(const std::vector<std::string>& tables) {
-    InstanceOptions o;
-    o.server_id = 1;
-    o.domain_id = 1;
-    db = std::make_unique<MariaDbInstance>(o);
-    auto st = db->start();
-    REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
-    auto c = db->connect();
-    REQUIRE(c.ok());
-    conn = std::move(*c);
-    exec("CREATE DATABASE commerce");
+  explicit Cluster(const std::vector<std::string>& tables) : OneShardMariaDb("sv-mariadb-copy") {
     for (const auto& t : tables) {
       exec("CREATE TABLE commerce." + t + " (id BIGINT PRIMARY KEY, v VARCHAR(32))");
       std::string rows;
       for (int id = 1; id <= 10; ++id) rows += (id > 1 ? "," : "") + ("(" + std::to_string(id) + ", 'r')");
       exec("INSERT INTO commerce." + t + " VALUES " + rows);
     }
-    const std::string shards_json = dir / "shards.json";
-    std::ofstream(shards_json) << R"([{"shard":"-","host":"127.0.0.1","port":)" << db->port() << R"(,"user":")"
-                               << db->conn_params().user << R"(","password":")" << db->conn_params().password
-                               << R"(","server_id":1,"gtid_domain_id":1}])";
     // A packet of 1 byte: every copy batch is one read of 4 rows (vstream_copy.cpp asks for 4
     // rows while it knows no row size).
     emu = std::make_unique<emu_test::Emulator>(
         std::vector<std::string>{"--backend=mariadb", "--mariadb-shards=" + shards_json, "--keyspace=commerce",
                                  "--log-level=warn", "--copy-packet-bytes=1"});
-  }
-  void exec(const std::string& sql) {
-    auto st = conn.exec(sql);
-    REQUIRE_MESSAGE(st.ok(), sql << ": " << (st.ok() ? std::string() : st.error().message));
   }
   std::unique_ptr<emu_test::Stream> stream(const vtgate::VStreamRequest& req) const {
     return std::make_unique<emu_test::Stream>(emu_test::channel(*emu), req, emu_test::ClientAuth{},

@@ -5,51 +5,22 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "emulator/mysql/mariadb_instance.hpp"
 #include "harness.hpp"
-#include "temp_dir.hpp"
+#include "one_shard_mariadb.hpp"
 #include "wait.hpp"
 
 namespace {
 
-using sv::emulator::mysql::Connection;
-using sv::emulator::mysql::InstanceOptions;
-using sv::emulator::mysql::MariaDbInstance;
-
 constexpr int kStreams = 4;  // streams per scenario
 constexpr int kRows = 200;   // transactions: far more than the server's 4-response channel holds
 
-struct Shard {
-  sv::testing::TempDir dir{"sv-mariadb-streams"};  // shards.json
-  std::unique_ptr<MariaDbInstance> db;
-  Connection conn;  // the test's own connection: counted in the baseline
-  std::string shards_json;
-
-  Shard() {
-    InstanceOptions o;
-    o.server_id = 1;
-    o.domain_id = 1;
-    db = std::make_unique<MariaDbInstance>(o);
-    auto st = db->start();
-    REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().message));
-    auto c = db->connect();
-    REQUIRE(c.ok());
-    conn = std::move(*c);
-    exec("CREATE DATABASE commerce");
+struct Shard : OneShardMariaDb {  // its `conn` is counted in the baseline of Threads_connected
+  Shard() : OneShardMariaDb("sv-mariadb-streams") {
     exec("CREATE TABLE commerce.t (id BIGINT PRIMARY KEY, v VARCHAR(32))");
-    shards_json = dir / "shards.json";
-    std::ofstream(shards_json) << R"([{"shard":"-","host":"127.0.0.1","port":)" << db->port() << R"(,"user":")"
-                               << db->conn_params().user << R"(","password":")" << db->conn_params().password
-                               << R"(","server_id":1,"gtid_domain_id":1}])";
-  }
-  void exec(const std::string& sql) {
-    auto st = conn.exec(sql);
-    REQUIRE_MESSAGE(st.ok(), sql << ": " << (st.ok() ? std::string() : st.error().message));
   }
   int threads_connected() {
     auto v = conn.query("SHOW STATUS LIKE 'Threads_connected'");
